@@ -1,0 +1,120 @@
+//! `tally demo`: a synthetic company's AWS CUR files, ingested into a lake,
+//! with a summary. Deterministic: the same seed gives the same bytes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tally::demo::generate::{DemoConfig, generate_cur};
+use tally::ingest;
+use tally::lake::Lake;
+use tally::output::{self, OutputFormat};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Output folder: CUR files go to DIR/cur, the lake to DIR/lake
+    #[arg(long, value_name = "DIR", default_value = "tally-demo")]
+    out: PathBuf,
+    /// Approximate number of line items to generate
+    #[arg(long, default_value_t = DemoConfig::default().target_rows)]
+    rows: u64,
+    /// Seed of the generator: the same seed writes the same files
+    #[arg(long, default_value_t = DemoConfig::default().seed)]
+    seed: u64,
+    /// Number of billing months, ending with the most recent one
+    #[arg(long, default_value_t = DemoConfig::default().months)]
+    months: u32,
+    /// Split each month's report into files of at most this many rows
+    #[arg(long, default_value_t = DemoConfig::default().rows_per_file)]
+    rows_per_file: u64,
+    /// Only write the CUR files (e.g. for benchmarks), do not ingest them
+    #[arg(long)]
+    no_ingest: bool,
+}
+
+const SUMMARY_SQL: &str = r#"
+SELECT billing_period,
+       count(*) AS line_items,
+       count(DISTINCT "SubAccountId") AS accounts,
+       sum("BilledCost") AS billed_cost,
+       sum("EffectiveCost") AS effective_cost,
+       sum(CASE WHEN "Tags"['team'] IS NULL AND "Tags"['Team'] IS NULL AND "Tags"['owner-team'] IS NULL
+                THEN "EffectiveCost" ELSE 0 END) AS untagged_cost
+FROM line_items
+GROUP BY billing_period
+ORDER BY billing_period"#;
+
+pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let config = DemoConfig {
+        seed: args.seed,
+        months: args.months,
+        target_rows: args.rows,
+        rows_per_file: args.rows_per_file,
+        ..DemoConfig::default()
+    };
+    let cur_dir = args.out.join("cur");
+    if cur_dir.exists() {
+        // Old parts of a bigger run would otherwise be ingested too.
+        std::fs::remove_dir_all(&cur_dir)
+            .with_context(|| format!("clearing {}", cur_dir.display()))?;
+    }
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(config.target_rows), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} generating [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
+        )
+        .expect("valid template"),
+    );
+    let files = generate_cur(&cur_dir, &config, &mut |n| bar.inc(n))
+        .context("generating demo CUR files")?;
+    bar.finish_and_clear();
+    let rows: u64 = files.iter().map(|f| f.rows).sum();
+    if !quiet {
+        println!(
+            "wrote {} CUR file(s), {} line items, under {}",
+            files.len(),
+            rows,
+            cur_dir.display()
+        );
+    }
+    if args.no_ingest {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let lake = Lake::new(args.out.join("lake"));
+    let options = ingest::Options {
+        progress: !quiet,
+        ..Default::default()
+    };
+    let outcome = ingest::run(&lake, &[cur_dir.display().to_string()], &options).await?;
+    anyhow::ensure!(
+        outcome.committed,
+        "demo data was quarantined: this is a bug in the generator"
+    );
+    if !quiet {
+        let frame = lake.session().await?.sql(SUMMARY_SQL).await?;
+        let schema = frame.schema().as_arrow().clone();
+        let batches = frame.collect().await?;
+        println!(
+            "\nlake {} (every file reconciled: rows and cost in = out)",
+            lake.root().display()
+        );
+        output::write(
+            &mut std::io::stdout().lock(),
+            &schema,
+            &batches,
+            OutputFormat::Table,
+        )?;
+        println!(
+            "\nexplore it: tally sql --lake {} 'SELECT \"ServiceName\", sum(\"EffectiveCost\") FROM line_items GROUP BY 1 ORDER BY 2 DESC'",
+            lake.root().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

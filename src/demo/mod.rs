@@ -1,0 +1,3 @@
+//! `tally demo`: a synthetic company, written as AWS CUR files.
+
+pub mod generate;

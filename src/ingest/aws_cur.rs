@@ -1,0 +1,614 @@
+//! AWS Cost and Usage Reports: legacy CUR (`lineItem/UnblendedCost` or its
+//! Athena snake_case twin) and CUR 2.0 / Data Exports (fixed snake_case
+//! columns with `resource_tags` and `product` as maps).
+//!
+//! Costs follow AWS's own FOCUS conversion: BilledCost is the unblended cost;
+//! EffectiveCost is the amortized cost, which depends on the line item type
+//! (see [`effective_cost`]).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use csv::StringRecord;
+
+use super::mapper::{
+    Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, snake_case, text,
+};
+use super::service_category;
+use crate::schema::LineItem;
+
+/// Which generation of CUR a header belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Generation {
+    Legacy,
+    Cur2,
+}
+
+pub struct AwsCurMapper {
+    columns: HashMap<&'static str, Column>,
+    /// Legacy CUR: one column per tag. The key is the tag name as users know
+    /// it (`team`, `aws:createdBy`), computed once from the header.
+    tag_columns: Vec<(Column, String)>,
+    /// CUR 2.0: one map column of tags, written as JSON in CSV exports.
+    tag_map: Option<Column>,
+    currency_fallback: Option<String>,
+    cost: Column,
+}
+
+/// Canonical (snake_case) names this mapper reads, with accepted spellings.
+const WANTED: &[(&str, &[&str])] = &[
+    ("cost", &["line_item_unblended_cost"]),
+    ("type", &["line_item_line_item_type"]),
+    ("usage_start", &["line_item_usage_start_date"]),
+    ("usage_end", &["line_item_usage_end_date"]),
+    ("period_start", &["bill_billing_period_start_date"]),
+    ("period_end", &["bill_billing_period_end_date"]),
+    ("currency", &["line_item_currency_code"]),
+    ("payer", &["bill_payer_account_id"]),
+    ("payer_name", &["bill_payer_account_name"]),
+    ("account", &["line_item_usage_account_id"]),
+    ("account_name", &["line_item_usage_account_name"]),
+    ("invoice", &["bill_invoice_id"]),
+    ("invoicing_entity", &["bill_invoicing_entity"]),
+    ("billing_entity", &["bill_billing_entity"]),
+    ("legal_entity", &["line_item_legal_entity"]),
+    ("line_item_id", &["identity_line_item_id"]),
+    ("product_code", &["line_item_product_code"]),
+    ("product_name", &["product_product_name"]),
+    ("usage_type", &["line_item_usage_type"]),
+    ("operation", &["line_item_operation"]),
+    ("description", &["line_item_line_item_description"]),
+    ("az", &["line_item_availability_zone"]),
+    ("region_code", &["product_region_code"]),
+    ("region", &["product_region"]),
+    ("location", &["product_location"]),
+    ("resource", &["line_item_resource_id"]),
+    ("usage_amount", &["line_item_usage_amount"]),
+    ("unit", &["pricing_unit"]),
+    ("term", &["pricing_term"]),
+    ("sku", &["product_sku"]),
+    ("rate_code", &["pricing_rate_code"]),
+    ("list_cost", &["pricing_public_on_demand_cost"]),
+    ("list_rate", &["pricing_public_on_demand_rate"]),
+    (
+        "ri_arn",
+        &[
+            "reservation_reservation_a_r_n",
+            "reservation_reservation_arn",
+        ],
+    ),
+    ("ri_effective", &["reservation_effective_cost"]),
+    (
+        "ri_unused_upfront",
+        &["reservation_unused_amortized_upfront_fee_for_billing_period"],
+    ),
+    ("ri_unused_recurring", &["reservation_unused_recurring_fee"]),
+    (
+        "sp_arn",
+        &[
+            "savings_plan_savings_plan_a_r_n",
+            "savings_plan_savings_plan_arn",
+        ],
+    ),
+    (
+        "sp_effective",
+        &["savings_plan_savings_plan_effective_cost"],
+    ),
+    ("sp_commitment", &["savings_plan_total_commitment_to_date"]),
+    ("sp_used", &["savings_plan_used_commitment"]),
+];
+
+const REQUIRED: &[&str] = &["cost", "type", "usage_start", "period_start"];
+
+impl AwsCurMapper {
+    pub fn new(header: &Header, currency_fallback: Option<String>) -> Result<Self, Vec<String>> {
+        let snake = Header::new(header.names.iter().map(|n| snake_case(n)).collect());
+        let mut columns = HashMap::new();
+        for (key, spellings) in WANTED {
+            if let Some(found) = spellings.iter().find_map(|s| snake.find(s)) {
+                let original = Column {
+                    index: found.index,
+                    name: header.names[found.index].clone(),
+                };
+                columns.insert(*key, original);
+            }
+        }
+        let mut missing: Vec<String> = REQUIRED
+            .iter()
+            .filter(|k| !columns.contains_key(*k))
+            .map(|k| first_spelling(k).to_string())
+            .collect();
+        if !columns.contains_key("currency") && currency_fallback.is_none() {
+            missing.push("line_item_currency_code (or pass --currency)".to_string());
+        }
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        let tag_columns = header
+            .names
+            .iter()
+            .enumerate()
+            .filter_map(|(index, name)| {
+                legacy_tag_key(name).map(|key| {
+                    (
+                        Column {
+                            index,
+                            name: name.clone(),
+                        },
+                        key,
+                    )
+                })
+            })
+            .collect();
+        let tag_map = header.find("resource_tags");
+        let cost = columns["cost"].clone();
+        Ok(AwsCurMapper {
+            columns,
+            tag_columns,
+            tag_map,
+            currency_fallback,
+            cost,
+        })
+    }
+
+    fn col(&self, key: &str) -> Option<&Column> {
+        self.columns.get(key)
+    }
+}
+
+fn first_spelling(key: &str) -> &'static str {
+    WANTED
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, s)| s[0])
+        .unwrap_or("?")
+}
+
+/// CUR 2.0 is told apart from legacy snake_case CUR by its map columns.
+pub fn generation(header: &Header) -> Generation {
+    if header.has("resource_tags") || header.has("product") || header.has("cost_category") {
+        Generation::Cur2
+    } else {
+        Generation::Legacy
+    }
+}
+
+/// `resourceTags/user:team` -> `team`; `resourceTags/aws:createdBy` ->
+/// `aws:createdBy`; Athena's `resource_tags_user_team` -> `team`.
+fn legacy_tag_key(column: &str) -> Option<String> {
+    if let Some(key) = column.strip_prefix("resourceTags/") {
+        return Some(key.strip_prefix("user:").unwrap_or(key).to_string());
+    }
+    let key = column.strip_prefix("resource_tags_")?;
+    Some(normalise_cur2_tag_key(key))
+}
+
+/// CUR 2.0 map keys carry the tag's origin as a prefix: `user_team`, `aws_createdBy`.
+fn normalise_cur2_tag_key(key: &str) -> String {
+    if let Some(k) = key
+        .strip_prefix("user_")
+        .or_else(|| key.strip_prefix("user:"))
+    {
+        k.to_string()
+    } else if let Some(k) = key
+        .strip_prefix("aws_")
+        .or_else(|| key.strip_prefix("aws:"))
+    {
+        format!("aws:{k}")
+    } else {
+        key.to_string()
+    }
+}
+
+/// FOCUS ChargeCategory for a CUR line item type.
+fn charge_category(line_item_type: &str) -> Option<&'static str> {
+    Some(match line_item_type {
+        "Usage" | "DiscountedUsage" | "SavingsPlanCoveredUsage" | "SavingsPlanNegation" => "Usage",
+        "Tax" => "Tax",
+        "Credit" | "Refund" => "Credit",
+        "Fee" | "RIFee" | "SavingsPlanRecurringFee" | "SavingsPlanUpfrontFee" => "Purchase",
+        "BundledDiscount"
+        | "EdpDiscount"
+        | "PrivateRateDiscount"
+        | "DistributorDiscount"
+        | "Discount" => "Credit",
+        _ => return None,
+    })
+}
+
+fn charge_frequency(line_item_type: &str) -> &'static str {
+    match line_item_type {
+        "RIFee" | "SavingsPlanRecurringFee" => "Recurring",
+        "Fee" | "SavingsPlanUpfrontFee" => "One-Time",
+        _ => "Usage-Based",
+    }
+}
+
+impl Mapper for AwsCurMapper {
+    fn map<'a>(
+        &'a self,
+        row: &'a StringRecord,
+        cache: &mut ParseCache,
+        item: &mut LineItem<'a>,
+        notes: &mut Normalisations,
+    ) -> Result<(), RowError> {
+        let col = |key| self.col(key);
+        let txt = |key| text(row, self.col(key));
+        let line_item_type = txt("type").unwrap_or("");
+
+        let billed = decimal(row, col("cost"), notes)?
+            .ok_or_else(|| RowError::new(&self.cost.name, "empty cost"))?;
+        item.billed_cost = Some(billed);
+        item.effective_cost = Some(self.effective_cost(line_item_type, billed, row, notes)?);
+        item.list_cost = decimal(row, col("list_cost"), notes)?;
+        item.list_unit_price = decimal(row, col("list_rate"), notes)?;
+
+        item.billing_period_start = cache.timestamp(row, col("period_start"), notes, None)?;
+        item.billing_period_end = cache.timestamp(row, col("period_end"), notes, None)?;
+        item.charge_period_start = cache.timestamp(row, col("usage_start"), notes, None)?;
+        item.charge_period_end = cache.timestamp(row, col("usage_end"), notes, None)?;
+        if item.billing_period_start.is_none() {
+            return Err(RowError::new(
+                &self.columns["period_start"].name,
+                "empty billing period start",
+            ));
+        }
+
+        item.billing_currency = match txt("currency") {
+            Some(c) => Some(c),
+            None => {
+                notes.note("currency assumed from --currency");
+                Some(self.currency_fallback.as_deref().ok_or_else(|| {
+                    let name =
+                        col("currency").map_or("line_item_currency_code", |c| c.name.as_str());
+                    RowError::new(name, "empty currency (pass --currency to assume one)")
+                })?)
+            }
+        };
+
+        item.charge_category = charge_category(line_item_type).or_else(|| {
+            notes.note("unknown CUR line item type -> Adjustment");
+            Some("Adjustment")
+        });
+        item.charge_frequency = Some(charge_frequency(line_item_type));
+        item.charge_description = txt("description");
+        item.x_line_item_type = (!line_item_type.is_empty()).then_some(line_item_type);
+        item.x_usage_type = txt("usage_type");
+        item.x_operation = txt("operation");
+        item.x_source_line_item_id = txt("line_item_id");
+
+        item.provider_name = Some("AWS");
+        let billing_entity = txt("billing_entity");
+        item.publisher_name = match (billing_entity, txt("legal_entity")) {
+            (Some("AWS Marketplace"), Some(seller)) => Some(seller),
+            _ => Some("Amazon Web Services, Inc."),
+        };
+        item.invoice_issuer_name = txt("invoicing_entity").or(Some("Amazon Web Services, Inc."));
+        item.invoice_id = txt("invoice");
+        item.billing_account_id = txt("payer").or(txt("account"));
+        item.billing_account_name = txt("payer_name");
+        item.sub_account_id = txt("account");
+        item.sub_account_name = txt("account_name");
+
+        let product_code = txt("product_code");
+        item.service_name = txt("product_name").or(product_code);
+        item.x_service_code = product_code;
+        item.service_category = Some(match product_code.and_then(service_category::aws) {
+            Some(category) => category,
+            None => {
+                notes.note("service category unknown -> Other");
+                "Other"
+            }
+        });
+        item.sku_id = txt("sku");
+        item.sku_price_id = txt("rate_code");
+
+        item.availability_zone = txt("az");
+        item.region_id = txt("region_code")
+            .or(txt("region"))
+            .or_else(|| item.availability_zone.and_then(region_of_zone));
+        item.region_name = txt("location");
+        item.resource_id = txt("resource");
+
+        let usage = decimal(row, col("usage_amount"), notes)?;
+        item.pricing_quantity = usage;
+        item.pricing_unit = txt("unit");
+        if item.charge_category == Some("Usage") {
+            item.consumed_quantity = usage;
+            item.consumed_unit = txt("unit");
+        }
+        item.pricing_category = match line_item_type {
+            "DiscountedUsage" | "SavingsPlanCoveredUsage" => Some("Committed"),
+            "Usage" if item.x_usage_type.is_some_and(|u| u.contains("SpotUsage")) => {
+                Some("Dynamic")
+            }
+            "Usage" => Some("Standard"),
+            _ => None,
+        };
+
+        match line_item_type {
+            "DiscountedUsage" | "RIFee" => {
+                item.commitment_discount_id = txt("ri_arn");
+                item.commitment_discount_type = Some("Reservation");
+                item.commitment_discount_category = Some("Usage");
+            }
+            "SavingsPlanCoveredUsage"
+            | "SavingsPlanRecurringFee"
+            | "SavingsPlanUpfrontFee"
+            | "SavingsPlanNegation" => {
+                item.commitment_discount_id = txt("sp_arn");
+                item.commitment_discount_type = Some("Savings Plan");
+                item.commitment_discount_category = Some("Spend");
+            }
+            _ => {}
+        }
+        if matches!(
+            line_item_type,
+            "DiscountedUsage" | "SavingsPlanCoveredUsage"
+        ) {
+            item.commitment_discount_status = Some("Used");
+        }
+
+        self.tags(row, item, notes)?;
+        Ok(())
+    }
+
+    fn cost_column(&self) -> &Column {
+        &self.cost
+    }
+
+    fn currency_column(&self) -> Option<&Column> {
+        self.col("currency")
+    }
+}
+
+impl AwsCurMapper {
+    /// The amortized cost of a CUR line, per AWS's definition:
+    /// - SavingsPlanCoveredUsage: the Savings Plan effective cost;
+    /// - SavingsPlanRecurringFee: the unused commitment (total - used), since
+    ///   the used part already shows on the covered usage lines;
+    /// - SavingsPlanNegation and SavingsPlanUpfrontFee: zero (amortized elsewhere);
+    /// - DiscountedUsage: the reservation effective cost;
+    /// - RIFee: the unused amortized upfront fee plus the unused recurring fee;
+    /// - anything else: the unblended cost.
+    fn effective_cost(
+        &self,
+        line_item_type: &str,
+        unblended: i128,
+        row: &StringRecord,
+        notes: &mut Normalisations,
+    ) -> Result<i128, RowError> {
+        let mut amount = |key: &str| -> Result<i128, RowError> {
+            match decimal(row, self.col(key), notes)? {
+                Some(v) => Ok(v),
+                None => {
+                    notes.note("amortization column empty -> 0");
+                    Ok(0)
+                }
+            }
+        };
+        Ok(match line_item_type {
+            "SavingsPlanCoveredUsage" => amount("sp_effective")?,
+            "SavingsPlanRecurringFee" => amount("sp_commitment")? - amount("sp_used")?,
+            "SavingsPlanNegation" | "SavingsPlanUpfrontFee" => 0,
+            "DiscountedUsage" => amount("ri_effective")?,
+            "RIFee" => amount("ri_unused_upfront")? + amount("ri_unused_recurring")?,
+            _ => unblended,
+        })
+    }
+
+    fn tags<'a>(
+        &'a self,
+        row: &'a StringRecord,
+        item: &mut LineItem<'a>,
+        notes: &mut Normalisations,
+    ) -> Result<(), RowError> {
+        for (column, key) in &self.tag_columns {
+            if let Some(value) = text(row, Some(column)) {
+                item.tags
+                    .push((Cow::Borrowed(key.as_str()), Cow::Borrowed(value)));
+            }
+        }
+        if let Some(column) = &self.tag_map {
+            if let Some(json) = text(row, Some(column)) {
+                for (key, value) in
+                    super::json_tags(json).map_err(|e| RowError::new(&column.name, e))?
+                {
+                    let normalised = normalise_cur2_tag_key(&key);
+                    if normalised != key {
+                        notes.note("CUR 2.0 tag key prefix removed");
+                    }
+                    item.tags.push((Cow::Owned(normalised), Cow::Owned(value)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `us-east-1a` -> `us-east-1`; local zones (`us-west-2-lax-1a`) keep their region prefix.
+fn region_of_zone(zone: &str) -> Option<&str> {
+    let mut parts = zone.splitn(4, '-');
+    let (a, b, c) = (parts.next()?, parts.next()?, parts.next()?);
+    let digits = c.trim_end_matches(|ch: char| ch.is_ascii_alphabetic());
+    if digits.is_empty() {
+        return None;
+    }
+    Some(&zone[..a.len() + b.len() + digits.len() + 2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapper(names: &[&str]) -> AwsCurMapper {
+        AwsCurMapper::new(
+            &Header::new(names.iter().map(|s| s.to_string()).collect()),
+            None,
+        )
+        .unwrap()
+    }
+
+    const LEGACY: &[&str] = &[
+        "lineItem/LineItemType",
+        "lineItem/UnblendedCost",
+        "lineItem/UsageStartDate",
+        "bill/BillingPeriodStartDate",
+        "lineItem/CurrencyCode",
+        "savingsPlan/SavingsPlanEffectiveCost",
+        "savingsPlan/TotalCommitmentToDate",
+        "savingsPlan/UsedCommitment",
+        "reservation/EffectiveCost",
+        "reservation/UnusedAmortizedUpfrontFeeForBillingPeriod",
+        "reservation/UnusedRecurringFee",
+        "lineItem/ProductCode",
+        "resourceTags/user:team",
+        "resourceTags/aws:createdBy",
+    ];
+
+    fn map_row(m: &AwsCurMapper, cells: &[&str]) -> (i128, i128, String, Vec<(String, String)>) {
+        let row = StringRecord::from(cells.to_vec());
+        let mut item = LineItem::default();
+        let mut notes = Normalisations::default();
+        m.map(&row, &mut ParseCache::default(), &mut item, &mut notes)
+            .unwrap();
+        let tags = item
+            .tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        (
+            item.billed_cost.unwrap(),
+            item.effective_cost.unwrap(),
+            item.charge_category.unwrap().to_string(),
+            tags,
+        )
+    }
+
+    fn units(text: &str) -> i128 {
+        crate::money::parse(text).unwrap().value
+    }
+
+    #[test]
+    fn effective_cost_follows_line_item_type() {
+        let m = mapper(LEGACY);
+        fn row<'a>(t: &'a str, cost: &'a str) -> Vec<&'a str> {
+            vec![
+                t,
+                cost,
+                "2023-11-01T00:00:00Z",
+                "2023-11-01T00:00:00Z",
+                "USD",
+                "0.7",
+                "10",
+                "8",
+                "0.4",
+                "1.5",
+                "2.25",
+                "AmazonEC2",
+                "",
+                "",
+            ]
+        }
+        let cases = [
+            ("Usage", "1.25", "1.25", "Usage"),
+            ("SavingsPlanCoveredUsage", "1", "0.7", "Usage"),
+            ("SavingsPlanNegation", "-1", "0", "Usage"),
+            ("SavingsPlanRecurringFee", "10", "2", "Purchase"),
+            ("SavingsPlanUpfrontFee", "100", "0", "Purchase"),
+            ("DiscountedUsage", "0", "0.4", "Usage"),
+            ("RIFee", "5", "3.75", "Purchase"),
+            ("Tax", "0.5", "0.5", "Tax"),
+            ("Refund", "-2", "-2", "Credit"),
+            ("Credit", "-3", "-3", "Credit"),
+        ];
+        for (t, cost, effective, category) in cases {
+            let (billed, eff, cat, _) = map_row(&m, &row(t, cost));
+            assert_eq!(
+                (billed, eff, cat.as_str()),
+                (units(cost), units(effective), category),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_from_legacy_columns() {
+        let m = mapper(LEGACY);
+        let cells = [
+            "Usage",
+            "1",
+            "2023-11-01T00:00:00Z",
+            "2023-11-01T00:00:00Z",
+            "USD",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "AmazonEC2",
+            "payments",
+            "alice",
+        ];
+        let (_, _, _, tags) = map_row(&m, &cells);
+        assert_eq!(
+            tags,
+            vec![
+                ("team".into(), "payments".into()),
+                ("aws:createdBy".into(), "alice".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn cur2_map_tags_lose_their_origin_prefix() {
+        let m = mapper(&[
+            "line_item_line_item_type",
+            "line_item_unblended_cost",
+            "line_item_usage_start_date",
+            "bill_billing_period_start_date",
+            "line_item_currency_code",
+            "resource_tags",
+        ]);
+        let cells = [
+            "Usage",
+            "1",
+            "2023-11-01T00:00:00Z",
+            "2023-11-01T00:00:00Z",
+            "USD",
+            r#"{"user_team":"ledger","aws_createdBy":"bob"}"#,
+        ];
+        let (_, _, _, tags) = map_row(&m, &cells);
+        assert_eq!(
+            tags,
+            vec![
+                ("aws:createdBy".into(), "bob".into()),
+                ("team".into(), "ledger".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn missing_required_columns_are_listed() {
+        let err = AwsCurMapper::new(&Header::new(vec!["lineItem/UnblendedCost".into()]), None)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err,
+            vec![
+                "line_item_line_item_type",
+                "line_item_usage_start_date",
+                "bill_billing_period_start_date",
+                "line_item_currency_code (or pass --currency)"
+            ]
+        );
+    }
+
+    #[test]
+    fn region_from_availability_zone() {
+        assert_eq!(region_of_zone("us-east-1a"), Some("us-east-1"));
+        assert_eq!(region_of_zone("us-west-2-lax-1a"), Some("us-west-2"));
+        assert_eq!(region_of_zone("eu"), None);
+    }
+}

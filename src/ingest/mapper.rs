@@ -1,0 +1,250 @@
+//! What every format mapper shares: finding columns in a header, reading
+//! cells as text, decimals and timestamps with errors that name the column,
+//! and counting what had to be normalised.
+
+use std::collections::{BTreeMap, HashMap};
+
+use csv::StringRecord;
+
+use crate::schema::LineItem;
+use crate::{money, timestamp};
+
+/// Turns one source row into a canonical [`LineItem`].
+pub trait Mapper: Send {
+    fn map<'a>(
+        &'a self,
+        row: &'a StringRecord,
+        cache: &mut ParseCache,
+        item: &mut LineItem<'a>,
+        notes: &mut Normalisations,
+    ) -> Result<(), RowError>;
+
+    /// The source column that lands as BilledCost: its per-file sum is
+    /// reconciled against what was written.
+    fn cost_column(&self) -> &Column;
+
+    /// The source column that lands as BillingCurrency, when the file has one.
+    fn currency_column(&self) -> Option<&Column>;
+}
+
+/// A column found in the header: where it is and what the file calls it.
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub index: usize,
+    pub name: String,
+}
+
+/// Why one row could not be mapped; the row goes to quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub column: String,
+    pub message: String,
+}
+
+impl RowError {
+    pub fn new(column: &str, message: impl Into<String>) -> Self {
+        RowError {
+            column: column.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Counts of values that were accepted only after normalising them, by kind
+/// (e.g. `timestamp without T/Z`). Reported per file and kept in `ingests`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Normalisations(BTreeMap<String, u64>);
+
+impl Normalisations {
+    pub fn note(&mut self, kind: &str) {
+        self.add(kind, 1);
+    }
+
+    pub fn add(&mut self, kind: &str, count: u64) {
+        if let Some(n) = self.0.get_mut(kind) {
+            *n += count;
+        } else {
+            self.0.insert(kind.to_string(), count);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Normalisations) {
+        for (kind, n) in &other.0 {
+            self.add(kind, *n);
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.0.values().sum()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// `timestamp without T/Z: 1000, literal NULL: 12`
+    pub fn summary(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A file's header, searchable by exact or case-insensitive name.
+pub struct Header {
+    pub names: Vec<String>,
+    lowercase: HashMap<String, usize>,
+}
+
+impl Header {
+    pub fn new(names: Vec<String>) -> Self {
+        let mut lowercase = HashMap::new();
+        for (i, name) in names.iter().enumerate() {
+            // First occurrence wins, as readers of duplicate headers usually do.
+            lowercase.entry(name.to_ascii_lowercase()).or_insert(i);
+        }
+        Header { names, lowercase }
+    }
+
+    pub fn find(&self, name: &str) -> Option<Column> {
+        self.lowercase
+            .get(&name.to_ascii_lowercase())
+            .map(|&index| Column {
+                index,
+                name: self.names[index].clone(),
+            })
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.lowercase.contains_key(&name.to_ascii_lowercase())
+    }
+}
+
+/// A non-empty cell, trimmed; `None` for an empty cell or a missing column.
+pub fn text<'a>(row: &'a StringRecord, column: Option<&Column>) -> Option<&'a str> {
+    let cell = row.get(column?.index)?.trim();
+    (!cell.is_empty()).then_some(cell)
+}
+
+pub fn decimal(
+    row: &StringRecord,
+    column: Option<&Column>,
+    notes: &mut Normalisations,
+) -> Result<Option<i128>, RowError> {
+    let Some(cell) = text(row, column) else {
+        return Ok(None);
+    };
+    let column = column.expect("text() found a cell");
+    let (parsed, lenient) =
+        money::parse_lenient(cell).map_err(|e| RowError::new(&column.name, e.to_string()))?;
+    if lenient {
+        notes.note("number with currency symbol or thousands separators");
+    }
+    if parsed.rounded {
+        notes.note("decimal rounded to 20 places");
+    }
+    Ok(Some(parsed.value))
+}
+
+/// Remembers the last timestamp parsed per column: billing files repeat the
+/// same period bounds on every row, so most parses become a string compare.
+#[derive(Default)]
+pub struct ParseCache {
+    last: Vec<Option<(String, timestamp::Parsed)>>,
+}
+
+impl ParseCache {
+    pub fn timestamp(
+        &mut self,
+        row: &StringRecord,
+        column: Option<&Column>,
+        notes: &mut Normalisations,
+        loose_note: Option<&str>,
+    ) -> Result<Option<i64>, RowError> {
+        let Some(cell) = text(row, column) else {
+            return Ok(None);
+        };
+        let column = column.expect("text() found a cell");
+        if self.last.len() <= column.index {
+            self.last.resize(column.index + 1, None);
+        }
+        let parsed = match &self.last[column.index] {
+            Some((previous, parsed)) if previous == cell => *parsed,
+            _ => {
+                let parsed = timestamp::parse(cell).map_err(|e| RowError::new(&column.name, e))?;
+                self.last[column.index] = Some((cell.to_string(), parsed));
+                parsed
+            }
+        };
+        if !parsed.strict {
+            if let Some(note) = loose_note {
+                notes.note(note);
+            }
+        }
+        Ok(Some(parsed.micros))
+    }
+}
+
+/// `lineItem/UnblendedCost` -> `line_item_unblended_cost`: AWS's own rule for
+/// Athena and CUR 2.0 names (every capital starts a new word, so
+/// `ReservationARN` becomes `reservation_a_r_n`, as AWS writes it).
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 8);
+    for (i, part) in name.split('/').enumerate() {
+        if i > 0 {
+            out.push('_');
+        }
+        for (j, c) in part.chars().enumerate() {
+            if c.is_ascii_uppercase() {
+                if j > 0 {
+                    out.push('_');
+                }
+                out.push(c.to_ascii_lowercase());
+            } else {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snake_case_matches_aws_athena_names() {
+        assert_eq!(
+            snake_case("lineItem/UnblendedCost"),
+            "line_item_unblended_cost"
+        );
+        assert_eq!(
+            snake_case("reservation/ReservationARN"),
+            "reservation_reservation_a_r_n"
+        );
+        assert_eq!(snake_case("product/servicecode"), "product_servicecode");
+        assert_eq!(
+            snake_case("product/productFamily"),
+            "product_product_family"
+        );
+        assert_eq!(
+            snake_case("line_item_unblended_cost"),
+            "line_item_unblended_cost"
+        );
+    }
+
+    #[test]
+    fn cells_read_with_column_names_in_errors() {
+        let header = Header::new(vec!["Cost".into(), "When".into()]);
+        let row = StringRecord::from(vec!["12.5x", "2023-13-01"]);
+        let mut notes = Normalisations::default();
+        let err = decimal(&row, header.find("cost").as_ref(), &mut notes).unwrap_err();
+        assert_eq!(err, RowError::new("Cost", "not a number: \"12.5x\""));
+        let err = ParseCache::default()
+            .timestamp(&row, header.find("When").as_ref(), &mut notes, None)
+            .unwrap_err();
+        assert_eq!(err.column, "When");
+    }
+}

@@ -1,0 +1,514 @@
+//! Billing files in, canonical line items out: discover the files, detect
+//! each one's format, map every row, stage Parquet, reconcile what landed
+//! against what was read, then commit atomically.
+//!
+//! Nothing reaches the lake unless every file reconciles: rows read = rows
+//! landed + rows quarantined, and the source cost column's sum = BilledCost
+//! read back from the staged files + the quarantined rows' cost.
+
+pub mod aws_cur;
+pub mod discover;
+pub mod focus;
+pub mod mapper;
+pub mod service_category;
+pub mod source;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use csv::StringRecord;
+use datafusion::arrow::array::{AsArray, Int64Array};
+use datafusion::arrow::datatypes::Decimal128Type;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::lake::line_items::{StagedLineItems, StagedUnit, commit};
+use crate::lake::log::{IngestRecord, QuarantinedRow, write_ingests, write_quarantine};
+use crate::lake::{Lake, register_parquet_dir, session_config};
+use crate::money;
+use crate::schema::{LineItem, SCHEMA};
+use mapper::{Header, Mapper, Normalisations, ParseCache};
+use source::{RowRead, Rows};
+
+/// A billing export format tally reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// AWS legacy Cost and Usage Report (`lineItem/...` or Athena snake_case columns)
+    AwsCur,
+    /// AWS CUR 2.0 from Data Exports (snake_case with map columns)
+    AwsCur2,
+    /// FinOps FOCUS 1.0, 1.1 or 1.2
+    Focus,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::AwsCur => "aws-cur",
+            Format::AwsCur2 => "aws-cur2",
+            Format::Focus => "focus",
+        }
+    }
+}
+
+/// Tells the format from a header, or `None` when it is none tally knows.
+pub fn detect(header: &Header) -> Option<Format> {
+    let snake: Vec<String> = header.names.iter().map(|n| mapper::snake_case(n)).collect();
+    if snake.iter().any(|n| n == "line_item_unblended_cost") {
+        return Some(match aws_cur::generation(header) {
+            aws_cur::Generation::Legacy => Format::AwsCur,
+            aws_cur::Generation::Cur2 => Format::AwsCur2,
+        });
+    }
+    if header.has("BilledCost")
+        && (header.has("ChargePeriodStart") || header.has("BillingPeriodStart"))
+    {
+        return Some(Format::Focus);
+    }
+    None
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Force a format instead of detecting it per file.
+    pub format: Option<Format>,
+    /// Currency to assume for files or rows that carry none.
+    pub currency: Option<String>,
+    /// Commit the good rows even when some rows were quarantined.
+    pub allow_quarantine: bool,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub run_id: String,
+    pub files: Vec<IngestRecord>,
+    pub units: Vec<StagedUnit>,
+    pub quarantined: Vec<QuarantinedRow>,
+    /// False when rows were quarantined without `allow_quarantine`: the lake's
+    /// line items are unchanged, only `ingests` and `quarantine` were written.
+    pub committed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error("reconciliation failed, nothing committed: {0}")]
+    Reconciliation(String),
+    #[error("lake {path}: {source}")]
+    Lake {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("query over staged data failed: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+}
+
+fn file_error(file: &str, message: impl Into<String>) -> IngestError {
+    IngestError::File {
+        file: file.to_string(),
+        message: message.into(),
+    }
+}
+
+fn lake_error(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
+    move |source| IngestError::Lake {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Ingests `inputs` (files, folders, globs) into `lake`.
+pub async fn run(
+    lake: &Lake,
+    inputs: &[String],
+    options: &Options,
+) -> Result<Outcome, IngestError> {
+    let files = discover::discover(inputs).map_err(IngestError::Input)?;
+    let digests = files
+        .iter()
+        .map(|f| digest(f).map_err(|e| file_error(&display(f), format!("cannot read: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let run_id = run_id(&digests);
+    let staging = lake.staging_dir(&run_id);
+    clear_stale_staging(lake).map_err(lake_error(&staging))?;
+    let mut staged = StagedLineItems::new(&staging).map_err(lake_error(&staging))?;
+
+    let progress = progress_bar(options.progress, digests.iter().map(|d| d.1).sum());
+    let started_at = chrono::Utc::now().timestamp_micros();
+    let mut records = Vec::new();
+    let mut quarantined = Vec::new();
+    for (path, (sha, bytes)) in files.iter().zip(&digests) {
+        let mut record = IngestRecord {
+            run_id: run_id.clone(),
+            ingested_at_micros: started_at,
+            source_file: display(path),
+            source_sha256: sha.clone(),
+            source_bytes: *bytes,
+            ..Default::default()
+        };
+        let result = ingest_file(
+            path,
+            options,
+            &run_id,
+            &mut staged,
+            &mut record,
+            &mut quarantined,
+            &progress,
+        );
+        if let Err(e) = result {
+            progress.finish_and_clear();
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+        records.push(record);
+    }
+    progress.finish_and_clear();
+
+    let units = staged.finish().map_err(lake_error(&staging))?;
+    let outcome =
+        reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options).await;
+    let _ = std::fs::remove_dir_all(&staging);
+    outcome
+}
+
+fn ingest_file(
+    path: &Path,
+    options: &Options,
+    run_id: &str,
+    staged: &mut StagedLineItems,
+    record: &mut IngestRecord,
+    quarantined: &mut Vec<QuarantinedRow>,
+    progress: &ProgressBar,
+) -> Result<(), IngestError> {
+    let name = record.source_file.clone();
+    let mut rows = Rows::open(path).map_err(|e| file_error(&name, e))?;
+    let header = Header::new(rows.header.clone());
+    let (format, how) = match options.format {
+        Some(f) => (f, "given"),
+        None => (
+            detect(&header).ok_or_else(|| {
+                let first: Vec<&str> = header.names.iter().take(6).map(String::as_str).collect();
+                file_error(
+                    &name,
+                    format!(
+                        "unknown billing format: the header has none of lineItem/UnblendedCost, \
+                         line_item_unblended_cost or BilledCost (first columns: {}); pass --format to force one",
+                        first.join(", ")
+                    ),
+                )
+            })?,
+            "detected",
+        ),
+    };
+    let mut notes = Normalisations::default();
+    let mapper: Box<dyn Mapper> = match format {
+        Format::AwsCur | Format::AwsCur2 => Box::new(
+            aws_cur::AwsCurMapper::new(&header, options.currency.clone())
+                .map_err(|m| missing(&name, format, m))?,
+        ),
+        Format::Focus => {
+            let m = focus::FocusMapper::new(&header, options.currency.clone())
+                .map_err(|m| missing(&name, format, m))?;
+            if !m.extra_columns.is_empty() {
+                notes.add("non-FOCUS column ignored", m.extra_columns.len() as u64);
+                tracing::info!(
+                    "{name}: ignoring non-FOCUS columns without the x_ prefix: {}",
+                    m.extra_columns.join(", ")
+                );
+            }
+            Box::new(m)
+        }
+    };
+    let version = match format {
+        Format::Focus => format!(" {}", focus::version(&header)),
+        _ => String::new(),
+    };
+    record.format = format!(
+        "{}{version} ({}, {how})",
+        format.name(),
+        rows.encoding.name()
+    );
+    tracing::info!("{name}: {how} format {}{version}", format.name());
+
+    let cost_column = mapper.cost_column().clone();
+    let currency_column = mapper.currency_column().cloned();
+    let mut cache = ParseCache::default();
+    let mut currency: Option<(String, u64)> = None;
+    let mut periods = BTreeSet::new();
+    let mut row = StringRecord::new();
+    let mut row_number = 0u64;
+    let mut bytes_seen = 0u64;
+    loop {
+        let read = rows
+            .next(&mut row)
+            .map_err(|e| file_error(&name, format!("{e} (after row {row_number})")))?;
+        let bad_row = match read {
+            RowRead::End => break,
+            RowRead::Row => None,
+            RowRead::Bad { reason, raw } => Some((reason, raw)),
+        };
+        row_number += 1;
+        record.rows_read += 1;
+        if row_number % 4096 == 0 {
+            let now = rows.bytes_read.load(Ordering::Relaxed);
+            progress.inc(now - bytes_seen);
+            bytes_seen = now;
+        }
+        let source_cost = row
+            .get(cost_column.index)
+            .and_then(|c| money::parse_lenient(c).ok())
+            .map(|(p, _)| p.value);
+        record.source_cost += source_cost.unwrap_or(0);
+
+        let mut item = LineItem::default();
+        let mapped = match bad_row {
+            Some((reason, raw)) => Err(("(whole row)".to_string(), reason, raw)),
+            None => mapper
+                .map(&row, &mut cache, &mut item, &mut notes)
+                .map_err(|e| {
+                    (
+                        e.column,
+                        e.message,
+                        row.iter().collect::<Vec<_>>().join(","),
+                    )
+                }),
+        };
+        match mapped {
+            Ok(()) => {
+                let row_currency = item.billing_currency.unwrap_or_default();
+                match &currency {
+                    None => currency = Some((row_currency.to_string(), row_number)),
+                    Some((first, first_row)) if first != row_currency => {
+                        let column = currency_column
+                            .as_ref()
+                            .map_or("BillingCurrency", |c| c.name.as_str());
+                        return Err(file_error(
+                            &name,
+                            format!(
+                                "mixed currencies: {first} from row {first_row}, then {row_currency} at row {row_number} \
+                                 (column {column}); split the file by currency"
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                periods.insert(
+                    item.billing_period_start
+                        .expect("mapped rows have a billing period"),
+                );
+                item.x_source_file = Some(&name);
+                item.x_source_row = Some(row_number);
+                item.x_ingest_run_id = Some(run_id);
+                staged
+                    .push(&item)
+                    .map_err(|e| file_error(&name, format!("writing staged Parquet: {e}")))?;
+                record.rows_landed += 1;
+            }
+            Err((column, reason, raw)) => {
+                record.rows_quarantined += 1;
+                record.quarantined_cost += source_cost.unwrap_or(0);
+                quarantined.push(QuarantinedRow {
+                    source_file: name.clone(),
+                    source_row: row_number,
+                    column,
+                    reason,
+                    raw,
+                });
+            }
+        }
+    }
+    progress.inc(record.source_bytes.saturating_sub(bytes_seen));
+    record.currency = currency.map(|c| c.0).unwrap_or_default();
+    record.billing_periods = periods
+        .iter()
+        .map(|p| crate::timestamp::year_month(*p))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(",");
+    record.normalised_values = notes.total();
+    record.normalisations = notes.summary();
+    Ok(())
+}
+
+fn missing(file: &str, format: Format, columns: Vec<String>) -> IngestError {
+    file_error(
+        file,
+        format!(
+            "missing required {} columns: {}",
+            format.name(),
+            columns.join(", ")
+        ),
+    )
+}
+
+async fn reconcile_and_commit(
+    lake: &Lake,
+    staging: &Path,
+    run_id: String,
+    mut records: Vec<IngestRecord>,
+    units: Vec<StagedUnit>,
+    quarantined: Vec<QuarantinedRow>,
+    options: &Options,
+) -> Result<Outcome, IngestError> {
+    let landed = read_back(staging).await?;
+    let mut problems = Vec::new();
+    for r in &mut records {
+        let (rows, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0));
+        r.landed_cost = cost;
+        if r.rows_read != r.rows_landed + r.rows_quarantined || rows != r.rows_landed {
+            problems.push(format!(
+                "{}: read {} rows, counted {} landed + {} quarantined, found {} in the staged files",
+                r.source_file, r.rows_read, r.rows_landed, r.rows_quarantined, rows
+            ));
+        }
+        if r.source_cost != cost + r.quarantined_cost {
+            problems.push(format!(
+                "{}: source cost {} != landed {} + quarantined {}",
+                r.source_file,
+                money::format(r.source_cost, money::SCALE as u32),
+                money::format(cost, money::SCALE as u32),
+                money::format(r.quarantined_cost, money::SCALE as u32)
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(IngestError::Reconciliation(problems.join("; ")));
+    }
+
+    let commit_rows = quarantined.is_empty() || options.allow_quarantine;
+    let status = if commit_rows {
+        "committed"
+    } else {
+        "rejected: rows quarantined"
+    };
+    for r in &mut records {
+        r.status = status.to_string();
+    }
+    if commit_rows {
+        commit(lake, &units).map_err(lake_error(lake.root()))?;
+    }
+    if !quarantined.is_empty() {
+        write_quarantine(lake, &run_id, &quarantined).map_err(lake_error(lake.root()))?;
+    }
+    write_ingests(lake, &run_id, &records).map_err(lake_error(lake.root()))?;
+    Ok(Outcome {
+        run_id,
+        files: records,
+        units,
+        quarantined,
+        committed: commit_rows,
+    })
+}
+
+/// Rows and BilledCost per source file, read back from the staged Parquet by
+/// DataFusion: an independent check of the writer, not a reuse of its counters.
+async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, i128)>, IngestError> {
+    let dir = staging.join("line_items");
+    let mut landed = HashMap::new();
+    if !dir.exists() {
+        return Ok(landed);
+    }
+    let ctx = datafusion::prelude::SessionContext::new_with_config(session_config());
+    register_parquet_dir(&ctx, "line_items", &dir, Some(SCHEMA.clone())).await?;
+    let batches = ctx
+        .sql(r#"SELECT "x_SourceFile", count(*) AS n, sum("BilledCost") AS cost FROM line_items GROUP BY "x_SourceFile""#)
+        .await?
+        .collect()
+        .await?;
+    for batch in batches {
+        let files = batch.column(0).as_string::<i32>();
+        let counts = batch
+            .column(1)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("count is Int64");
+        let costs = batch.column(2).as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            landed.insert(
+                files.value(i).to_string(),
+                (counts.value(i) as u64, costs.value(i)),
+            );
+        }
+    }
+    Ok(landed)
+}
+
+/// Content identity of an input file: its SHA-256 and size.
+fn digest(path: &Path) -> std::io::Result<(String, u64)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
+    Ok((hex(&hasher.finalize()), bytes))
+}
+
+/// The run id depends only on the input bytes and tally's version, so a
+/// re-run over the same files writes byte-identical line items.
+fn run_id(digests: &[(String, u64)]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(env!("CARGO_PKG_VERSION"));
+    for (sha, _) in digests {
+        hasher.update(sha.as_bytes());
+    }
+    hex(&hasher.finalize())[..16].to_string()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How a file is named in the lake: its absolute path.
+fn display(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| PathBuf::from(path))
+        .display()
+        .to_string()
+}
+
+/// Staging left by a crashed run is garbage: the lake never pointed at it.
+fn clear_stale_staging(lake: &Lake) -> std::io::Result<()> {
+    let dir = lake.root().join("_staging");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, total_bytes: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} ingesting [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}
+
+/// Tags written as a JSON object (FOCUS `Tags`, CUR 2.0 `resource_tags` in
+/// CSV). Non-string values keep their JSON text; nulls are dropped.
+pub fn json_tags(text: &str) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("tags are not a JSON object: {e}"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("tags are not a JSON object".to_string());
+    };
+    Ok(map
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect())
+}

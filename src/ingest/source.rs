@@ -1,0 +1,274 @@
+//! Reading a billing file as a header plus rows of text cells, whatever its
+//! encoding: CSV, gzip-compressed CSV (told by its magic bytes, not its name)
+//! or Parquet (cells rendered as text, maps as JSON objects). Mappers then see
+//! one shape of input.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use csv::StringRecord;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::arrow_reader::{
+    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
+use flate2::read::MultiGzDecoder;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Csv,
+    CsvGzip,
+    Parquet,
+}
+
+impl Encoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Csv => "csv",
+            Encoding::CsvGzip => "csv.gz",
+            Encoding::Parquet => "parquet",
+        }
+    }
+}
+
+/// One row as read, or why it could not be read as a row at all.
+pub enum RowRead {
+    Row,
+    /// The row is unreadable (bad UTF-8, wrong field count); it goes to quarantine.
+    Bad {
+        reason: String,
+        raw: String,
+    },
+    End,
+}
+
+pub struct Rows {
+    pub header: Vec<String>,
+    pub encoding: Encoding,
+    inner: Inner,
+    /// Bytes of the file consumed so far (compressed bytes for gzip), for progress.
+    pub bytes_read: Arc<AtomicU64>,
+}
+
+enum Inner {
+    Csv(csv::Reader<Box<dyn Read>>),
+    Parquet {
+        reader: ParquetRecordBatchReader,
+        pending: VecDeque<StringRecord>,
+    },
+}
+
+/// Counts bytes as they are read, so progress follows the file, not the rows.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+pub fn sniff(path: &Path) -> std::io::Result<Encoding> {
+    let mut magic = [0u8; 4];
+    let mut file = File::open(path)?;
+    let n = read_up_to(&mut file, &mut magic)?;
+    Ok(match &magic[..n] {
+        [0x1f, 0x8b, ..] => Encoding::CsvGzip,
+        b"PAR1" => Encoding::Parquet,
+        _ => Encoding::Csv,
+    })
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+impl Rows {
+    pub fn open(path: &Path) -> Result<Rows, String> {
+        let encoding = sniff(path).map_err(|e| format!("cannot open: {e}"))?;
+        let bytes_read = Arc::new(AtomicU64::new(0));
+        let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        match encoding {
+            Encoding::Csv | Encoding::CsvGzip => {
+                let counted = Counting {
+                    inner: file,
+                    count: bytes_read.clone(),
+                };
+                let input: Box<dyn Read> = if encoding == Encoding::CsvGzip {
+                    Box::new(BufReader::with_capacity(
+                        1 << 20,
+                        MultiGzDecoder::new(BufReader::new(counted)),
+                    ))
+                } else {
+                    Box::new(BufReader::with_capacity(1 << 20, counted))
+                };
+                let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+                let header = match reader.headers() {
+                    Ok(h) => h
+                        .iter()
+                        .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
+                        .collect::<Vec<_>>(),
+                    Err(e) => return Err(describe_csv_error(&e, encoding)),
+                };
+                if header.iter().all(|h| h.is_empty()) {
+                    return Err("empty file: no header line".to_string());
+                }
+                Ok(Rows {
+                    header,
+                    encoding,
+                    inner: Inner::Csv(reader),
+                    bytes_read,
+                })
+            }
+            Encoding::Parquet => {
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+                let header = builder
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                let reader = builder
+                    .with_batch_size(8192)
+                    .build()
+                    .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+                Ok(Rows {
+                    header,
+                    encoding,
+                    inner: Inner::Parquet {
+                        reader,
+                        pending: VecDeque::new(),
+                    },
+                    bytes_read,
+                })
+            }
+        }
+    }
+
+    /// Reads the next row into `record`. File-level failures (truncated gzip,
+    /// I/O errors) are returned as `Err` and stop the file.
+    pub fn next(&mut self, record: &mut StringRecord) -> Result<RowRead, String> {
+        let expected = self.header.len();
+        match &mut self.inner {
+            Inner::Csv(reader) => match reader.read_record(record) {
+                Ok(false) => Ok(RowRead::End),
+                Ok(true) if record.len() != expected => Ok(RowRead::Bad {
+                    reason: format!("row has {} fields, header has {expected}", record.len()),
+                    raw: record.iter().collect::<Vec<_>>().join(","),
+                }),
+                Ok(true) => Ok(RowRead::Row),
+                Err(e) => match e.kind() {
+                    csv::ErrorKind::Utf8 { err, .. } => Ok(RowRead::Bad {
+                        reason: format!("invalid UTF-8 in field {}", err.field() + 1),
+                        raw: String::new(),
+                    }),
+                    _ => Err(describe_csv_error(&e, self.encoding)),
+                },
+            },
+            Inner::Parquet { reader, pending } => {
+                while pending.is_empty() {
+                    match reader.next() {
+                        None => return Ok(RowRead::End),
+                        Some(Err(e)) => return Err(format!("Parquet read error: {e}")),
+                        Some(Ok(batch)) => pending.extend(batch_to_records(&batch)?),
+                    }
+                }
+                *record = pending.pop_front().expect("not empty");
+                Ok(RowRead::Row)
+            }
+        }
+    }
+}
+
+fn describe_csv_error(e: &csv::Error, encoding: Encoding) -> String {
+    let at = e
+        .position()
+        .map(|p| format!(" near line {}", p.line()))
+        .unwrap_or_default();
+    match e.kind() {
+        csv::ErrorKind::Io(io) if encoding == Encoding::CsvGzip => {
+            format!("gzip stream is truncated or corrupt{at}: {io}")
+        }
+        csv::ErrorKind::Io(io) => format!("read error{at}: {io}"),
+        _ => format!("CSV error{at}: {e}"),
+    }
+}
+
+/// Renders a Parquet batch as text rows: scalars through Arrow's cast to
+/// string (floats print their shortest exact form), maps as JSON objects.
+fn batch_to_records(batch: &RecordBatch) -> Result<Vec<StringRecord>, String> {
+    let schema = batch.schema();
+    let columns: Vec<ArrayRef> = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(array, field)| match array.data_type() {
+            DataType::Map(_, _) => Ok(map_as_json(array.as_map())),
+            _ => cast(array, &DataType::Utf8).map_err(|e| {
+                format!(
+                    "column {}: cannot read {} values as text: {e}",
+                    field.name(),
+                    array.data_type()
+                )
+            }),
+        })
+        .collect::<Result<_, _>>()?;
+    let strings: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
+    Ok((0..batch.num_rows())
+        .map(|row| {
+            let mut record = StringRecord::with_capacity(64, strings.len());
+            for column in &strings {
+                record.push_field(if column.is_null(row) {
+                    ""
+                } else {
+                    column.value(row)
+                });
+            }
+            record
+        })
+        .collect())
+}
+
+fn map_as_json(map: &MapArray) -> ArrayRef {
+    let keys = cast(map.keys(), &DataType::Utf8).expect("map keys cast to text");
+    let values = cast(map.values(), &DataType::Utf8).expect("map values cast to text");
+    let (keys, values) = (keys.as_string::<i32>(), values.as_string::<i32>());
+    let offsets = map.value_offsets();
+    let mut out = datafusion::arrow::array::StringBuilder::new();
+    for row in 0..map.len() {
+        if map.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let object: serde_json::Map<String, serde_json::Value> = (offsets[row] as usize
+            ..offsets[row + 1] as usize)
+            .filter(|&i| !values.is_null(i))
+            .map(|i| {
+                (
+                    keys.value(i).to_string(),
+                    serde_json::Value::String(values.value(i).to_string()),
+                )
+            })
+            .collect();
+        out.append_value(serde_json::Value::Object(object).to_string());
+    }
+    std::sync::Arc::new(out.finish())
+}

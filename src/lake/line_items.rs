@@ -1,0 +1,253 @@
+//! Writing line items: one Parquet file per (provider, billing period,
+//! billing account), built in staging and then moved into place.
+//!
+//! That triple is the unit of replacement. AWS rewrites a month's CUR until it
+//! is final; ingesting the new delivery replaces exactly that month of that
+//! payer account and leaves other accounts' months alone.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use datafusion::parquet::arrow::ArrowWriter;
+
+use super::{Lake, writer_properties};
+use crate::schema::{BatchBuilder, LineItem, SCHEMA};
+use crate::timestamp;
+
+/// Rows buffered per unit before they are handed to the Parquet writer.
+const BATCH_ROWS: usize = 8192;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnitKey {
+    pub provider: String,
+    pub billing_period: String,
+    pub billing_account: String,
+}
+
+impl UnitKey {
+    /// Where the unit lives, relative to the lake root.
+    pub fn relative_path(&self) -> PathBuf {
+        PathBuf::from("line_items")
+            .join(format!("provider={}", self.provider))
+            .join(format!("billing_period={}", self.billing_period))
+            .join(format!("part-{}.parquet", file_safe(&self.billing_account)))
+    }
+}
+
+/// Lowercase provider slug for partition folders: `Microsoft` -> `microsoft`.
+pub fn provider_slug(provider_name: Option<&str>) -> String {
+    match provider_name {
+        None => "unknown".to_string(),
+        Some(name) => {
+            let slug: String = name
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            let slug = slug.trim_matches('-');
+            if slug.is_empty() {
+                "unknown".to_string()
+            } else {
+                slug.to_string()
+            }
+        }
+    }
+}
+
+/// A file-name-safe rendering of an account id. Ids such as Azure's
+/// `/providers/Microsoft.Billing/billingAccounts/86` are rewritten and get a
+/// short hash so two ids can never land in the same file.
+fn file_safe(id: &str) -> String {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let safe = safe.trim_matches('_');
+    if safe == id && !id.is_empty() && id.len() <= 64 {
+        return id.to_string();
+    }
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(id.as_bytes());
+    let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let head: String = safe
+        .chars()
+        .rev()
+        .take(56)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    if head.is_empty() {
+        format!("none-{short}")
+    } else {
+        format!("{head}-{short}")
+    }
+}
+
+struct Unit {
+    key: UnitKey,
+    staged: PathBuf,
+    builder: BatchBuilder,
+    writer: ArrowWriter<File>,
+    rows: u64,
+}
+
+/// A written, not yet visible, unit.
+#[derive(Debug, Clone)]
+pub struct StagedUnit {
+    pub key: UnitKey,
+    pub staged: PathBuf,
+    pub rows: u64,
+}
+
+pub struct StagedLineItems {
+    staging: PathBuf,
+    units: Vec<Unit>,
+    index: HashMap<UnitKey, usize>,
+    /// The last row's raw key, to skip hashing when consecutive rows share a unit.
+    last: Option<(String, i64, String, usize)>,
+}
+
+impl StagedLineItems {
+    pub fn new(staging: &Path) -> std::io::Result<Self> {
+        fs::create_dir_all(staging)?;
+        Ok(StagedLineItems {
+            staging: staging.to_path_buf(),
+            units: Vec::new(),
+            index: HashMap::new(),
+            last: None,
+        })
+    }
+
+    /// Adds a line item to its unit. The item must have a billing period start.
+    pub fn push(&mut self, item: &LineItem<'_>) -> std::io::Result<()> {
+        let provider = item.provider_name.unwrap_or("");
+        let period_start = item
+            .billing_period_start
+            .expect("mapper guarantees a billing period");
+        let account = item.billing_account_id.unwrap_or("");
+        let unit = match &self.last {
+            Some((p, s, a, i)) if p == provider && *s == period_start && a == account => *i,
+            _ => {
+                let key = UnitKey {
+                    provider: provider_slug(item.provider_name),
+                    billing_period: timestamp::year_month(period_start),
+                    billing_account: account.to_string(),
+                };
+                let i = match self.index.get(&key) {
+                    Some(&i) => i,
+                    None => self.open_unit(key)?,
+                };
+                self.last = Some((provider.to_string(), period_start, account.to_string(), i));
+                i
+            }
+        };
+        let unit = &mut self.units[unit];
+        unit.builder.push(item);
+        unit.rows += 1;
+        if unit.builder.len() >= BATCH_ROWS {
+            let batch = unit.builder.finish();
+            unit.writer.write(&batch).map_err(std::io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn open_unit(&mut self, key: UnitKey) -> std::io::Result<usize> {
+        let staged = self.staging.join(key.relative_path());
+        fs::create_dir_all(staged.parent().expect("unit path has a parent"))?;
+        let file = File::create(&staged)?;
+        let writer = ArrowWriter::try_new(file, SCHEMA.clone(), Some(writer_properties()))
+            .map_err(std::io::Error::other)?;
+        self.units.push(Unit {
+            key: key.clone(),
+            staged,
+            builder: BatchBuilder::with_capacity(BATCH_ROWS),
+            writer,
+            rows: 0,
+        });
+        self.index.insert(key, self.units.len() - 1);
+        Ok(self.units.len() - 1)
+    }
+
+    /// Flushes and closes every unit file (synced to disk), sorted by key.
+    pub fn finish(self) -> std::io::Result<Vec<StagedUnit>> {
+        let mut staged = Vec::with_capacity(self.units.len());
+        for mut unit in self.units {
+            if !unit.builder.is_empty() {
+                let batch = unit.builder.finish();
+                unit.writer.write(&batch).map_err(std::io::Error::other)?;
+            }
+            let file = unit.writer.into_inner().map_err(std::io::Error::other)?;
+            file.sync_all()?;
+            staged.push(StagedUnit {
+                key: unit.key,
+                staged: unit.staged,
+                rows: unit.rows,
+            });
+        }
+        staged.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(staged)
+    }
+}
+
+/// Moves staged units into the lake, each with one atomic rename that
+/// replaces the unit's previous file.
+pub fn commit(lake: &Lake, units: &[StagedUnit]) -> std::io::Result<()> {
+    for unit in units {
+        let target = lake.root().join(unit.key.relative_path());
+        let dir = target.parent().expect("unit path has a parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(&unit.staged, &target)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all(); // make the rename durable where the platform allows
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unit_paths_are_hive_partitions() {
+        let key = UnitKey {
+            provider: "aws".into(),
+            billing_period: "2023-11".into(),
+            billing_account: "123456789012".into(),
+        };
+        assert_eq!(
+            key.relative_path(),
+            PathBuf::from(
+                "line_items/provider=aws/billing_period=2023-11/part-123456789012.parquet"
+            )
+        );
+    }
+
+    #[test]
+    fn awkward_account_ids_become_safe_distinct_names() {
+        let a = file_safe("/providers/Microsoft.Billing/billingAccounts/8611537");
+        assert!(
+            a.starts_with("providers_Microsoft.Billing_billingAccounts_8611537-"),
+            "{a}"
+        );
+        assert_ne!(file_safe("a/b"), file_safe("a_b"));
+        assert!(file_safe("").starts_with("none-"));
+        assert!(!file_safe("../../etc").contains('/'));
+    }
+
+    #[test]
+    fn provider_slugs() {
+        assert_eq!(provider_slug(Some("AWS")), "aws");
+        assert_eq!(provider_slug(Some("Microsoft")), "microsoft");
+        assert_eq!(provider_slug(Some("Google Cloud")), "google-cloud");
+        assert_eq!(provider_slug(None), "unknown");
+    }
+}

@@ -1,0 +1,167 @@
+//! The Parquet lake: a folder any engine can read as Hive-partitioned tables.
+//!
+//! ```text
+//! <lake>/line_items/provider=aws/billing_period=2023-11/part-<account>.parquet
+//! <lake>/ingests/<run id>.parquet       one row per file per ingest run
+//! <lake>/quarantine/<run id>.parquet    rows that could not be ingested, with the reason
+//! <lake>/_staging/<run id>/             work in progress; never read as data
+//! ```
+//!
+//! Writers build files under `_staging` and move each into place with one
+//! `rename`, so a reader (or a crash) sees either the old file or the new one.
+
+pub mod line_items;
+pub mod log;
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::schema::SCHEMA;
+
+/// Hive partition columns of `line_items`, in folder order.
+pub const PARTITION_COLUMNS: [&str; 2] = ["provider", "billing_period"];
+
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+impl Lake {
+    pub fn new(root: impl Into<PathBuf>) -> Lake {
+        Lake { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    pub fn staging_dir(&self, run_id: &str) -> PathBuf {
+        self.root.join("_staging").join(run_id)
+    }
+
+    /// A DataFusion session with every table of the lake registered:
+    /// `line_items` (always, empty when nothing was ingested yet), `ingests`
+    /// and `quarantine` when they exist.
+    pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
+        let ctx = SessionContext::new_with_config(session_config());
+        self.register_line_items(&ctx).await?;
+        for table in ["ingests", "quarantine"] {
+            let dir = self.table_dir(table);
+            if has_parquet(&dir) {
+                register_parquet_dir(&ctx, table, &dir, None).await?;
+            }
+        }
+        Ok(ctx)
+    }
+
+    async fn register_line_items(&self, ctx: &SessionContext) -> datafusion::error::Result<()> {
+        let dir = self.table_dir("line_items");
+        if has_parquet(&dir) {
+            register_parquet_dir(ctx, "line_items", &dir, Some(SCHEMA.clone())).await
+        } else {
+            let mut fields: Vec<Field> =
+                SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+            fields.extend(PARTITION_COLUMNS.map(|c| Field::new(c, DataType::Utf8, false)));
+            let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
+            ctx.register_table("line_items", Arc::new(empty))?;
+            Ok(())
+        }
+    }
+}
+
+/// SQL sees column names exactly as the lake stores them (`BilledCost`,
+/// not `billedcost`), as DuckDB, Spark and Trino users expect.
+pub fn session_config() -> SessionConfig {
+    let mut config = SessionConfig::new().with_information_schema(true);
+    config.options_mut().sql_parser.enable_ident_normalization = false;
+    config
+}
+
+/// Registers a folder of Parquet files (Hive partitions under it become
+/// columns) as a table. With `schema`, files missing newer columns read as null.
+pub async fn register_parquet_dir(
+    ctx: &SessionContext,
+    name: &str,
+    dir: &Path,
+    schema: Option<Arc<Schema>>,
+) -> datafusion::error::Result<()> {
+    let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
+    let partitions: Vec<(String, DataType)> = if name == "line_items" {
+        PARTITION_COLUMNS
+            .iter()
+            .map(|c| (c.to_string(), DataType::Utf8))
+            .collect()
+    } else {
+        vec![]
+    };
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(partitions);
+    let config = ListingTableConfig::new(url).with_listing_options(options);
+    let config = match schema {
+        Some(schema) => config.with_schema(schema),
+        None => config.infer_schema(&ctx.state()).await?,
+    };
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
+fn has_parquet(dir: &Path) -> bool {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .any(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "parquet"))
+}
+
+/// Parquet settings for every file tally writes. Fixed so the same rows
+/// always give the same bytes.
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .set_created_by(format!("tally {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+/// Writes batches to `path` atomically: a hidden temporary file beside it,
+/// synced, then renamed over it.
+pub fn write_parquet_atomic(path: &Path, batches: &[RecordBatch]) -> std::io::Result<()> {
+    let dir = path.parent().expect("a file path has a parent");
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.partial",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    let schema = batches
+        .first()
+        .map(|b| b.schema())
+        .expect("at least one batch");
+    let file = fs::File::create(&tmp)?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
+        .map_err(std::io::Error::other)?;
+    for batch in batches {
+        writer.write(batch).map_err(std::io::Error::other)?;
+    }
+    let mut file = writer.into_inner().map_err(std::io::Error::other)?;
+    file.flush()?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)
+}

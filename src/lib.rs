@@ -1,0 +1,13 @@
+//! tally: cloud cost attribution. Data flows one way:
+//! billing files -> [`ingest`] -> [`lake`] -> attribute -> reports / nudges.
+//!
+//! The binary in `main.rs` is a thin shell over these modules; integration
+//! tests and `bench/` drive the same code.
+
+pub mod demo;
+pub mod ingest;
+pub mod lake;
+pub mod money;
+pub mod output;
+pub mod schema;
+pub mod timestamp;

@@ -1,0 +1,102 @@
+//! The `tally` command line: argument parsing, logging, exit codes. Each
+//! subcommand lives in `commands/`, and the work itself in the library.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  tally demo                                   # synthetic company -> ./tally-demo/lake
+  tally ingest exports/ --lake lake            # every billing file under exports/
+  tally ingest 'cur/*.csv.gz' --lake lake      # a glob (quote it)
+  tally sql --lake lake 'SELECT provider, billing_period, sum(\"BilledCost\") FROM line_items GROUP BY 1, 2'
+
+Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine).";
+
+#[derive(Parser)]
+#[command(
+    name = "tally",
+    version,
+    about = "Cloud cost attribution: every dollar owned, reconciled to the cent",
+    long_about = "tally reads cloud billing exports (AWS CUR, CUR 2.0, FOCUS) into a Parquet lake \
+                  with FOCUS column names, exact decimals and per-file reconciliation, and lets you \
+                  query it with SQL.",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    /// Print only errors (no progress, no summaries)
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More logging: -v for debug, -vv for trace (RUST_LOG overrides)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The lake folder, taken the same way by every command.
+#[derive(Args, Debug, Clone)]
+pub struct LakeArg {
+    /// Lake folder (Parquet tables: line_items, ingests, quarantine)
+    #[arg(long, env = "TALLY_LAKE", value_name = "DIR")]
+    pub lake: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read billing exports into the lake, reconciling every file
+    #[command(after_help = commands::ingest::AFTER_HELP)]
+    Ingest(commands::ingest::IngestArgs),
+    /// Run SQL over the lake's tables
+    #[command(after_help = commands::sql::AFTER_HELP)]
+    Sql(commands::sql::SqlArgs),
+    /// Generate a synthetic company's AWS CUR files and ingest them
+    Demo(commands::demo::DemoArgs),
+}
+
+/// Exit code when rows were quarantined and nothing was committed.
+pub const EXIT_QUARANTINED: u8 = 3;
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn,tally=info",
+        (false, 1) => "warn,tally=debug",
+        (false, _) => "info,tally=trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Ingest(args) => commands::ingest::run(args, cli.quiet).await,
+            Command::Sql(args) => commands::sql::run(args).await,
+            Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Exact decimal amounts: parsed from billing text straight into `i128` at a
+//! fixed scale, summed without rounding, stored as Arrow `Decimal128`.
+//!
+//! Money never passes through `f64`: a float cannot hold 0.1 exactly, and
+//! reconciliation to the cent needs every digit the source wrote.
+
+use std::fmt;
+
+/// Precision of every decimal column in the lake (the Decimal128 maximum).
+pub const PRECISION: u8 = 38;
+/// Fractional digits kept for costs, prices and quantities. Real CUR files carry
+/// up to 19 (float artefacts such as `0.0007458096045417008`); 20 keeps them all
+/// and still leaves 18 integer digits, far above any bill.
+pub const SCALE: i8 = 20;
+
+/// A parsed decimal: `value / 10^SCALE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parsed {
+    pub value: i128,
+    /// True when the text had more fractional digits than [`SCALE`] and was
+    /// rounded (half to even). Callers count this as a normalisation.
+    pub rounded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    #[error("not a number: {0:?}")]
+    NotANumber(String),
+    #[error("number out of range: {0:?}")]
+    OutOfRange(String),
+}
+
+/// Parses `12`, `-0.5`, `+3.`, `.25`, `1.2E-7`, `7.0e+3` (surrounding spaces allowed).
+pub fn parse(text: &str) -> Result<Parsed, DecimalError> {
+    parse_with_scale(text, SCALE as u32)
+}
+
+pub fn parse_with_scale(text: &str, scale: u32) -> Result<Parsed, DecimalError> {
+    let bad = || DecimalError::NotANumber(text.to_string());
+    let out_of_range = || DecimalError::OutOfRange(text.to_string());
+    let s = text.trim().as_bytes();
+    let (negative, s) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let mut mantissa: i128 = 0;
+    let mut digits = 0usize; // significant digits held in the mantissa
+    let mut any_digit = false;
+    let mut frac_digits: i64 = 0;
+    let mut seen_point = false;
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            c @ b'0'..=b'9' => {
+                any_digit = true;
+                if seen_point {
+                    frac_digits += 1;
+                }
+                if mantissa != 0 || c != b'0' {
+                    digits += 1;
+                    if digits > 38 {
+                        return Err(out_of_range());
+                    }
+                }
+                mantissa = mantissa * 10 + (c - b'0') as i128;
+            }
+            b'.' if !seen_point => seen_point = true,
+            b'e' | b'E' => break,
+            _ => return Err(bad()),
+        }
+        i += 1;
+    }
+    if !any_digit {
+        return Err(bad());
+    }
+    let mut exponent: i64 = 0;
+    if i < s.len() {
+        let exp_text = std::str::from_utf8(&s[i + 1..]).map_err(|_| bad())?;
+        if exp_text.is_empty() {
+            return Err(bad());
+        }
+        exponent = exp_text.parse::<i64>().map_err(|_| bad())?;
+        if exponent.abs() > 100 {
+            return Err(out_of_range());
+        }
+    }
+    // value = mantissa * 10^(exponent - frac_digits); rescale to `scale`.
+    let shift = scale as i64 + exponent - frac_digits;
+    let (magnitude, rounded) = if shift >= 0 {
+        let factor = pow10(shift as u32).ok_or_else(out_of_range)?;
+        (
+            mantissa.checked_mul(factor).ok_or_else(out_of_range)?,
+            false,
+        )
+    } else {
+        let Some(divisor) = pow10((-shift) as u32) else {
+            // Everything is below the smallest representable unit.
+            return Ok(Parsed {
+                value: 0,
+                rounded: mantissa != 0,
+            });
+        };
+        let quotient = mantissa / divisor;
+        let remainder = mantissa % divisor;
+        let half = divisor / 2;
+        let round_up = remainder > half || (remainder == half && quotient % 2 == 1);
+        (quotient + round_up as i128, remainder != 0)
+    };
+    Ok(Parsed {
+        value: if negative { -magnitude } else { magnitude },
+        rounded,
+    })
+}
+
+/// Like [`parse`], but also accepts what spreadsheets write: a leading
+/// currency symbol and comma thousands separators (`$10,100.00`, `-$5`).
+/// Grouping must be regular (`1,234,567.5`), so `1,5` stays an error rather
+/// than being guessed as a decimal comma. The flag says the lenient path was taken.
+pub fn parse_lenient(text: &str) -> Result<(Parsed, bool), DecimalError> {
+    if let Ok(parsed) = parse(text) {
+        return Ok((parsed, false));
+    }
+    let trimmed = text.trim();
+    let (negative, rest) = match trimmed.strip_prefix('-') {
+        Some(r) => (true, r.trim_start()),
+        None => (false, trimmed),
+    };
+    let rest = rest.trim_start_matches(['$', '€', '£', '¥']).trim_start();
+    let (negative, rest) = match rest.strip_prefix('-') {
+        Some(r) if !negative => (true, r),
+        _ => (negative, rest),
+    };
+    let (integer, fraction) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    let groups: Vec<&str> = integer.split(',').collect();
+    let regular = groups.len() > 1
+        && (1..=3).contains(&groups[0].len())
+        && groups[1..].iter().all(|g| g.len() == 3)
+        || groups.len() == 1 && rest.len() < trimmed.len();
+    if !regular
+        || groups
+            .iter()
+            .any(|g| !g.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(DecimalError::NotANumber(text.to_string()));
+    }
+    let plain = format!(
+        "{}{}{}",
+        if negative { "-" } else { "" },
+        groups.concat(),
+        fraction.map(|f| format!(".{f}")).unwrap_or_default()
+    );
+    parse(&plain)
+        .map(|p| (p, true))
+        .map_err(|_| DecimalError::NotANumber(text.to_string()))
+}
+
+fn pow10(exp: u32) -> Option<i128> {
+    10i128.checked_pow(exp)
+}
+
+/// Formats a scaled integer as a plain decimal with trailing zeros removed:
+/// `format(1_500, 3) == "1.5"`.
+pub fn format(value: i128, scale: u32) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let sign = if value < 0 { "-" } else { "" };
+    let scale = scale as usize;
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int_part, frac_part) = padded.split_at(padded.len() - scale);
+    let frac_part = frac_part.trim_end_matches('0');
+    if frac_part.is_empty() {
+        format!("{sign}{int_part}")
+    } else {
+        format!("{sign}{int_part}.{frac_part}")
+    }
+}
+
+/// An exact amount at [`SCALE`], printable as a plain decimal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Amount(pub i128);
+
+impl Amount {
+    pub fn parse(text: &str) -> Result<Amount, DecimalError> {
+        parse(text).map(|p| Amount(p.value))
+    }
+
+    /// Adds, failing loudly rather than wrapping: a sum past 10^18 is a bug or corrupt data.
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).map(Amount)
+    }
+}
+
+impl std::ops::AddAssign for Amount {
+    fn add_assign(&mut self, other: Amount) {
+        self.0 = self
+            .0
+            .checked_add(other.0)
+            .expect("decimal sum overflowed 10^18: corrupt input or a bug");
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&format(self.0, SCALE as u32))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str, scale: u32) -> (i128, bool) {
+        let p = parse_with_scale(text, scale).unwrap();
+        (p.value, p.rounded)
+    }
+
+    #[test]
+    fn plain_numbers() {
+        assert_eq!(at("12", 2), (1200, false));
+        assert_eq!(at("-0.5", 2), (-50, false));
+        assert_eq!(at("+3.", 2), (300, false));
+        assert_eq!(at(".25", 2), (25, false));
+        assert_eq!(at(" 0.00 ", 2), (0, false));
+        assert_eq!(at("000123.4500", 4), (1_234_500, false));
+    }
+
+    #[test]
+    fn scientific_notation() {
+        assert_eq!(at("7.0E-10", 12), (700, false));
+        assert_eq!(at("4.4E-7", 8), (44, false));
+        assert_eq!(at("1e3", 0), (1000, false));
+        assert_eq!(at("2.5e+2", 1), (2500, false));
+    }
+
+    #[test]
+    fn rounds_half_to_even_when_too_precise() {
+        assert_eq!(at("0.125", 2), (12, true));
+        assert_eq!(at("0.135", 2), (14, true));
+        assert_eq!(at("0.1251", 2), (13, true));
+        assert_eq!(at("-0.125", 2), (-12, true));
+        assert_eq!(at("1e-30", 2), (0, true));
+    }
+
+    #[test]
+    fn full_scale_keeps_float_artefacts_exactly() {
+        let p = parse("0.0007458096045417008").unwrap();
+        assert_eq!(p.value, 74_580_960_454_170_080);
+        assert!(!p.rounded);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for text in [
+            "", "-", ".", "abc", "1.2.3", "1,000", "1e", "$5", "NaN", "1e999",
+        ] {
+            assert!(parse(text).is_err(), "{text:?} should not parse");
+        }
+    }
+
+    #[test]
+    fn lenient_accepts_spreadsheet_money() {
+        let value =
+            |t: &str| parse_lenient(t).map(|(p, lenient)| (p.value / 10i128.pow(18), lenient));
+        assert_eq!(value("$10,100.00 "), Ok((1_010_000, true)));
+        assert_eq!(value("-$5"), Ok((-500, true)));
+        assert_eq!(value("$-5"), Ok((-500, true)));
+        assert_eq!(value("1,234,567.5"), Ok((123_456_750, true)));
+        assert_eq!(value("12.5"), Ok((1250, false)));
+        for text in ["1,5", "12,34.5", "$", "$1,2345", "1.234,56"] {
+            assert!(parse_lenient(text).is_err(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn formats_without_trailing_zeros() {
+        assert_eq!(format(1500, 3), "1.5");
+        assert_eq!(format(-5, 2), "-0.05");
+        assert_eq!(format(100, 2), "1");
+        assert_eq!(format(0, 4), "0");
+        assert_eq!(
+            Amount::parse("0.0007458096045417008").unwrap().to_string(),
+            "0.0007458096045417008"
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! Printing query results for people (terminal tables) and for other tools
+//! (CSV with a header line, JSON). Decimals print exactly, without the
+//! padding zeros of their storage scale.
+
+use std::io::Write;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+
+use crate::money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned table for the terminal
+    #[default]
+    Table,
+    /// CSV with a header line
+    Csv,
+    /// A JSON array, one object per line
+    Json,
+}
+
+/// One cell as text, or `None` for null.
+fn cell(array: &ArrayRef, row: usize) -> Option<String> {
+    if array.is_null(row) {
+        return None;
+    }
+    Some(match array.data_type() {
+        DataType::Decimal128(_, scale) => money::format(
+            array.as_primitive::<Decimal128Type>().value(row),
+            *scale as u32,
+        ),
+        DataType::Map(_, _) => {
+            let map = array.as_map().value(row);
+            let (keys, values) = (map.column(0).clone(), map.column(1).clone());
+            let object: serde_json::Map<String, serde_json::Value> = (0..map.len())
+                .map(|i| {
+                    let value =
+                        cell(&values, i).map_or(serde_json::Value::Null, serde_json::Value::String);
+                    (cell(&keys, i).unwrap_or_default(), value)
+                })
+                .collect();
+            serde_json::Value::Object(object).to_string()
+        }
+        _ => {
+            let options = FormatOptions::default();
+            let formatter =
+                ArrayFormatter::try_new(array.as_ref(), &options).expect("displayable type");
+            formatter.value(row).to_string()
+        }
+    })
+}
+
+fn is_numeric(data_type: &DataType) -> bool {
+    data_type.is_numeric()
+}
+
+/// Writes `batches` (all of `schema`). The schema is passed separately so an
+/// empty result still prints its header.
+pub fn write(
+    out: &mut dyn Write,
+    schema: &Schema,
+    batches: &[RecordBatch],
+    format: OutputFormat,
+) -> std::io::Result<()> {
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    match format {
+        OutputFormat::Table => {
+            let mut builder = tabled::builder::Builder::default();
+            builder.push_record(names.clone());
+            let mut rows = 0usize;
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    builder.push_record(
+                        batch
+                            .columns()
+                            .iter()
+                            .map(|c| cell(c, row).unwrap_or_default()),
+                    );
+                    rows += 1;
+                }
+            }
+            let mut table = builder.build();
+            table.with(tabled::settings::Style::sharp());
+            for (i, field) in schema.fields().iter().enumerate() {
+                if is_numeric(field.data_type()) {
+                    table.modify(
+                        tabled::settings::object::Columns::one(i),
+                        tabled::settings::Alignment::right(),
+                    );
+                }
+            }
+            writeln!(out, "{table}")?;
+            writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" })
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(&names)?;
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    writer.write_record(
+                        batch
+                            .columns()
+                            .iter()
+                            .map(|c| cell(c, row).unwrap_or_default()),
+                    )?;
+                }
+            }
+            writer.flush()
+        }
+        OutputFormat::Json => {
+            let mut objects = Vec::new();
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    let fields: Vec<String> = batch
+                        .columns()
+                        .iter()
+                        .zip(&names)
+                        .map(|(c, name)| format!("{}:{}", json_string(name), json_value(c, row)))
+                        .collect();
+                    objects.push(format!("{{{}}}", fields.join(",")));
+                }
+            }
+            if objects.is_empty() {
+                writeln!(out, "[]")
+            } else {
+                writeln!(out, "[\n{}\n]", objects.join(",\n"))
+            }
+        }
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// Numbers stay JSON numbers written exactly (no float round trip); maps
+/// become objects; everything else is a string.
+fn json_value(array: &ArrayRef, row: usize) -> String {
+    match cell(array, row) {
+        None => "null".to_string(),
+        Some(text) => match array.data_type() {
+            DataType::Map(_, _) => text,
+            DataType::Boolean => text,
+            // NaN and inf are not JSON numbers: they fall through to strings.
+            t if t.is_numeric() && !text.contains(['N', 'i']) => text,
+            _ => json_string(&text),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Decimal128Array, StringArray};
+    use datafusion::arrow::datatypes::Field;
+    use std::sync::Arc;
+
+    fn batch() -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("team", DataType::Utf8, true),
+            Field::new("cost", DataType::Decimal128(38, 4), true),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from(vec![Some("a,b"), None])),
+                Arc::new(
+                    Decimal128Array::from(vec![Some(12_500), Some(-5)])
+                        .with_precision_and_scale(38, 4)
+                        .unwrap(),
+                ),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn render(format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        let batch = batch();
+        write(&mut out, &batch.schema(), &[batch], format).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn csv_has_header_and_exact_decimals() {
+        assert_eq!(
+            render(OutputFormat::Csv),
+            "team,cost\n\"a,b\",1.25\n,-0.0005\n"
+        );
+    }
+
+    #[test]
+    fn json_keeps_numbers_exact() {
+        assert_eq!(
+            render(OutputFormat::Json),
+            "[\n{\"team\":\"a,b\",\"cost\":1.25},\n{\"team\":null,\"cost\":-0.0005}\n]\n"
+        );
+    }
+
+    #[test]
+    fn empty_result_keeps_its_header() {
+        let mut out = Vec::new();
+        write(&mut out, &batch().schema(), &[], OutputFormat::Csv).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "team,cost\n");
+    }
+
+    #[test]
+    fn table_counts_rows() {
+        let text = render(OutputFormat::Table);
+        assert!(text.contains("│ a,b  │    1.25 │"), "{text}");
+        assert!(text.ends_with("(2 rows)\n"));
+    }
+}

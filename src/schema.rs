@@ -1,0 +1,294 @@
+//! The canonical line item: FOCUS column names, plus `x_` columns for what
+//! FOCUS does not name (lineage, provider-specific detail).
+//!
+//! One macro invocation declares every column once; the Arrow schema, the
+//! borrowed [`LineItem`] that mappers fill and the [`BatchBuilder`] that turns
+//! line items into Arrow record batches are all generated from that list, so
+//! they cannot drift apart.
+
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{
+    Array, ArrayBuilder, ArrayRef, Decimal128Builder, MapBuilder, MapFieldNames, StringBuilder,
+    TimestampMicrosecondBuilder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::money;
+
+/// How a column is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Text,
+    /// Exact decimal, `Decimal128(38, 20)`: costs, prices, quantities.
+    Decimal,
+    /// UTC microseconds.
+    Timestamp,
+    Count,
+}
+
+impl Kind {
+    fn data_type(self) -> DataType {
+        match self {
+            Kind::Text => DataType::Utf8,
+            Kind::Decimal => DataType::Decimal128(money::PRECISION, money::SCALE),
+            Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Kind::Count => DataType::UInt64,
+        }
+    }
+}
+
+macro_rules! value_type {
+    (Text, $a:lifetime) => { Option<&$a str> };
+    (Decimal, $a:lifetime) => { Option<i128> };
+    (Timestamp, $a:lifetime) => { Option<i64> };
+    (Count, $a:lifetime) => { Option<u64> };
+}
+
+macro_rules! builder_type {
+    (Text) => {
+        StringBuilder
+    };
+    (Decimal) => {
+        Decimal128Builder
+    };
+    (Timestamp) => {
+        TimestampMicrosecondBuilder
+    };
+    (Count) => {
+        UInt64Builder
+    };
+}
+
+macro_rules! new_builder {
+    (Text, $n:expr) => {
+        StringBuilder::with_capacity($n, $n * 16)
+    };
+    (Decimal, $n:expr) => {
+        Decimal128Builder::with_capacity($n)
+            .with_precision_and_scale(money::PRECISION, money::SCALE)
+            .expect("valid decimal type")
+    };
+    (Timestamp, $n:expr) => {
+        TimestampMicrosecondBuilder::with_capacity($n).with_timezone("UTC")
+    };
+    (Count, $n:expr) => {
+        UInt64Builder::with_capacity($n)
+    };
+}
+
+macro_rules! canonical_columns {
+    ($( $name:literal => $field:ident : $kind:ident, )*) => {
+        /// Every column before `Tags`, in lake order.
+        pub const COLUMNS: &[(&str, Kind)] = &[ $( ($name, Kind::$kind), )* ];
+
+        /// One line item in canonical form. Text borrows from the source row or
+        /// from the mapper, so mapping a row allocates nothing but the tag list.
+        #[derive(Debug, Default, Clone)]
+        pub struct LineItem<'a> {
+            $( pub $field: value_type!($kind, 'a), )*
+            /// Tag key/value pairs, in source order; the builder sorts them by key.
+            /// Borrowed from CSV cells, owned when parsed out of JSON.
+            pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+        }
+
+        /// Accumulates line items into Arrow arrays of the canonical schema.
+        pub struct BatchBuilder {
+            $( $field: builder_type!($kind), )*
+            tags: MapBuilder<StringBuilder, StringBuilder>,
+            sorted_tags: Vec<usize>,
+        }
+
+        impl BatchBuilder {
+            pub fn with_capacity(rows: usize) -> Self {
+                BatchBuilder {
+                    $( $field: new_builder!($kind, rows), )*
+                    tags: new_tags_builder(),
+                    sorted_tags: Vec::new(),
+                }
+            }
+
+            pub fn push(&mut self, item: &LineItem<'_>) {
+                $( self.$field.append_option(item.$field); )*
+                self.push_tags(&item.tags);
+            }
+
+            pub fn len(&self) -> usize {
+                self.tags.len()
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// Takes the rows built so far as a batch; the builder starts over empty.
+            pub fn finish(&mut self) -> RecordBatch {
+                let columns: Vec<ArrayRef> = vec![
+                    $( Arc::new(self.$field.finish()), )*
+                    Arc::new(self.tags.finish()),
+                ];
+                RecordBatch::try_new(SCHEMA.clone(), columns).expect("builders match the schema")
+            }
+        }
+    };
+}
+
+canonical_columns! {
+    "BillingAccountId" => billing_account_id: Text,
+    "BillingAccountName" => billing_account_name: Text,
+    "SubAccountId" => sub_account_id: Text,
+    "SubAccountName" => sub_account_name: Text,
+    "ProviderName" => provider_name: Text,
+    "PublisherName" => publisher_name: Text,
+    "InvoiceIssuerName" => invoice_issuer_name: Text,
+    "InvoiceId" => invoice_id: Text,
+    "BillingCurrency" => billing_currency: Text,
+    "BillingPeriodStart" => billing_period_start: Timestamp,
+    "BillingPeriodEnd" => billing_period_end: Timestamp,
+    "ChargePeriodStart" => charge_period_start: Timestamp,
+    "ChargePeriodEnd" => charge_period_end: Timestamp,
+    "ChargeCategory" => charge_category: Text,
+    "ChargeClass" => charge_class: Text,
+    "ChargeFrequency" => charge_frequency: Text,
+    "ChargeDescription" => charge_description: Text,
+    "BilledCost" => billed_cost: Decimal,
+    "EffectiveCost" => effective_cost: Decimal,
+    "ListCost" => list_cost: Decimal,
+    "ContractedCost" => contracted_cost: Decimal,
+    "PricingCategory" => pricing_category: Text,
+    "PricingQuantity" => pricing_quantity: Decimal,
+    "PricingUnit" => pricing_unit: Text,
+    "ListUnitPrice" => list_unit_price: Decimal,
+    "ContractedUnitPrice" => contracted_unit_price: Decimal,
+    "ConsumedQuantity" => consumed_quantity: Decimal,
+    "ConsumedUnit" => consumed_unit: Text,
+    "ServiceName" => service_name: Text,
+    "ServiceCategory" => service_category: Text,
+    "RegionId" => region_id: Text,
+    "RegionName" => region_name: Text,
+    "AvailabilityZone" => availability_zone: Text,
+    "ResourceId" => resource_id: Text,
+    "ResourceName" => resource_name: Text,
+    "ResourceType" => resource_type: Text,
+    "SkuId" => sku_id: Text,
+    "SkuPriceId" => sku_price_id: Text,
+    "CommitmentDiscountId" => commitment_discount_id: Text,
+    "CommitmentDiscountName" => commitment_discount_name: Text,
+    "CommitmentDiscountType" => commitment_discount_type: Text,
+    "CommitmentDiscountCategory" => commitment_discount_category: Text,
+    "CommitmentDiscountStatus" => commitment_discount_status: Text,
+    "x_ServiceCode" => x_service_code: Text,
+    "x_LineItemType" => x_line_item_type: Text,
+    "x_UsageType" => x_usage_type: Text,
+    "x_Operation" => x_operation: Text,
+    "x_ResourceGroup" => x_resource_group: Text,
+    "x_SourceFile" => x_source_file: Text,
+    "x_SourceRow" => x_source_row: Count,
+    "x_SourceLineItemId" => x_source_line_item_id: Text,
+    "x_IngestRunId" => x_ingest_run_id: Text,
+}
+
+/// Name of the map column holding tags (`map<string, string>`).
+pub const TAGS: &str = "Tags";
+
+/// The lake's line-item schema: [`COLUMNS`] then `Tags`.
+pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = COLUMNS
+        .iter()
+        .map(|(name, kind)| Field::new(*name, kind.data_type(), true))
+        .collect();
+    let tags_type = new_tags_builder().finish().data_type().clone();
+    fields.push(Field::new(TAGS, tags_type, true));
+    Arc::new(Schema::new(fields))
+});
+
+fn new_tags_builder() -> MapBuilder<StringBuilder, StringBuilder> {
+    // Parquet's canonical MAP naming, so Spark, Athena and DuckDB read it as a map.
+    let names = MapFieldNames {
+        entry: "key_value".into(),
+        key: "key".into(),
+        value: "value".into(),
+    };
+    MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new())
+}
+
+impl BatchBuilder {
+    /// Appends one row of tags sorted by key (deterministic output), keeping
+    /// the last value when a key repeats.
+    fn push_tags(&mut self, tags: &[(Cow<'_, str>, Cow<'_, str>)]) {
+        if tags.is_empty() {
+            self.tags
+                .append(true)
+                .expect("map builder accepts an empty row");
+            return;
+        }
+        self.sorted_tags.clear();
+        self.sorted_tags.extend(0..tags.len());
+        // Stable sort: among repeated keys the last one in source order comes last.
+        self.sorted_tags.sort_by(|&a, &b| tags[a].0.cmp(&tags[b].0));
+        for (n, &i) in self.sorted_tags.iter().enumerate() {
+            let next_same_key = self
+                .sorted_tags
+                .get(n + 1)
+                .is_some_and(|&j| tags[j].0 == tags[i].0);
+            if next_same_key {
+                continue;
+            }
+            self.tags.keys().append_value(&tags[i].0);
+            self.tags.values().append_value(&tags[i].1);
+        }
+        self.tags
+            .append(true)
+            .expect("keys and values have equal length");
+    }
+}
+
+/// Index of a column in [`SCHEMA`].
+pub fn column_index(name: &str) -> usize {
+    SCHEMA
+        .index_of(name)
+        .unwrap_or_else(|_| panic!("no canonical column {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{Array, AsArray};
+
+    #[test]
+    fn schema_lists_focus_columns_then_tags() {
+        assert_eq!(SCHEMA.field(0).name(), "BillingAccountId");
+        assert_eq!(SCHEMA.fields().last().unwrap().name(), TAGS);
+        assert_eq!(SCHEMA.fields().len(), COLUMNS.len() + 1);
+    }
+
+    #[test]
+    fn builds_a_batch_with_sorted_deduplicated_tags() {
+        let mut builder = BatchBuilder::with_capacity(2);
+        builder.push(&LineItem {
+            billed_cost: Some(125 * 10i128.pow(18)),
+            tags: [("team", "a"), ("env", "prod"), ("team", "b")]
+                .map(|(k, v)| (Cow::from(k), Cow::from(v)))
+                .to_vec(),
+            ..Default::default()
+        });
+        builder.push(&LineItem::default());
+        let batch = builder.finish();
+        assert_eq!(batch.num_rows(), 2);
+        let cost = batch
+            .column(column_index("BilledCost"))
+            .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
+        assert_eq!(cost.value_as_string(0), "1.25000000000000000000");
+        assert!(cost.is_null(1));
+        let tags = batch.column(column_index(TAGS)).as_map();
+        let keys = tags.keys().as_string::<i32>();
+        let values = tags.values().as_string::<i32>();
+        let row0: Vec<_> = (0..keys.len())
+            .map(|i| (keys.value(i), values.value(i)))
+            .collect();
+        assert_eq!(row0, vec![("env", "prod"), ("team", "b")]);
+        assert_eq!(tags.value_length(1), 0);
+    }
+}

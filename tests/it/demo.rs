@@ -1,0 +1,192 @@
+//! `tally demo`: a synthetic company, ingested, reconciled and reproducible.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use crate::{Lake, tally_ok};
+
+/// Exact decimal text -> integer count of 1e-10 (the test's own parser).
+fn ten_billionths(text: &str) -> i128 {
+    let (negative, digits) = text
+        .strip_prefix('-')
+        .map_or((false, text), |rest| (true, rest));
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    assert!(fraction.len() <= 10, "{text}");
+    let value = whole.parse::<i128>().unwrap() * 10_000_000_000
+        + format!("{fraction:0<10}").parse::<i128>().unwrap();
+    if negative { -value } else { value }
+}
+
+fn as_decimal(value: i128) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    let text = format!(
+        "{}.{:010}",
+        value.abs() / 10_000_000_000,
+        value.abs() % 10_000_000_000
+    );
+    format!("{sign}{}", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// Every file under `dir`, relative path -> bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            (
+                e.path().strip_prefix(dir).unwrap().display().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Row count and sum of lineItem/UnblendedCost over the generated CUR files.
+fn cur_totals(cur: &Path) -> (usize, i128) {
+    let (mut rows, mut cost) = (0, 0);
+    for (name, bytes) in files(cur) {
+        assert!(name.ends_with(".csv.gz"), "{name}");
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let column = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .position(|h| h == "lineItem/UnblendedCost")
+            .unwrap();
+        for record in reader.records() {
+            rows += 1;
+            cost += ten_billionths(&record.unwrap()[column]);
+        }
+    }
+    (rows, cost)
+}
+
+#[test]
+fn demo_company_is_ingested_reconciled_and_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = tally_ok(&[
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--months",
+        "2",
+    ]);
+    assert!(
+        run.stdout.contains("every file reconciled"),
+        "{}",
+        run.stdout
+    );
+    let lake = Lake {
+        path: out.join("lake"),
+        ..Lake::new()
+    };
+
+    // Everything generated landed, to the last 1e-10.
+    let (rows, cost) = cur_totals(&out.join("cur"));
+    assert!(
+        (19_000..=24_000).contains(&rows),
+        "{rows} rows for --rows 20000"
+    );
+    assert_eq!(
+        lake.value(r#"SELECT count(*), sum("BilledCost") FROM line_items"#),
+        format!("{rows},{}", as_decimal(cost))
+    );
+
+    // The company the issue asks for.
+    assert_eq!(lake.value(r#"SELECT count(DISTINCT billing_period), count(DISTINCT "BillingAccountId") FROM line_items"#), "2,2");
+    let accounts: u32 = lake
+        .value(r#"SELECT count(DISTINCT "SubAccountId") FROM line_items"#)
+        .parse()
+        .unwrap();
+    assert!(accounts >= 8, "{accounts} accounts");
+    let teams: u32 = lake
+        .value(
+            r#"SELECT count(DISTINCT lower(coalesce("Tags"['team'], "Tags"['Team'], "Tags"['owner-team']))) FROM line_items"#,
+        )
+        .parse()
+        .unwrap();
+    assert!(teams >= 20, "{teams} teams");
+    let keys = lake.rows(r#"SELECT DISTINCT k FROM (SELECT unnest(map_keys("Tags")) AS k FROM line_items) WHERE lower(k) LIKE '%team%' ORDER BY k"#);
+    assert_eq!(keys, vec!["Team", "owner-team", "team"]);
+    let untagged = lake.value(
+        r#"SELECT count(*) FROM line_items WHERE "x_LineItemType" = 'Usage' AND "ResourceId" IS NOT NULL
+           AND "Tags"['team'] IS NULL AND "Tags"['Team'] IS NULL AND "Tags"['owner-team'] IS NULL"#,
+    );
+    assert_ne!(untagged, "0", "some resources carry no team tag");
+    let types = lake.rows(r#"SELECT DISTINCT "x_LineItemType" FROM line_items ORDER BY 1"#);
+    for expected in [
+        "Credit",
+        "DiscountedUsage",
+        "RIFee",
+        "Refund",
+        "SavingsPlanCoveredUsage",
+        "SavingsPlanNegation",
+        "SavingsPlanRecurringFee",
+        "Tax",
+        "Usage",
+    ] {
+        assert!(
+            types.iter().any(|t| t == expected),
+            "{expected} missing from {types:?}"
+        );
+    }
+    let services = lake.rows(r#"SELECT DISTINCT "x_ServiceCode" FROM line_items ORDER BY 1"#);
+    for expected in [
+        "AWSDataTransfer",
+        "AmazonEC2",
+        "AmazonEKS",
+        "AmazonRDS",
+        "AmazonS3",
+    ] {
+        assert!(
+            services.iter().any(|s| s == expected),
+            "{expected} missing from {services:?}"
+        );
+    }
+
+    // Same seed, same bytes: the CUR files and the lake.
+    let again = dir.path().join("again");
+    tally_ok(&[
+        "-q",
+        "demo",
+        "--out",
+        again.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--months",
+        "2",
+    ]);
+    assert!(
+        files(&out.join("cur")) == files(&again.join("cur")),
+        "CUR files differ between runs"
+    );
+    assert!(
+        files(&out.join("lake/line_items")) == files(&again.join("lake/line_items")),
+        "lake files differ between runs"
+    );
+    // Another seed, another company history.
+    let other = dir.path().join("other");
+    tally_ok(&[
+        "-q",
+        "demo",
+        "--no-ingest",
+        "--out",
+        other.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--months",
+        "2",
+        "--seed",
+        "7",
+    ]);
+    assert!(files(&out.join("cur")) != files(&other.join("cur")));
+}
