@@ -89,17 +89,11 @@ pub fn parse_with_scale(text: &str, scale: u32) -> Result<Parsed, DecimalError> 
     let shift = scale as i64 + exponent - frac_digits;
     let (magnitude, rounded) = if shift >= 0 {
         let factor = pow10(shift as u32).ok_or_else(out_of_range)?;
-        (
-            mantissa.checked_mul(factor).ok_or_else(out_of_range)?,
-            false,
-        )
+        (mantissa.checked_mul(factor).ok_or_else(out_of_range)?, false)
     } else {
         let Some(divisor) = pow10((-shift) as u32) else {
             // Everything is below the smallest representable unit.
-            return Ok(Parsed {
-                value: 0,
-                rounded: mantissa != 0,
-            });
+            return Ok(Parsed { value: 0, rounded: mantissa != 0 });
         };
         let quotient = mantissa / divisor;
         let remainder = mantissa % divisor;
@@ -107,10 +101,7 @@ pub fn parse_with_scale(text: &str, scale: u32) -> Result<Parsed, DecimalError> 
         let round_up = remainder > half || (remainder == half && quotient % 2 == 1);
         (quotient + round_up as i128, remainder != 0)
     };
-    Ok(Parsed {
-        value: if negative { -magnitude } else { magnitude },
-        rounded,
-    })
+    Ok(Parsed { value: if negative { -magnitude } else { magnitude }, rounded })
 }
 
 /// Like [`parse`], but also accepts what spreadsheets write: a leading
@@ -136,15 +127,9 @@ pub fn parse_lenient(text: &str) -> Result<(Parsed, bool), DecimalError> {
         None => (rest, None),
     };
     let groups: Vec<&str> = integer.split(',').collect();
-    let regular = groups.len() > 1
-        && (1..=3).contains(&groups[0].len())
-        && groups[1..].iter().all(|g| g.len() == 3)
+    let regular = groups.len() > 1 && (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3)
         || groups.len() == 1 && rest.len() < trimmed.len();
-    if !regular
-        || groups
-            .iter()
-            .any(|g| !g.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if !regular || groups.iter().any(|g| !g.bytes().all(|b| b.is_ascii_digit())) {
         return Err(DecimalError::NotANumber(text.to_string()));
     }
     let plain = format!(
@@ -153,9 +138,7 @@ pub fn parse_lenient(text: &str) -> Result<(Parsed, bool), DecimalError> {
         groups.concat(),
         fraction.map(|f| format!(".{f}")).unwrap_or_default()
     );
-    parse(&plain)
-        .map(|p| (p, true))
-        .map_err(|_| DecimalError::NotANumber(text.to_string()))
+    parse(&plain).map(|p| (p, true)).map_err(|_| DecimalError::NotANumber(text.to_string()))
 }
 
 fn pow10(exp: u32) -> Option<i128> {
@@ -174,11 +157,7 @@ pub fn format(value: i128, scale: u32) -> String {
     let padded = format!("{digits:0>width$}", width = scale + 1);
     let (int_part, frac_part) = padded.split_at(padded.len() - scale);
     let frac_part = frac_part.trim_end_matches('0');
-    if frac_part.is_empty() {
-        format!("{sign}{int_part}")
-    } else {
-        format!("{sign}{int_part}.{frac_part}")
-    }
+    if frac_part.is_empty() { format!("{sign}{int_part}") } else { format!("{sign}{int_part}.{frac_part}") }
 }
 
 /// An exact amount at [`SCALE`], printable as a plain decimal.
@@ -198,10 +177,7 @@ impl Amount {
 
 impl std::ops::AddAssign for Amount {
     fn add_assign(&mut self, other: Amount) {
-        self.0 = self
-            .0
-            .checked_add(other.0)
-            .expect("decimal sum overflowed 10^18: corrupt input or a bug");
+        self.0 = self.0.checked_add(other.0).expect("decimal sum overflowed 10^18: corrupt input or a bug");
     }
 }
 
@@ -256,17 +232,14 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for text in [
-            "", "-", ".", "abc", "1.2.3", "1,000", "1e", "$5", "NaN", "1e999",
-        ] {
+        for text in ["", "-", ".", "abc", "1.2.3", "1,000", "1e", "$5", "NaN", "1e999"] {
             assert!(parse(text).is_err(), "{text:?} should not parse");
         }
     }
 
     #[test]
     fn lenient_accepts_spreadsheet_money() {
-        let value =
-            |t: &str| parse_lenient(t).map(|(p, lenient)| (p.value / 10i128.pow(18), lenient));
+        let value = |t: &str| parse_lenient(t).map(|(p, lenient)| (p.value / 10i128.pow(18), lenient));
         assert_eq!(value("$10,100.00 "), Ok((1_010_000, true)));
         assert_eq!(value("-$5"), Ok((-500, true)));
         assert_eq!(value("$-5"), Ok((-500, true)));
@@ -283,9 +256,6 @@ mod tests {
         assert_eq!(format(-5, 2), "-0.05");
         assert_eq!(format(100, 2), "1");
         assert_eq!(format(0, 4), "0");
-        assert_eq!(
-            Amount::parse("0.0007458096045417008").unwrap().to_string(),
-            "0.0007458096045417008"
-        );
+        assert_eq!(Amount::parse("0.0007458096045417008").unwrap().to_string(), "0.0007458096045417008");
     }
 }

@@ -28,17 +28,15 @@ fn cell(array: &ArrayRef, row: usize) -> Option<String> {
         return None;
     }
     Some(match array.data_type() {
-        DataType::Decimal128(_, scale) => money::format(
-            array.as_primitive::<Decimal128Type>().value(row),
-            *scale as u32,
-        ),
+        DataType::Decimal128(_, scale) => {
+            money::format(array.as_primitive::<Decimal128Type>().value(row), *scale as u32)
+        }
         DataType::Map(_, _) => {
             let map = array.as_map().value(row);
             let (keys, values) = (map.column(0).clone(), map.column(1).clone());
             let object: serde_json::Map<String, serde_json::Value> = (0..map.len())
                 .map(|i| {
-                    let value =
-                        cell(&values, i).map_or(serde_json::Value::Null, serde_json::Value::String);
+                    let value = cell(&values, i).map_or(serde_json::Value::Null, serde_json::Value::String);
                     (cell(&keys, i).unwrap_or_default(), value)
                 })
                 .collect();
@@ -46,8 +44,7 @@ fn cell(array: &ArrayRef, row: usize) -> Option<String> {
         }
         _ => {
             let options = FormatOptions::default();
-            let formatter =
-                ArrayFormatter::try_new(array.as_ref(), &options).expect("displayable type");
+            let formatter = ArrayFormatter::try_new(array.as_ref(), &options).expect("displayable type");
             formatter.value(row).to_string()
         }
     })
@@ -73,12 +70,7 @@ pub fn write(
             let mut rows = 0usize;
             for batch in batches {
                 for row in 0..batch.num_rows() {
-                    builder.push_record(
-                        batch
-                            .columns()
-                            .iter()
-                            .map(|c| cell(c, row).unwrap_or_default()),
-                    );
+                    builder.push_record(batch.columns().iter().map(|c| cell(c, row).unwrap_or_default()));
                     rows += 1;
                 }
             }
@@ -86,10 +78,7 @@ pub fn write(
             table.with(tabled::settings::Style::sharp());
             for (i, field) in schema.fields().iter().enumerate() {
                 if is_numeric(field.data_type()) {
-                    table.modify(
-                        tabled::settings::object::Columns::one(i),
-                        tabled::settings::Alignment::right(),
-                    );
+                    table.modify(tabled::settings::object::Columns::one(i), tabled::settings::Alignment::right());
                 }
             }
             writeln!(out, "{table}")?;
@@ -100,12 +89,7 @@ pub fn write(
             writer.write_record(&names)?;
             for batch in batches {
                 for row in 0..batch.num_rows() {
-                    writer.write_record(
-                        batch
-                            .columns()
-                            .iter()
-                            .map(|c| cell(c, row).unwrap_or_default()),
-                    )?;
+                    writer.write_record(batch.columns().iter().map(|c| cell(c, row).unwrap_or_default()))?;
                 }
             }
             writer.flush()
@@ -123,11 +107,7 @@ pub fn write(
                     objects.push(format!("{{{}}}", fields.join(",")));
                 }
             }
-            if objects.is_empty() {
-                writeln!(out, "[]")
-            } else {
-                writeln!(out, "[\n{}\n]", objects.join(",\n"))
-            }
+            if objects.is_empty() { writeln!(out, "[]") } else { writeln!(out, "[\n{}\n]", objects.join(",\n")) }
         }
     }
 }
@@ -167,11 +147,7 @@ mod tests {
             Arc::new(schema),
             vec![
                 Arc::new(StringArray::from(vec![Some("a,b"), None])),
-                Arc::new(
-                    Decimal128Array::from(vec![Some(12_500), Some(-5)])
-                        .with_precision_and_scale(38, 4)
-                        .unwrap(),
-                ),
+                Arc::new(Decimal128Array::from(vec![Some(12_500), Some(-5)]).with_precision_and_scale(38, 4).unwrap()),
             ],
         )
         .unwrap()
@@ -186,10 +162,7 @@ mod tests {
 
     #[test]
     fn csv_has_header_and_exact_decimals() {
-        assert_eq!(
-            render(OutputFormat::Csv),
-            "team,cost\n\"a,b\",1.25\n,-0.0005\n"
-        );
+        assert_eq!(render(OutputFormat::Csv), "team,cost\n\"a,b\",1.25\n,-0.0005\n");
     }
 
     #[test]

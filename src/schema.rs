@@ -195,10 +195,7 @@ pub const TAGS: &str = "Tags";
 
 /// The lake's line-item schema: [`COLUMNS`] then `Tags`.
 pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields: Vec<Field> = COLUMNS
-        .iter()
-        .map(|(name, kind)| Field::new(*name, kind.data_type(), true))
-        .collect();
+    let mut fields: Vec<Field> = COLUMNS.iter().map(|(name, kind)| Field::new(*name, kind.data_type(), true)).collect();
     let tags_type = new_tags_builder().finish().data_type().clone();
     fields.push(Field::new(TAGS, tags_type, true));
     Arc::new(Schema::new(fields))
@@ -206,11 +203,7 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 
 fn new_tags_builder() -> MapBuilder<StringBuilder, StringBuilder> {
     // Parquet's canonical MAP naming, so Spark, Athena and DuckDB read it as a map.
-    let names = MapFieldNames {
-        entry: "key_value".into(),
-        key: "key".into(),
-        value: "value".into(),
-    };
+    let names = MapFieldNames { entry: "key_value".into(), key: "key".into(), value: "value".into() };
     MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new())
 }
 
@@ -219,9 +212,7 @@ impl BatchBuilder {
     /// the last value when a key repeats.
     fn push_tags(&mut self, tags: &[(Cow<'_, str>, Cow<'_, str>)]) {
         if tags.is_empty() {
-            self.tags
-                .append(true)
-                .expect("map builder accepts an empty row");
+            self.tags.append(true).expect("map builder accepts an empty row");
             return;
         }
         self.sorted_tags.clear();
@@ -229,27 +220,20 @@ impl BatchBuilder {
         // Stable sort: among repeated keys the last one in source order comes last.
         self.sorted_tags.sort_by(|&a, &b| tags[a].0.cmp(&tags[b].0));
         for (n, &i) in self.sorted_tags.iter().enumerate() {
-            let next_same_key = self
-                .sorted_tags
-                .get(n + 1)
-                .is_some_and(|&j| tags[j].0 == tags[i].0);
+            let next_same_key = self.sorted_tags.get(n + 1).is_some_and(|&j| tags[j].0 == tags[i].0);
             if next_same_key {
                 continue;
             }
             self.tags.keys().append_value(&tags[i].0);
             self.tags.values().append_value(&tags[i].1);
         }
-        self.tags
-            .append(true)
-            .expect("keys and values have equal length");
+        self.tags.append(true).expect("keys and values have equal length");
     }
 }
 
 /// Index of a column in [`SCHEMA`].
 pub fn column_index(name: &str) -> usize {
-    SCHEMA
-        .index_of(name)
-        .unwrap_or_else(|_| panic!("no canonical column {name}"))
+    SCHEMA.index_of(name).unwrap_or_else(|_| panic!("no canonical column {name}"))
 }
 
 #[cfg(test)]
@@ -269,25 +253,20 @@ mod tests {
         let mut builder = BatchBuilder::with_capacity(2);
         builder.push(&LineItem {
             billed_cost: Some(125 * 10i128.pow(18)),
-            tags: [("team", "a"), ("env", "prod"), ("team", "b")]
-                .map(|(k, v)| (Cow::from(k), Cow::from(v)))
-                .to_vec(),
+            tags: [("team", "a"), ("env", "prod"), ("team", "b")].map(|(k, v)| (Cow::from(k), Cow::from(v))).to_vec(),
             ..Default::default()
         });
         builder.push(&LineItem::default());
         let batch = builder.finish();
         assert_eq!(batch.num_rows(), 2);
-        let cost = batch
-            .column(column_index("BilledCost"))
-            .as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
+        let cost =
+            batch.column(column_index("BilledCost")).as_primitive::<datafusion::arrow::datatypes::Decimal128Type>();
         assert_eq!(cost.value_as_string(0), "1.25000000000000000000");
         assert!(cost.is_null(1));
         let tags = batch.column(column_index(TAGS)).as_map();
         let keys = tags.keys().as_string::<i32>();
         let values = tags.values().as_string::<i32>();
-        let row0: Vec<_> = (0..keys.len())
-            .map(|i| (keys.value(i), values.value(i)))
-            .collect();
+        let row0: Vec<_> = (0..keys.len()).map(|i| (keys.value(i), values.value(i))).collect();
         assert_eq!(row0, vec![("env", "prod"), ("team", "b")]);
         assert_eq!(tags.value_length(1), 0);
     }

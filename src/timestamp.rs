@@ -28,10 +28,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     }
     let date = parse_date(&s[..10]).ok_or_else(|| format!("invalid date: {text:?}"))?;
     if b.len() == 10 {
-        return Ok(Parsed {
-            micros: micros(date.and_time(NaiveTime::MIN)),
-            strict: false,
-        });
+        return Ok(Parsed { micros: micros(date.and_time(NaiveTime::MIN)), strict: false });
     }
     let separator = b[10];
     if separator != b'T' && separator != b' ' {
@@ -43,20 +40,13 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         (t, 0i64, true)
     } else if let Some(pos) = rest.rfind(['+', '-']) {
         let (t, zone) = rest.split_at(pos);
-        (
-            t,
-            parse_offset(zone).ok_or_else(|| format!("invalid time zone in {text:?}"))?,
-            true,
-        )
+        (t, parse_offset(zone).ok_or_else(|| format!("invalid time zone in {text:?}"))?, true)
     } else {
         (rest, 0, false)
     };
     let time = parse_time(time_text).ok_or_else(|| describe_bad_time(text, time_text))?;
     let utc = micros(date.and_time(time)) - offset_seconds * 1_000_000;
-    Ok(Parsed {
-        micros: utc,
-        strict: separator == b'T' && has_zone && offset_seconds == 0 && time_text.len() >= 8,
-    })
+    Ok(Parsed { micros: utc, strict: separator == b'T' && has_zone && offset_seconds == 0 && time_text.len() >= 8 })
 }
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
@@ -93,14 +83,10 @@ fn parse_time(s: &str) -> Option<NaiveTime> {
 }
 
 fn describe_bad_time(text: &str, time_text: &str) -> String {
-    if let Some(hour) = time_text
-        .split(':')
-        .next()
-        .and_then(|h| h.parse::<u32>().ok())
+    if let Some(hour) = time_text.split(':').next().and_then(|h| h.parse::<u32>().ok())
+        && hour > 23
     {
-        if hour > 23 {
-            return format!("hour {hour} out of range in {text:?}");
-        }
+        return format!("hour {hour} out of range in {text:?}");
     }
     format!("invalid time in {text:?}")
 }
@@ -123,19 +109,15 @@ fn parse_month_day_year(s: &str) -> Result<Parsed, String> {
         None => (s, None),
     };
     let mut parts = date_text.split('/');
-    let (Some(m), Some(d), Some(y), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(m), Some(d), Some(y), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(format!("not a date/time: {s:?}"));
     };
-    let (Ok(month), Ok(day), Ok(year)) = (m.parse::<u32>(), d.parse::<u32>(), y.parse::<i32>())
-    else {
+    let (Ok(month), Ok(day), Ok(year)) = (m.parse::<u32>(), d.parse::<u32>(), y.parse::<i32>()) else {
         return Err(format!("not a date/time: {s:?}"));
     };
     // Two-digit years (`5/1/25`, as spreadsheets save them) are this century.
     let year = if y.len() == 2 { 2000 + year } else { year };
-    let date =
-        NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| format!("invalid date: {s:?}"))?;
+    let date = NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| format!("invalid date: {s:?}"))?;
     let time = match time_text {
         None => NaiveTime::MIN,
         Some(t) => {
@@ -157,10 +139,7 @@ fn parse_month_day_year(s: &str) -> Result<Parsed, String> {
             time
         }
     };
-    Ok(Parsed {
-        micros: micros(date.and_time(time)),
-        strict: false,
-    })
+    Ok(Parsed { micros: micros(date.and_time(time)), strict: false })
 }
 
 fn micros(t: NaiveDateTime) -> i64 {
@@ -205,10 +184,7 @@ mod tests {
             assert_eq!(p.micros, expected, "{text}");
             assert!(!p.strict, "{text}");
         }
-        assert_eq!(
-            utc("11/1/2023 1:30:00 PM"),
-            expected + (13 * 3600 + 1800) * 1_000_000
-        );
+        assert_eq!(utc("11/1/2023 1:30:00 PM"), expected + (13 * 3600 + 1800) * 1_000_000);
         assert_eq!(utc("11/1/23"), expected);
     }
 
@@ -220,14 +196,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for text in [
-            "",
-            "NULL",
-            "2023-13-01",
-            "2023-02-30T00:00:00Z",
-            "yesterday",
-            "2023-11-01X00",
-        ] {
+        for text in ["", "NULL", "2023-13-01", "2023-02-30T00:00:00Z", "yesterday", "2023-11-01X00"] {
             assert!(parse(text).is_err(), "{text:?}");
         }
     }

@@ -57,8 +57,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let cur_dir = args.out.join("cur");
     if cur_dir.exists() {
         // Old parts of a bigger run would otherwise be ingested too.
-        std::fs::remove_dir_all(&cur_dir)
-            .with_context(|| format!("clearing {}", cur_dir.display()))?;
+        std::fs::remove_dir_all(&cur_dir).with_context(|| format!("clearing {}", cur_dir.display()))?;
     }
     let bar = if quiet {
         ProgressBar::hidden()
@@ -66,51 +65,29 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         ProgressBar::with_draw_target(Some(config.target_rows), ProgressDrawTarget::stderr())
     };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} generating [{bar:30}] {human_pos}/{human_len} rows ({per_sec})",
-        )
-        .expect("valid template"),
+        ProgressStyle::with_template("{spinner} generating [{bar:30}] {human_pos}/{human_len} rows ({per_sec})")
+            .expect("valid template"),
     );
-    let files = generate_cur(&cur_dir, &config, &mut |n| bar.inc(n))
-        .context("generating demo CUR files")?;
+    let files = generate_cur(&cur_dir, &config, &mut |n| bar.inc(n)).context("generating demo CUR files")?;
     bar.finish_and_clear();
     let rows: u64 = files.iter().map(|f| f.rows).sum();
     if !quiet {
-        println!(
-            "wrote {} CUR file(s), {} line items, under {}",
-            files.len(),
-            rows,
-            cur_dir.display()
-        );
+        println!("wrote {} CUR file(s), {} line items, under {}", files.len(), rows, cur_dir.display());
     }
     if args.no_ingest {
         return Ok(ExitCode::SUCCESS);
     }
 
     let lake = Lake::new(args.out.join("lake"));
-    let options = ingest::Options {
-        progress: !quiet,
-        ..Default::default()
-    };
+    let options = ingest::Options { progress: !quiet, ..Default::default() };
     let outcome = ingest::run(&lake, &[cur_dir.display().to_string()], &options).await?;
-    anyhow::ensure!(
-        outcome.committed,
-        "demo data was quarantined: this is a bug in the generator"
-    );
+    anyhow::ensure!(outcome.committed, "demo data was quarantined: this is a bug in the generator");
     if !quiet {
         let frame = lake.session().await?.sql(SUMMARY_SQL).await?;
         let schema = frame.schema().as_arrow().clone();
         let batches = frame.collect().await?;
-        println!(
-            "\nlake {} (every file reconciled: rows and cost in = out)",
-            lake.root().display()
-        );
-        output::write(
-            &mut std::io::stdout().lock(),
-            &schema,
-            &batches,
-            OutputFormat::Table,
-        )?;
+        println!("\nlake {} (every file reconciled: rows and cost in = out)", lake.root().display());
+        output::write(&mut std::io::stdout().lock(), &schema, &batches, OutputFormat::Table)?;
         println!(
             "\nexplore it: tally sql --lake {} 'SELECT \"ServiceName\", sum(\"EffectiveCost\") FROM line_items GROUP BY 1 ORDER BY 2 DESC'",
             lake.root().display()

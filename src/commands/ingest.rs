@@ -80,66 +80,32 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 /// Prints the reconciliation table, quarantined rows and what changed in the lake.
 pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
     let mut table = tabled::builder::Builder::default();
-    table.push_record([
-        "file",
-        "format",
-        "rows",
-        "landed",
-        "quarantined",
-        "source cost",
-        "landed cost",
-        "check",
-    ]);
+    table.push_record(["file", "format", "rows", "landed", "quarantined", "source cost", "landed cost", "check"]);
     for f in &outcome.files {
-        let balanced = f.source_cost == f.landed_cost + f.quarantined_cost
-            && f.rows_read == f.rows_landed + f.rows_quarantined;
+        let balanced =
+            f.source_cost == f.landed_cost + f.quarantined_cost && f.rows_read == f.rows_landed + f.rows_quarantined;
         table.push_record([
             short_name(&f.source_file),
             f.format.clone(),
             f.rows_read.to_string(),
             f.rows_landed.to_string(),
             f.rows_quarantined.to_string(),
-            format!(
-                "{} {}",
-                money::format(f.source_cost, money::SCALE as u32),
-                f.currency
-            ),
-            format!(
-                "{} {}",
-                money::format(f.landed_cost, money::SCALE as u32),
-                f.currency
-            ),
-            if balanced {
-                "ok".to_string()
-            } else {
-                "MISMATCH".to_string()
-            },
+            format!("{} {}", money::format(f.source_cost, money::SCALE as u32), f.currency),
+            format!("{} {}", money::format(f.landed_cost, money::SCALE as u32), f.currency),
+            if balanced { "ok".to_string() } else { "MISMATCH".to_string() },
         ]);
     }
     let mut table = table.build();
     table.with(tabled::settings::Style::sharp());
     println!("{table}");
     for f in outcome.files.iter().filter(|f| f.normalised_values > 0) {
-        println!(
-            "normalised in {}: {}",
-            short_name(&f.source_file),
-            f.normalisations
-        );
+        println!("normalised in {}: {}", short_name(&f.source_file), f.normalisations);
     }
     for q in outcome.quarantined.iter().take(10) {
-        println!(
-            "quarantined {}:row {} column {}: {}",
-            short_name(&q.source_file),
-            q.source_row,
-            q.column,
-            q.reason
-        );
+        println!("quarantined {}:row {} column {}: {}", short_name(&q.source_file), q.source_row, q.column, q.reason);
     }
     if outcome.quarantined.len() > 10 {
-        println!(
-            "... and {} more quarantined rows",
-            outcome.quarantined.len() - 10
-        );
+        println!("... and {} more quarantined rows", outcome.quarantined.len() - 10);
     }
     if outcome.committed {
         let rows: u64 = outcome.units.iter().map(|u| u.rows).sum();
@@ -151,11 +117,7 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
             lake_root.join("line_items").display()
         );
         for unit in &outcome.units {
-            println!(
-                "  {} ({} rows)",
-                unit.key.relative_path().display(),
-                unit.rows
-            );
+            println!("  {} ({} rows)", unit.key.relative_path().display(), unit.rows);
         }
     }
 }
@@ -164,10 +126,5 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
 fn short_name(path: &str) -> String {
     let p = PathBuf::from(path);
     let parts: Vec<_> = p.components().rev().take(2).collect();
-    parts
-        .into_iter()
-        .rev()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+    parts.into_iter().rev().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }

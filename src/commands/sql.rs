@@ -33,23 +33,12 @@ pub struct SqlArgs {
 pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
     if !lake.root().exists() {
-        anyhow::bail!(
-            "lake {} does not exist (run `tally ingest` or `tally demo` first)",
-            lake.root().display()
-        );
+        anyhow::bail!("lake {} does not exist (run `tally ingest` or `tally demo` first)", lake.root().display());
     }
-    let ctx = lake
-        .session()
-        .await
-        .with_context(|| format!("opening lake {}", lake.root().display()))?;
+    let ctx = lake.session().await.with_context(|| format!("opening lake {}", lake.root().display()))?;
     let frame = ctx.sql(&args.query).await?;
     let schema = frame.schema().as_arrow().clone();
     let batches = frame.collect().await?;
-    output::write(
-        &mut std::io::stdout().lock(),
-        &schema,
-        &batches,
-        args.format,
-    )?;
+    output::write(&mut std::io::stdout().lock(), &schema, &batches, args.format)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -48,13 +48,7 @@ pub struct DemoConfig {
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig {
-            seed: 42,
-            first_month: (2026, 8),
-            months: 3,
-            target_rows: 60_000,
-            rows_per_file: 1_000_000,
-        }
+        DemoConfig { seed: 42, first_month: (2026, 8), months: 3, target_rows: 60_000, rows_per_file: 1_000_000 }
     }
 }
 
@@ -78,22 +72,15 @@ pub struct GeneratedFile {
 ///
 /// Reports (one per payer and month) are written in parallel; the bytes do
 /// not depend on the number of threads.
-pub fn generate_cur(
-    out_dir: &Path,
-    config: &DemoConfig,
-    on_rows: &mut dyn FnMut(u64),
-) -> Result<Vec<GeneratedFile>> {
+pub fn generate_cur(out_dir: &Path, config: &DemoConfig, on_rows: &mut dyn FnMut(u64)) -> Result<Vec<GeneratedFile>> {
     if config.rows_per_file == 0 {
         bail!("rows_per_file must be at least 1");
     }
     let plan = Plan::build(config)?;
     std::fs::create_dir_all(out_dir)?;
-    let jobs: Vec<(usize, usize)> = (0..plan.payers.len())
-        .flat_map(|payer| (0..plan.months.len()).map(move |month| (payer, month)))
-        .collect();
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len());
+    let jobs: Vec<(usize, usize)> =
+        (0..plan.payers.len()).flat_map(|payer| (0..plan.months.len()).map(move |month| (payer, month))).collect();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len());
 
     enum Message {
         Rows(u64),
@@ -105,8 +92,7 @@ pub fn generate_cur(
     let mut results: Vec<Option<Result<Vec<GeneratedFile>>>> = jobs.iter().map(|_| None).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            let (sender, plan, jobs, next_job, failed) =
-                (sender.clone(), &plan, &jobs, &next_job, &failed);
+            let (sender, plan, jobs, next_job, failed) = (sender.clone(), &plan, &jobs, &next_job, &failed);
             scope.spawn(move || {
                 while !failed.load(Ordering::Relaxed) {
                     let job = next_job.fetch_add(1, Ordering::Relaxed);

@@ -11,9 +11,7 @@ use std::collections::HashMap;
 
 use csv::StringRecord;
 
-use super::mapper::{
-    Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, snake_case, text,
-};
+use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, snake_case, text};
 use super::service_category;
 use crate::schema::LineItem;
 
@@ -70,30 +68,12 @@ const WANTED: &[(&str, &[&str])] = &[
     ("rate_code", &["pricing_rate_code"]),
     ("list_cost", &["pricing_public_on_demand_cost"]),
     ("list_rate", &["pricing_public_on_demand_rate"]),
-    (
-        "ri_arn",
-        &[
-            "reservation_reservation_a_r_n",
-            "reservation_reservation_arn",
-        ],
-    ),
+    ("ri_arn", &["reservation_reservation_a_r_n", "reservation_reservation_arn"]),
     ("ri_effective", &["reservation_effective_cost"]),
-    (
-        "ri_unused_upfront",
-        &["reservation_unused_amortized_upfront_fee_for_billing_period"],
-    ),
+    ("ri_unused_upfront", &["reservation_unused_amortized_upfront_fee_for_billing_period"]),
     ("ri_unused_recurring", &["reservation_unused_recurring_fee"]),
-    (
-        "sp_arn",
-        &[
-            "savings_plan_savings_plan_a_r_n",
-            "savings_plan_savings_plan_arn",
-        ],
-    ),
-    (
-        "sp_effective",
-        &["savings_plan_savings_plan_effective_cost"],
-    ),
+    ("sp_arn", &["savings_plan_savings_plan_a_r_n", "savings_plan_savings_plan_arn"]),
+    ("sp_effective", &["savings_plan_savings_plan_effective_cost"]),
     ("sp_commitment", &["savings_plan_total_commitment_to_date"]),
     ("sp_used", &["savings_plan_used_commitment"]),
 ];
@@ -106,18 +86,12 @@ impl AwsCurMapper {
         let mut columns = HashMap::new();
         for (key, spellings) in WANTED {
             if let Some(found) = spellings.iter().find_map(|s| snake.find(s)) {
-                let original = Column {
-                    index: found.index,
-                    name: header.names[found.index].clone(),
-                };
+                let original = Column { index: found.index, name: header.names[found.index].clone() };
                 columns.insert(*key, original);
             }
         }
-        let mut missing: Vec<String> = REQUIRED
-            .iter()
-            .filter(|k| !columns.contains_key(*k))
-            .map(|k| first_spelling(k).to_string())
-            .collect();
+        let mut missing: Vec<String> =
+            REQUIRED.iter().filter(|k| !columns.contains_key(*k)).map(|k| first_spelling(k).to_string()).collect();
         if !columns.contains_key("currency") && currency_fallback.is_none() {
             missing.push("line_item_currency_code (or pass --currency)".to_string());
         }
@@ -128,27 +102,11 @@ impl AwsCurMapper {
             .names
             .iter()
             .enumerate()
-            .filter_map(|(index, name)| {
-                legacy_tag_key(name).map(|key| {
-                    (
-                        Column {
-                            index,
-                            name: name.clone(),
-                        },
-                        key,
-                    )
-                })
-            })
+            .filter_map(|(index, name)| legacy_tag_key(name).map(|key| (Column { index, name: name.clone() }, key)))
             .collect();
         let tag_map = header.find("resource_tags");
         let cost = columns["cost"].clone();
-        Ok(AwsCurMapper {
-            columns,
-            tag_columns,
-            tag_map,
-            currency_fallback,
-            cost,
-        })
+        Ok(AwsCurMapper { columns, tag_columns, tag_map, currency_fallback, cost })
     }
 
     fn col(&self, key: &str) -> Option<&Column> {
@@ -157,11 +115,7 @@ impl AwsCurMapper {
 }
 
 fn first_spelling(key: &str) -> &'static str {
-    WANTED
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, s)| s[0])
-        .unwrap_or("?")
+    WANTED.iter().find(|(k, _)| *k == key).map(|(_, s)| s[0]).unwrap_or("?")
 }
 
 /// CUR 2.0 is told apart from legacy snake_case CUR by its map columns.
@@ -185,15 +139,9 @@ fn legacy_tag_key(column: &str) -> Option<String> {
 
 /// CUR 2.0 map keys carry the tag's origin as a prefix: `user_team`, `aws_createdBy`.
 fn normalise_cur2_tag_key(key: &str) -> String {
-    if let Some(k) = key
-        .strip_prefix("user_")
-        .or_else(|| key.strip_prefix("user:"))
-    {
+    if let Some(k) = key.strip_prefix("user_").or_else(|| key.strip_prefix("user:")) {
         k.to_string()
-    } else if let Some(k) = key
-        .strip_prefix("aws_")
-        .or_else(|| key.strip_prefix("aws:"))
-    {
+    } else if let Some(k) = key.strip_prefix("aws_").or_else(|| key.strip_prefix("aws:")) {
         format!("aws:{k}")
     } else {
         key.to_string()
@@ -207,11 +155,7 @@ fn charge_category(line_item_type: &str) -> Option<&'static str> {
         "Tax" => "Tax",
         "Credit" | "Refund" => "Credit",
         "Fee" | "RIFee" | "SavingsPlanRecurringFee" | "SavingsPlanUpfrontFee" => "Purchase",
-        "BundledDiscount"
-        | "EdpDiscount"
-        | "PrivateRateDiscount"
-        | "DistributorDiscount"
-        | "Discount" => "Credit",
+        "BundledDiscount" | "EdpDiscount" | "PrivateRateDiscount" | "DistributorDiscount" | "Discount" => "Credit",
         _ => return None,
     })
 }
@@ -236,8 +180,7 @@ impl Mapper for AwsCurMapper {
         let txt = |key| text(row, self.col(key));
         let line_item_type = txt("type").unwrap_or("");
 
-        let billed = decimal(row, col("cost"), notes)?
-            .ok_or_else(|| RowError::new(&self.cost.name, "empty cost"))?;
+        let billed = decimal(row, col("cost"), notes)?.ok_or_else(|| RowError::new(&self.cost.name, "empty cost"))?;
         item.billed_cost = Some(billed);
         item.effective_cost = Some(self.effective_cost(line_item_type, billed, row, notes)?);
         item.list_cost = decimal(row, col("list_cost"), notes)?;
@@ -248,10 +191,7 @@ impl Mapper for AwsCurMapper {
         item.charge_period_start = cache.timestamp(row, col("usage_start"), notes, None)?;
         item.charge_period_end = cache.timestamp(row, col("usage_end"), notes, None)?;
         if item.billing_period_start.is_none() {
-            return Err(RowError::new(
-                &self.columns["period_start"].name,
-                "empty billing period start",
-            ));
+            return Err(RowError::new(&self.columns["period_start"].name, "empty billing period start"));
         }
 
         item.billing_currency = match txt("currency") {
@@ -259,8 +199,7 @@ impl Mapper for AwsCurMapper {
             None => {
                 notes.note("currency assumed from --currency");
                 Some(self.currency_fallback.as_deref().ok_or_else(|| {
-                    let name =
-                        col("currency").map_or("line_item_currency_code", |c| c.name.as_str());
+                    let name = col("currency").map_or("line_item_currency_code", |c| c.name.as_str());
                     RowError::new(name, "empty currency (pass --currency to assume one)")
                 })?)
             }
@@ -304,9 +243,8 @@ impl Mapper for AwsCurMapper {
         item.sku_price_id = txt("rate_code");
 
         item.availability_zone = txt("az");
-        item.region_id = txt("region_code")
-            .or(txt("region"))
-            .or_else(|| item.availability_zone.and_then(region_of_zone));
+        item.region_id =
+            txt("region_code").or(txt("region")).or_else(|| item.availability_zone.and_then(region_of_zone));
         item.region_name = txt("location");
         item.resource_id = txt("resource");
 
@@ -319,9 +257,7 @@ impl Mapper for AwsCurMapper {
         }
         item.pricing_category = match line_item_type {
             "DiscountedUsage" | "SavingsPlanCoveredUsage" => Some("Committed"),
-            "Usage" if item.x_usage_type.is_some_and(|u| u.contains("SpotUsage")) => {
-                Some("Dynamic")
-            }
+            "Usage" if item.x_usage_type.is_some_and(|u| u.contains("SpotUsage")) => Some("Dynamic"),
             "Usage" => Some("Standard"),
             _ => None,
         };
@@ -332,20 +268,14 @@ impl Mapper for AwsCurMapper {
                 item.commitment_discount_type = Some("Reservation");
                 item.commitment_discount_category = Some("Usage");
             }
-            "SavingsPlanCoveredUsage"
-            | "SavingsPlanRecurringFee"
-            | "SavingsPlanUpfrontFee"
-            | "SavingsPlanNegation" => {
+            "SavingsPlanCoveredUsage" | "SavingsPlanRecurringFee" | "SavingsPlanUpfrontFee" | "SavingsPlanNegation" => {
                 item.commitment_discount_id = txt("sp_arn");
                 item.commitment_discount_type = Some("Savings Plan");
                 item.commitment_discount_category = Some("Spend");
             }
             _ => {}
         }
-        if matches!(
-            line_item_type,
-            "DiscountedUsage" | "SavingsPlanCoveredUsage"
-        ) {
+        if matches!(line_item_type, "DiscountedUsage" | "SavingsPlanCoveredUsage") {
             item.commitment_discount_status = Some("Used");
         }
 
@@ -405,21 +335,18 @@ impl AwsCurMapper {
     ) -> Result<(), RowError> {
         for (column, key) in &self.tag_columns {
             if let Some(value) = text(row, Some(column)) {
-                item.tags
-                    .push((Cow::Borrowed(key.as_str()), Cow::Borrowed(value)));
+                item.tags.push((Cow::Borrowed(key.as_str()), Cow::Borrowed(value)));
             }
         }
-        if let Some(column) = &self.tag_map {
-            if let Some(json) = text(row, Some(column)) {
-                for (key, value) in
-                    super::json_tags(json).map_err(|e| RowError::new(&column.name, e))?
-                {
-                    let normalised = normalise_cur2_tag_key(&key);
-                    if normalised != key {
-                        notes.note("CUR 2.0 tag key prefix removed");
-                    }
-                    item.tags.push((Cow::Owned(normalised), Cow::Owned(value)));
+        if let Some(column) = &self.tag_map
+            && let Some(json) = text(row, Some(column))
+        {
+            for (key, value) in super::json_tags(json).map_err(|e| RowError::new(&column.name, e))? {
+                let normalised = normalise_cur2_tag_key(&key);
+                if normalised != key {
+                    notes.note("CUR 2.0 tag key prefix removed");
                 }
+                item.tags.push((Cow::Owned(normalised), Cow::Owned(value)));
             }
         }
         Ok(())
@@ -442,11 +369,7 @@ mod tests {
     use super::*;
 
     fn mapper(names: &[&str]) -> AwsCurMapper {
-        AwsCurMapper::new(
-            &Header::new(names.iter().map(|s| s.to_string()).collect()),
-            None,
-        )
-        .unwrap()
+        AwsCurMapper::new(&Header::new(names.iter().map(|s| s.to_string()).collect()), None).unwrap()
     }
 
     const LEGACY: &[&str] = &[
@@ -470,19 +393,9 @@ mod tests {
         let row = StringRecord::from(cells.to_vec());
         let mut item = LineItem::default();
         let mut notes = Normalisations::default();
-        m.map(&row, &mut ParseCache::default(), &mut item, &mut notes)
-            .unwrap();
-        let tags = item
-            .tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        (
-            item.billed_cost.unwrap(),
-            item.effective_cost.unwrap(),
-            item.charge_category.unwrap().to_string(),
-            tags,
-        )
+        m.map(&row, &mut ParseCache::default(), &mut item, &mut notes).unwrap();
+        let tags = item.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        (item.billed_cost.unwrap(), item.effective_cost.unwrap(), item.charge_category.unwrap().to_string(), tags)
     }
 
     fn units(text: &str) -> i128 {
@@ -524,11 +437,7 @@ mod tests {
         ];
         for (t, cost, effective, category) in cases {
             let (billed, eff, cat, _) = map_row(&m, &row(t, cost));
-            assert_eq!(
-                (billed, eff, cat.as_str()),
-                (units(cost), units(effective), category),
-                "{t}"
-            );
+            assert_eq!((billed, eff, cat.as_str()), (units(cost), units(effective), category), "{t}");
         }
     }
 
@@ -552,13 +461,7 @@ mod tests {
             "alice",
         ];
         let (_, _, _, tags) = map_row(&m, &cells);
-        assert_eq!(
-            tags,
-            vec![
-                ("team".into(), "payments".into()),
-                ("aws:createdBy".into(), "alice".into())
-            ]
-        );
+        assert_eq!(tags, vec![("team".into(), "payments".into()), ("aws:createdBy".into(), "alice".into())]);
     }
 
     #[test]
@@ -580,20 +483,12 @@ mod tests {
             r#"{"user_team":"ledger","aws_createdBy":"bob"}"#,
         ];
         let (_, _, _, tags) = map_row(&m, &cells);
-        assert_eq!(
-            tags,
-            vec![
-                ("aws:createdBy".into(), "bob".into()),
-                ("team".into(), "ledger".into())
-            ]
-        );
+        assert_eq!(tags, vec![("aws:createdBy".into(), "bob".into()), ("team".into(), "ledger".into())]);
     }
 
     #[test]
     fn missing_required_columns_are_listed() {
-        let err = AwsCurMapper::new(&Header::new(vec!["lineItem/UnblendedCost".into()]), None)
-            .err()
-            .unwrap();
+        let err = AwsCurMapper::new(&Header::new(vec!["lineItem/UnblendedCost".into()]), None).err().unwrap();
         assert_eq!(
             err,
             vec![

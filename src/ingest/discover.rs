@@ -6,10 +6,7 @@ use std::path::PathBuf;
 
 /// Files under a folder that are clearly not billing data.
 fn is_ignored(path: &std::path::Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
     name.starts_with('.')
         || name.ends_with(".json") // AWS manifests sit beside CUR files
         || name.ends_with(".md")

@@ -72,11 +72,7 @@ pub fn version(header: &Header) -> &'static str {
 
 impl FocusMapper {
     pub fn new(header: &Header, currency_fallback: Option<String>) -> Result<Self, Vec<String>> {
-        let mut missing: Vec<String> = REQUIRED
-            .iter()
-            .filter(|c| !header.has(c))
-            .map(|c| c.to_string())
-            .collect();
+        let mut missing: Vec<String> = REQUIRED.iter().filter(|c| !header.has(c)).map(|c| c.to_string()).collect();
         if !header.has("BillingCurrency") && currency_fallback.is_none() {
             missing.push("BillingCurrency (or pass --currency)".to_string());
         }
@@ -85,13 +81,7 @@ impl FocusMapper {
         }
         let columns = schema::COLUMNS
             .iter()
-            .map(|(name, _)| {
-                if name.starts_with("x_") {
-                    None
-                } else {
-                    header.find(name)
-                }
-            })
+            .map(|(name, _)| if name.starts_with("x_") { None } else { header.find(name) })
             .collect();
         let extra_columns = header
             .names
@@ -120,18 +110,11 @@ impl FocusMapper {
 }
 
 fn header_is_canonical(name: &str) -> bool {
-    name.eq_ignore_ascii_case(schema::TAGS)
-        || schema::COLUMNS
-            .iter()
-            .any(|(c, _)| c.eq_ignore_ascii_case(name))
+    name.eq_ignore_ascii_case(schema::TAGS) || schema::COLUMNS.iter().any(|(c, _)| c.eq_ignore_ascii_case(name))
 }
 
 /// A cell, or `None` when empty or the literal `NULL`/`null` some exporters write.
-fn cell<'a>(
-    row: &'a StringRecord,
-    column: Option<&Column>,
-    notes: &mut Normalisations,
-) -> Option<&'a str> {
+fn cell<'a>(row: &'a StringRecord, column: Option<&Column>, notes: &mut Normalisations) -> Option<&'a str> {
     let value = text(row, column)?;
     if value.eq_ignore_ascii_case("null") {
         notes.note("literal NULL read as empty");
@@ -171,10 +154,8 @@ impl Mapper for FocusMapper {
             };
         }
 
-        item.billed_cost = Some(
-            number!("BilledCost")
-                .ok_or_else(|| RowError::new(&self.cost.name, "empty BilledCost"))?,
-        );
+        item.billed_cost =
+            Some(number!("BilledCost").ok_or_else(|| RowError::new(&self.cost.name, "empty BilledCost"))?);
         item.effective_cost = match self.col("EffectiveCost") {
             Some(_) => number!("EffectiveCost"),
             None => {
@@ -194,9 +175,7 @@ impl Mapper for FocusMapper {
         item.charge_period_start = time!("ChargePeriodStart");
         item.charge_period_end = time!("ChargePeriodEnd");
         if item.billing_period_start.is_none() {
-            let name = self
-                .col("BillingPeriodStart")
-                .map_or("BillingPeriodStart", |c| c.name.as_str());
+            let name = self.col("BillingPeriodStart").map_or("BillingPeriodStart", |c| c.name.as_str());
             return Err(RowError::new(name, "empty billing period start"));
         }
 
@@ -205,10 +184,7 @@ impl Mapper for FocusMapper {
             None => {
                 notes.note("currency assumed from --currency");
                 Some(self.currency_fallback.as_deref().ok_or_else(|| {
-                    RowError::new(
-                        "BillingCurrency",
-                        "empty currency (pass --currency to assume one)",
-                    )
+                    RowError::new("BillingCurrency", "empty currency (pass --currency to assume one)")
                 })?)
             }
         };
@@ -246,9 +222,7 @@ impl Mapper for FocusMapper {
 
         if let Some(json) = cell(row, self.tags.as_ref(), notes) {
             let column = self.tags.as_ref().expect("cell() found a tags cell");
-            for (key, value) in
-                super::json_tags(json).map_err(|e| RowError::new(&column.name, e))?
-            {
+            for (key, value) in super::json_tags(json).map_err(|e| RowError::new(&column.name, e))? {
                 item.tags.push((Cow::Owned(key), Cow::Owned(value)));
             }
         }
@@ -299,39 +273,25 @@ mod tests {
         ]);
         let mut item = LineItem::default();
         let mut notes = Normalisations::default();
-        m.map(&row, &mut ParseCache::default(), &mut item, &mut notes)
-            .unwrap();
+        m.map(&row, &mut ParseCache::default(), &mut item, &mut notes).unwrap();
         assert_eq!(item.billed_cost, Some(80_000_000_000_000));
         assert_eq!(item.effective_cost, None);
         assert_eq!(item.resource_id, None);
-        let tags: Vec<_> = item
-            .tags
-            .iter()
-            .map(|(k, v)| (k.as_ref(), v.as_ref()))
-            .collect();
+        let tags: Vec<_> = item.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         assert_eq!(tags, vec![("env", "dev"), ("n", "3")]);
-        assert_eq!(
-            notes.summary(),
-            "literal NULL read as empty: 2, timestamp not ISO 8601 with T and Z: 2"
-        );
+        assert_eq!(notes.summary(), "literal NULL read as empty: 2, timestamp not ISO 8601 with T and Z: 2");
     }
 
     #[test]
     fn version_from_columns() {
         assert_eq!(version(&header(&["BilledCost", "SkuMeter"])), "1.1");
-        assert_eq!(
-            version(&header(&["BilledCost", "SkuMeter", "InvoiceId"])),
-            "1.2"
-        );
+        assert_eq!(version(&header(&["BilledCost", "SkuMeter", "InvoiceId"])), "1.2");
     }
 
     #[test]
     fn missing_currency_needs_a_fallback() {
         let h = header(&["BilledCost", "BillingPeriodStart", "ChargePeriodStart"]);
-        assert_eq!(
-            FocusMapper::new(&h, None).err().unwrap(),
-            vec!["BillingCurrency (or pass --currency)"]
-        );
+        assert_eq!(FocusMapper::new(&h, None).err().unwrap(), vec!["BillingCurrency (or pass --currency)"]);
         assert!(FocusMapper::new(&h, Some("USD".into())).is_ok());
     }
 }

@@ -43,10 +43,7 @@ pub struct RowError {
 
 impl RowError {
     pub fn new(column: &str, message: impl Into<String>) -> Self {
-        RowError {
-            column: column.to_string(),
-            message: message.into(),
-        }
+        RowError { column: column.to_string(), message: message.into() }
     }
 }
 
@@ -84,11 +81,7 @@ impl Normalisations {
 
     /// `timestamp without T/Z: 1000, literal NULL: 12`
     pub fn summary(&self) -> String {
-        self.0
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        self.0.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
     }
 }
 
@@ -109,12 +102,7 @@ impl Header {
     }
 
     pub fn find(&self, name: &str) -> Option<Column> {
-        self.lowercase
-            .get(&name.to_ascii_lowercase())
-            .map(|&index| Column {
-                index,
-                name: self.names[index].clone(),
-            })
+        self.lowercase.get(&name.to_ascii_lowercase()).map(|&index| Column { index, name: self.names[index].clone() })
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -137,8 +125,7 @@ pub fn decimal(
         return Ok(None);
     };
     let column = column.expect("text() found a cell");
-    let (parsed, lenient) =
-        money::parse_lenient(cell).map_err(|e| RowError::new(&column.name, e.to_string()))?;
+    let (parsed, lenient) = money::parse_lenient(cell).map_err(|e| RowError::new(&column.name, e.to_string()))?;
     if lenient {
         notes.note("number with currency symbol or thousands separators");
     }
@@ -178,10 +165,10 @@ impl ParseCache {
                 parsed
             }
         };
-        if !parsed.strict {
-            if let Some(note) = loose_note {
-                notes.note(note);
-            }
+        if !parsed.strict
+            && let Some(note) = loose_note
+        {
+            notes.note(note);
         }
         Ok(Some(parsed.micros))
     }
@@ -216,23 +203,11 @@ mod tests {
 
     #[test]
     fn snake_case_matches_aws_athena_names() {
-        assert_eq!(
-            snake_case("lineItem/UnblendedCost"),
-            "line_item_unblended_cost"
-        );
-        assert_eq!(
-            snake_case("reservation/ReservationARN"),
-            "reservation_reservation_a_r_n"
-        );
+        assert_eq!(snake_case("lineItem/UnblendedCost"), "line_item_unblended_cost");
+        assert_eq!(snake_case("reservation/ReservationARN"), "reservation_reservation_a_r_n");
         assert_eq!(snake_case("product/servicecode"), "product_servicecode");
-        assert_eq!(
-            snake_case("product/productFamily"),
-            "product_product_family"
-        );
-        assert_eq!(
-            snake_case("line_item_unblended_cost"),
-            "line_item_unblended_cost"
-        );
+        assert_eq!(snake_case("product/productFamily"), "product_product_family");
+        assert_eq!(snake_case("line_item_unblended_cost"), "line_item_unblended_cost");
     }
 
     #[test]
@@ -242,9 +217,7 @@ mod tests {
         let mut notes = Normalisations::default();
         let err = decimal(&row, header.find("cost").as_ref(), &mut notes).unwrap_err();
         assert_eq!(err, RowError::new("Cost", "not a number: \"12.5x\""));
-        let err = ParseCache::default()
-            .timestamp(&row, header.find("When").as_ref(), &mut notes, None)
-            .unwrap_err();
+        let err = ParseCache::default().timestamp(&row, header.find("When").as_ref(), &mut notes, None).unwrap_err();
         assert_eq!(err.column, "When");
     }
 }

@@ -61,9 +61,7 @@ pub fn detect(header: &Header) -> Option<Format> {
             aws_cur::Generation::Cur2 => Format::AwsCur2,
         });
     }
-    if header.has("BilledCost")
-        && (header.has("ChargePeriodStart") || header.has("BillingPeriodStart"))
-    {
+    if header.has("BilledCost") && (header.has("ChargePeriodStart") || header.has("BillingPeriodStart")) {
         return Some(Format::Focus);
     }
     None
@@ -101,34 +99,21 @@ pub enum IngestError {
     #[error("reconciliation failed, nothing committed: {0}")]
     Reconciliation(String),
     #[error("lake {path}: {source}")]
-    Lake {
-        path: String,
-        source: std::io::Error,
-    },
+    Lake { path: String, source: std::io::Error },
     #[error("query over staged data failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
 }
 
 fn file_error(file: &str, message: impl Into<String>) -> IngestError {
-    IngestError::File {
-        file: file.to_string(),
-        message: message.into(),
-    }
+    IngestError::File { file: file.to_string(), message: message.into() }
 }
 
 fn lake_error(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
-    move |source| IngestError::Lake {
-        path: path.display().to_string(),
-        source,
-    }
+    move |source| IngestError::Lake { path: path.display().to_string(), source }
 }
 
 /// Ingests `inputs` (files, folders, globs) into `lake`.
-pub async fn run(
-    lake: &Lake,
-    inputs: &[String],
-    options: &Options,
-) -> Result<Outcome, IngestError> {
+pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Outcome, IngestError> {
     let files = discover::discover(inputs).map_err(IngestError::Input)?;
     let digests = files
         .iter()
@@ -152,15 +137,7 @@ pub async fn run(
             source_bytes: *bytes,
             ..Default::default()
         };
-        let result = ingest_file(
-            path,
-            options,
-            &run_id,
-            &mut staged,
-            &mut record,
-            &mut quarantined,
-            &progress,
-        );
+        let result = ingest_file(path, options, &run_id, &mut staged, &mut record, &mut quarantined, &progress);
         if let Err(e) = result {
             progress.finish_and_clear();
             let _ = std::fs::remove_dir_all(&staging);
@@ -171,8 +148,7 @@ pub async fn run(
     progress.finish_and_clear();
 
     let units = staged.finish().map_err(lake_error(&staging))?;
-    let outcome =
-        reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options).await;
+    let outcome = reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options).await;
     let _ = std::fs::remove_dir_all(&staging);
     outcome
 }
@@ -209,12 +185,11 @@ fn ingest_file(
     let mut notes = Normalisations::default();
     let mapper: Box<dyn Mapper> = match format {
         Format::AwsCur | Format::AwsCur2 => Box::new(
-            aws_cur::AwsCurMapper::new(&header, options.currency.clone())
-                .map_err(|m| missing(&name, format, m))?,
+            aws_cur::AwsCurMapper::new(&header, options.currency.clone()).map_err(|m| missing(&name, format, m))?,
         ),
         Format::Focus => {
-            let m = focus::FocusMapper::new(&header, options.currency.clone())
-                .map_err(|m| missing(&name, format, m))?;
+            let m =
+                focus::FocusMapper::new(&header, options.currency.clone()).map_err(|m| missing(&name, format, m))?;
             if !m.extra_columns.is_empty() {
                 notes.add("non-FOCUS column ignored", m.extra_columns.len() as u64);
                 tracing::info!(
@@ -229,11 +204,7 @@ fn ingest_file(
         Format::Focus => format!(" {}", focus::version(&header)),
         _ => String::new(),
     };
-    record.format = format!(
-        "{}{version} ({}, {how})",
-        format.name(),
-        rows.encoding.name()
-    );
+    record.format = format!("{}{version} ({}, {how})", format.name(), rows.encoding.name());
     tracing::info!("{name}: {how} format {}{version}", format.name());
 
     let cost_column = mapper.cost_column().clone();
@@ -245,9 +216,7 @@ fn ingest_file(
     let mut row_number = 0u64;
     let mut bytes_seen = 0u64;
     loop {
-        let read = rows
-            .next(&mut row)
-            .map_err(|e| file_error(&name, format!("{e} (after row {row_number})")))?;
+        let read = rows.next(&mut row).map_err(|e| file_error(&name, format!("{e} (after row {row_number})")))?;
         let bad_row = match read {
             RowRead::End => break,
             RowRead::Row => None,
@@ -255,15 +224,12 @@ fn ingest_file(
         };
         row_number += 1;
         record.rows_read += 1;
-        if row_number % 4096 == 0 {
+        if row_number.is_multiple_of(4096) {
             let now = rows.bytes_read.load(Ordering::Relaxed);
             progress.inc(now - bytes_seen);
             bytes_seen = now;
         }
-        let source_cost = row
-            .get(cost_column.index)
-            .and_then(|c| money::parse_lenient(c).ok())
-            .map(|(p, _)| p.value);
+        let source_cost = row.get(cost_column.index).and_then(|c| money::parse_lenient(c).ok()).map(|(p, _)| p.value);
         record.source_cost += source_cost.unwrap_or(0);
 
         let mut item = LineItem::default();
@@ -271,13 +237,7 @@ fn ingest_file(
             Some((reason, raw)) => Err(("(whole row)".to_string(), reason, raw)),
             None => mapper
                 .map(&row, &mut cache, &mut item, &mut notes)
-                .map_err(|e| {
-                    (
-                        e.column,
-                        e.message,
-                        row.iter().collect::<Vec<_>>().join(","),
-                    )
-                }),
+                .map_err(|e| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","))),
         };
         match mapped {
             Ok(()) => {
@@ -285,9 +245,7 @@ fn ingest_file(
                 match &currency {
                     None => currency = Some((row_currency.to_string(), row_number)),
                     Some((first, first_row)) if first != row_currency => {
-                        let column = currency_column
-                            .as_ref()
-                            .map_or("BillingCurrency", |c| c.name.as_str());
+                        let column = currency_column.as_ref().map_or("BillingCurrency", |c| c.name.as_str());
                         return Err(file_error(
                             &name,
                             format!(
@@ -298,16 +256,11 @@ fn ingest_file(
                     }
                     Some(_) => {}
                 }
-                periods.insert(
-                    item.billing_period_start
-                        .expect("mapped rows have a billing period"),
-                );
+                periods.insert(item.billing_period_start.expect("mapped rows have a billing period"));
                 item.x_source_file = Some(&name);
                 item.x_source_row = Some(row_number);
                 item.x_ingest_run_id = Some(run_id);
-                staged
-                    .push(&item)
-                    .map_err(|e| file_error(&name, format!("writing staged Parquet: {e}")))?;
+                staged.push(&item).map_err(|e| file_error(&name, format!("writing staged Parquet: {e}")))?;
                 record.rows_landed += 1;
             }
             Err((column, reason, raw)) => {
@@ -338,14 +291,7 @@ fn ingest_file(
 }
 
 fn missing(file: &str, format: Format, columns: Vec<String>) -> IngestError {
-    file_error(
-        file,
-        format!(
-            "missing required {} columns: {}",
-            format.name(),
-            columns.join(", ")
-        ),
-    )
+    file_error(file, format!("missing required {} columns: {}", format.name(), columns.join(", ")))
 }
 
 async fn reconcile_and_commit(
@@ -383,11 +329,7 @@ async fn reconcile_and_commit(
     }
 
     let commit_rows = quarantined.is_empty() || options.allow_quarantine;
-    let status = if commit_rows {
-        "committed"
-    } else {
-        "rejected: rows quarantined"
-    };
+    let status = if commit_rows { "committed" } else { "rejected: rows quarantined" };
     for r in &mut records {
         r.status = status.to_string();
     }
@@ -398,13 +340,7 @@ async fn reconcile_and_commit(
         write_quarantine(lake, &run_id, &quarantined).map_err(lake_error(lake.root()))?;
     }
     write_ingests(lake, &run_id, &records).map_err(lake_error(lake.root()))?;
-    Ok(Outcome {
-        run_id,
-        files: records,
-        units,
-        quarantined,
-        committed: commit_rows,
-    })
+    Ok(Outcome { run_id, files: records, units, quarantined, committed: commit_rows })
 }
 
 /// Rows and BilledCost per source file, read back from the staged Parquet by
@@ -424,17 +360,10 @@ async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, i128)>, Inges
         .await?;
     for batch in batches {
         let files = batch.column(0).as_string::<i32>();
-        let counts = batch
-            .column(1)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("count is Int64");
+        let counts = batch.column(1).as_any().downcast_ref::<Int64Array>().expect("count is Int64");
         let costs = batch.column(2).as_primitive::<Decimal128Type>();
         for i in 0..batch.num_rows() {
-            landed.insert(
-                files.value(i).to_string(),
-                (counts.value(i) as u64, costs.value(i)),
-            );
+            landed.insert(files.value(i).to_string(), (counts.value(i) as u64, costs.value(i)));
         }
     }
     Ok(landed)
@@ -465,10 +394,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// How a file is named in the lake: its absolute path.
 fn display(path: &Path) -> String {
-    std::path::absolute(path)
-        .unwrap_or_else(|_| PathBuf::from(path))
-        .display()
-        .to_string()
+    std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)).display().to_string()
 }
 
 /// Staging left by a crashed run is garbage: the lake never pointed at it.

@@ -15,9 +15,7 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::arrow_reader::{
-    ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
-};
+use datafusion::parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use flate2::read::MultiGzDecoder;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,10 +56,7 @@ pub struct Rows {
 
 enum Inner {
     Csv(csv::Reader<Box<dyn Read>>),
-    Parquet {
-        reader: ParquetRecordBatchReader,
-        pending: VecDeque<StringRecord>,
-    },
+    Parquet { reader: ParquetRecordBatchReader, pending: VecDeque<StringRecord> },
 }
 
 /// Counts bytes as they are read, so progress follows the file, not the rows.
@@ -107,58 +102,29 @@ impl Rows {
         let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
         match encoding {
             Encoding::Csv | Encoding::CsvGzip => {
-                let counted = Counting {
-                    inner: file,
-                    count: bytes_read.clone(),
-                };
+                let counted = Counting { inner: file, count: bytes_read.clone() };
                 let input: Box<dyn Read> = if encoding == Encoding::CsvGzip {
-                    Box::new(BufReader::with_capacity(
-                        1 << 20,
-                        MultiGzDecoder::new(BufReader::new(counted)),
-                    ))
+                    Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(counted))))
                 } else {
                     Box::new(BufReader::with_capacity(1 << 20, counted))
                 };
                 let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
                 let header = match reader.headers() {
-                    Ok(h) => h
-                        .iter()
-                        .map(|s| s.trim_start_matches('\u{feff}').trim().to_string())
-                        .collect::<Vec<_>>(),
+                    Ok(h) => h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_string()).collect::<Vec<_>>(),
                     Err(e) => return Err(describe_csv_error(&e, encoding)),
                 };
                 if header.iter().all(|h| h.is_empty()) {
                     return Err("empty file: no header line".to_string());
                 }
-                Ok(Rows {
-                    header,
-                    encoding,
-                    inner: Inner::Csv(reader),
-                    bytes_read,
-                })
+                Ok(Rows { header, encoding, inner: Inner::Csv(reader), bytes_read })
             }
             Encoding::Parquet => {
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-                let header = builder
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                let reader = builder
-                    .with_batch_size(8192)
-                    .build()
-                    .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-                Ok(Rows {
-                    header,
-                    encoding,
-                    inner: Inner::Parquet {
-                        reader,
-                        pending: VecDeque::new(),
-                    },
-                    bytes_read,
-                })
+                let header = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+                let reader =
+                    builder.with_batch_size(8192).build().map_err(|e| format!("not a readable Parquet file: {e}"))?;
+                Ok(Rows { header, encoding, inner: Inner::Parquet { reader, pending: VecDeque::new() }, bytes_read })
             }
         }
     }
@@ -199,10 +165,7 @@ impl Rows {
 }
 
 fn describe_csv_error(e: &csv::Error, encoding: Encoding) -> String {
-    let at = e
-        .position()
-        .map(|p| format!(" near line {}", p.line()))
-        .unwrap_or_default();
+    let at = e.position().map(|p| format!(" near line {}", p.line())).unwrap_or_default();
     match e.kind() {
         csv::ErrorKind::Io(io) if encoding == Encoding::CsvGzip => {
             format!("gzip stream is truncated or corrupt{at}: {io}")
@@ -222,13 +185,8 @@ fn batch_to_records(batch: &RecordBatch) -> Result<Vec<StringRecord>, String> {
         .zip(schema.fields())
         .map(|(array, field)| match array.data_type() {
             DataType::Map(_, _) => Ok(map_as_json(array.as_map())),
-            _ => cast(array, &DataType::Utf8).map_err(|e| {
-                format!(
-                    "column {}: cannot read {} values as text: {e}",
-                    field.name(),
-                    array.data_type()
-                )
-            }),
+            _ => cast(array, &DataType::Utf8)
+                .map_err(|e| format!("column {}: cannot read {} values as text: {e}", field.name(), array.data_type())),
         })
         .collect::<Result<_, _>>()?;
     let strings: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();
@@ -236,11 +194,7 @@ fn batch_to_records(batch: &RecordBatch) -> Result<Vec<StringRecord>, String> {
         .map(|row| {
             let mut record = StringRecord::with_capacity(64, strings.len());
             for column in &strings {
-                record.push_field(if column.is_null(row) {
-                    ""
-                } else {
-                    column.value(row)
-                });
+                record.push_field(if column.is_null(row) { "" } else { column.value(row) });
             }
             record
         })
@@ -258,15 +212,9 @@ fn map_as_json(map: &MapArray) -> ArrayRef {
             out.append_null();
             continue;
         }
-        let object: serde_json::Map<String, serde_json::Value> = (offsets[row] as usize
-            ..offsets[row + 1] as usize)
+        let object: serde_json::Map<String, serde_json::Value> = (offsets[row] as usize..offsets[row + 1] as usize)
             .filter(|&i| !values.is_null(i))
-            .map(|i| {
-                (
-                    keys.value(i).to_string(),
-                    serde_json::Value::String(values.value(i).to_string()),
-                )
-            })
+            .map(|i| (keys.value(i).to_string(), serde_json::Value::String(values.value(i).to_string())))
             .collect();
         out.append_value(serde_json::Value::Object(object).to_string());
     }

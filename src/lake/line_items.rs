@@ -40,17 +40,10 @@ pub fn provider_slug(provider_name: Option<&str>) -> String {
     match provider_name {
         None => "unknown".to_string(),
         Some(name) => {
-            let slug: String = name
-                .to_ascii_lowercase()
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
+            let slug: String =
+                name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
             let slug = slug.trim_matches('-');
-            if slug.is_empty() {
-                "unknown".to_string()
-            } else {
-                slug.to_string()
-            }
+            if slug.is_empty() { "unknown".to_string() } else { slug.to_string() }
         }
     }
 }
@@ -59,16 +52,8 @@ pub fn provider_slug(provider_name: Option<&str>) -> String {
 /// `/providers/Microsoft.Billing/billingAccounts/86` are rewritten and get a
 /// short hash so two ids can never land in the same file.
 fn file_safe(id: &str) -> String {
-    let safe: String = id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+    let safe: String =
+        id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     let safe = safe.trim_matches('_');
     if safe == id && !id.is_empty() && id.len() <= 64 {
         return id.to_string();
@@ -76,19 +61,8 @@ fn file_safe(id: &str) -> String {
     use sha2::Digest;
     let hash = sha2::Sha256::digest(id.as_bytes());
     let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let head: String = safe
-        .chars()
-        .rev()
-        .take(56)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
-    if head.is_empty() {
-        format!("none-{short}")
-    } else {
-        format!("{head}-{short}")
-    }
+    let head: String = safe.chars().rev().take(56).collect::<Vec<_>>().into_iter().rev().collect();
+    if head.is_empty() { format!("none-{short}") } else { format!("{head}-{short}") }
 }
 
 struct Unit {
@@ -118,20 +92,13 @@ pub struct StagedLineItems {
 impl StagedLineItems {
     pub fn new(staging: &Path) -> std::io::Result<Self> {
         fs::create_dir_all(staging)?;
-        Ok(StagedLineItems {
-            staging: staging.to_path_buf(),
-            units: Vec::new(),
-            index: HashMap::new(),
-            last: None,
-        })
+        Ok(StagedLineItems { staging: staging.to_path_buf(), units: Vec::new(), index: HashMap::new(), last: None })
     }
 
     /// Adds a line item to its unit. The item must have a billing period start.
     pub fn push(&mut self, item: &LineItem<'_>) -> std::io::Result<()> {
         let provider = item.provider_name.unwrap_or("");
-        let period_start = item
-            .billing_period_start
-            .expect("mapper guarantees a billing period");
+        let period_start = item.billing_period_start.expect("mapper guarantees a billing period");
         let account = item.billing_account_id.unwrap_or("");
         let unit = match &self.last {
             Some((p, s, a, i)) if p == provider && *s == period_start && a == account => *i,
@@ -163,8 +130,8 @@ impl StagedLineItems {
         let staged = self.staging.join(key.relative_path());
         fs::create_dir_all(staged.parent().expect("unit path has a parent"))?;
         let file = File::create(&staged)?;
-        let writer = ArrowWriter::try_new(file, SCHEMA.clone(), Some(writer_properties()))
-            .map_err(std::io::Error::other)?;
+        let writer =
+            ArrowWriter::try_new(file, SCHEMA.clone(), Some(writer_properties())).map_err(std::io::Error::other)?;
         self.units.push(Unit {
             key: key.clone(),
             staged,
@@ -186,11 +153,7 @@ impl StagedLineItems {
             }
             let file = unit.writer.into_inner().map_err(std::io::Error::other)?;
             file.sync_all()?;
-            staged.push(StagedUnit {
-                key: unit.key,
-                staged: unit.staged,
-                rows: unit.rows,
-            });
+            staged.push(StagedUnit { key: unit.key, staged: unit.staged, rows: unit.rows });
         }
         staged.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(staged)
@@ -225,19 +188,14 @@ mod tests {
         };
         assert_eq!(
             key.relative_path(),
-            PathBuf::from(
-                "line_items/provider=aws/billing_period=2023-11/part-123456789012.parquet"
-            )
+            PathBuf::from("line_items/provider=aws/billing_period=2023-11/part-123456789012.parquet")
         );
     }
 
     #[test]
     fn awkward_account_ids_become_safe_distinct_names() {
         let a = file_safe("/providers/Microsoft.Billing/billingAccounts/8611537");
-        assert!(
-            a.starts_with("providers_Microsoft.Billing_billingAccounts_8611537-"),
-            "{a}"
-        );
+        assert!(a.starts_with("providers_Microsoft.Billing_billingAccounts_8611537-"), "{a}");
         assert_ne!(file_safe("a/b"), file_safe("a_b"));
         assert!(file_safe("").starts_with("none-"));
         assert!(!file_safe("../../etc").contains('/'));

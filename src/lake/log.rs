@@ -52,9 +52,7 @@ pub struct QuarantinedRow {
 
 pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std::io::Result<()> {
     let decimal = || {
-        Decimal128Builder::new()
-            .with_precision_and_scale(money::PRECISION, money::SCALE)
-            .expect("valid decimal type")
+        Decimal128Builder::new().with_precision_and_scale(money::PRECISION, money::SCALE).expect("valid decimal type")
     };
     let (mut run, mut file, mut sha, mut format, mut currency, mut periods, mut notes, mut status) = (
         StringBuilder::new(),
@@ -67,15 +65,9 @@ pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std
         StringBuilder::new(),
     );
     let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let (mut bytes, mut read, mut landed, mut quarantined, mut normalised) = (
-        UInt64Builder::new(),
-        UInt64Builder::new(),
-        UInt64Builder::new(),
-        UInt64Builder::new(),
-        UInt64Builder::new(),
-    );
-    let (mut source_cost, mut landed_cost, mut quarantined_cost) =
-        (decimal(), decimal(), decimal());
+    let (mut bytes, mut read, mut landed, mut quarantined, mut normalised) =
+        (UInt64Builder::new(), UInt64Builder::new(), UInt64Builder::new(), UInt64Builder::new(), UInt64Builder::new());
+    let (mut source_cost, mut landed_cost, mut quarantined_cost) = (decimal(), decimal(), decimal());
     for r in records {
         run.append_value(&r.run_id);
         at.append_value(r.ingested_at_micros);
@@ -98,11 +90,7 @@ pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std
     let money_type = DataType::Decimal128(money::PRECISION, money::SCALE);
     let schema = Schema::new(vec![
         Field::new("run_id", DataType::Utf8, false),
-        Field::new(
-            "ingested_at",
-            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            false,
-        ),
+        Field::new("ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
         Field::new("source_file", DataType::Utf8, false),
         Field::new("source_sha256", DataType::Utf8, false),
         Field::new("source_bytes", DataType::UInt64, false),
@@ -141,25 +129,13 @@ pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std
     let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(std::io::Error::other)?;
     // One file per attempt: the same input ingested twice is one run id, but two log entries.
     let attempt = records.first().map_or(0, |r| r.ingested_at_micros);
-    let stamp = chrono::DateTime::from_timestamp_micros(attempt)
-        .unwrap_or_default()
-        .format("%Y%m%dT%H%M%S%.6fZ");
-    write_parquet_atomic(
-        &lake
-            .table_dir("ingests")
-            .join(format!("{stamp}-{run_id}.parquet")),
-        &[batch],
-    )
+    let stamp = chrono::DateTime::from_timestamp_micros(attempt).unwrap_or_default().format("%Y%m%dT%H%M%S%.6fZ");
+    write_parquet_atomic(&lake.table_dir("ingests").join(format!("{stamp}-{run_id}.parquet")), &[batch])
 }
 
 pub fn write_quarantine(lake: &Lake, run_id: &str, rows: &[QuarantinedRow]) -> std::io::Result<()> {
-    let (mut run, mut file, mut column, mut reason, mut raw) = (
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-        StringBuilder::new(),
-    );
+    let (mut run, mut file, mut column, mut reason, mut raw) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
     let mut row_number = UInt64Builder::new();
     for r in rows {
         run.append_value(run_id);
@@ -186,10 +162,5 @@ pub fn write_quarantine(lake: &Lake, run_id: &str, rows: &[QuarantinedRow]) -> s
         Arc::new(raw.finish()),
     ];
     let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(std::io::Error::other)?;
-    write_parquet_atomic(
-        &lake
-            .table_dir("quarantine")
-            .join(format!("{run_id}.parquet")),
-        &[batch],
-    )
+    write_parquet_atomic(&lake.table_dir("quarantine").join(format!("{run_id}.parquet")), &[batch])
 }

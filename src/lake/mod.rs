@@ -22,9 +22,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
@@ -77,8 +75,7 @@ impl Lake {
         if has_parquet(&dir) {
             register_parquet_dir(ctx, "line_items", &dir, Some(SCHEMA.clone())).await
         } else {
-            let mut fields: Vec<Field> =
-                SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
+            let mut fields: Vec<Field> = SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
             fields.extend(PARTITION_COLUMNS.map(|c| Field::new(c, DataType::Utf8, false)));
             let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
             ctx.register_table("line_items", Arc::new(empty))?;
@@ -105,10 +102,7 @@ pub async fn register_parquet_dir(
 ) -> datafusion::error::Result<()> {
     let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
     let partitions: Vec<(String, DataType)> = if name == "line_items" {
-        PARTITION_COLUMNS
-            .iter()
-            .map(|c| (c.to_string(), DataType::Utf8))
-            .collect()
+        PARTITION_COLUMNS.iter().map(|c| (c.to_string(), DataType::Utf8)).collect()
     } else {
         vec![]
     };
@@ -146,17 +140,10 @@ pub fn writer_properties() -> WriterProperties {
 pub fn write_parquet_atomic(path: &Path, batches: &[RecordBatch]) -> std::io::Result<()> {
     let dir = path.parent().expect("a file path has a parent");
     fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.partial",
-        path.file_name().unwrap().to_string_lossy()
-    ));
-    let schema = batches
-        .first()
-        .map(|b| b.schema())
-        .expect("at least one batch");
+    let tmp = dir.join(format!(".{}.partial", path.file_name().unwrap().to_string_lossy()));
+    let schema = batches.first().map(|b| b.schema()).expect("at least one batch");
     let file = fs::File::create(&tmp)?;
-    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties()))
-        .map_err(std::io::Error::other)?;
+    let mut writer = ArrowWriter::try_new(file, schema, Some(writer_properties())).map_err(std::io::Error::other)?;
     for batch in batches {
         writer.write(batch).map_err(std::io::Error::other)?;
     }

@@ -8,23 +8,16 @@ use crate::{Lake, tally_ok};
 
 /// Exact decimal text -> integer count of 1e-10 (the test's own parser).
 fn ten_billionths(text: &str) -> i128 {
-    let (negative, digits) = text
-        .strip_prefix('-')
-        .map_or((false, text), |rest| (true, rest));
+    let (negative, digits) = text.strip_prefix('-').map_or((false, text), |rest| (true, rest));
     let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
     assert!(fraction.len() <= 10, "{text}");
-    let value = whole.parse::<i128>().unwrap() * 10_000_000_000
-        + format!("{fraction:0<10}").parse::<i128>().unwrap();
+    let value = whole.parse::<i128>().unwrap() * 10_000_000_000 + format!("{fraction:0<10}").parse::<i128>().unwrap();
     if negative { -value } else { value }
 }
 
 fn as_decimal(value: i128) -> String {
     let sign = if value < 0 { "-" } else { "" };
-    let text = format!(
-        "{}.{:010}",
-        value.abs() / 10_000_000_000,
-        value.abs() % 10_000_000_000
-    );
+    let text = format!("{}.{:010}", value.abs() / 10_000_000_000, value.abs() % 10_000_000_000);
     format!("{sign}{}", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
@@ -34,12 +27,7 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            (
-                e.path().strip_prefix(dir).unwrap().display().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
+        .map(|e| (e.path().strip_prefix(dir).unwrap().display().to_string(), std::fs::read(e.path()).unwrap()))
         .collect()
 }
 
@@ -49,16 +37,9 @@ fn cur_totals(cur: &Path) -> (usize, i128) {
     for (name, bytes) in files(cur) {
         assert!(name.ends_with(".csv.gz"), "{name}");
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .unwrap();
+        flate2::read::GzDecoder::new(&bytes[..]).read_to_string(&mut text).unwrap();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let column = reader
-            .headers()
-            .unwrap()
-            .iter()
-            .position(|h| h == "lineItem/UnblendedCost")
-            .unwrap();
+        let column = reader.headers().unwrap().iter().position(|h| h == "lineItem/UnblendedCost").unwrap();
         for record in reader.records() {
             rows += 1;
             cost += ten_billionths(&record.unwrap()[column]);
@@ -71,42 +52,24 @@ fn cur_totals(cur: &Path) -> (usize, i128) {
 fn demo_company_is_ingested_reconciled_and_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let run = tally_ok(&[
-        "demo",
-        "--out",
-        out.to_str().unwrap(),
-        "--rows",
-        "20000",
-        "--months",
-        "2",
-    ]);
-    assert!(
-        run.stdout.contains("every file reconciled"),
-        "{}",
-        run.stdout
-    );
-    let lake = Lake {
-        path: out.join("lake"),
-        ..Lake::new()
-    };
+    let run = tally_ok(&["demo", "--out", out.to_str().unwrap(), "--rows", "20000", "--months", "2"]);
+    assert!(run.stdout.contains("every file reconciled"), "{}", run.stdout);
+    let lake = Lake { path: out.join("lake"), ..Lake::new() };
 
     // Everything generated landed, to the last 1e-10.
     let (rows, cost) = cur_totals(&out.join("cur"));
-    assert!(
-        (19_000..=24_000).contains(&rows),
-        "{rows} rows for --rows 20000"
-    );
+    assert!((19_000..=24_000).contains(&rows), "{rows} rows for --rows 20000");
     assert_eq!(
         lake.value(r#"SELECT count(*), sum("BilledCost") FROM line_items"#),
         format!("{rows},{}", as_decimal(cost))
     );
 
     // The company the issue asks for.
-    assert_eq!(lake.value(r#"SELECT count(DISTINCT billing_period), count(DISTINCT "BillingAccountId") FROM line_items"#), "2,2");
-    let accounts: u32 = lake
-        .value(r#"SELECT count(DISTINCT "SubAccountId") FROM line_items"#)
-        .parse()
-        .unwrap();
+    assert_eq!(
+        lake.value(r#"SELECT count(DISTINCT billing_period), count(DISTINCT "BillingAccountId") FROM line_items"#),
+        "2,2"
+    );
+    let accounts: u32 = lake.value(r#"SELECT count(DISTINCT "SubAccountId") FROM line_items"#).parse().unwrap();
     assert!(accounts >= 8, "{accounts} accounts");
     let teams: u32 = lake
         .value(
@@ -134,45 +97,21 @@ fn demo_company_is_ingested_reconciled_and_reproducible() {
         "Tax",
         "Usage",
     ] {
-        assert!(
-            types.iter().any(|t| t == expected),
-            "{expected} missing from {types:?}"
-        );
+        assert!(types.iter().any(|t| t == expected), "{expected} missing from {types:?}");
     }
     let services = lake.rows(r#"SELECT DISTINCT "x_ServiceCode" FROM line_items ORDER BY 1"#);
-    for expected in [
-        "AWSDataTransfer",
-        "AmazonEC2",
-        "AmazonEKS",
-        "AmazonRDS",
-        "AmazonS3",
-    ] {
-        assert!(
-            services.iter().any(|s| s == expected),
-            "{expected} missing from {services:?}"
-        );
+    for expected in ["AWSDataTransfer", "AmazonEC2", "AmazonEKS", "AmazonRDS", "AmazonS3"] {
+        assert!(services.iter().any(|s| s == expected), "{expected} missing from {services:?}");
     }
 
-    // Same seed, same bytes: the CUR files and the lake.
+    // Same seed, same bytes: the CUR files anywhere, and the lake on a re-run
+    // (its lineage columns name the source files, so the folder must match).
+    let lake_files = files(&out.join("lake/line_items"));
+    tally_ok(&["-q", "demo", "--out", out.to_str().unwrap(), "--rows", "20000", "--months", "2"]);
+    assert!(files(&out.join("lake/line_items")) == lake_files, "lake files differ between runs");
     let again = dir.path().join("again");
-    tally_ok(&[
-        "-q",
-        "demo",
-        "--out",
-        again.to_str().unwrap(),
-        "--rows",
-        "20000",
-        "--months",
-        "2",
-    ]);
-    assert!(
-        files(&out.join("cur")) == files(&again.join("cur")),
-        "CUR files differ between runs"
-    );
-    assert!(
-        files(&out.join("lake/line_items")) == files(&again.join("lake/line_items")),
-        "lake files differ between runs"
-    );
+    tally_ok(&["-q", "demo", "--no-ingest", "--out", again.to_str().unwrap(), "--rows", "20000", "--months", "2"]);
+    assert!(files(&out.join("cur")) == files(&again.join("cur")), "CUR files differ between runs");
     // Another seed, another company history.
     let other = dir.path().join("other");
     tally_ok(&[

@@ -7,11 +7,7 @@ use crate::{Lake, fixture, shared};
 fn real_sample_is_normalised_and_counted() {
     let lake = Lake::new();
     let run = lake.ingest_ok(&[&shared("focus/focus-sample-data-1.0.csv")], &[]);
-    assert!(
-        run.stdout.contains("focus 1.0 (csv, detected)"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("focus 1.0 (csv, detected)"), "{}", run.stdout);
     // What the sample breaks: literal NULL cells, "2024-09-01 00:00:00" timestamps
     // (4 timestamp columns x 1000 rows), one extra column ("Id") without the x_ prefix.
     assert!(
@@ -29,27 +25,18 @@ fn real_sample_is_normalised_and_counted() {
         vec![
             "aws,2024-09,942,18.0066386184",
             "microsoft,2024-09,51,1.97651418586",
-            "oracle,2024-09,6,0.00038484113",
-            "oracle,2024-10,1,0.5366890836",
+            "oracle,2024-09,6,0.29707392473",
+            "oracle,2024-10,1,0.24",
         ]
     );
-    assert_eq!(
-        lake.value(
-            r#"SELECT count(*) FROM line_items WHERE "RegionId" = 'NULL' OR "RegionId" = 'null'"#
-        ),
-        "0"
-    );
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items WHERE "RegionId" = 'NULL' OR "RegionId" = 'null'"#), "0");
 }
 
 #[test]
 fn sample_as_parquet_with_a_tags_map() {
     let lake = Lake::new();
     let run = lake.ingest_ok(&[&fixture("focus/focus-sample-data-1.0.parquet")], &[]);
-    assert!(
-        run.stdout.contains("focus 1.0 (parquet, detected)"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("focus 1.0 (parquet, detected)"), "{}", run.stdout);
     assert_eq!(lake.totals(), "1000,20.52022672899,14.97651418586");
 }
 
@@ -77,86 +64,26 @@ fn specification_examples() {
             "commitment_discount_flexibility/zero_percent_utilization_without_commitment_discount_flexibility.csv",
             "3,3.5,3.5",
         ),
-        (
-            "commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv",
-            "1,8760,0",
-        ),
-        (
-            "commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv",
-            "1,0,1",
-        ),
-        (
-            "commitment_discount_scenarios/commitment_discount_usage_scenario_2.csv",
-            "1,0,1",
-        ),
-        (
-            "commitment_discount_scenarios/commitment_discount_usage_scenario_3.csv",
-            "2,0,1",
-        ),
-        (
-            "commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv",
-            "2,0.5,1.5",
-        ),
-        (
-            "saas_examples/simple_agreements/simple_saas_agreements_a1.csv",
-            "1,10000,10000",
-        ),
-        (
-            "saas_examples/simple_agreements/simple_saas_agreements_a2.csv",
-            "1,50000,50000",
-        ),
-        (
-            "saas_examples/simple_agreements/simple_saas_agreements_a3.csv",
-            "1,1000,1000",
-        ),
-        (
-            "saas_examples/simple_agreements/simple_saas_agreements_b.csv",
-            "1,50000,50000",
-        ),
-        (
-            "saas_examples/simple_agreements/simple_saas_agreements_c.csv",
-            "3,35800,35800",
-        ),
-        (
-            "saas_examples/spend_agreements/saas_spend_agreements_a1.csv",
-            "4,1200,1200",
-        ),
-        (
-            "saas_examples/spend_agreements/saas_spend_agreements_a2.csv",
-            "13,1200,1200",
-        ),
-        (
-            "saas_examples/spend_agreements/saas_spend_agreements_b1.csv",
-            "5,1200,1200",
-        ),
-        (
-            "saas_examples/spend_agreements/saas_spend_agreements_b2.csv",
-            "14,1200,1200",
-        ),
-        (
-            "saas_examples/virtual_currency_pricing_model_a1.csv",
-            "1,200000,0",
-        ),
-        (
-            "saas_examples/virtual_currency_pricing_model_a2.csv",
-            "3,0,1230",
-        ),
-        (
-            "saas_examples/virtual_currency_pricing_model_b1.csv",
-            "1,100000,0",
-        ),
-        (
-            "saas_examples/virtual_currency_pricing_model_b2.csv",
-            "3,0,615",
-        ),
-        (
-            "saas_examples/virtual_currency_pricing_model_b3.csv",
-            "3,0,495",
-        ),
-        (
-            "saas_examples/virtual_currency_pricing_model_c.csv",
-            "2,53000,0",
-        ),
+        ("commitment_discount_scenarios/commitment_discount_purchase_scenario_1.csv", "1,8760,0"),
+        ("commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv", "1,0,1"),
+        ("commitment_discount_scenarios/commitment_discount_usage_scenario_2.csv", "1,0,1"),
+        ("commitment_discount_scenarios/commitment_discount_usage_scenario_3.csv", "2,0,1"),
+        ("commitment_discount_scenarios/commitment_discount_usage_scenario_4.csv", "2,0.5,1.5"),
+        ("saas_examples/simple_agreements/simple_saas_agreements_a1.csv", "1,10000,10000"),
+        ("saas_examples/simple_agreements/simple_saas_agreements_a2.csv", "1,50000,50000"),
+        ("saas_examples/simple_agreements/simple_saas_agreements_a3.csv", "1,1000,1000"),
+        ("saas_examples/simple_agreements/simple_saas_agreements_b.csv", "1,50000,50000"),
+        ("saas_examples/simple_agreements/simple_saas_agreements_c.csv", "3,35800,35800"),
+        ("saas_examples/spend_agreements/saas_spend_agreements_a1.csv", "4,1200,1200"),
+        ("saas_examples/spend_agreements/saas_spend_agreements_a2.csv", "13,1200,1200"),
+        ("saas_examples/spend_agreements/saas_spend_agreements_b1.csv", "5,1200,1200"),
+        ("saas_examples/spend_agreements/saas_spend_agreements_b2.csv", "14,1200,1200"),
+        ("saas_examples/virtual_currency_pricing_model_a1.csv", "1,200000,0"),
+        ("saas_examples/virtual_currency_pricing_model_a2.csv", "3,0,1230"),
+        ("saas_examples/virtual_currency_pricing_model_b1.csv", "1,100000,0"),
+        ("saas_examples/virtual_currency_pricing_model_b2.csv", "3,0,615"),
+        ("saas_examples/virtual_currency_pricing_model_b3.csv", "3,0,495"),
+        ("saas_examples/virtual_currency_pricing_model_c.csv", "2,53000,0"),
     ];
     for (file, expected) in cases {
         let lake = Lake::new();
@@ -168,21 +95,10 @@ fn specification_examples() {
 #[test]
 fn simple_agreement_dates_in_month_day_year_land_in_their_period() {
     let lake = Lake::new();
-    lake.ingest_ok(
-        &[&shared(
-            "focus/spec-examples/saas_examples/simple_agreements/simple_saas_agreements_c.csv",
-        )],
-        &[],
-    );
+    lake.ingest_ok(&[&shared("focus/spec-examples/saas_examples/simple_agreements/simple_saas_agreements_c.csv")], &[]);
     assert_eq!(
-        lake.rows(
-            r#"SELECT billing_period, "BilledCost", "BillingCurrency" FROM line_items ORDER BY 1"#
-        ),
-        vec![
-            "2025-04,10100,USD",
-            "2025-05,13000,USD",
-            "2025-06,12700,USD"
-        ]
+        lake.rows(r#"SELECT billing_period, "BilledCost", "BillingCurrency" FROM line_items ORDER BY 1"#),
+        vec!["2025-04,10100,USD", "2025-05,13000,USD", "2025-06,12700,USD"]
     );
 }
 
@@ -191,25 +107,17 @@ fn examples_with_an_impossible_hour_quarantine_that_row() {
     // Scenarios 2 and 3 end a charge period at "T30:00:00Z".
     let dir = "focus/spec-examples/commitment_discount_scenarios";
     for (file, row, landed, quarantined_cost) in [
-        (
-            "commitment_discount_purchase_scenario_2.csv",
-            3,
-            "2,2,0",
-            "1",
-        ),
-        (
-            "commitment_discount_purchase_scenario_3.csv",
-            4,
-            "3,4381,0",
-            "0.5",
-        ),
+        ("commitment_discount_purchase_scenario_2.csv", 3, "2,2,0", "1"),
+        ("commitment_discount_purchase_scenario_3.csv", 4, "3,4381,0", "0.5"),
     ] {
         let lake = Lake::new();
         let path = shared(&format!("{dir}/{file}"));
         let refused = lake.ingest(&[&path], &["--currency", "USD"]);
         assert_eq!(refused.code, 3, "{file}: {}", refused.stderr);
         assert!(
-            refused.stdout.contains(&format!("quarantined commitment_discount_scenarios/{file}:row {row} column ChargePeriodEnd: hour 30")),
+            refused.stdout.contains(&format!(
+                "quarantined commitment_discount_scenarios/{file}:row {row} column ChargePeriodEnd: hour 30"
+            )),
             "{}",
             refused.stdout
         );
@@ -226,9 +134,7 @@ fn examples_with_an_impossible_hour_quarantine_that_row() {
 #[test]
 fn missing_currency_is_asked_for() {
     let lake = Lake::new();
-    let file = shared(
-        "focus/spec-examples/commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv",
-    );
+    let file = shared("focus/spec-examples/commitment_discount_scenarios/commitment_discount_usage_scenario_1.csv");
     let run = lake.ingest(&[&file], &[]);
     assert_eq!(run.code, 1);
     assert!(

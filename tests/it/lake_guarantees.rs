@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use crate::{Lake, fixture, shared, tally_ok};
 
-const CUR_2023_11: &str =
-    "line_items/provider=aws/billing_period=2023-11/part-123412340534.parquet";
+const CUR_2023_11: &str = "line_items/provider=aws/billing_period=2023-11/part-123412340534.parquet";
 
 fn file_bytes(lake: &Lake, relative: &str) -> Vec<u8> {
     std::fs::read(lake.path.join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
@@ -18,13 +17,7 @@ fn file_bytes(lake: &Lake, relative: &str) -> Vec<u8> {
 #[test]
 fn restated_month_replaces_its_partition_only() {
     let lake = Lake::new();
-    lake.ingest_ok(
-        &[
-            &shared("aws-cur/focus-converters-cur-2023-11.csv"),
-            &fixture("aws-cur2/cur2-2025-01.csv"),
-        ],
-        &[],
-    );
+    lake.ingest_ok(&[&shared("aws-cur/focus-converters-cur-2023-11.csv"), &fixture("aws-cur2/cur2-2025-01.csv")], &[]);
     let november = file_bytes(&lake, CUR_2023_11);
     assert_eq!(
         lake.rows(r#"SELECT billing_period, count(*), sum("BilledCost") FROM line_items GROUP BY 1 ORDER BY 1"#),
@@ -44,36 +37,24 @@ fn restated_month_replaces_its_partition_only() {
         lake.rows(r#"SELECT billing_period, count(*), sum("BilledCost"), sum("EffectiveCost") FROM line_items GROUP BY 1 ORDER BY 1"#),
         vec!["2023-11,1281,1.6823086974,1.6823086974", "2025-01,7,247.0428,32.6514"]
     );
+    assert_eq!(file_bytes(&lake, CUR_2023_11), november, "November was not part of the restatement");
     assert_eq!(
-        file_bytes(&lake, CUR_2023_11),
-        november,
-        "November was not part of the restatement"
+        lake.value(r#"SELECT count(DISTINCT "x_SourceFile") FROM line_items WHERE billing_period = '2025-01'"#),
+        "1"
     );
-    assert_eq!(lake.value(r#"SELECT count(DISTINCT "x_SourceFile") FROM line_items WHERE billing_period = '2025-01'"#), "1");
 }
 
 #[test]
 fn rerun_changes_no_byte_and_is_logged() {
-    let inputs = [
-        shared("aws-cur/focus-converters-cur-2023-11.csv"),
-        fixture("focus/focus-sample-data-1.0.parquet"),
-    ];
+    let inputs = [shared("aws-cur/focus-converters-cur-2023-11.csv"), fixture("focus/focus-sample-data-1.0.parquet")];
     let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
     let lake = Lake::new();
     lake.ingest_ok(&inputs, &[]);
     let first = lake.data_files();
-    assert_eq!(
-        first.len(),
-        5,
-        "{:?}",
-        first.iter().map(|f| &f.0).collect::<Vec<_>>()
-    );
+    assert_eq!(first.len(), 5, "{:?}", first.iter().map(|f| &f.0).collect::<Vec<_>>());
     lake.ingest_ok(&inputs, &[]);
     assert_eq!(lake.data_files(), first);
-    assert_eq!(
-        lake.value("SELECT count(*), count(DISTINCT run_id) FROM ingests"),
-        "4,1"
-    );
+    assert_eq!(lake.value("SELECT count(*), count(DISTINCT run_id) FROM ingests"), "4,1");
 
     // Another lake, same input: same bytes (no timestamps or random ids in data files).
     let other = Lake::new();
@@ -87,27 +68,15 @@ fn folders_are_searched_recursively_and_globs_expand() {
     let root = dir.path();
     std::fs::create_dir_all(root.join("2023/11")).unwrap();
     std::fs::create_dir_all(root.join("cur2/data")).unwrap();
-    std::fs::copy(
-        shared("aws-cur/focus-converters-cur-2023-11.csv"),
-        root.join("2023/11/cur.csv"),
-    )
-    .unwrap();
-    std::fs::copy(
-        fixture("aws-cur2/cur2-2025-01.csv"),
-        root.join("cur2/data/part-0.csv"),
-    )
-    .unwrap();
+    std::fs::copy(shared("aws-cur/focus-converters-cur-2023-11.csv"), root.join("2023/11/cur.csv")).unwrap();
+    std::fs::copy(fixture("aws-cur2/cur2-2025-01.csv"), root.join("cur2/data/part-0.csv")).unwrap();
     std::fs::write(root.join("2023/11/Manifest.json"), "{}").unwrap();
     std::fs::write(root.join("README.md"), "exports\n").unwrap();
     std::fs::write(root.join(".DS_Store"), "junk").unwrap();
 
     let lake = Lake::new();
     let run = lake.ingest_ok(&[root.to_str().unwrap()], &[]);
-    assert!(
-        run.stdout.contains("1289 row(s) in 2 partition file(s)"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains("1289 row(s) in 2 partition file(s)"), "{}", run.stdout);
     assert_eq!(lake.totals(), "1289,246.2251086974,31.8337086974");
 
     let globbed = Lake::new();
@@ -163,13 +132,7 @@ fn killed_ingest_leaves_each_unit_old_or_new() {
         assert_eq!(old_units.len(), new_units.len());
 
         let mut child = Command::new(env!("CARGO_BIN_EXE_tally"))
-            .args([
-                "-q",
-                "ingest",
-                new_cur.to_str().unwrap(),
-                "--lake",
-                lake.arg(),
-            ])
+            .args(["-q", "ingest", new_cur.to_str().unwrap(), "--lake", lake.arg()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -178,24 +141,15 @@ fn killed_ingest_leaves_each_unit_old_or_new() {
         let _ = child.kill(); // SIGKILL: no chance to clean up
         let _ = child.wait();
 
-        for (unit, (old, new)) in unit_totals(&lake)
-            .iter()
-            .zip(old_units.iter().zip(&new_units))
-        {
-            assert!(
-                unit == old || unit == new,
-                "after a kill at {delay_ms} ms: {unit} is neither {old} nor {new}"
-            );
+        for (unit, (old, new)) in unit_totals(&lake).iter().zip(old_units.iter().zip(&new_units)) {
+            assert!(unit == old || unit == new, "after a kill at {delay_ms} ms: {unit} is neither {old} nor {new}");
         }
         // The next run cleans up after the killed one and completes.
         lake.ingest_ok(&[new_cur.to_str().unwrap()], &[]);
         assert_eq!(unit_totals(&lake), new_units);
         assert!(
             !lake.path.join("_staging").exists()
-                || std::fs::read_dir(lake.path.join("_staging"))
-                    .unwrap()
-                    .next()
-                    .is_none()
+                || std::fs::read_dir(lake.path.join("_staging")).unwrap().next().is_none()
         );
     }
 }

@@ -14,23 +14,13 @@ use std::process::{Command, Output};
 
 /// The public samples shipped beside the repository (as in CI).
 pub fn shared(relative: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/public")
-        .join(relative);
-    assert!(
-        path.exists(),
-        "missing public sample {} (is ../shared beside the repo?)",
-        path.display()
-    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/public").join(relative);
+    assert!(path.exists(), "missing public sample {} (is ../shared beside the repo?)", path.display());
     path.display().to_string()
 }
 
 pub fn fixture(relative: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(relative)
-        .display()
-        .to_string()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(relative).display().to_string()
 }
 
 pub struct Run {
@@ -56,17 +46,19 @@ pub fn tally(args: &[&str]) -> Run {
 /// Runs tally and insists on success, showing its output otherwise.
 pub fn tally_ok(args: &[&str]) -> Run {
     let run = tally(args);
-    assert_eq!(
-        run.code, 0,
-        "tally {args:?} failed\nstdout:\n{}\nstderr:\n{}",
-        run.stdout, run.stderr
-    );
+    assert_eq!(run.code, 0, "tally {args:?} failed\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
     run
 }
 
 pub struct Lake {
     _dir: tempfile::TempDir,
     pub path: PathBuf,
+}
+
+impl Default for Lake {
+    fn default() -> Self {
+        Lake::new()
+    }
 }
 
 impl Lake {
@@ -103,17 +95,15 @@ impl Lake {
 
     pub fn ingest_ok(&self, paths: &[&str], extra: &[&str]) -> Run {
         let run = self.ingest(paths, extra);
-        assert_eq!(
-            run.code, 0,
-            "ingest {paths:?} failed\nstdout:\n{}\nstderr:\n{}",
-            run.stdout, run.stderr
-        );
+        assert_eq!(run.code, 0, "ingest {paths:?} failed\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
         run
     }
 
     /// Rows, BilledCost and EffectiveCost over all line items.
     pub fn totals(&self) -> String {
-        self.value(r#"SELECT count(*), coalesce(sum("BilledCost"), 0), coalesce(sum("EffectiveCost"), 0) FROM line_items"#)
+        self.value(
+            r#"SELECT count(*), coalesce(sum("BilledCost"), 0), coalesce(sum("EffectiveCost"), 0) FROM line_items"#,
+        )
     }
 
     /// Every file under the lake's line_items, with its bytes.
@@ -123,12 +113,7 @@ impl Lake {
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
             .map(|e| {
-                let rel = e
-                    .path()
-                    .strip_prefix(&self.path)
-                    .unwrap()
-                    .display()
-                    .to_string();
+                let rel = e.path().strip_prefix(&self.path).unwrap().display().to_string();
                 (rel, std::fs::read(e.path()).unwrap())
             })
             .collect();

@@ -52,14 +52,8 @@ fn table_is_the_default() {
 #[test]
 fn empty_result_still_has_its_header() {
     let lake = cur2_lake();
-    let run = tally(&[
-        "sql",
-        "--lake",
-        lake.arg(),
-        "--format",
-        "csv",
-        r#"SELECT "ServiceName" FROM line_items WHERE false"#,
-    ]);
+    let run =
+        tally(&["sql", "--lake", lake.arg(), "--format", "csv", r#"SELECT "ServiceName" FROM line_items WHERE false"#]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "ServiceName\n");
 }
@@ -78,7 +72,9 @@ fn ingests_table_records_each_file() {
     let lake = cur2_lake();
     let file = fixture("aws-cur2/cur2-2025-01.csv");
     assert_eq!(
-        lake.value("SELECT source_file, format, rows_read, rows_landed, currency, billing_periods, status FROM ingests"),
+        lake.value(
+            "SELECT source_file, format, rows_read, rows_landed, currency, billing_periods, status FROM ingests"
+        ),
         format!("{file},\"aws-cur2 (csv, detected)\",8,8,USD,2025-01,committed")
     );
 }

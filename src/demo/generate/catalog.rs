@@ -37,13 +37,13 @@ impl Kind {
         match self {
             Kind::WebServer => (1, 300), // GB egress per day
             Kind::Worker | Kind::GpuTrainer | Kind::CiRunner | Kind::Cluster => (1, 1),
-            Kind::Volume => (20, 4_000),   // GB provisioned
-            Kind::Database => (50, 3_000), // GB storage
+            Kind::Volume => (20, 4_000),                           // GB provisioned
+            Kind::Database => (50, 3_000),                         // GB storage
             Kind::Bucket | Kind::ReplicatedBucket => (10, 40_000), // GB stored
-            Kind::NatGateway => (5, 3_000), // GB processed per day
-            Kind::Function => (1, 20_000), // thousand invocations per day
-            Kind::LogGroup => (20, 60_000), // MB ingested per day
-            Kind::Table => (1, 800),       // GB stored
+            Kind::NatGateway => (5, 3_000),                        // GB processed per day
+            Kind::Function => (1, 20_000),                         // thousand invocations per day
+            Kind::LogGroup => (20, 60_000),                        // MB ingested per day
+            Kind::Table => (1, 800),                               // GB stored
         }
     }
 
@@ -51,14 +51,7 @@ impl Kind {
     pub fn name_words(self) -> &'static [&'static str] {
         match self {
             Kind::Database => &["db", "primary", "store"],
-            Kind::Bucket | Kind::ReplicatedBucket => &[
-                "assets",
-                "exports",
-                "backups",
-                "uploads",
-                "artifacts",
-                "raw",
-            ],
+            Kind::Bucket | Kind::ReplicatedBucket => &["assets", "exports", "backups", "uploads", "artifacts", "raw"],
             Kind::Function => &["handler", "worker", "cron", "webhook", "consumer"],
             Kind::Table => &["events", "sessions", "state", "idempotency-keys"],
             Kind::Cluster => &["cluster"],
@@ -80,18 +73,9 @@ pub struct Region {
 }
 
 pub const REGIONS: [Region; 3] = [
-    Region {
-        code: "us-east-1",
-        prefix: "USE1",
-    },
-    Region {
-        code: "us-west-2",
-        prefix: "USW2",
-    },
-    Region {
-        code: "eu-west-1",
-        prefix: "EU",
-    },
+    Region { code: "us-east-1", prefix: "USE1" },
+    Region { code: "us-west-2", prefix: "USW2" },
+    Region { code: "eu-west-1", prefix: "EU" },
 ];
 pub const HOME_REGION: usize = 0;
 
@@ -167,10 +151,7 @@ pub enum Quantity {
     AlwaysOnHours,
     /// Autoscaled: a weekday runs at least `weekday_min_bp` of 24 hours, a
     /// weekend day at most `weekend_max_bp`.
-    BusyHours {
-        weekday_min_bp: i64,
-        weekend_max_bp: i64,
-    },
+    BusyHours { weekday_min_bp: i64, weekend_max_bp: i64 },
     /// Storage billed per GB-month and accrued daily: `size * gb_per_size`
     /// GB, divided by the days in the month.
     Storage { gb_per_size: Fixed },
@@ -227,15 +208,11 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new() -> Catalog {
-        Catalog {
-            archetypes: prices::archetypes(),
-        }
+        Catalog { archetypes: prices::archetypes() }
     }
 
     pub fn variants(&self, kind: Kind) -> Vec<usize> {
-        (0..self.archetypes.len())
-            .filter(|&i| self.archetypes[i].kind == kind)
-            .collect()
+        (0..self.archetypes.len()).filter(|&i| self.archetypes[i].kind == kind).collect()
     }
 }
 
@@ -274,14 +251,7 @@ mod tests {
             }
         }
         let s3 = &catalog.archetypes[catalog.variants(Kind::Bucket)[0]].meters[0];
-        assert_eq!(
-            s3.usage_types,
-            [
-                "TimedStorage-ByteHrs",
-                "USW2-TimedStorage-ByteHrs",
-                "EU-TimedStorage-ByteHrs"
-            ]
-        );
+        assert_eq!(s3.usage_types, ["TimedStorage-ByteHrs", "USW2-TimedStorage-ByteHrs", "EU-TimedStorage-ByteHrs"]);
         let replicated = &catalog.archetypes[catalog.variants(Kind::ReplicatedBucket)[0]].meters[2];
         assert_eq!(replicated.usage_types[0], "USE1-USW2-AWS-Out-Bytes");
     }

@@ -46,11 +46,7 @@ pub struct Account {
 
 impl Company {
     pub fn payer_account_ids(&self) -> Vec<&str> {
-        self.accounts
-            .iter()
-            .filter(|a| a.id == a.payer_account_id)
-            .map(|a| a.id.as_str())
-            .collect()
+        self.accounts.iter().filter(|a| a.id == a.payer_account_id).map(|a| a.id.as_str()).collect()
     }
 
     pub fn team(&self, name: &str) -> Option<&Team> {
@@ -68,12 +64,7 @@ pub fn company() -> Company {
         .iter()
         .map(|team| {
             let org = org_of(team);
-            let aliases = team
-                .former_name
-                .iter()
-                .chain(team.aliases)
-                .map(|a| a.to_string())
-                .collect();
+            let aliases = team.former_name.iter().chain(team.aliases).map(|a| a.to_string()).collect();
             Team {
                 name: team.name.to_string(),
                 org: org.name.to_string(),
@@ -93,11 +84,7 @@ pub fn company() -> Company {
             owner_team: owner_of(account).map(str::to_string),
         })
         .collect();
-    Company {
-        name: "Acme Corp".to_string(),
-        teams,
-        accounts,
-    }
+    Company { name: "Acme Corp".to_string(), teams, accounts }
 }
 
 pub(super) struct OrgSpec {
@@ -201,16 +188,11 @@ pub(super) struct TeamSpec {
 }
 
 pub(super) fn org_of(team: &TeamSpec) -> &'static OrgSpec {
-    ORGS.iter()
-        .find(|o| o.name == team.org)
-        .unwrap_or_else(|| panic!("no org {}", team.org))
+    ORGS.iter().find(|o| o.name == team.org).unwrap_or_else(|| panic!("no org {}", team.org))
 }
 
 pub(super) fn account_index(name: &str) -> usize {
-    ACCOUNTS
-        .iter()
-        .position(|a| a.name == name)
-        .unwrap_or_else(|| panic!("no account {name}"))
+    ACCOUNTS.iter().position(|a| a.name == name).unwrap_or_else(|| panic!("no account {name}"))
 }
 
 pub(super) fn account_by_name(name: &str) -> &'static AccountSpec {
@@ -219,9 +201,7 @@ pub(super) fn account_by_name(name: &str) -> &'static AccountSpec {
 
 /// The owner of a member account is the only team deploying to it.
 pub(super) fn owner_of(account: &AccountSpec) -> Option<&'static str> {
-    let mut deployers = TEAMS
-        .iter()
-        .filter(|t| t.accounts.iter().any(|(a, _)| *a == account.name));
+    let mut deployers = TEAMS.iter().filter(|t| t.accounts.iter().any(|(a, _)| *a == account.name));
     match (deployers.next(), deployers.next()) {
         (Some(only), None) => Some(only.name),
         _ => None,
@@ -240,32 +220,16 @@ mod tests {
         let execs: std::collections::BTreeSet<_> = company.teams.iter().map(|t| &t.exec).collect();
         assert_eq!((orgs.len(), execs.len()), (5, 3));
         for team in &company.teams {
-            assert!(
-                team.name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            );
+            assert!(team.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
         }
         assert_eq!(company.payer_account_ids().len(), 2);
-        let members: Vec<_> = company
-            .accounts
-            .iter()
-            .filter(|a| a.id != a.payer_account_id)
-            .collect();
+        let members: Vec<_> = company.accounts.iter().filter(|a| a.id != a.payer_account_id).collect();
         assert_eq!(members.len(), 12);
         let ids: std::collections::BTreeSet<_> = company.accounts.iter().map(|a| &a.id).collect();
         assert_eq!(ids.len(), company.accounts.len());
-        assert!(
-            company
-                .accounts
-                .iter()
-                .all(|a| a.id.len() == 12 && a.id.bytes().all(|b| b.is_ascii_digit()))
-        );
+        assert!(company.accounts.iter().all(|a| a.id.len() == 12 && a.id.bytes().all(|b| b.is_ascii_digit())));
         let owned = members.iter().filter(|a| a.owner_team.is_some()).count();
-        assert!(
-            (3..members.len() - 3).contains(&owned),
-            "{owned} owned accounts"
-        );
+        assert!((3..members.len() - 3).contains(&owned), "{owned} owned accounts");
         for account in &company.accounts {
             if let Some(owner) = &account.owner_team {
                 assert!(company.team(owner).is_some());
@@ -279,12 +243,7 @@ mod tests {
             org_of(team);
             assert!(!team.services.is_empty());
             for (account, _) in team.accounts {
-                assert_ne!(
-                    account_by_name(account).env,
-                    Env::Management,
-                    "{} deploys to a payer",
-                    team.name
-                );
+                assert_ne!(account_by_name(account).env, Env::Management, "{} deploys to a payer", team.name);
             }
         }
         for payer in PAYERS {

@@ -43,11 +43,7 @@ impl Fixed {
             return None;
         }
         let int_value: i128 = int_part.parse().ok()?;
-        let mut frac_value: i128 = if frac_part.is_empty() {
-            0
-        } else {
-            frac_part.parse().ok()?
-        };
+        let mut frac_value: i128 = if frac_part.is_empty() { 0 } else { frac_part.parse().ok()? };
         frac_value *= 10_i128.pow(SCALE_DIGITS - frac_part.len() as u32);
         let magnitude = int_value * ONE + frac_value;
         Some(Fixed(if negative { -magnitude } else { magnitude }))
@@ -74,10 +70,7 @@ impl Fixed {
     /// break `cost = usage * rate`.
     pub fn mul_exact(self, other: Fixed) -> Fixed {
         let product = self.0.checked_mul(other.0).expect("fixed-point overflow");
-        assert!(
-            product % ONE == 0,
-            "{self} * {other} needs more than {SCALE_DIGITS} decimals"
-        );
+        assert!(product % ONE == 0, "{self} * {other} needs more than {SCALE_DIGITS} decimals");
         Fixed(product / ONE)
     }
 
@@ -94,14 +87,7 @@ impl Fixed {
     /// Smallest multiple of `10^-decimals` that is >= self.
     pub fn ceil_to(self, decimals: u32) -> Fixed {
         let step = 10_i128.pow(SCALE_DIGITS - decimals);
-        Fixed(
-            self.0.div_euclid(step) * step
-                + if self.0.rem_euclid(step) == 0 {
-                    0
-                } else {
-                    step
-                },
-        )
+        Fixed(self.0.div_euclid(step) * step + if self.0.rem_euclid(step) == 0 { 0 } else { step })
     }
 
     /// Largest multiple of `10^-decimals` that is <= self.
@@ -127,10 +113,7 @@ impl Fixed {
                 *digit = b'0' + (rest % 10) as u8;
                 rest /= 10;
             }
-            let used = digits
-                .iter()
-                .rposition(|&d| d != b'0')
-                .map_or(0, |last| last + 1);
+            let used = digits.iter().rposition(|&d| d != b'0').map_or(0, |last| last + 1);
             out.push('.');
             out.push_str(std::str::from_utf8(&digits[..used]).expect("ASCII digits"));
         }
@@ -140,11 +123,7 @@ impl Fixed {
 fn div_round_half_away(numerator: i128, denominator: i128) -> i128 {
     let quotient = numerator / denominator;
     let remainder = numerator % denominator;
-    if remainder.abs() * 2 >= denominator {
-        quotient + numerator.signum()
-    } else {
-        quotient
-    }
+    if remainder.abs() * 2 >= denominator { quotient + numerator.signum() } else { quotient }
 }
 
 impl fmt::Display for Fixed {
@@ -194,15 +173,7 @@ mod tests {
 
     #[test]
     fn parses_and_writes_shortest_exact_text() {
-        for text in [
-            "0",
-            "24",
-            "0.192",
-            "-4.608",
-            "0.0000166667",
-            "12345.6789012345",
-            "-0.5",
-        ] {
+        for text in ["0", "24", "0.192", "-4.608", "0.0000166667", "12345.6789012345", "-0.5"] {
             assert_eq!(Fixed::lit(text).to_string(), text);
         }
         assert_eq!(Fixed::lit("1.50").to_string(), "1.5");
@@ -213,15 +184,9 @@ mod tests {
 
     #[test]
     fn products_are_exact() {
-        assert_eq!(
-            Fixed::lit("24").mul_exact(Fixed::lit("0.192")),
-            Fixed::lit("4.608")
-        );
+        assert_eq!(Fixed::lit("24").mul_exact(Fixed::lit("0.192")), Fixed::lit("4.608"));
         let per_day = Fixed::lit("3.2258064");
-        assert_eq!(
-            per_day.mul_exact(Fixed::lit("0.023")),
-            Fixed::lit("0.0741935472")
-        );
+        assert_eq!(per_day.mul_exact(Fixed::lit("0.023")), Fixed::lit("0.0741935472"));
         assert_eq!(Fixed::lit("0.125").decimals(), 3);
     }
 
@@ -233,14 +198,8 @@ mod tests {
 
     #[test]
     fn rounding_helpers() {
-        assert_eq!(
-            Fixed::whole(100).mul_div_round(1, 31, 7),
-            Fixed::lit("3.2258065")
-        );
-        assert_eq!(
-            Fixed::lit("-0.125").mul_div_round(1, 1, 2),
-            Fixed::lit("-0.13")
-        );
+        assert_eq!(Fixed::whole(100).mul_div_round(1, 31, 7), Fixed::lit("3.2258065"));
+        assert_eq!(Fixed::lit("-0.125").mul_div_round(1, 1, 2), Fixed::lit("-0.13"));
         assert_eq!(Fixed::lit("0.1231").ceil_to(3), Fixed::lit("0.124"));
         assert_eq!(Fixed::lit("0.123").ceil_to(3), Fixed::lit("0.123"));
         assert_eq!(Fixed::lit("-1.239").floor_to(2), Fixed::lit("-1.24"));

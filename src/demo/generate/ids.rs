@@ -45,9 +45,7 @@ pub fn sku(key: &str) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHJKMNPQRSTUVWXYZ234567890";
     let (a, b) = (hash_text(key), mix64(hash_text(key) ^ 0x5EED));
     let bits = (u128::from(a) << 64) | u128::from(b);
-    (0..16)
-        .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
-        .collect()
+    (0..16).map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect()
 }
 
 /// A UUID-shaped identifier (`8-4-4-4-12` hex) derived from `key`.
@@ -99,15 +97,9 @@ mod tests {
     fn identifiers_are_well_formed() {
         let sku = sku("USE1-BoxUsage:m5.xlarge/RunInstances");
         assert_eq!(sku.len(), 16);
-        assert!(
-            sku.bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-        );
+        assert!(sku.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
         let uuid = uuid(7);
-        assert_eq!(
-            uuid.split('-').map(str::len).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
+        assert_eq!(uuid.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
         let mut hex = String::new();
         push_hex(&mut hex, 0xABC, 5);
         assert_eq!(hex, "00abc");

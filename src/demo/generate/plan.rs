@@ -40,11 +40,7 @@ impl Month {
 
     /// AWS's report folder name: `20260801-20260901`.
     pub fn folder(&self) -> String {
-        format!(
-            "{}-{}",
-            self.first_day.format("%Y%m%d"),
-            self.next_first_day.format("%Y%m%d")
-        )
+        format!("{}-{}", self.first_day.format("%Y%m%d"), self.next_first_day.format("%Y%m%d"))
     }
 
     pub fn global_days(&self) -> std::ops::Range<u32> {
@@ -140,8 +136,7 @@ impl Plan {
             if best.as_ref().is_none_or(|(best_miss, _)| miss < *best_miss) {
                 best = Some((miss, plan));
             }
-            let next =
-                (u128::from(resources) * u128::from(target) / u128::from(rows)).max(1) as u64;
+            let next = (u128::from(resources) * u128::from(target) / u128::from(rows)).max(1) as u64;
             if miss * 200 <= target || next == resources {
                 break;
             }
@@ -165,30 +160,14 @@ impl Plan {
         let mut payers = Vec::new();
         for (index, spec) in PAYERS.iter().enumerate() {
             let account = account_index(spec.account);
-            let mut resources: Vec<Resource> = all
-                .iter()
-                .filter(|r| ACCOUNTS[usize::from(r.account)].payer == spec.account)
-                .copied()
-                .collect();
+            let mut resources: Vec<Resource> =
+                all.iter().filter(|r| ACCOUNTS[usize::from(r.account)].payer == spec.account).copied().collect();
             resources.sort_by_key(|r| (r.account, r.serial));
-            let mut payer = PayerPlan {
-                index,
-                spec,
-                account,
-                resources,
-                reservations: Vec::new(),
-                savings_plan: None,
-            };
+            let mut payer = PayerPlan { index, spec, account, resources, reservations: Vec::new(), savings_plan: None };
             buy_commitments(&mut payer, &catalog, &months, seed);
             payers.push(payer);
         }
-        Ok(Plan {
-            seed,
-            catalog,
-            months,
-            vocabularies,
-            payers,
-        })
+        Ok(Plan { seed, catalog, months, vocabularies, payers })
     }
 
     /// Rows the plan will write: exact for usage and commitment lines, and
@@ -211,20 +190,13 @@ impl Plan {
                         used[meter.product.index()] = true;
                     }
                 }
-                let taxed_pairs: usize = products_per_account
-                    .values()
-                    .map(|used| used.iter().filter(|&&u| u).count())
-                    .sum();
-                let payer_products = 1
-                    + usize::from(!payer.reservations.is_empty())
-                    + usize::from(payer.savings_plan.is_some());
+                let taxed_pairs: usize =
+                    products_per_account.values().map(|used| used.iter().filter(|&&u| u).count()).sum();
+                let payer_products =
+                    1 + usize::from(!payer.reservations.is_empty()) + usize::from(payer.savings_plan.is_some());
                 rows += (taxed_pairs + payer_products) as u64;
                 rows += payer.reservations.len() as u64;
-                rows += if payer.savings_plan.is_some() {
-                    u64::from(month.days)
-                } else {
-                    0
-                };
+                rows += if payer.savings_plan.is_some() { u64::from(month.days) } else { 0 };
                 rows += 2; // credit and support fee
                 rows += u64::from(payer.refund_month(&self.months) == Some(month.index));
             }
@@ -246,12 +218,7 @@ fn resources_per_team(total: u64) -> Vec<u64> {
     let total_weight: u64 = TEAMS.iter().map(|t| u64::from(t.weight)).sum();
     let shares: Vec<(u64, u64)> = TEAMS
         .iter()
-        .map(|t| {
-            (
-                total * u64::from(t.weight) / total_weight,
-                total * u64::from(t.weight) % total_weight,
-            )
-        })
+        .map(|t| (total * u64::from(t.weight) / total_weight, total * u64::from(t.weight) % total_weight))
         .collect();
     let mut counts: Vec<u64> = shares.iter().map(|(whole, _)| *whole).collect();
     let mut by_remainder: Vec<usize> = (0..TEAMS.len()).collect();
@@ -260,10 +227,7 @@ fn resources_per_team(total: u64) -> Vec<u64> {
     for &team in by_remainder.iter().take(left as usize) {
         counts[team] += 1;
     }
-    counts
-        .into_iter()
-        .map(|c| c.max(MIN_RESOURCES_PER_TEAM))
-        .collect()
+    counts.into_iter().map(|c| c.max(MIN_RESOURCES_PER_TEAM)).collect()
 }
 
 fn runs_all_period(resource: &Resource, total_days: u32) -> bool {
@@ -277,16 +241,10 @@ fn buy_commitments(payer: &mut PayerPlan, catalog: &Catalog, months: &[Month], s
     let total_days: u32 = months.iter().map(|m| m.days).sum();
     let payer_id = ACCOUNTS[payer.account].id;
     let ri_eligible = |r: &Resource| {
-        catalog.archetypes[usize::from(r.archetype)]
-            .reserved
-            .is_some()
-            && runs_all_period(r, total_days)
+        catalog.archetypes[usize::from(r.archetype)].reserved.is_some() && runs_all_period(r, total_days)
     };
     let sp_eligible = |r: &Resource| {
-        catalog.archetypes[usize::from(r.archetype)]
-            .savings_plan_rate
-            .is_some()
-            && runs_all_period(r, total_days)
+        catalog.archetypes[usize::from(r.archetype)].savings_plan_rate.is_some() && runs_all_period(r, total_days)
     };
     let covered_ri = choose_covered(&payer.resources, ri_eligible);
     let covered_sp = choose_covered(&payer.resources, sp_eligible);
@@ -299,11 +257,7 @@ fn buy_commitments(payer: &mut PayerPlan, catalog: &Catalog, months: &[Month], s
     for (number, ((archetype, region), members)) in groups.into_iter().enumerate() {
         let region_code = REGIONS[usize::from(region)].code;
         let mut suffix = String::new();
-        ids::push_hex(
-            &mut suffix,
-            mix64(seed ^ mix64((payer.index as u64) << 32 | number as u64)),
-            12,
-        );
+        ids::push_hex(&mut suffix, mix64(seed ^ mix64((payer.index as u64) << 32 | number as u64)), 12);
         payer.reservations.push(Reservation {
             // Only databases have reserved pricing in the catalog.
             arn: format!("arn:aws:rds:{region_code}:{payer_id}:ri:ri-2025-{suffix}"),
@@ -321,21 +275,13 @@ fn buy_commitments(payer: &mut PayerPlan, catalog: &Catalog, months: &[Month], s
         let hourly_rates: Fixed = covered_sp
             .iter()
             .map(|&i| {
-                catalog.archetypes[usize::from(payer.resources[i].archetype)]
-                    .savings_plan_rate
-                    .unwrap_or_default()
+                catalog.archetypes[usize::from(payer.resources[i].archetype)].savings_plan_rate.unwrap_or_default()
             })
             .sum();
         // Sized 4% above the steady covered usage, in whole tenths of a cent per hour.
         let hourly_commitment = hourly_rates.mul_exact(Fixed::lit("1.04")).ceil_to(3);
-        let arn = format!(
-            "arn:aws:savingsplans::{payer_id}:savingsplan/{}",
-            ids::uuid(seed ^ payer.index as u64)
-        );
-        payer.savings_plan = Some(SavingsPlan {
-            arn,
-            hourly_commitment,
-        });
+        let arn = format!("arn:aws:savingsplans::{payer_id}:savingsplan/{}", ids::uuid(seed ^ payer.index as u64));
+        payer.savings_plan = Some(SavingsPlan { arn, hourly_commitment });
         for i in covered_sp {
             payer.resources[i].commitment = Commitment::SavingsPlan;
         }
@@ -346,20 +292,11 @@ fn buy_commitments(payer: &mut PayerPlan, catalog: &Catalog, months: &[Month], s
 /// plans), the first eligible resource anywhere, so every payer has both kinds
 /// of commitment.
 fn choose_covered(resources: &[Resource], eligible: impl Fn(&Resource) -> bool) -> Vec<usize> {
-    let candidates: Vec<usize> = (0..resources.len())
-        .filter(|&i| eligible(&resources[i]))
-        .collect();
+    let candidates: Vec<usize> = (0..resources.len()).filter(|&i| eligible(&resources[i])).collect();
     let in_prod = |i: &usize| ACCOUNTS[usize::from(resources[*i].account)].env == Env::Prod;
-    let chosen: Vec<usize> = candidates
-        .iter()
-        .copied()
-        .filter(|i| resources[*i].wants_commitment && in_prod(i))
-        .collect();
-    if chosen.is_empty() {
-        candidates.into_iter().take(1).collect()
-    } else {
-        chosen
-    }
+    let chosen: Vec<usize> =
+        candidates.iter().copied().filter(|i| resources[*i].wants_commitment && in_prod(i)).collect();
+    if chosen.is_empty() { candidates.into_iter().take(1).collect() } else { chosen }
 }
 
 #[cfg(test)]
@@ -367,39 +304,16 @@ mod tests {
     use super::*;
 
     fn config(target_rows: u64) -> DemoConfig {
-        DemoConfig {
-            target_rows,
-            ..DemoConfig::default()
-        }
+        DemoConfig { target_rows, ..DemoConfig::default() }
     }
 
     #[test]
     fn months_follow_the_calendar() {
-        let months = billing_months(&DemoConfig {
-            first_month: (2026, 11),
-            ..config(1)
-        })
-        .unwrap();
-        let labels: Vec<_> = months
-            .iter()
-            .map(|m| (m.label(), m.days, m.first_global_day))
-            .collect();
-        assert_eq!(
-            labels,
-            [
-                ("2026-11".into(), 30, 0),
-                ("2026-12".into(), 31, 30),
-                ("2027-01".into(), 31, 61)
-            ]
-        );
+        let months = billing_months(&DemoConfig { first_month: (2026, 11), ..config(1) }).unwrap();
+        let labels: Vec<_> = months.iter().map(|m| (m.label(), m.days, m.first_global_day)).collect();
+        assert_eq!(labels, [("2026-11".into(), 30, 0), ("2026-12".into(), 31, 30), ("2027-01".into(), 31, 61)]);
         assert_eq!(months[1].folder(), "20261201-20270101");
-        assert!(
-            billing_months(&DemoConfig {
-                first_month: (2026, 13),
-                ..config(1)
-            })
-            .is_err()
-        );
+        assert!(billing_months(&DemoConfig { first_month: (2026, 13), ..config(1) }).is_err());
     }
 
     #[test]
@@ -407,10 +321,7 @@ mod tests {
         for target in [20_000, 60_000, 1_000_000] {
             let plan = Plan::build(&config(target)).unwrap();
             let rows = plan.estimated_rows();
-            assert!(
-                rows.abs_diff(target) * 50 <= target,
-                "target {target}, planned {rows}"
-            );
+            assert!(rows.abs_diff(target) * 50 <= target, "target {target}, planned {rows}");
         }
     }
 
@@ -418,16 +329,8 @@ mod tests {
     fn commitments_exist_in_both_payer_families() {
         let plan = Plan::build(&config(20_000)).unwrap();
         for payer in &plan.payers {
-            assert!(
-                !payer.reservations.is_empty(),
-                "payer {} has no RI",
-                payer.index
-            );
-            assert!(
-                payer.savings_plan.is_some(),
-                "payer {} has no savings plan",
-                payer.index
-            );
+            assert!(!payer.reservations.is_empty(), "payer {} has no RI", payer.index);
+            assert!(payer.savings_plan.is_some(), "payer {} has no savings plan", payer.index);
             assert!(payer.reservations.iter().any(|r| r.purchased > r.covered));
         }
     }

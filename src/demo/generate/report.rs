@@ -116,30 +116,11 @@ fn write_day(
     };
     let mut scratch = Scratch::default();
     let mut used_commitment = Fixed::ZERO;
-    for resource in payer
-        .resources
-        .iter()
-        .filter(|r| r.is_active_on(day.global))
-    {
+    for resource in payer.resources.iter().filter(|r| r.is_active_on(day.global)) {
         let archetype = &plan.catalog.archetypes[usize::from(resource.archetype)];
-        write_resource_id(
-            &mut scratch.resource_id,
-            plan.seed,
-            archetype.kind,
-            resource,
-        );
+        write_resource_id(&mut scratch.resource_id, plan.seed, archetype.kind, resource);
         for meter_index in 0..archetype.meters.len() {
-            used_commitment += write_usage(
-                plan,
-                payer,
-                month,
-                &day,
-                resource,
-                meter_index,
-                rng,
-                &mut scratch,
-                report,
-            )?;
+            used_commitment += write_usage(plan, payer, month, &day, resource, meter_index, rng, &mut scratch, report)?;
         }
     }
     if let Some(savings_plan) = &payer.savings_plan {
@@ -225,21 +206,14 @@ fn write_usage(
         ..LineItem::default()
     };
     // Commitments cover the first meter only (instance hours, not storage or transfer).
-    let commitment = if meter_index == 0 {
-        resource.commitment
-    } else {
-        Commitment::OnDemand
-    };
+    let commitment = if meter_index == 0 { resource.commitment } else { Commitment::OnDemand };
     match commitment {
         Commitment::OnDemand => {
             report.write(account, meter.product, &on_demand)?;
             Ok(Fixed::ZERO)
         }
         Commitment::Reservation(number) => {
-            let pricing = archetype
-                .reserved
-                .as_ref()
-                .expect("covered archetypes have RI pricing");
+            let pricing = archetype.reserved.as_ref().expect("covered archetypes have RI pricing");
             let hourly = pricing.recurring_hourly + pricing.amortized_upfront_hourly;
             let discounted = LineItem {
                 line_item_type: "DiscountedUsage",
@@ -255,14 +229,9 @@ fn write_usage(
             Ok(Fixed::ZERO)
         }
         Commitment::SavingsPlan => {
-            let plan_rate = archetype
-                .savings_plan_rate
-                .expect("covered archetypes have a plan rate");
+            let plan_rate = archetype.savings_plan_rate.expect("covered archetypes have a plan rate");
             let effective = usage.mul_exact(plan_rate);
-            let savings_plan = payer
-                .savings_plan
-                .as_ref()
-                .expect("payer has a savings plan");
+            let savings_plan = payer.savings_plan.as_ref().expect("payer has a savings plan");
             let covered = LineItem {
                 line_item_type: "SavingsPlanCoveredUsage",
                 savings_plan_arn: &savings_plan.arn,
@@ -308,15 +277,9 @@ fn daily_usage(
     let growth = 10_000 + i128::from(team.monthly_growth_bp) * i128::from(day.global) / 30;
     let usage = match meter.quantity {
         Quantity::AlwaysOnHours => Fixed::whole(24),
-        Quantity::BusyHours {
-            weekday_min_bp,
-            weekend_max_bp,
-        } => {
-            let share = if day.weekend {
-                between(rng, 1_000, weekend_max_bp)
-            } else {
-                between(rng, weekday_min_bp, 10_000)
-            };
+        Quantity::BusyHours { weekday_min_bp, weekend_max_bp } => {
+            let share =
+                if day.weekend { between(rng, 1_000, weekend_max_bp) } else { between(rng, weekday_min_bp, 10_000) };
             Fixed::whole(24).mul_div_round(i128::from(share), 10_000, decimals)
         }
         Quantity::Storage { gb_per_size } => {
@@ -326,26 +289,18 @@ fn daily_usage(
         Quantity::Traffic { per_size } => {
             let weekly = if day.weekend { 6_500 } else { 10_000 };
             let step = match team.last_month {
-                LastMonthChange::TrafficStep { factor_bp } if month.is_last && month.index > 0 => {
-                    factor_bp
-                }
+                LastMonthChange::TrafficStep { factor_bp } if month.is_last && month.index > 0 => factor_bp,
                 _ => 10_000,
             };
             let noise = between(rng, 8_500, 11_500);
             let factors = weekly * growth * i128::from(step) * i128::from(noise);
-            size.mul_exact(per_size)
-                .mul_div_round(factors, 10_000_i128.pow(4), decimals)
+            size.mul_exact(per_size).mul_div_round(factors, 10_000_i128.pow(4), decimals)
         }
     };
     usage.max(smallest)
 }
 
-fn write_month_end(
-    plan: &Plan,
-    payer: &PayerPlan,
-    month: &Month,
-    report: &mut Report,
-) -> Result<()> {
+fn write_month_end(plan: &Plan, payer: &PayerPlan, month: &Month, report: &mut Report) -> Result<()> {
     let start = timestamp(month.first_day);
     let end = timestamp(month.next_first_day);
     // Month-level lines span the whole billing period.
@@ -362,11 +317,9 @@ fn write_month_end(
         let archetype = &plan.catalog.archetypes[reservation.archetype];
         let pricing = archetype.reserved.as_ref().expect("reserved archetype");
         let meter = &archetype.meters[0];
-        let purchased_hours =
-            hours_in_month.mul_exact(Fixed::whole(i64::from(reservation.purchased)));
-        let unused_hours = hours_in_month.mul_exact(Fixed::whole(i64::from(
-            reservation.purchased - reservation.covered,
-        )));
+        let purchased_hours = hours_in_month.mul_exact(Fixed::whole(i64::from(reservation.purchased)));
+        let unused_hours =
+            hours_in_month.mul_exact(Fixed::whole(i64::from(reservation.purchased - reservation.covered)));
         let fee = LineItem {
             product_code: meter.product.code(),
             usage_type: &pricing.fee_usage_types[reservation.region],
@@ -383,9 +336,7 @@ fn write_month_end(
             pricing_term: "Reserved",
             pricing_unit: "Hrs",
             reservation_arn: &reservation.arn,
-            unused_amortized_upfront_fee: Some(
-                unused_hours.mul_exact(pricing.amortized_upfront_hourly),
-            ),
+            unused_amortized_upfront_fee: Some(unused_hours.mul_exact(pricing.amortized_upfront_hourly)),
             unused_recurring_fee: Some(unused_hours.mul_exact(pricing.recurring_hourly)),
             ..period("RIFee", payer.account)
         };
@@ -393,10 +344,7 @@ fn write_month_end(
     }
 
     let credit_account = account_index(payer.spec.credit_account);
-    let credit = report
-        .account_total(credit_account)
-        .min(Fixed::whole(300))
-        .floor_to(2);
+    let credit = report.account_total(credit_account).min(Fixed::whole(300)).floor_to(2);
     if credit > Fixed::ZERO {
         let product = largest_product(report, credit_account);
         let line = LineItem {
@@ -409,16 +357,11 @@ fn write_month_end(
         report.write(credit_account, product, &line)?;
     }
 
-    if let Some(refund_account) = payer
-        .spec
-        .refund_account
-        .filter(|_| payer.refund_month(&plan.months) == Some(month.index))
+    if let Some(refund_account) =
+        payer.spec.refund_account.filter(|_| payer.refund_month(&plan.months) == Some(month.index))
     {
         let account = account_index(refund_account);
-        let refund = report
-            .account_total(account)
-            .min(Fixed::whole(180))
-            .floor_to(2);
+        let refund = report.account_total(account).min(Fixed::whole(180)).floor_to(2);
         if refund > Fixed::ZERO {
             let line = LineItem {
                 product_code: Product::Rds.code(),
@@ -448,9 +391,7 @@ fn write_month_end(
 
     // Taxes last: one line per account and product with net charges.
     let mut description = String::new();
-    for account in
-        (0..ACCOUNTS.len()).filter(|&a| ACCOUNTS[a].payer == ACCOUNTS[payer.account].name)
-    {
+    for account in (0..ACCOUNTS.len()).filter(|&a| ACCOUNTS[a].payer == ACCOUNTS[payer.account].name) {
         for product in Product::ALL {
             let taxed = report.charges[account][product.index()];
             let tax = taxed.mul_div_round(payer.spec.tax_rate_bp, 10_000, 2);
@@ -476,22 +417,13 @@ fn write_month_end(
 
 fn largest_product(report: &Report, account: usize) -> Product {
     let charges = &report.charges[account];
-    *Product::ALL
-        .iter()
-        .rev()
-        .max_by_key(|p| charges[p.index()])
-        .expect("products exist")
+    *Product::ALL.iter().rev().max_by_key(|p| charges[p.index()]).expect("products exist")
 }
 
 /// AWS Business support: 10% of the first $10K, 7% up to $80K, 5% up to
 /// $250K, 3% above; at least $100. Rounded to the cent.
 fn business_support_fee(charges: Fixed) -> Fixed {
-    let tiers = [
-        (Some(10_000), 1_000),
-        (Some(80_000), 700),
-        (Some(250_000), 500),
-        (None, 300),
-    ];
+    let tiers = [(Some(10_000), 1_000), (Some(80_000), 700), (Some(250_000), 500), (None, 300)];
     let mut fee = Fixed::ZERO;
     let mut lower = Fixed::ZERO;
     for (upper, rate_bp) in tiers {
@@ -511,11 +443,7 @@ fn invoice_id(plan: &Plan, payer: &PayerPlan, month: &Month, report_number: u64)
     let number = mix64(plan.seed ^ mix64(0x1A7 + report_number));
     match payer.spec.invoice_prefix {
         InvoiceStyle::Numeric => format!("{}", 1_000_000_000 + number % 9_000_000_000),
-        InvoiceStyle::Emea => format!(
-            "EUINGB{:02}-{:06}",
-            month.first_day.year() % 100,
-            number % 1_000_000
-        ),
+        InvoiceStyle::Emea => format!("EUINGB{:02}-{:06}", month.first_day.year() % 100, number % 1_000_000),
     }
 }
 
@@ -530,17 +458,8 @@ mod tests {
     #[test]
     fn support_fee_follows_the_tiers() {
         assert_eq!(business_support_fee(Fixed::whole(500)), Fixed::whole(100));
-        assert_eq!(
-            business_support_fee(Fixed::whole(10_000)),
-            Fixed::whole(1_000)
-        );
-        assert_eq!(
-            business_support_fee(Fixed::whole(90_000)),
-            Fixed::whole(1_000 + 4_900 + 500)
-        );
-        assert_eq!(
-            business_support_fee(Fixed::lit("12345.678")),
-            Fixed::lit("1164.2")
-        );
+        assert_eq!(business_support_fee(Fixed::whole(10_000)), Fixed::whole(1_000));
+        assert_eq!(business_support_fee(Fixed::whole(90_000)), Fixed::whole(1_000 + 4_900 + 500));
+        assert_eq!(business_support_fee(Fixed::lit("12345.678")), Fixed::lit("1164.2"));
     }
 }

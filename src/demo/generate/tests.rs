@@ -22,16 +22,9 @@ fn exact(text: &str) -> i128 {
 
 fn read_rows(path: &Path) -> (Vec<String>, Vec<csv::StringRecord>) {
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_string(&mut text).unwrap();
     let mut reader = csv::Reader::from_reader(text.as_bytes());
-    let header = reader
-        .headers()
-        .unwrap()
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let header = reader.headers().unwrap().iter().map(str::to_string).collect();
     let rows = reader.records().map(Result::unwrap).collect();
     (header, rows)
 }
@@ -45,11 +38,7 @@ fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.is_dir() {
                 pending.push(path);
             } else {
-                let relative = path
-                    .strip_prefix(dir)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
+                let relative = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
                 found.insert(relative, std::fs::read(&path).unwrap());
             }
         }
@@ -59,24 +48,14 @@ fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 
 #[test]
 fn same_config_gives_byte_identical_files() {
-    let config = DemoConfig {
-        target_rows: 12_000,
-        rows_per_file: 2_500,
-        ..DemoConfig::default()
-    };
+    let config = DemoConfig { target_rows: 12_000, rows_per_file: 2_500, ..DemoConfig::default() };
     let (first, second) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let a = generate_cur(first.path(), &config, &mut |_| {}).unwrap();
     let b = generate_cur(second.path(), &config, &mut |_| {}).unwrap();
     let strip = |files: &[GeneratedFile], root: &Path| -> Vec<_> {
         files
             .iter()
-            .map(|f| {
-                (
-                    f.path.strip_prefix(root).unwrap().to_path_buf(),
-                    f.rows,
-                    f.unblended_cost_total.clone(),
-                )
-            })
+            .map(|f| (f.path.strip_prefix(root).unwrap().to_path_buf(), f.rows, f.unblended_cost_total.clone()))
             .collect()
     };
     assert_eq!(strip(&a, first.path()), strip(&b, second.path()));
@@ -85,49 +64,26 @@ fn same_config_gives_byte_identical_files() {
     assert!(bytes_a == bytes_b, "same config wrote different bytes");
 
     let other_seed = tempfile::tempdir().unwrap();
-    generate_cur(
-        other_seed.path(),
-        &DemoConfig { seed: 7, ..config },
-        &mut |_| {},
-    )
-    .unwrap();
-    assert!(
-        files_under(other_seed.path()) != bytes_a,
-        "the seed changes nothing"
-    );
+    generate_cur(other_seed.path(), &DemoConfig { seed: 7, ..config }, &mut |_| {}).unwrap();
+    assert!(files_under(other_seed.path()) != bytes_a, "the seed changes nothing");
 }
 
 #[test]
 fn rejects_invalid_configs() {
     let dir = tempfile::tempdir().unwrap();
     for config in [
-        DemoConfig {
-            rows_per_file: 0,
-            ..DemoConfig::default()
-        },
-        DemoConfig {
-            first_month: (2026, 13),
-            ..DemoConfig::default()
-        },
-        DemoConfig {
-            months: 0,
-            ..DemoConfig::default()
-        },
+        DemoConfig { rows_per_file: 0, ..DemoConfig::default() },
+        DemoConfig { first_month: (2026, 13), ..DemoConfig::default() },
+        DemoConfig { months: 0, ..DemoConfig::default() },
     ] {
-        assert!(
-            generate_cur(dir.path(), &config, &mut |_| {}).is_err(),
-            "{config:?}"
-        );
+        assert!(generate_cur(dir.path(), &config, &mut |_| {}).is_err(), "{config:?}");
     }
 }
 
 /// One default-sized data set, checked from every angle.
 #[test]
 fn default_data_set_reads_back_consistently() {
-    let config = DemoConfig {
-        rows_per_file: 25_000,
-        ..DemoConfig::default()
-    };
+    let config = DemoConfig { rows_per_file: 25_000, ..DemoConfig::default() };
     let dir = tempfile::tempdir().unwrap();
     let mut reported_rows = 0;
     let files = generate_cur(dir.path(), &config, &mut |rows| reported_rows += rows).unwrap();
@@ -145,19 +101,12 @@ fn default_data_set_reads_back_consistently() {
     let mut periods = BTreeSet::new();
     for file in &files {
         let relative = file.path.strip_prefix(dir.path()).unwrap();
-        let parts: Vec<_> = relative
-            .iter()
-            .map(|p| p.to_str().unwrap().to_string())
-            .collect();
+        let parts: Vec<_> = relative.iter().map(|p| p.to_str().unwrap().to_string()).collect();
         assert_eq!(parts.len(), 4, "{relative:?}");
         assert!(company.payer_account_ids().contains(&parts[0].as_str()));
         assert_eq!(parts[1], "demo-cur");
         assert_eq!(&parts[2][..6], file.billing_period.replace('-', ""));
-        assert!(
-            parts[3].starts_with("demo-cur-")
-                && parts[3].ends_with(".csv.gz")
-                && parts[3].len() == 21
-        );
+        assert!(parts[3].starts_with("demo-cur-") && parts[3].ends_with(".csv.gz") && parts[3].len() == 21);
         assert_eq!(parts[0], file.payer_account_id);
         periods.insert(file.billing_period.clone());
 
@@ -173,56 +122,33 @@ fn default_data_set_reads_back_consistently() {
             let cost = exact(&get(row, "lineItem/UnblendedCost"));
             sum += cost;
             let id = get(row, "identity/LineItemId");
-            assert!(
-                id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-                "{id}"
-            );
+            assert!(id.len() == 40 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
             assert!(line_item_ids.insert(id), "duplicate line item id");
             assert_eq!(get(row, "bill/PayerAccountId"), file.payer_account_id);
             assert_eq!(get(row, "bill/InvoiceId").is_empty(), last_month);
             assert!(get(row, "bill/BillingPeriodStartDate").starts_with(&file.billing_period));
             let start = get(row, "lineItem/UsageStartDate");
-            assert!(
-                start.starts_with(&file.billing_period) && start.ends_with("T00:00:00Z"),
-                "{start}"
-            );
+            assert!(start.starts_with(&file.billing_period) && start.ends_with("T00:00:00Z"), "{start}");
             let account = get(row, "lineItem/UsageAccountId");
-            assert_eq!(
-                company.account(&account).unwrap().payer_account_id,
-                file.payer_account_id
-            );
+            assert_eq!(company.account(&account).unwrap().payer_account_id, file.payer_account_id);
 
             let line_item_type = get(row, "lineItem/LineItemType");
             line_item_types.insert(line_item_type.clone());
             let rate = get(row, "lineItem/UnblendedRate");
             if !rate.is_empty() {
                 let product = exact(&get(row, "lineItem/UsageAmount")) * exact(&rate);
-                assert_eq!(
-                    product % 10_000_000_000,
-                    0,
-                    "usage x rate needs more than 10 decimals"
-                );
-                assert_eq!(
-                    product / 10_000_000_000,
-                    cost,
-                    "cost != usage x rate in {row:?}"
-                );
+                assert_eq!(product % 10_000_000_000, 0, "usage x rate needs more than 10 decimals");
+                assert_eq!(product / 10_000_000_000, cost, "cost != usage x rate in {row:?}");
             }
             let resource = get(row, "lineItem/ResourceId");
             match line_item_type.as_str() {
                 "Usage" | "DiscountedUsage" | "SavingsPlanCoveredUsage" => {
-                    let team_values = [
-                        "resourceTags/user:team",
-                        "resourceTags/user:Team",
-                        "resourceTags/user:owner-team",
-                    ]
-                    .map(|c| get(row, c));
+                    let team_values =
+                        ["resourceTags/user:team", "resourceTags/user:Team", "resourceTags/user:owner-team"]
+                            .map(|c| get(row, c));
                     let tagged = team_values.iter().any(|v| !v.is_empty());
                     let previous = team_tag_by_resource.insert(resource.clone(), tagged);
-                    assert!(
-                        previous.is_none_or(|p| p == tagged),
-                        "tags of {resource} changed"
-                    );
+                    assert!(previous.is_none_or(|p| p == tagged), "tags of {resource} changed");
                     if company.team(&team_values[0]).is_some() {
                         canonical_teams.insert(team_values[0].clone());
                     }
@@ -256,24 +182,13 @@ fn default_data_set_reads_back_consistently() {
                 _ => {}
             }
         }
-        assert_eq!(
-            sum,
-            exact(&file.unblended_cost_total),
-            "{}",
-            file.path.display()
-        );
+        assert_eq!(sum, exact(&file.unblended_cost_total), "{}", file.path.display());
     }
 
-    assert_eq!(
-        periods.into_iter().collect::<Vec<_>>(),
-        ["2026-08", "2026-09", "2026-10"]
-    );
+    assert_eq!(periods.into_iter().collect::<Vec<_>>(), ["2026-08", "2026-09", "2026-10"]);
     assert_eq!(reported_rows, total_rows);
     let target = config.target_rows;
-    assert!(
-        total_rows.abs_diff(target) * 10 <= target,
-        "{total_rows} rows for a target of {target}"
-    );
+    assert!(total_rows.abs_diff(target) * 10 <= target, "{total_rows} rows for a target of {target}");
     for expected in [
         "Usage",
         "DiscountedUsage",
@@ -289,26 +204,11 @@ fn default_data_set_reads_back_consistently() {
         assert!(line_item_types.contains(expected), "no {expected} line");
     }
     for ((payer, day), [covered, negated, effective, used]) in savings_plan_days {
-        assert_eq!(
-            covered + negated,
-            0,
-            "negations do not cancel coverage on {day} for {payer}"
-        );
+        assert_eq!(covered + negated, 0, "negations do not cancel coverage on {day} for {payer}");
         assert_eq!(effective, used, "used commitment on {day} for {payer}");
     }
-    assert!(
-        canonical_teams.len() >= 20,
-        "only {} teams tagged canonically",
-        canonical_teams.len()
-    );
-    let untagged = team_tag_by_resource
-        .values()
-        .filter(|tagged| !**tagged)
-        .count();
+    assert!(canonical_teams.len() >= 20, "only {} teams tagged canonically", canonical_teams.len());
+    let untagged = team_tag_by_resource.values().filter(|tagged| !**tagged).count();
     let share = untagged as f64 / team_tag_by_resource.len() as f64;
-    assert!(
-        (0.08..=0.16).contains(&share),
-        "{:.1}% of resources have no team tag",
-        share * 100.0
-    );
+    assert!((0.08..=0.16).contains(&share), "{:.1}% of resources have no team tag", share * 100.0);
 }

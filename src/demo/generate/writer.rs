@@ -157,8 +157,7 @@ struct Part {
 
 impl ReportWriter {
     pub fn new(folder: &Path, bill: Bill, rows_per_file: u64) -> Result<ReportWriter> {
-        std::fs::create_dir_all(folder)
-            .with_context(|| format!("creating {}", folder.display()))?;
+        std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
         Ok(ReportWriter {
             bill,
             folder: folder.to_path_buf(),
@@ -172,18 +171,12 @@ impl ReportWriter {
     }
 
     pub fn write(&mut self, item: &LineItem) -> Result<()> {
-        if self
-            .part
-            .as_ref()
-            .is_none_or(|p| p.rows >= self.rows_per_file)
-        {
+        if self.part.as_ref().is_none_or(|p| p.rows >= self.rows_per_file) {
             self.start_part()?;
         }
         self.fill_record(item);
         let part = self.part.as_mut().expect("a part is open");
-        part.csv
-            .write_byte_record(&self.record)
-            .with_context(|| format!("writing {}", part.path.display()))?;
+        part.csv.write_byte_record(&self.record).with_context(|| format!("writing {}", part.path.display()))?;
         part.rows += 1;
         part.unblended_total += item.unblended_cost;
         self.rows += 1;
@@ -202,21 +195,11 @@ impl ReportWriter {
         let path = self.folder.join(format!("demo-cur-{number:05}.csv.gz"));
         let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
         // No file name and mtime 0 in the gzip header: same input, same bytes.
-        let gzip = GzBuilder::new().mtime(0).write(
-            BufWriter::with_capacity(256 * 1024, file),
-            Compression::new(GZIP_LEVEL),
-        );
-        let mut csv = csv::WriterBuilder::new()
-            .buffer_capacity(256 * 1024)
-            .from_writer(gzip);
-        csv.write_record(COLUMNS)
-            .with_context(|| format!("writing {}", path.display()))?;
-        self.part = Some(Part {
-            path,
-            csv,
-            rows: 0,
-            unblended_total: Fixed::ZERO,
-        });
+        let gzip =
+            GzBuilder::new().mtime(0).write(BufWriter::with_capacity(256 * 1024, file), Compression::new(GZIP_LEVEL));
+        let mut csv = csv::WriterBuilder::new().buffer_capacity(256 * 1024).from_writer(gzip);
+        csv.write_record(COLUMNS).with_context(|| format!("writing {}", path.display()))?;
+        self.part = Some(Part { path, csv, rows: 0, unblended_total: Fixed::ZERO });
         Ok(())
     }
 
@@ -225,11 +208,7 @@ impl ReportWriter {
             return Ok(());
         };
         let context = || format!("finishing {}", part.path.display());
-        let gzip = part
-            .csv
-            .into_inner()
-            .map_err(|e| anyhow::anyhow!("{}", e.error()))
-            .with_context(context)?;
+        let gzip = part.csv.into_inner().map_err(|e| anyhow::anyhow!("{}", e.error())).with_context(context)?;
         let mut file = gzip.finish().with_context(context)?;
         std::io::Write::flush(&mut file).with_context(context)?;
         self.finished.push(GeneratedFile {
@@ -243,13 +222,7 @@ impl ReportWriter {
     }
 
     fn fill_record(&mut self, item: &LineItem) {
-        let ReportWriter {
-            bill,
-            record,
-            scratch,
-            rows,
-            ..
-        } = self;
+        let ReportWriter { bill, record, scratch, rows, .. } = self;
         record.clear();
         scratch.clear();
         line_item_id(bill.seed_key, bill.report_number << 40 | *rows, scratch);
@@ -312,14 +285,7 @@ impl ReportWriter {
         push_amount(record, scratch, item.total_commitment_to_date);
         push_amount(record, scratch, item.used_commitment);
         let tags = &item.tags;
-        for text in [
-            tags.team,
-            tags.team_capitalised,
-            tags.owner_team,
-            tags.env,
-            tags.cost_center,
-            tags.service,
-        ] {
+        for text in [tags.team, tags.team_capitalised, tags.owner_team, tags.env, tags.cost_center, tags.service] {
             record.push_field(text.as_bytes());
         }
         debug_assert_eq!(record.len(), COLUMNS.len());

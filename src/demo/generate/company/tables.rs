@@ -1,36 +1,14 @@
 //! The company's data: orgs, accounts, payer families and teams.
 
-use super::{
-    AccountSpec, Env, InvoiceStyle, LastMonthChange, OrgSpec, PayerSpec, Profile, TeamSpec,
-};
+use super::{AccountSpec, Env, InvoiceStyle, LastMonthChange, OrgSpec, PayerSpec, Profile, TeamSpec};
 use crate::demo::generate::catalog::Kind::*;
 
 pub const ORGS: &[OrgSpec] = &[
-    OrgSpec {
-        name: "Payments",
-        exec: "Sofia Alvarez",
-        cost_center: "CC-2100",
-    },
-    OrgSpec {
-        name: "Platform",
-        exec: "Priya Raman",
-        cost_center: "CC-3100",
-    },
-    OrgSpec {
-        name: "Data",
-        exec: "Priya Raman",
-        cost_center: "CC-3200",
-    },
-    OrgSpec {
-        name: "Growth",
-        exec: "Marcus Cole",
-        cost_center: "CC-4100",
-    },
-    OrgSpec {
-        name: "Core Product",
-        exec: "Marcus Cole",
-        cost_center: "CC-4200",
-    },
+    OrgSpec { name: "Payments", exec: "Sofia Alvarez", cost_center: "CC-2100" },
+    OrgSpec { name: "Platform", exec: "Priya Raman", cost_center: "CC-3100" },
+    OrgSpec { name: "Data", exec: "Priya Raman", cost_center: "CC-3200" },
+    OrgSpec { name: "Growth", exec: "Marcus Cole", cost_center: "CC-4100" },
+    OrgSpec { name: "Core Product", exec: "Marcus Cole", cost_center: "CC-4200" },
 ];
 
 const MAIN_PAYER: &str = "acme-management";
@@ -40,47 +18,17 @@ const PAYMENTS_PAYER: &str = "acme-payments-management";
 pub const ACCOUNTS: &[AccountSpec] = &[
     account("418273645091", MAIN_PAYER, MAIN_PAYER, Env::Management),
     account("729104638251", "acme-prod-core", MAIN_PAYER, Env::Prod),
-    account(
-        "729104638474",
-        "acme-staging-core",
-        MAIN_PAYER,
-        Env::Staging,
-    ),
+    account("729104638474", "acme-staging-core", MAIN_PAYER, Env::Staging),
     account("615283940172", "acme-dev-sandbox", MAIN_PAYER, Env::Dev),
-    account(
-        "837261504938",
-        "acme-shared-platform",
-        MAIN_PAYER,
-        Env::Prod,
-    ),
+    account("837261504938", "acme-shared-platform", MAIN_PAYER, Env::Prod),
     account("904817263550", "acme-data-prod", MAIN_PAYER, Env::Prod),
     account("350918274663", "acme-analytics", MAIN_PAYER, Env::Prod),
     account("268471950384", "acme-ml-training", MAIN_PAYER, Env::Prod),
     account("193847562017", "acme-ci-runners", MAIN_PAYER, Env::Dev),
-    account(
-        "562019384756",
-        PAYMENTS_PAYER,
-        PAYMENTS_PAYER,
-        Env::Management,
-    ),
-    account(
-        "471829305617",
-        "acme-payments-prod",
-        PAYMENTS_PAYER,
-        Env::Prod,
-    ),
-    account(
-        "471829305842",
-        "acme-payments-staging",
-        PAYMENTS_PAYER,
-        Env::Staging,
-    ),
-    account(
-        "738492016354",
-        "acme-ledger-prod",
-        PAYMENTS_PAYER,
-        Env::Prod,
-    ),
+    account("562019384756", PAYMENTS_PAYER, PAYMENTS_PAYER, Env::Management),
+    account("471829305617", "acme-payments-prod", PAYMENTS_PAYER, Env::Prod),
+    account("471829305842", "acme-payments-staging", PAYMENTS_PAYER, Env::Staging),
+    account("738492016354", "acme-ledger-prod", PAYMENTS_PAYER, Env::Prod),
     account("846302917485", "acme-fraud-ml", PAYMENTS_PAYER, Env::Prod),
 ];
 
@@ -127,15 +75,8 @@ const DATA: Profile = &[
     (Function, 5),
     (Table, 2),
 ];
-const ML: Profile = &[
-    (GpuTrainer, 10),
-    (Worker, 8),
-    (Volume, 10),
-    (Bucket, 14),
-    (Function, 3),
-    (LogGroup, 4),
-    (WebServer, 3),
-];
+const ML: Profile =
+    &[(GpuTrainer, 10), (Worker, 8), (Volume, 10), (Bucket, 14), (Function, 3), (LogGroup, 4), (WebServer, 3)];
 const PLATFORM: Profile = &[
     (Cluster, 2),
     (Worker, 20),
@@ -146,20 +87,8 @@ const PLATFORM: Profile = &[
     (Bucket, 5),
     (Function, 4),
 ];
-const CI: Profile = &[
-    (CiRunner, 80),
-    (Bucket, 4),
-    (Volume, 6),
-    (LogGroup, 4),
-    (Worker, 2),
-];
-const FRONTEND: Profile = &[
-    (WebServer, 10),
-    (Bucket, 14),
-    (Function, 20),
-    (LogGroup, 10),
-    (Table, 5),
-];
+const CI: Profile = &[(CiRunner, 80), (Bucket, 4), (Volume, 6), (LogGroup, 4), (Worker, 2)];
+const FRONTEND: Profile = &[(WebServer, 10), (Bucket, 14), (Function, 20), (LogGroup, 10), (Table, 5)];
 
 const fn team(
     name: &'static str,
@@ -212,20 +141,13 @@ pub const TEAMS: &[TeamSpec] = &[
     TeamSpec {
         monthly_growth_bp: 150,
         // A new model-training fleet.
-        last_month: LastMonthChange::Launch {
-            kind: GpuTrainer,
-            extra_bp: 3_000,
-        },
+        last_month: LastMonthChange::Launch { kind: GpuTrainer, extra_bp: 3_000 },
         ..team(
             "fraud",
             "Payments",
             ML,
             6,
-            &[
-                ("acme-fraud-ml", 5),
-                ("acme-payments-prod", 2),
-                ("acme-payments-staging", 1),
-            ],
+            &[("acme-fraud-ml", 5), ("acme-payments-prod", 2), ("acme-payments-staging", 1)],
             &["fraud-scoring", "risk-rules"],
             &["risk"],
         )
@@ -244,11 +166,7 @@ pub const TEAMS: &[TeamSpec] = &[
         "Payments",
         SERVICE,
         6,
-        &[
-            ("acme-payments-prod", 5),
-            ("acme-payments-staging", 2),
-            ("acme-dev-sandbox", 1),
-        ],
+        &[("acme-payments-prod", 5), ("acme-payments-staging", 2), ("acme-dev-sandbox", 1)],
         &["checkout-web", "cart"],
         &["checkout-team"],
     ),
@@ -260,11 +178,7 @@ pub const TEAMS: &[TeamSpec] = &[
             "Platform",
             PLATFORM,
             10,
-            &[
-                ("acme-shared-platform", 6),
-                ("acme-staging-core", 1),
-                ("acme-dev-sandbox", 1),
-            ],
+            &[("acme-shared-platform", 6), ("acme-staging-core", 1), ("acme-dev-sandbox", 1)],
             &["eks-core", "cluster-addons"],
             &["k8s", "kubernetes"],
         )
@@ -297,11 +211,7 @@ pub const TEAMS: &[TeamSpec] = &[
         "Platform",
         PLATFORM,
         4,
-        &[
-            ("acme-shared-platform", 4),
-            ("acme-prod-core", 2),
-            ("acme-payments-prod", 1),
-        ],
+        &[("acme-shared-platform", 4), ("acme-prod-core", 2), ("acme-payments-prod", 1)],
         &["transit", "edge-proxy"],
         &["netops"],
     ),
@@ -327,15 +237,7 @@ pub const TEAMS: &[TeamSpec] = &[
             &["data-eng", "data"],
         )
     },
-    team(
-        "analytics",
-        "Data",
-        DATA,
-        6,
-        &[("acme-analytics", 6)],
-        &["bi-dashboards", "reporting"],
-        &["bi"],
-    ),
+    team("analytics", "Data", DATA, 6, &[("acme-analytics", 6)], &["bi-dashboards", "reporting"], &["bi"]),
     TeamSpec {
         monthly_growth_bp: 400,
         ..team(
@@ -343,31 +245,20 @@ pub const TEAMS: &[TeamSpec] = &[
             "Data",
             ML,
             8,
-            &[
-                ("acme-ml-training", 6),
-                ("acme-data-prod", 1),
-                ("acme-dev-sandbox", 1),
-            ],
+            &[("acme-ml-training", 6), ("acme-data-prod", 1), ("acme-dev-sandbox", 1)],
             &["model-training", "feature-store"],
             &["ml", "mlops"],
         )
     },
     TeamSpec {
         // The old search cluster is retired on the 10th.
-        last_month: LastMonthChange::Decommission {
-            share_bp: 5_000,
-            on_day: 10,
-        },
+        last_month: LastMonthChange::Decommission { share_bp: 5_000, on_day: 10 },
         ..team(
             "search",
             "Data",
             SERVICE,
             6,
-            &[
-                ("acme-prod-core", 4),
-                ("acme-data-prod", 2),
-                ("acme-staging-core", 1),
-            ],
+            &[("acme-prod-core", 4), ("acme-data-prod", 2), ("acme-staging-core", 1)],
             &["search-api", "indexer"],
             &["search-team"],
         )
@@ -392,11 +283,7 @@ pub const TEAMS: &[TeamSpec] = &[
             "Growth",
             FRONTEND,
             7,
-            &[
-                ("acme-prod-core", 5),
-                ("acme-staging-core", 2),
-                ("acme-dev-sandbox", 1),
-            ],
+            &[("acme-prod-core", 5), ("acme-staging-core", 2), ("acme-dev-sandbox", 1)],
             &["landing-pages", "signup-flow"],
             &["growth", "web"],
         )
@@ -406,11 +293,7 @@ pub const TEAMS: &[TeamSpec] = &[
         "Growth",
         SERVICE,
         4,
-        &[
-            ("acme-prod-core", 4),
-            ("acme-staging-core", 1),
-            ("acme-dev-sandbox", 1),
-        ],
+        &[("acme-prod-core", 4), ("acme-staging-core", 1), ("acme-dev-sandbox", 1)],
         &["ab-testing", "feature-flags"],
         &["experiments"],
     ),
@@ -472,11 +355,7 @@ pub const TEAMS: &[TeamSpec] = &[
         "Core Product",
         SERVICE,
         6,
-        &[
-            ("acme-prod-core", 5),
-            ("acme-staging-core", 2),
-            ("acme-dev-sandbox", 1),
-        ],
+        &[("acme-prod-core", 5), ("acme-staging-core", 2), ("acme-dev-sandbox", 1)],
         &["mobile-bff", "push-sync"],
         &["mobile"],
     ),
@@ -496,16 +375,6 @@ pub const TEAMS: &[TeamSpec] = &[
 
 /// Team-tag values that map to no team at all.
 pub const UNKNOWN_TEAM_VALUES: &[&str] = &["tbd", "unknown", "TBD", "none"];
-const fn account(
-    id: &'static str,
-    name: &'static str,
-    payer: &'static str,
-    env: Env,
-) -> AccountSpec {
-    AccountSpec {
-        id,
-        name,
-        payer,
-        env,
-    }
+const fn account(id: &'static str, name: &'static str, payer: &'static str, env: Env) -> AccountSpec {
+    AccountSpec { id, name, payer, env }
 }

@@ -8,8 +8,7 @@ use super::Commitment;
 use super::Month;
 use crate::demo::generate::catalog::{Catalog, HOME_REGION, Kind};
 use crate::demo::generate::company::{
-    ACCOUNTS, AccountSpec, Env, LastMonthChange, TEAMS, TeamSpec, UNKNOWN_TEAM_VALUES,
-    account_index, org_of,
+    ACCOUNTS, AccountSpec, Env, LastMonthChange, TEAMS, TeamSpec, UNKNOWN_TEAM_VALUES, account_index, org_of,
 };
 use crate::demo::generate::ids::{between, chance, mix64, weighted_index};
 
@@ -110,37 +109,18 @@ pub struct TeamVocabulary {
 
 /// A team's resources, drawn from its own random stream so its first
 /// resources stay the same at any scale. Serials are `team << TEAM_SHIFT | n`.
-pub fn team_resources(
-    seed: u64,
-    catalog: &Catalog,
-    months: &[Month],
-    team_index: usize,
-    count: u64,
-) -> Vec<Resource> {
+pub fn team_resources(seed: u64, catalog: &Catalog, months: &[Month], team_index: usize, count: u64) -> Vec<Resource> {
     let team = &TEAMS[team_index];
     let serial = |n: u64| (team_index as u32) << TEAM_SHIFT | n as u32;
     let mut rng = ChaCha8Rng::seed_from_u64(mix64(seed ^ mix64(team_index as u64 + 1)));
     let mut resources: Vec<Resource> = (0..count)
-        .map(|n| {
-            draw_resource(
-                &mut rng,
-                catalog,
-                months,
-                team_index,
-                serial(n),
-                Placement::default(),
-            )
-        })
+        .map(|n| draw_resource(&mut rng, catalog, months, team_index, serial(n), Placement::default()))
         .collect();
     if let (LastMonthChange::Launch { kind, extra_bp }, [_, .., last]) = (team.last_month, months) {
         let launched = (count * extra_bp / 10_000).max(1);
         for n in count..count + launched {
-            let placement = Placement {
-                kind: Some(kind),
-                account: None,
-            };
-            let mut resource =
-                draw_resource(&mut rng, catalog, months, team_index, serial(n), placement);
+            let placement = Placement { kind: Some(kind), account: None };
+            let mut resource = draw_resource(&mut rng, catalog, months, team_index, serial(n), placement);
             resource.active_from = resource.active_from.max(last.first_global_day);
             resource.active_until = resource.active_until.max(resource.active_from + 1);
             resources.push(resource);
@@ -165,14 +145,13 @@ fn draw_resource(
     placement: Placement,
 ) -> Resource {
     let team = &TEAMS[team_index];
-    let kind = placement.kind.unwrap_or_else(|| {
-        team.profile[weighted_index(rng, team.profile.iter().map(|(_, w)| *w))].0
-    });
+    let kind =
+        placement.kind.unwrap_or_else(|| team.profile[weighted_index(rng, team.profile.iter().map(|(_, w)| *w))].0);
     let variants = catalog.variants(kind);
     let archetype = variants[between(rng, 0, variants.len() as i64 - 1) as usize];
-    let account = placement.account.unwrap_or_else(|| {
-        account_index(team.accounts[weighted_index(rng, team.accounts.iter().map(|(_, w)| *w))].0)
-    });
+    let account = placement
+        .account
+        .unwrap_or_else(|| account_index(team.accounts[weighted_index(rng, team.accounts.iter().map(|(_, w)| *w))].0));
     // Mostly us-east-1; some us-west-2 (DR, replicas) and eu-west-1 (EU customers).
     let region = match between(rng, 0, 99) {
         0..82 => HOME_REGION,
@@ -183,9 +162,7 @@ fn draw_resource(
     let service = between(rng, 0, team.services.len() as i64 - 1) as u8;
     let (low, high) = kind.size_range();
     // The product of three uniform draws skews sizes towards `low`, with a long tail.
-    let skew = (0..3)
-        .map(|_| between(rng, 0, 10_000) as i128)
-        .product::<i128>();
+    let skew = (0..3).map(|_| between(rng, 0, 10_000) as i128).product::<i128>();
     let size = low + ((high - low) as i128 * skew / 1_000_000_000_000) as i64;
     let tags = draw_tags(rng, team);
     let total_days = months.iter().map(|m| m.days).sum::<u32>();
@@ -234,8 +211,8 @@ fn draw_tags(rng: &mut ChaCha8Rng, team: &TeamSpec) -> TagChoice {
         };
         (TeamKey::Team, value)
     } else {
-        let key = [TeamKey::Team, TeamKey::TeamCapitalised, TeamKey::OwnerTeam]
-            [weighted_index(rng, [90, 6, 4].into_iter())];
+        let key =
+            [TeamKey::Team, TeamKey::TeamCapitalised, TeamKey::OwnerTeam][weighted_index(rng, [90, 6, 4].into_iter())];
         let alias_count = team.former_name.iter().count() + team.aliases.len();
         let value = if team.former_name.is_some() && chance(rng, 4_000) {
             TeamValue::Alias(0)
@@ -243,9 +220,7 @@ fn draw_tags(rng: &mut ChaCha8Rng, team: &TeamSpec) -> TagChoice {
             match between(rng, 0, 99) {
                 0..91 => TeamValue::Canonical,
                 91..96 => TeamValue::MixedCase,
-                _ if alias_count > 0 => {
-                    TeamValue::Alias(between(rng, 0, alias_count as i64 - 1) as u8)
-                }
+                _ if alias_count > 0 => TeamValue::Alias(between(rng, 0, alias_count as i64 - 1) as u8),
                 _ => TeamValue::Canonical,
             }
         };
@@ -257,23 +232,12 @@ fn draw_tags(rng: &mut ChaCha8Rng, team: &TeamSpec) -> TagChoice {
         11..15 => EnvStyle::Upper,
         _ => EnvStyle::Canonical,
     };
-    TagChoice {
-        team_key,
-        team_value,
-        env,
-        cost_center: chance(rng, 8_000),
-        service: chance(rng, 8_500),
-    }
+    TagChoice { team_key, team_value, env, cost_center: chance(rng, 8_000), service: chance(rng, 8_500) }
 }
 
 /// Every member account gets at least one resource, even at tiny scales,
 /// so each shows up in the bill (and the credit account has charges).
-pub fn add_resources_to_empty_accounts(
-    all: &mut Vec<Resource>,
-    catalog: &Catalog,
-    months: &[Month],
-    seed: u64,
-) {
+pub fn add_resources_to_empty_accounts(all: &mut Vec<Resource>, catalog: &Catalog, months: &[Month], seed: u64) {
     let mut next_serial_per_team = vec![0u32; TEAMS.len()];
     for resource in all.iter() {
         let team = usize::from(resource.team);
@@ -283,17 +247,11 @@ pub fn add_resources_to_empty_accounts(
         if spec.env == Env::Management || all.iter().any(|r| usize::from(r.account) == account) {
             continue;
         }
-        let team = TEAMS
-            .iter()
-            .position(|t| t.accounts.iter().any(|(a, _)| *a == spec.name))
-            .expect("account used");
+        let team = TEAMS.iter().position(|t| t.accounts.iter().any(|(a, _)| *a == spec.name)).expect("account used");
         let mut rng = ChaCha8Rng::seed_from_u64(mix64(seed ^ mix64(0xACC0 + account as u64)));
         let serial = next_serial_per_team[team];
         next_serial_per_team[team] += 1;
-        let placement = Placement {
-            kind: None,
-            account: Some(account),
-        };
+        let placement = Placement { kind: None, account: Some(account) };
         let mut resource = draw_resource(&mut rng, catalog, months, team, serial, placement);
         (resource.active_from, resource.active_until) = (0, months.iter().map(|m| m.days).sum());
         all.push(resource);
@@ -304,12 +262,7 @@ pub fn vocabulary(team: &TeamSpec) -> TeamVocabulary {
     TeamVocabulary {
         canonical: team.name,
         mixed_case: mixed_case(team.name),
-        aliases: team
-            .former_name
-            .iter()
-            .chain(team.aliases)
-            .copied()
-            .collect(),
+        aliases: team.former_name.iter().chain(team.aliases).copied().collect(),
         typo: team.typo,
         cost_center: org_of(team).cost_center,
     }
@@ -324,10 +277,7 @@ fn mixed_case(name: &str) -> String {
                 word.to_ascii_uppercase()
             } else {
                 let mut chars = word.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                    .unwrap_or_default()
+                chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
             }
         })
         .collect::<Vec<_>>()

@@ -21,27 +21,15 @@ pub fn tags<'p>(plan: &'p Plan, resource: &Resource) -> Tags<'p> {
     let vocabulary = &plan.vocabularies[team];
     let value = vocabulary.value(&resource.tags);
     let under = |key| {
-        if resource.tags.team_key == key {
-            value
-        } else {
-            ""
-        }
+        if resource.tags.team_key == key { value } else { "" }
     };
     Tags {
         team: under(TeamKey::Team),
         team_capitalised: under(TeamKey::TeamCapitalised),
         owner_team: under(TeamKey::OwnerTeam),
         env: env_tag(&ACCOUNTS[usize::from(resource.account)], resource.tags.env),
-        cost_center: if resource.tags.cost_center {
-            vocabulary.cost_center
-        } else {
-            ""
-        },
-        service: if resource.tags.service {
-            TEAMS[team].services[usize::from(resource.service)]
-        } else {
-            ""
-        },
+        cost_center: if resource.tags.cost_center { vocabulary.cost_center } else { "" },
+        service: if resource.tags.service { TEAMS[team].services[usize::from(resource.service)] } else { "" },
     }
 }
 
@@ -126,11 +114,7 @@ mod tests {
 
     #[test]
     fn resource_ids_are_aws_shaped_and_unique() {
-        let plan = Plan::build(&DemoConfig {
-            target_rows: 20_000,
-            ..DemoConfig::default()
-        })
-        .unwrap();
+        let plan = Plan::build(&DemoConfig { target_rows: 20_000, ..DemoConfig::default() }).unwrap();
         let mut seen = std::collections::HashSet::new();
         let mut id = String::new();
         for resource in plan.payers.iter().flat_map(|p| &p.resources) {
