@@ -1,9 +1,10 @@
 //! tally: cloud cost attribution. Data flows one way:
-//! billing files -> [`ingest`] -> [`lake`] -> attribute -> reports / nudges.
+//! billing files -> [`ingest`] -> [`lake`] -> [`attribute`] -> reports / nudges.
 //!
 //! The binary in `main.rs` is a thin shell over these modules; integration
 //! tests and `bench/` drive the same code.
 
+pub mod attribute;
 pub mod demo;
 pub mod ingest;
 pub mod lake;

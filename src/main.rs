@@ -14,6 +14,7 @@ Examples:
   tally ingest exports/ --lake lake            # every billing file under exports/
   tally ingest 'cur/*.csv.gz' --lake lake      # a glob (quote it)
   tally sql --lake lake 'SELECT provider, billing_period, sum(\"BilledCost\") FROM line_items GROUP BY 1, 2'
+  tally attribute --lake lake --mappings mappings   # every period; --period 2026-08 for one
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine).";
 
@@ -46,6 +47,14 @@ pub struct LakeArg {
     pub lake: PathBuf,
 }
 
+/// The ownership mappings folder, taken the same way by every command.
+#[derive(Args, Debug, Clone)]
+pub struct MappingsArg {
+    /// Mappings folder (org.toml, rules.toml, pools.toml), usually kept in git
+    #[arg(long, env = "TALLY_MAPPINGS", value_name = "DIR")]
+    pub mappings: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Read billing exports into the lake, reconciling every file
@@ -54,7 +63,10 @@ enum Command {
     /// Run SQL over the lake's tables
     #[command(after_help = commands::sql::AFTER_HELP)]
     Sql(commands::sql::SqlArgs),
-    /// Generate a synthetic company's AWS CUR files and ingest them
+    /// Attribute every line item to a team by the ownership mappings
+    #[command(after_help = commands::attribute::AFTER_HELP)]
+    Attribute(commands::attribute::AttributeArgs),
+    /// Generate a synthetic company's AWS CUR files, ingest and attribute them
     Demo(commands::demo::DemoArgs),
 }
 
@@ -86,6 +98,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Ingest(args) => commands::ingest::run(args, cli.quiet).await,
             Command::Sql(args) => commands::sql::run(args).await,
+            Command::Attribute(args) => commands::attribute::run(args, cli.quiet).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
         }
     });

@@ -1,5 +1,7 @@
-//! `tally demo`: a synthetic company's AWS CUR files, ingested into a lake,
-//! with a summary. Deterministic: the same seed gives the same bytes.
+//! `tally demo`: a synthetic company's AWS CUR files, ingested into a lake and
+//! attributed to its teams by the mappings in `fixtures/demo-mappings` (built
+//! into the binary), with a summary. Deterministic: the same seed gives the
+//! same bytes.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,10 +9,13 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tally::attribute::{self, Compiled};
 use tally::demo::generate::{DemoConfig, generate_cur};
 use tally::ingest;
 use tally::lake::Lake;
 use tally::output::{self, OutputFormat};
+
+use crate::commands;
 
 #[derive(Args)]
 pub struct DemoArgs {
@@ -34,17 +39,15 @@ pub struct DemoArgs {
     no_ingest: bool,
 }
 
-const SUMMARY_SQL: &str = r#"
-SELECT billing_period,
-       count(*) AS line_items,
-       count(DISTINCT "SubAccountId") AS accounts,
-       sum("BilledCost") AS billed_cost,
-       sum("EffectiveCost") AS effective_cost,
-       sum(CASE WHEN "Tags"['team'] IS NULL AND "Tags"['Team'] IS NULL AND "Tags"['owner-team'] IS NULL
-                THEN "EffectiveCost" ELSE 0 END) AS untagged_cost
-FROM line_items
-GROUP BY billing_period
-ORDER BY billing_period"#;
+/// The demo company's ownership mappings, written to DIR/mappings.
+const MAPPINGS: [(&str, &str); 4] = [
+    ("org.toml", include_str!("../../fixtures/demo-mappings/org.toml")),
+    ("rules.toml", include_str!("../../fixtures/demo-mappings/rules.toml")),
+    ("pools.toml", include_str!("../../fixtures/demo-mappings/pools.toml")),
+    ("telemetry/eks-cpu-hours.csv", include_str!("../../fixtures/demo-mappings/telemetry/eks-cpu-hours.csv")),
+];
+
+const SUMMARY_SQL: &str = include_str!("../../queries/demo_summary.sql");
 
 pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let config = DemoConfig {
@@ -88,8 +91,22 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         let batches = frame.collect().await?;
         println!("\nlake {} (every file reconciled: rows and cost in = out)", lake.root().display());
         output::write(&mut std::io::stdout().lock(), &schema, &batches, OutputFormat::Table)?;
+    }
+
+    let mappings_dir = args.out.join("mappings");
+    for (name, text) in MAPPINGS {
+        let path = mappings_dir.join(name);
+        std::fs::create_dir_all(path.parent().expect("has parent"))?;
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let compiled = Compiled::load(&mappings_dir)?;
+    let periods = attribute::lake_periods(&lake);
+    attribute::run(&lake, &compiled, &periods, !quiet).await?;
+    if !quiet {
+        println!("\nattributed to teams by {} (reconciled to the ingested totals exactly)", mappings_dir.display());
+        commands::attribute::print_coverage(&lake, &periods).await?;
         println!(
-            "\nexplore it: tally sql --lake {} 'SELECT \"ServiceName\", sum(\"EffectiveCost\") FROM line_items GROUP BY 1 ORDER BY 2 DESC'",
+            "\nexplore it: tally sql --lake {} 'SELECT team, sum(\"EffectiveCost\") AS cost FROM attributed GROUP BY 1 ORDER BY 2 DESC'",
             lake.root().display()
         );
     }

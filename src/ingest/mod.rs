@@ -205,7 +205,7 @@ fn ingest_file(
         _ => String::new(),
     };
     record.format = format!("{}{version} ({}, {how})", format.name(), rows.encoding.name());
-    tracing::info!("{name}: {how} format {}{version}", format.name());
+    tracing::debug!("{name}: {how} format {}{version}", format.name());
 
     let cost_column = mapper.cost_column().clone();
     let currency_column = mapper.currency_column().cloned();
@@ -352,7 +352,7 @@ async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, i128)>, Inges
         return Ok(landed);
     }
     let ctx = datafusion::prelude::SessionContext::new_with_config(session_config());
-    register_parquet_dir(&ctx, "line_items", &dir, Some(SCHEMA.clone())).await?;
+    register_parquet_dir(&ctx, "line_items", &dir, Some(SCHEMA.clone()), &crate::lake::PARTITION_COLUMNS).await?;
     let batches = ctx
         .sql(r#"SELECT "x_SourceFile", count(*) AS n, sum("BilledCost") AS cost FROM line_items GROUP BY "x_SourceFile""#)
         .await?

@@ -10,6 +10,7 @@
 //! Writers build files under `_staging` and move each into place with one
 //! `rename`, so a reader (or a crash) sees either the old file or the new one.
 
+pub mod attributed;
 pub mod line_items;
 pub mod log;
 
@@ -64,8 +65,13 @@ impl Lake {
         for table in ["ingests", "quarantine"] {
             let dir = self.table_dir(table);
             if has_parquet(&dir) {
-                register_parquet_dir(&ctx, table, &dir, None).await?;
+                register_parquet_dir(&ctx, table, &dir, None, &[]).await?;
             }
+        }
+        let dir = self.table_dir("attributed");
+        if has_parquet(&dir) {
+            register_parquet_dir(&ctx, "attributed", &dir, Some(attributed::SCHEMA.clone()), &["billing_period"])
+                .await?;
         }
         Ok(ctx)
     }
@@ -73,7 +79,7 @@ impl Lake {
     async fn register_line_items(&self, ctx: &SessionContext) -> datafusion::error::Result<()> {
         let dir = self.table_dir("line_items");
         if has_parquet(&dir) {
-            register_parquet_dir(ctx, "line_items", &dir, Some(SCHEMA.clone())).await
+            register_parquet_dir(ctx, "line_items", &dir, Some(SCHEMA.clone()), &PARTITION_COLUMNS).await
         } else {
             let mut fields: Vec<Field> = SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
             fields.extend(PARTITION_COLUMNS.map(|c| Field::new(c, DataType::Utf8, false)));
@@ -92,20 +98,18 @@ pub fn session_config() -> SessionConfig {
     config
 }
 
-/// Registers a folder of Parquet files (Hive partitions under it become
-/// columns) as a table. With `schema`, files missing newer columns read as null.
+/// Registers a folder of Parquet files as a table; the named Hive partition
+/// folders under it become columns. With `schema`, files missing newer columns read as null.
 pub async fn register_parquet_dir(
     ctx: &SessionContext,
     name: &str,
     dir: &Path,
     schema: Option<Arc<Schema>>,
+    partition_columns: &[&str],
 ) -> datafusion::error::Result<()> {
     let url = ListingTableUrl::parse(format!("{}/", dir.canonicalize()?.display()))?;
-    let partitions: Vec<(String, DataType)> = if name == "line_items" {
-        PARTITION_COLUMNS.iter().map(|c| (c.to_string(), DataType::Utf8)).collect()
-    } else {
-        vec![]
-    };
+    let partitions: Vec<(String, DataType)> =
+        partition_columns.iter().map(|c| (c.to_string(), DataType::Utf8)).collect();
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(partitions);

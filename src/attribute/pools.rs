@@ -1,0 +1,270 @@
+//! Shared cost pools: spend a rule sends to a pool is split among teams
+//! (or further pools) evenly, by fixed weights, in proportion to the teams'
+//! direct spend, or by usage telemetry per day.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+
+use super::mappings::{MappingError, Mappings, SplitKind};
+use super::org::Org;
+use super::split::split;
+use crate::money;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Recipient {
+    Team(String),
+    Pool(String),
+}
+
+impl Recipient {
+    fn parse(text: &str) -> Recipient {
+        match text.strip_prefix("pool:") {
+            Some(pool) => Recipient::Pool(pool.to_string()),
+            None => Recipient::Team(text.to_string()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Pool {
+    pub id: String,
+    pub kind: SplitKind,
+    /// Fixed recipients with their weights (even: 1 each); empty for
+    /// proportional without `to` and for telemetry.
+    fixed: Vec<(Recipient, i128)>,
+    scope: Option<String>,
+    /// Telemetry: units per day and per month (`YYYY-MM`), by team.
+    daily: HashMap<NaiveDate, BTreeMap<String, i128>>,
+    monthly: HashMap<String, BTreeMap<String, i128>>,
+}
+
+/// One piece of a split line item: who gets it, through which pools, and its
+/// amounts `[billed, effective, share]` (share: fraction of the line at scale 20).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub team: String,
+    pub pools: Vec<String>,
+    pub amounts: [i128; 3],
+}
+
+pub struct Pools {
+    pools: BTreeMap<String, Pool>,
+}
+
+impl Pools {
+    pub fn ids(mappings: &Mappings) -> HashSet<String> {
+        mappings.pools.pools.iter().map(|p| p.id.clone()).collect()
+    }
+
+    pub fn compile(mappings: &Mappings, org: &Org) -> Result<Pools, MappingError> {
+        let file = "pools.toml";
+        let ids = Pools::ids(mappings);
+        let mut pools = BTreeMap::new();
+        for spec in &mappings.pools.pools {
+            let needle = format!("\"{}\"", spec.id);
+            let error = |message: String| mappings.error(file, &needle, format!("pool `{}`: {message}", spec.id));
+            if pools.contains_key(&spec.id) {
+                return Err(error("the id is used twice".to_string()));
+            }
+            let mut fixed: Vec<(Recipient, i128)> = match spec.split {
+                SplitKind::Weights => {
+                    if spec.weights.is_empty() || spec.weights.values().all(|w| *w == 0) {
+                        return Err(error("split = \"weights\" needs weights = { team = 1, ... }".to_string()));
+                    }
+                    spec.weights.iter().map(|(r, w)| (Recipient::parse(r), *w as i128)).collect()
+                }
+                SplitKind::Even => {
+                    if spec.to.is_empty() {
+                        return Err(error("split = \"even\" needs to = [teams]".to_string()));
+                    }
+                    spec.to.iter().map(|r| (Recipient::parse(r), 1)).collect()
+                }
+                SplitKind::Proportional => spec.to.iter().map(|r| (Recipient::parse(r), 1)).collect(),
+                SplitKind::Telemetry => Vec::new(),
+            };
+            fixed.sort();
+            fixed.dedup_by(|a, b| a.0 == b.0);
+            for (recipient, _) in &fixed {
+                match recipient {
+                    Recipient::Team(team) if !org.is_team(team) => {
+                        return Err(error(format!("unknown team `{team}`")));
+                    }
+                    Recipient::Pool(pool) if !ids.contains(pool) => {
+                        return Err(error(format!("unknown pool `{pool}`")));
+                    }
+                    _ => {}
+                }
+            }
+            if let Some(scope) = &spec.scope
+                && !org.is_node(scope)
+            {
+                return Err(error(format!("scope `{scope}` is not in org.toml")));
+            }
+            let (daily, monthly) = match (spec.split, &spec.telemetry) {
+                (SplitKind::Telemetry, Some(path)) => read_telemetry(mappings, path, org).map_err(|m| error(m))?,
+                (SplitKind::Telemetry, None) => {
+                    return Err(error("split = \"telemetry\" needs telemetry = \"telemetry/<file>.csv\"".to_string()));
+                }
+                _ => Default::default(),
+            };
+            pools.insert(
+                spec.id.clone(),
+                Pool { id: spec.id.clone(), kind: spec.split, fixed, scope: spec.scope.clone(), daily, monthly },
+            );
+        }
+        let compiled = Pools { pools };
+        // Pools feeding pools must form a DAG.
+        for id in compiled.pools.keys() {
+            compiled
+                .check_cycle(id, &mut Vec::new())
+                .map_err(|cycle| mappings.error(file, &format!("\"{id}\""), format!("pool cycle: {cycle}")))?;
+        }
+        Ok(compiled)
+    }
+
+    fn check_cycle<'a>(&'a self, id: &'a str, stack: &mut Vec<&'a str>) -> Result<(), String> {
+        if stack.contains(&id) {
+            stack.push(id);
+            return Err(stack.join(" -> "));
+        }
+        stack.push(id);
+        for (recipient, _) in &self.pools[id].fixed {
+            if let Recipient::Pool(next) = recipient {
+                self.check_cycle(next, stack)?;
+            }
+        }
+        stack.pop();
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> &Pool {
+        &self.pools[id]
+    }
+
+    pub fn needs_direct_spend(&self) -> bool {
+        self.pools.values().any(|p| p.kind == SplitKind::Proportional)
+    }
+
+    /// Splits `amounts` of a line charged on `date` through pool `id`.
+    /// `direct` is each team's direct EffectiveCost in the period.
+    pub fn split(
+        &self,
+        id: &str,
+        amounts: [i128; 3],
+        date: NaiveDate,
+        org: &Org,
+        direct: &HashMap<String, i128>,
+    ) -> Result<Vec<Piece>, String> {
+        let pool = &self.pools[id];
+        let weights = pool.weights(date, org, direct)?;
+        let recipients: Vec<&Recipient> = weights.iter().map(|(r, _)| r).collect();
+        let w: Vec<i128> = weights.iter().map(|(_, w)| *w).collect();
+        let columns: Vec<Vec<i128>> = amounts.iter().map(|a| split(*a, &w)).collect();
+        let mut pieces = Vec::new();
+        for (i, recipient) in recipients.iter().enumerate() {
+            let part = [columns[0][i], columns[1][i], columns[2][i]];
+            if part == [0, 0, 0] {
+                continue;
+            }
+            match recipient {
+                Recipient::Team(team) => {
+                    pieces.push(Piece { team: team.clone(), pools: vec![id.to_string()], amounts: part })
+                }
+                Recipient::Pool(next) => {
+                    for mut piece in self.split(next, part, date, org, direct)? {
+                        piece.pools.insert(0, id.to_string());
+                        pieces.push(piece);
+                    }
+                }
+            }
+        }
+        Ok(pieces)
+    }
+}
+
+impl Pool {
+    /// Recipients and positive weights for a charge on `date`, sorted by recipient.
+    fn weights(
+        &self,
+        date: NaiveDate,
+        org: &Org,
+        direct: &HashMap<String, i128>,
+    ) -> Result<Vec<(Recipient, i128)>, String> {
+        let weights: Vec<(Recipient, i128)> = match self.kind {
+            SplitKind::Even | SplitKind::Weights => self.fixed.clone(),
+            SplitKind::Proportional => {
+                let teams: Vec<String> = if self.fixed.is_empty() {
+                    org.teams().map(str::to_string).collect()
+                } else {
+                    self.fixed
+                        .iter()
+                        .filter_map(|(r, _)| match r {
+                            Recipient::Team(t) => Some(t.clone()),
+                            Recipient::Pool(_) => None,
+                        })
+                        .collect()
+                };
+                teams
+                    .into_iter()
+                    .filter(|t| self.scope.as_ref().is_none_or(|s| org.is_under(t, s, date)))
+                    .map(|t| {
+                        let spend = direct.get(&t).copied().unwrap_or(0).max(0);
+                        (Recipient::Team(t), spend)
+                    })
+                    .collect()
+            }
+            SplitKind::Telemetry => {
+                let month = date.format("%Y-%m").to_string();
+                let units = self
+                    .daily
+                    .get(&date)
+                    .or_else(|| self.monthly.get(&month))
+                    .ok_or_else(|| format!("pool {}: no telemetry for {date} or its month", self.id))?;
+                units.iter().map(|(t, u)| (Recipient::Team(t.clone()), *u)).collect()
+            }
+        };
+        let weights: Vec<_> = weights.into_iter().filter(|(_, w)| *w > 0).collect();
+        if weights.is_empty() {
+            return Err(match self.kind {
+                SplitKind::Proportional => format!("pool {}: no team has direct spend to split by", self.id),
+                _ => format!("pool {}: all weights are zero", self.id),
+            });
+        }
+        Ok(weights)
+    }
+}
+
+type Telemetry = (HashMap<NaiveDate, BTreeMap<String, i128>>, HashMap<String, BTreeMap<String, i128>>);
+
+/// `date,team,units` (header required; units are exact decimals, e.g. CPU-hours).
+fn read_telemetry(mappings: &Mappings, relative: &str, org: &Org) -> Result<Telemetry, String> {
+    let path = mappings.dir.join(relative);
+    let shown = path.display().to_string();
+    let mut reader = csv::Reader::from_path(&path).map_err(|e| format!("telemetry {shown}: {e}"))?;
+    let header = reader.headers().map_err(|e| format!("telemetry {shown}: {e}"))?.clone();
+    let column = |name: &str| {
+        header.iter().position(|h| h.trim() == name).ok_or_else(|| format!("telemetry {shown}: no `{name}` column"))
+    };
+    let (date_at, team_at, units_at) = (column("date")?, column("team")?, column("units")?);
+    let (mut daily, mut monthly): Telemetry = Default::default();
+    for (index, record) in reader.records().enumerate() {
+        let line = index + 2;
+        let record = record.map_err(|e| format!("telemetry {shown}:{line}: {e}"))?;
+        let date = NaiveDate::parse_from_str(record.get(date_at).unwrap_or("").trim(), "%Y-%m-%d")
+            .map_err(|e| format!("telemetry {shown}:{line}: field date: {e}"))?;
+        let team = record.get(team_at).unwrap_or("").trim().to_string();
+        if !org.is_team(&team) {
+            return Err(format!("telemetry {shown}:{line}: field team: unknown team `{team}`"));
+        }
+        let units = money::parse(record.get(units_at).unwrap_or(""))
+            .map_err(|e| format!("telemetry {shown}:{line}: field units: {e}"))?
+            .value;
+        if units < 0 {
+            return Err(format!("telemetry {shown}:{line}: field units: negative"));
+        }
+        *daily.entry(date).or_default().entry(team.clone()).or_default() += units;
+        *monthly.entry(date.format("%Y-%m").to_string()).or_default().entry(team).or_default() += units;
+    }
+    Ok((daily, monthly))
+}

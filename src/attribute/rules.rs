@@ -1,0 +1,351 @@
+//! Ownership rules compiled to hash lookups. A line item's candidate rules
+//! come from indexes on account, tag value, service and tag key; only rules
+//! with nothing to index on (regex, glob, prefix, region, catch-all) are
+//! scanned, and only those that could still beat the best indexed match.
+//!
+//! Order: `precedence` ascending, then rule id. The first rule whose every
+//! condition holds on the charge date wins.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use regex::Regex;
+
+use super::mappings::{MappingError, Mappings, RuleSpec};
+use super::org::Org;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Team(String),
+    Pool(String),
+    /// The value of this canonical tag key names the team.
+    TeamFromTag(String),
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub id: String,
+    pub precedence: i64,
+    pub target: Target,
+    accounts: HashSet<String>,
+    billing_accounts: HashSet<String>,
+    services: HashSet<String>,
+    regions: HashSet<String>,
+    charge_categories: HashSet<String>,
+    /// Canonical key -> accepted lowercased values.
+    tags: Vec<(String, HashSet<String>)>,
+    resource_prefix: Option<String>,
+    resource_glob: Option<glob::Pattern>,
+    resource_regex: Option<Regex>,
+    from: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+}
+
+/// What rules look at on a line item. Tags are already canonical: keys
+/// through the aliases, values lowercased.
+#[derive(Debug, Default)]
+pub struct LineView<'a> {
+    pub billing_account: Option<&'a str>,
+    pub sub_account: Option<&'a str>,
+    pub service_name: Option<&'a str>,
+    pub service_code: Option<&'a str>,
+    pub region: Option<&'a str>,
+    pub charge_category: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub tags: Vec<(String, String)>,
+    pub date: NaiveDate,
+}
+
+impl LineView<'_> {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Team { rule: usize, team: String },
+    Pool { rule: usize, pool: String },
+    Unallocated { reason: String },
+}
+
+pub struct RuleSet {
+    /// Sorted by (precedence, id): a rule's index is its rank.
+    pub rules: Vec<Rule>,
+    /// Alias key -> canonical key, and the order aliases are tried in.
+    aliases: HashMap<String, (String, usize)>,
+    by_account: HashMap<String, Vec<usize>>,
+    by_billing_account: HashMap<String, Vec<usize>>,
+    by_tag_value: HashMap<(String, String), Vec<usize>>,
+    by_service: HashMap<String, Vec<usize>>,
+    by_tag_key: HashMap<String, Vec<usize>>,
+    scanned: Vec<usize>,
+    /// Canonical keys whose value names a team (for unallocated reasons).
+    team_keys: Vec<String>,
+}
+
+impl RuleSet {
+    pub fn compile(mappings: &Mappings, org: &Org, pool_ids: &HashSet<String>) -> Result<RuleSet, MappingError> {
+        let file = "rules.toml";
+        let mut aliases = HashMap::new();
+        for (canonical, keys) in &mappings.rules.tag_aliases {
+            for (position, key) in std::iter::once(canonical).chain(keys).enumerate() {
+                if let Some((other, _)) = aliases.insert(key.clone(), (canonical.clone(), position))
+                    && other != *canonical
+                {
+                    return Err(mappings.error(
+                        file,
+                        key,
+                        format!("tag key `{key}` is an alias of both `{other}` and `{canonical}`"),
+                    ));
+                }
+            }
+        }
+        let mut specs: Vec<&RuleSpec> = mappings.rules.rules.iter().collect();
+        specs.sort_by(|a, b| a.precedence.cmp(&b.precedence).then_with(|| a.id.cmp(&b.id)));
+        let mut seen = HashSet::new();
+        let mut rules = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let needle = format!("\"{}\"", spec.id);
+            let error = |message: String| mappings.error(file, &needle, format!("rule `{}`: {message}", spec.id));
+            if !seen.insert(spec.id.clone()) {
+                return Err(error("the id is used twice".to_string()));
+            }
+            let target = match (&spec.team, &spec.pool, &spec.team_from_tag) {
+                (Some(team), None, None) => {
+                    if !org.is_team(team) {
+                        return Err(error(format!("unknown team `{team}` (not in org.toml)")));
+                    }
+                    Target::Team(team.clone())
+                }
+                (None, Some(pool), None) => {
+                    if !pool_ids.contains(pool) {
+                        return Err(error(format!("unknown pool `{pool}` (not in pools.toml)")));
+                    }
+                    Target::Pool(pool.clone())
+                }
+                (None, None, Some(key)) => Target::TeamFromTag(canonical_key(&aliases, key)),
+                _ => return Err(error("give exactly one of team, pool or team_from_tag".to_string())),
+            };
+            let has_condition = !spec.accounts.is_empty()
+                || !spec.billing_accounts.is_empty()
+                || !spec.services.is_empty()
+                || !spec.regions.is_empty()
+                || !spec.charge_categories.is_empty()
+                || !spec.tags.is_empty()
+                || spec.resource_prefix.is_some()
+                || spec.resource_glob.is_some()
+                || spec.resource_regex.is_some()
+                || matches!(target, Target::TeamFromTag(_));
+            if !has_condition && !spec.everything {
+                return Err(error("no condition: give accounts, billing_accounts, services, regions, charge_categories, tags, resource_* or everything = true".to_string()));
+            }
+            if has_condition && spec.everything {
+                return Err(error("`everything = true` cannot be combined with conditions".to_string()));
+            }
+            if let (Some(from), Some(until)) = (spec.from, spec.until)
+                && from >= until
+            {
+                return Err(error(format!("from {from} is not before until {until}")));
+            }
+            let resource_glob = match &spec.resource_glob {
+                Some(g) => Some(glob::Pattern::new(g).map_err(|e| error(format!("bad resource_glob: {e}")))?),
+                None => None,
+            };
+            let resource_regex = match &spec.resource_regex {
+                Some(r) => Some(Regex::new(r).map_err(|e| error(format!("bad resource_regex: {e}")))?),
+                None => None,
+            };
+            let tags = spec
+                .tags
+                .iter()
+                .map(|(k, v)| (canonical_key(&aliases, k), v.values().iter().map(|v| v.to_lowercase()).collect()))
+                .collect();
+            rules.push(Rule {
+                id: spec.id.clone(),
+                precedence: spec.precedence,
+                target,
+                accounts: spec.accounts.iter().cloned().collect(),
+                billing_accounts: spec.billing_accounts.iter().cloned().collect(),
+                services: spec.services.iter().cloned().collect(),
+                regions: spec.regions.iter().cloned().collect(),
+                charge_categories: spec.charge_categories.iter().cloned().collect(),
+                tags,
+                resource_prefix: spec.resource_prefix.clone(),
+                resource_glob,
+                resource_regex,
+                from: spec.from,
+                until: spec.until,
+            });
+        }
+        let mut set = RuleSet {
+            rules: Vec::new(),
+            aliases,
+            by_account: HashMap::new(),
+            by_billing_account: HashMap::new(),
+            by_tag_value: HashMap::new(),
+            by_service: HashMap::new(),
+            by_tag_key: HashMap::new(),
+            scanned: Vec::new(),
+            team_keys: Vec::new(),
+        };
+        for (rank, rule) in rules.iter().enumerate() {
+            if let Some((key, values)) = rule.tags.first().filter(|_| rule.accounts.is_empty()) {
+                for value in values {
+                    set.by_tag_value.entry((key.clone(), value.clone())).or_default().push(rank);
+                }
+            } else if !rule.accounts.is_empty() {
+                for account in &rule.accounts {
+                    set.by_account.entry(account.clone()).or_default().push(rank);
+                }
+            } else if !rule.billing_accounts.is_empty() {
+                for account in &rule.billing_accounts {
+                    set.by_billing_account.entry(account.clone()).or_default().push(rank);
+                }
+            } else if !rule.services.is_empty() {
+                for service in &rule.services {
+                    set.by_service.entry(service.clone()).or_default().push(rank);
+                }
+            } else if let Target::TeamFromTag(key) = &rule.target {
+                set.by_tag_key.entry(key.clone()).or_default().push(rank);
+            } else {
+                set.scanned.push(rank);
+            }
+            if let Target::TeamFromTag(key) = &rule.target
+                && !set.team_keys.contains(key)
+            {
+                set.team_keys.push(key.clone());
+            }
+        }
+        set.rules = rules;
+        Ok(set)
+    }
+
+    /// Canonical tags of a line: alias keys renamed (the first alias in the
+    /// list wins when several are present), values lowercased.
+    pub fn canonical_tags<'t>(&self, tags: impl Iterator<Item = (&'t str, &'t str)>) -> Vec<(String, String)> {
+        let mut best: BTreeMap<String, (usize, String)> = BTreeMap::new();
+        for (key, value) in tags {
+            let (canonical, position) = match self.aliases.get(key) {
+                Some((canonical, position)) => (canonical.clone(), *position),
+                None => (key.to_string(), 0),
+            };
+            let value = value.trim().to_lowercase();
+            if value.is_empty() {
+                continue;
+            }
+            match best.get(&canonical) {
+                Some((p, _)) if *p <= position => {}
+                _ => {
+                    best.insert(canonical, (position, value));
+                }
+            }
+        }
+        best.into_iter().map(|(k, (_, v))| (k, v)).collect()
+    }
+
+    /// Every rule that could match `line`, by rank.
+    fn candidates(&self, line: &LineView, out: &mut Vec<usize>) {
+        out.clear();
+        if let Some(account) = line.sub_account {
+            out.extend(self.by_account.get(account).into_iter().flatten());
+        }
+        if let Some(account) = line.billing_account {
+            out.extend(self.by_billing_account.get(account).into_iter().flatten());
+        }
+        for service in [line.service_name, line.service_code].into_iter().flatten() {
+            out.extend(self.by_service.get(service).into_iter().flatten());
+        }
+        for (key, value) in &line.tags {
+            if let Some(ranks) = self.by_tag_value.get(&(key.clone(), value.clone())) {
+                out.extend(ranks);
+            }
+            out.extend(self.by_tag_key.get(key).into_iter().flatten());
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The winning rule's decision, given the org for tag-named teams.
+    pub fn decide(&self, line: &LineView, org: &Org, scratch: &mut Vec<usize>) -> Decision {
+        self.candidates(line, scratch);
+        let indexed = scratch.iter().copied().find_map(|rank| self.outcome(rank, line, org).map(|d| (rank, d)));
+        let best_rank = indexed.as_ref().map_or(usize::MAX, |(rank, _)| *rank);
+        let scanned =
+            self.scanned.iter().take_while(|rank| **rank < best_rank).find_map(|rank| self.outcome(*rank, line, org));
+        if let Some(decision) = scanned.or(indexed.map(|(_, d)| d)) {
+            return decision;
+        }
+        Decision::Unallocated { reason: self.unallocated_reason(line, org) }
+    }
+
+    /// Every rule whose conditions hold, by rank (for `explain`).
+    pub fn all_matches(&self, line: &LineView, org: &Org) -> Vec<(usize, Decision)> {
+        (0..self.rules.len()).filter_map(|rank| self.outcome(rank, line, org).map(|d| (rank, d))).collect()
+    }
+
+    fn outcome(&self, rank: usize, line: &LineView, org: &Org) -> Option<Decision> {
+        let rule = &self.rules[rank];
+        if !rule.holds(line) {
+            return None;
+        }
+        Some(match &rule.target {
+            Target::Team(team) => Decision::Team { rule: rank, team: team.clone() },
+            Target::Pool(pool) => Decision::Pool { rule: rank, pool: pool.clone() },
+            Target::TeamFromTag(key) => {
+                let team = org.team_for_value(line.tag(key)?)?;
+                Decision::Team { rule: rank, team: team.to_string() }
+            }
+        })
+    }
+
+    fn unallocated_reason(&self, line: &LineView, org: &Org) -> String {
+        for key in &self.team_keys {
+            if let Some(value) = line.tag(key)
+                && org.team_for_value(value).is_none()
+            {
+                return format!("unknown {key} tag value `{value}`");
+            }
+        }
+        if let Some(key) = self.team_keys.first() {
+            return format!("no {key} tag and no rule for account {}", line.sub_account.unwrap_or("(none)"));
+        }
+        "no rule matched".to_string()
+    }
+}
+
+fn canonical_key(aliases: &HashMap<String, (String, usize)>, key: &str) -> String {
+    aliases.get(key).map_or_else(|| key.to_string(), |(canonical, _)| canonical.clone())
+}
+
+impl Rule {
+    fn holds(&self, line: &LineView) -> bool {
+        if self.from.is_some_and(|from| line.date < from) || self.until.is_some_and(|until| line.date >= until) {
+            return false;
+        }
+        let account_ok = self.accounts.is_empty() || line.sub_account.is_some_and(|a| self.accounts.contains(a));
+        let billing_ok =
+            self.billing_accounts.is_empty() || line.billing_account.is_some_and(|a| self.billing_accounts.contains(a));
+        let service_ok = self.services.is_empty()
+            || [line.service_name, line.service_code].into_iter().flatten().any(|s| self.services.contains(s));
+        let region_ok = self.regions.is_empty() || line.region.is_some_and(|r| self.regions.contains(r));
+        let category_ok = self.charge_categories.is_empty()
+            || line.charge_category.is_some_and(|c| self.charge_categories.contains(c));
+        let tags_ok = self.tags.iter().all(|(key, values)| line.tag(key).is_some_and(|v| values.contains(v)));
+        let resource = line.resource_id.unwrap_or("");
+        let prefix_ok = self
+            .resource_prefix
+            .as_ref()
+            .is_none_or(|p| line.resource_id.is_some() && resource.starts_with(p.as_str()));
+        let glob_ok = self.resource_glob.as_ref().is_none_or(|g| line.resource_id.is_some() && g.matches(resource));
+        account_ok
+            && billing_ok
+            && service_ok
+            && region_ok
+            && category_ok
+            && tags_ok
+            && prefix_ok
+            && glob_ok
+            && self.resource_regex.as_ref().is_none_or(|r| line.resource_id.is_some() && r.is_match(resource))
+    }
+}

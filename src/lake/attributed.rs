@@ -1,0 +1,169 @@
+//! The `attributed` table: every line item, or each split share of it, with
+//! its owner. One file per billing period, replaced whole:
+//! `attributed/billing_period=2026-08/part-0.parquet`.
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{
+    ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+
+use super::{Lake, writer_properties};
+use crate::money::{PRECISION, SCALE};
+
+const TEXT_COLUMNS: [&str; 20] = [
+    "provider",
+    "BillingCurrency",
+    "ChargeCategory",
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceName",
+    "x_ServiceCode",
+    "RegionId",
+    "ResourceId",
+    "x_SourceFile",
+    "x_SourceLineItemId",
+    "team",
+    "org_path",
+    "org_path_current",
+    "rule_id",
+    "method",
+    "pool",
+    "split",
+    "unallocated_reason",
+    "mappings_version",
+];
+
+pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let mut fields: Vec<Field> = TEXT_COLUMNS.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
+    fields.push(Field::new("ChargePeriodStart", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
+    fields.push(Field::new("x_SourceRow", DataType::UInt64, true));
+    for money in ["share", "BilledCost", "EffectiveCost"] {
+        fields.push(Field::new(money, DataType::Decimal128(PRECISION, SCALE), false));
+    }
+    Arc::new(Schema::new(fields))
+});
+
+/// One output row. Text fields in `TEXT_COLUMNS` order.
+#[derive(Debug, Default, Clone)]
+pub struct Row<'a> {
+    pub text: [Option<&'a str>; 20],
+    pub charge_period_start: Option<i64>,
+    pub source_row: Option<u64>,
+    pub share: i128,
+    pub billed: i128,
+    pub effective: i128,
+}
+
+/// Index of a text column, for filling `Row::text`.
+pub fn text_index(name: &str) -> usize {
+    TEXT_COLUMNS.iter().position(|c| *c == name).unwrap_or_else(|| panic!("no attributed column {name}"))
+}
+
+pub struct PeriodWriter {
+    pub period: String,
+    staged: PathBuf,
+    writer: ArrowWriter<File>,
+    text: Vec<StringBuilder>,
+    start: TimestampMicrosecondBuilder,
+    source_row: UInt64Builder,
+    money: [Decimal128Builder; 3],
+    buffered: usize,
+    pub rows: u64,
+}
+
+const BATCH_ROWS: usize = 8192;
+
+impl PeriodWriter {
+    pub fn create(staging: &Path, period: &str) -> std::io::Result<PeriodWriter> {
+        let staged = staging.join(format!("billing_period={period}")).join("part-0.parquet");
+        fs::create_dir_all(staged.parent().expect("has parent"))?;
+        let writer = ArrowWriter::try_new(File::create(&staged)?, SCHEMA.clone(), Some(writer_properties()))
+            .map_err(std::io::Error::other)?;
+        let decimal = || Decimal128Builder::new().with_precision_and_scale(PRECISION, SCALE).expect("valid decimal");
+        Ok(PeriodWriter {
+            period: period.to_string(),
+            staged,
+            writer,
+            text: TEXT_COLUMNS.iter().map(|_| StringBuilder::new()).collect(),
+            start: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+            source_row: UInt64Builder::new(),
+            money: [decimal(), decimal(), decimal()],
+            buffered: 0,
+            rows: 0,
+        })
+    }
+
+    pub fn push(&mut self, row: &Row) -> std::io::Result<()> {
+        for (builder, value) in self.text.iter_mut().zip(row.text.iter()) {
+            builder.append_option(*value);
+        }
+        self.start.append_option(row.charge_period_start);
+        self.source_row.append_option(row.source_row);
+        for (builder, value) in self.money.iter_mut().zip([row.share, row.billed, row.effective]) {
+            builder.append_value(value);
+        }
+        self.buffered += 1;
+        self.rows += 1;
+        if self.buffered >= BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let mut columns: Vec<ArrayRef> = self.text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        columns.push(Arc::new(self.start.finish()));
+        columns.push(Arc::new(self.source_row.finish()));
+        for builder in &mut self.money {
+            columns.push(Arc::new(builder.finish()));
+        }
+        let batch = RecordBatch::try_new(SCHEMA.clone(), columns).map_err(std::io::Error::other)?;
+        self.writer.write(&batch).map_err(std::io::Error::other)?;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// Closes the staged file; `commit` moves it into the lake.
+    pub fn finish(mut self) -> std::io::Result<StagedPeriod> {
+        self.flush()?;
+        let file = self.writer.into_inner().map_err(std::io::Error::other)?;
+        file.sync_all()?;
+        Ok(StagedPeriod { period: self.period, staged: self.staged, rows: self.rows })
+    }
+}
+
+#[derive(Debug)]
+pub struct StagedPeriod {
+    pub period: String,
+    pub staged: PathBuf,
+    pub rows: u64,
+}
+
+impl StagedPeriod {
+    pub fn relative_path(&self) -> PathBuf {
+        PathBuf::from("attributed").join(format!("billing_period={}", self.period)).join("part-0.parquet")
+    }
+}
+
+/// Moves each staged period over the lake's, one rename each.
+pub fn commit(lake: &Lake, periods: &[StagedPeriod]) -> std::io::Result<()> {
+    for period in periods {
+        let target = lake.root().join(period.relative_path());
+        let dir = target.parent().expect("has parent");
+        fs::create_dir_all(dir)?;
+        fs::rename(&period.staged, &target)?;
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
