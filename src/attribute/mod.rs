@@ -345,61 +345,51 @@ fn attribute_period(
 
                 let decision = rules.decide(&view, org, &mut scratch);
                 // (team, rule, method, pools, split kinds, reason, amounts)
-                let pieces: Vec<(String, Option<&str>, &str, String, String, Option<String>, [i128; 3])> =
-                    match &decision {
-                        Decision::Team { rule, team } => {
-                            vec![(
-                                team.clone(),
-                                Some(rules.rules[*rule].id.as_str()),
-                                "direct",
-                                String::new(),
-                                String::new(),
-                                None,
-                                amounts,
-                            )]
-                        }
-                        Decision::Pool { rule, pool } => {
-                            let rule_id = Some(rules.rules[*rule].id.as_str());
-                            match pools.split(pool, amounts, view.date, org, &direct) {
-                                Ok(pieces) => pieces
-                                    .into_iter()
-                                    .map(|p| {
-                                        let kinds: Vec<&str> =
-                                            p.pools.iter().map(|id| pools.get(id).kind.name()).collect();
-                                        (
-                                            p.team,
-                                            rule_id,
-                                            "shared",
-                                            p.pools.join(" > "),
-                                            kinds.join(" > "),
-                                            None,
-                                            p.amounts,
-                                        )
-                                    })
-                                    .collect(),
-                                Err(reason) => vec![(
-                                    UNALLOCATED.to_string(),
-                                    rule_id,
-                                    "unallocated",
-                                    pool.clone(),
-                                    String::new(),
-                                    Some(reason),
-                                    amounts,
-                                )],
-                            }
-                        }
-                        Decision::Unallocated { reason } => {
-                            vec![(
+                let pieces: Vec<Assignment> = match &decision {
+                    Decision::Team { rule, team } => {
+                        vec![(
+                            team.clone(),
+                            Some(rules.rules[*rule].id.as_str()),
+                            "direct",
+                            String::new(),
+                            String::new(),
+                            None,
+                            amounts,
+                        )]
+                    }
+                    Decision::Pool { rule, pool } => {
+                        let rule_id = Some(rules.rules[*rule].id.as_str());
+                        match pools.split(pool, amounts, view.date, org, &direct) {
+                            Ok(pieces) => pieces
+                                .into_iter()
+                                .map(|p| {
+                                    let kinds: Vec<&str> = p.pools.iter().map(|id| pools.get(id).kind.name()).collect();
+                                    (p.team, rule_id, "shared", p.pools.join(" > "), kinds.join(" > "), None, p.amounts)
+                                })
+                                .collect(),
+                            Err(reason) => vec![(
                                 UNALLOCATED.to_string(),
-                                None,
+                                rule_id,
                                 "unallocated",
+                                pool.clone(),
                                 String::new(),
-                                String::new(),
-                                Some(reason.clone()),
+                                Some(reason),
                                 amounts,
-                            )]
+                            )],
                         }
-                    };
+                    }
+                    Decision::Unallocated { reason } => {
+                        vec![(
+                            UNALLOCATED.to_string(),
+                            None,
+                            "unallocated",
+                            String::new(),
+                            String::new(),
+                            Some(reason.clone()),
+                            amounts,
+                        )]
+                    }
+                };
                 let sum: [i128; 3] =
                     pieces.iter().fold([0; 3], |acc, p| [acc[0] + p.6[0], acc[1] + p.6[1], acc[2] + p.6[2]]);
                 if sum != amounts {
@@ -443,6 +433,10 @@ fn attribute_period(
     let staged = writer.finish().map_err(lake_error(staging))?;
     Ok((staged, outcome))
 }
+
+/// One owner of (part of) a line: team, rule id, method, pool chain, split
+/// kinds, unallocated reason, and `[billed, effective, share]`.
+type Assignment<'a> = (String, Option<&'a str>, &'a str, String, String, Option<String>, [i128; 3]);
 
 fn line_view<'b>(input: &Input<'b>, row: usize, rules: &RuleSet) -> LineView<'b> {
     LineView {
@@ -513,10 +507,10 @@ async fn check_invariants(lake: &Lake, staging: &Path, outcomes: &[PeriodOutcome
         }
     }
     let shares = ctx
-        .sql(&format!(
+        .sql(
             r#"SELECT count(*) FROM (SELECT "x_SourceFile", "x_SourceRow" FROM attributed
-               GROUP BY 1, 2 HAVING sum(share) <> 1)"#
-        ))
+               GROUP BY 1, 2 HAVING sum(share) <> 1)"#,
+        )
         .await?
         .collect()
         .await?;

@@ -102,7 +102,7 @@ impl Pools {
                 return Err(error(format!("scope `{scope}` is not in org.toml")));
             }
             let (daily, monthly) = match (spec.split, &spec.telemetry) {
-                (SplitKind::Telemetry, Some(path)) => read_telemetry(mappings, path, org).map_err(|m| error(m))?,
+                (SplitKind::Telemetry, Some(path)) => read_telemetry(mappings, path, org).map_err(&error)?,
                 (SplitKind::Telemetry, None) => {
                     return Err(error("split = \"telemetry\" needs telemetry = \"telemetry/<file>.csv\"".to_string()));
                 }
@@ -116,9 +116,9 @@ impl Pools {
         let compiled = Pools { pools };
         // Pools feeding pools must form a DAG.
         for id in compiled.pools.keys() {
-            compiled
-                .check_cycle(id, &mut Vec::new())
-                .map_err(|cycle| mappings.error(file, &format!("\"{id}\""), format!("pool cycle: {cycle}")))?;
+            compiled.check_cycle(id, &mut Vec::new()).map_err(|cycle| {
+                mappings.error(file, &format!("\"{id}\""), format!("pool `{id}`: pool cycle: {cycle}"))
+            })?;
         }
         Ok(compiled)
     }

@@ -68,7 +68,7 @@ mod tests {
         let amount = 10i128.pow(37);
         let parts = split(amount, &[10i128.pow(36), 10i128.pow(36) * 2]);
         assert_eq!(parts.iter().sum::<i128>(), amount);
-        assert_eq!(parts[0], 3333333333333333333333333333333333334);
+        assert_eq!(parts[0], 3333333333333333333333333333333333333);
     }
 
     proptest! {

@@ -52,13 +52,13 @@ fn cur_totals(cur: &Path) -> (usize, i128) {
 fn demo_company_is_ingested_reconciled_and_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let run = tally_ok(&["demo", "--out", out.to_str().unwrap(), "--rows", "20000", "--months", "2"]);
+    let run = tally_ok(&["demo", "--out", out.to_str().unwrap(), "--rows", "30000", "--months", "3"]);
     assert!(run.stdout.contains("every file reconciled"), "{}", run.stdout);
     let lake = Lake { path: out.join("lake"), ..Lake::new() };
 
     // Everything generated landed, to the last 1e-10.
     let (rows, cost) = cur_totals(&out.join("cur"));
-    assert!((19_000..=24_000).contains(&rows), "{rows} rows for --rows 20000");
+    assert!((29_000..=33_000).contains(&rows), "{rows} rows for --rows 30000");
     assert_eq!(
         lake.value(r#"SELECT count(*), sum("BilledCost") FROM line_items"#),
         format!("{rows},{}", as_decimal(cost))
@@ -67,7 +67,7 @@ fn demo_company_is_ingested_reconciled_and_reproducible() {
     // The company the issue asks for.
     assert_eq!(
         lake.value(r#"SELECT count(DISTINCT billing_period), count(DISTINCT "BillingAccountId") FROM line_items"#),
-        "2,2"
+        "3,2"
     );
     let accounts: u32 = lake.value(r#"SELECT count(DISTINCT "SubAccountId") FROM line_items"#).parse().unwrap();
     assert!(accounts >= 8, "{accounts} accounts");
@@ -104,13 +104,30 @@ fn demo_company_is_ingested_reconciled_and_reproducible() {
         assert!(services.iter().any(|s| s == expected), "{expected} missing from {services:?}");
     }
 
+    // Attributed by the shipped mappings, to the last unit of 1e-20, per period.
+    assert!(run.stdout.contains("attributed to teams by"), "{}", run.stdout);
+    assert_eq!(
+        lake.rows(r#"SELECT billing_period, sum("BilledCost") FROM attributed GROUP BY 1 ORDER BY 1"#),
+        lake.rows(r#"SELECT billing_period, sum("BilledCost") FROM line_items GROUP BY 1 ORDER BY 1"#)
+    );
+    let owners: u32 =
+        lake.value("SELECT count(DISTINCT team) FROM attributed WHERE team <> 'unallocated'").parse().unwrap();
+    assert!(owners >= 20, "{owners} teams own spend");
+    // The reorg in the demo mappings: fraud joins Data on 15 October.
+    assert_eq!(
+        lake.rows(
+            "SELECT DISTINCT org_path FROM attributed WHERE team = 'fraud' AND billing_period = '2026-10' ORDER BY 1"
+        ),
+        vec!["acme/priya-raman/data/fraud", "acme/sofia-alvarez/payments/fraud"]
+    );
+
     // Same seed, same bytes: the CUR files anywhere, and the lake on a re-run
     // (its lineage columns name the source files, so the folder must match).
     let lake_files = files(&out.join("lake/line_items"));
-    tally_ok(&["-q", "demo", "--out", out.to_str().unwrap(), "--rows", "20000", "--months", "2"]);
+    tally_ok(&["-q", "demo", "--out", out.to_str().unwrap(), "--rows", "30000", "--months", "3"]);
     assert!(files(&out.join("lake/line_items")) == lake_files, "lake files differ between runs");
     let again = dir.path().join("again");
-    tally_ok(&["-q", "demo", "--no-ingest", "--out", again.to_str().unwrap(), "--rows", "20000", "--months", "2"]);
+    tally_ok(&["-q", "demo", "--no-ingest", "--out", again.to_str().unwrap(), "--rows", "30000", "--months", "3"]);
     assert!(files(&out.join("cur")) == files(&again.join("cur")), "CUR files differ between runs");
     // Another seed, another company history.
     let other = dir.path().join("other");
@@ -121,9 +138,9 @@ fn demo_company_is_ingested_reconciled_and_reproducible() {
         "--out",
         other.to_str().unwrap(),
         "--rows",
-        "20000",
+        "30000",
         "--months",
-        "2",
+        "3",
         "--seed",
         "7",
     ]);

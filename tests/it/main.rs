@@ -2,6 +2,7 @@
 //! were computed independently (Python's `decimal` module and DuckDB over the
 //! same files), never by tally itself.
 
+mod attribute;
 mod demo;
 mod ingest_aws;
 mod ingest_errors;

@@ -1,0 +1,261 @@
+//! `tally attribute` on a hand-built month: every rule kind, every pool kind,
+//! a reorg, an effective-dated rule, and the unallocated reasons. Expected
+//! splits were worked out with Python's `fractions` (largest remainder at 20
+//! decimal places), not by tally.
+
+use std::path::Path;
+
+use crate::{Lake, tally};
+
+const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
+
+/// (account, day, category, billed, effective, tags JSON)
+const ROWS: [(&str, u32, &str, &str, &str, &str); 10] = [
+    ("111", 3, "Usage", "10.00", "10.00", "{}"),
+    ("222", 3, "Usage", "20.00", "18.00", r#"{"Team":"BETA-svc"}"#),
+    ("222", 4, "Usage", "5.00", "5.00", r#"{"owner-team":"nobody"}"#),
+    ("222", 4, "Usage", "7.00", "7.00", "{}"),
+    ("333", 5, "Usage", "100.00", "100.00", "{}"),
+    ("333", 6, "Tax", "1.00", "1.00", "{}"),
+    ("444", 10, "Usage", "9.00", "9.00", "{}"),
+    ("555", 12, "Usage", "4.00", "4.00", "{}"),
+    ("666", 20, "Usage", "3.00", "3.00", "{}"),
+    ("666", 14, "Usage", "2.00", "2.00", "{}"),
+];
+
+const ORG: &str = r#"
+[nodes]
+acme = {}
+eng = { parent = "acme" }
+ops-org = { parent = "acme" }
+
+[teams.alpha]
+parent = "eng"
+
+[teams.beta]
+parent = "eng"
+aliases = ["beta-svc"]
+
+[teams.gamma]
+parent = "eng"
+moves = [{ from = 2026-08-15, parent = "ops-org" }]
+"#;
+
+const RULES: &str = r#"
+[tag_aliases]
+team = ["Team", "owner-team"]
+
+[[rule]]
+id = "acct-666-before"
+precedence = 5
+accounts = ["666"]
+until = 2026-08-15
+team = "beta"
+
+[[rule]]
+id = "tax"
+precedence = 6
+charge_categories = ["Tax"]
+pool = "overhead"
+
+[[rule]]
+id = "acct-111"
+precedence = 10
+accounts = ["111"]
+team = "alpha"
+
+[[rule]]
+id = "acct-666"
+precedence = 10
+accounts = ["666"]
+team = "gamma"
+
+[[rule]]
+id = "shared-333"
+precedence = 20
+accounts = ["333"]
+pool = "ops"
+
+[[rule]]
+id = "cluster"
+precedence = 20
+accounts = ["444"]
+pool = "cluster"
+
+[[rule]]
+id = "platform"
+precedence = 20
+accounts = ["555"]
+pool = "platform"
+
+[[rule]]
+id = "team-tag"
+precedence = 100
+team_from_tag = "team"
+"#;
+
+const POOLS: &str = r#"
+[[pool]]
+id = "ops"
+split = "even"
+to = ["alpha", "beta", "gamma"]
+
+[[pool]]
+id = "overhead"
+split = "proportional"
+
+[[pool]]
+id = "cluster"
+split = "telemetry"
+telemetry = "telemetry/cluster.csv"
+
+[[pool]]
+id = "platform"
+split = "weights"
+weights = { gamma = 1, "pool:ops" = 1 }
+"#;
+
+fn write_mappings(dir: &Path, rules: &str, pools: &str) {
+    std::fs::create_dir_all(dir.join("telemetry")).unwrap();
+    std::fs::write(dir.join("org.toml"), ORG).unwrap();
+    std::fs::write(dir.join("rules.toml"), rules).unwrap();
+    std::fs::write(dir.join("pools.toml"), pools).unwrap();
+    std::fs::write(dir.join("telemetry/cluster.csv"), "date,team,units\n2026-08-10,alpha,1\n2026-08-10,gamma,2\n")
+        .unwrap();
+}
+
+/// A lake holding the hand-built month, and a mappings folder beside it.
+fn setup() -> (Lake, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = format!("{HEADER}\n");
+    for (account, day, category, billed, effective, tags) in ROWS {
+        let tags = tags.replace('"', "\"\"");
+        csv.push_str(&format!(
+            "payer,{account},USD,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-08-{day:02}T00:00:00Z,2026-08-{:02}T00:00:00Z,{category},{billed},{effective},Compute,res-{account},\"{tags}\"\n",
+            day + 1
+        ));
+    }
+    let file = dir.path().join("month.csv");
+    std::fs::write(&file, csv).unwrap();
+    let lake = Lake::new();
+    lake.ingest_ok(&[file.to_str().unwrap()], &[]);
+    write_mappings(&dir.path().join("mappings"), RULES, POOLS);
+    (lake, dir)
+}
+
+fn attribute(lake: &Lake, mappings: &Path, extra: &[&str]) -> crate::Run {
+    let mut args = vec!["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    tally(&args)
+}
+
+#[test]
+fn every_dollar_lands_with_its_rule_and_split() {
+    let (lake, dir) = setup();
+    let run = attribute(&lake, &dir.path().join("mappings"), &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("attributed 10 line item(s) in 1 period(s) as 18 row(s)"), "{}", run.stdout);
+    assert_eq!(
+        lake.rows(
+            r#"SELECT "x_SourceRow", team, org_path, org_path_current, rule_id, method, pool, split, unallocated_reason, share, "BilledCost", "EffectiveCost"
+               FROM attributed ORDER BY "x_SourceRow", team, pool"#
+        ),
+        vec![
+            "1,alpha,acme/eng/alpha,acme/eng/alpha,acct-111,direct,,,,1,10,10",
+            "2,beta,acme/eng/beta,acme/eng/beta,team-tag,direct,,,,1,20,18",
+            "3,unallocated,unallocated,unallocated,,unallocated,,,unknown team tag value `nobody`,1,5,5",
+            "4,unallocated,unallocated,unallocated,,unallocated,,,no team tag and no rule for account 222,1,7,7",
+            "5,alpha,acme/eng/alpha,acme/eng/alpha,shared-333,shared,ops,even,,0.33333333333333333334,33.33333333333333333334,33.33333333333333333334",
+            "5,beta,acme/eng/beta,acme/eng/beta,shared-333,shared,ops,even,,0.33333333333333333333,33.33333333333333333333,33.33333333333333333333",
+            "5,gamma,acme/eng/gamma,acme/ops-org/gamma,shared-333,shared,ops,even,,0.33333333333333333333,33.33333333333333333333,33.33333333333333333333",
+            // Direct EffectiveCost: alpha 10, beta 18 + 2, gamma 3.
+            "6,alpha,acme/eng/alpha,acme/eng/alpha,tax,shared,overhead,proportional,,0.3030303030303030303,0.3030303030303030303,0.3030303030303030303",
+            "6,beta,acme/eng/beta,acme/eng/beta,tax,shared,overhead,proportional,,0.60606060606060606061,0.60606060606060606061,0.60606060606060606061",
+            "6,gamma,acme/eng/gamma,acme/ops-org/gamma,tax,shared,overhead,proportional,,0.09090909090909090909,0.09090909090909090909,0.09090909090909090909",
+            "7,alpha,acme/eng/alpha,acme/eng/alpha,cluster,shared,cluster,telemetry,,0.33333333333333333333,3,3",
+            "7,gamma,acme/eng/gamma,acme/ops-org/gamma,cluster,shared,cluster,telemetry,,0.66666666666666666667,6,6",
+            "8,alpha,acme/eng/alpha,acme/eng/alpha,platform,shared,platform > ops,weights > even,,0.16666666666666666667,0.66666666666666666667,0.66666666666666666667",
+            "8,beta,acme/eng/beta,acme/eng/beta,platform,shared,platform > ops,weights > even,,0.16666666666666666667,0.66666666666666666667,0.66666666666666666667",
+            "8,gamma,acme/eng/gamma,acme/ops-org/gamma,platform,shared,platform,weights,,0.5,2,2",
+            "8,gamma,acme/eng/gamma,acme/ops-org/gamma,platform,shared,platform > ops,weights > even,,0.16666666666666666666,0.66666666666666666666,0.66666666666666666666",
+            "9,gamma,acme/ops-org/gamma,acme/ops-org/gamma,acct-666,direct,,,,1,3,3",
+            "10,beta,acme/eng/beta,acme/eng/beta,acct-666-before,direct,,,,1,2,2",
+        ]
+    );
+    // Billed 161 and amortized 159 in; direct 33, shared 114, unallocated 12 (7.5%).
+    assert!(
+        run.stdout.contains("│ 2026-08        │ USD      │         161 │            159 │     33 │    114 │          12 │             7.5 │"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("│ 2026-08        │ no team tag and no rule for account 222 │          1 │              7 │"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn rerun_gives_the_same_bytes() {
+    let (lake, dir) = setup();
+    let mappings = dir.path().join("mappings");
+    assert_eq!(attribute(&lake, &mappings, &["-q"]).code, 0);
+    let file = lake.path.join("attributed/billing_period=2026-08/part-0.parquet");
+    let first = std::fs::read(&file).unwrap();
+    assert_eq!(attribute(&lake, &mappings, &["-q", "--period", "2026-08"]).code, 0);
+    assert_eq!(std::fs::read(&file).unwrap(), first);
+    assert!(!lake.path.join("_staging").read_dir().is_ok_and(|mut d| d.next().is_some()));
+}
+
+#[test]
+fn mapping_errors_name_file_and_line() {
+    let (lake, dir) = setup();
+    let cases = [
+        (
+            RULES.replace("team = \"alpha\"", "team = \"zeta\""),
+            POOLS.to_string(),
+            "rules.toml:19: rule `acct-111`: unknown team `zeta` (not in org.toml)",
+        ),
+        (
+            RULES.to_string(),
+            POOLS.replace("to = [\"alpha\", \"beta\", \"gamma\"]", "to = [\"alpha\", \"pool:platform\"]"),
+            "pools.toml:3: pool `ops`: pool cycle: ops -> platform -> ops",
+        ),
+        (
+            RULES.replace("precedence = 5", "precedence = \"high\""),
+            POOLS.to_string(),
+            "rules.toml:7: invalid type: string \"high\", expected i64",
+        ),
+        (
+            RULES.replace("until = 2026-08-15", "until = 2026-08-01\nfrom = 2026-08-15"),
+            POOLS.to_string(),
+            "rules.toml:6: rule `acct-666-before`: from 2026-08-15 is not before until 2026-08-01",
+        ),
+    ];
+    for (rules, pools, message) in cases {
+        let mappings = dir.path().join("bad");
+        let _ = std::fs::remove_dir_all(&mappings);
+        write_mappings(&mappings, &rules, &pools);
+        let run = attribute(&lake, &mappings, &[]);
+        assert_eq!(run.code, 1, "{message}");
+        let expected = format!("error: {}/{message}", mappings.display());
+        assert!(run.stderr.contains(&expected), "expected {expected}\ngot {}", run.stderr);
+    }
+}
+
+#[test]
+fn unknown_period_and_empty_lake_are_clear() {
+    let (lake, dir) = setup();
+    let mappings = dir.path().join("mappings");
+    let run = attribute(&lake, &mappings, &["--period", "2026-07"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("error: billing period 2026-07 is not in the lake (it has 2026-08)"), "{}", run.stderr);
+    let run = attribute(&lake, &mappings, &["--period", "August"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("\"August\" is not a billing period like 2026-08"), "{}", run.stderr);
+    let empty = Lake::new();
+    let run = attribute(&empty, &mappings, &[]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("has no line items: run `tally ingest` first"), "{}", run.stderr);
+}
