@@ -42,7 +42,7 @@ struct Cli {
 /// The lake folder, taken the same way by every command.
 #[derive(Args, Debug, Clone)]
 pub struct LakeArg {
-    /// Lake folder (Parquet tables: line_items, ingests, quarantine)
+    /// Lake folder (Parquet tables: line_items, ingests, quarantine, attributed)
     #[arg(long, env = "TALLY_LAKE", value_name = "DIR")]
     pub lake: PathBuf,
 }

@@ -11,7 +11,8 @@ use crate::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 Tables: line_items (FOCUS columns, partitioned by provider and billing_period), ingests (one row per
-file per ingest run, with its reconciliation), quarantine (rows that could not be ingested).
+file per ingest run, with its reconciliation), quarantine (rows that could not be ingested),
+attributed (each line item or split share with its team, after `tally attribute`).
 Column names are case-sensitive: quote them, as in \"BilledCost\". Tags are a map: \"Tags\"['team'].
 
 Examples:
