@@ -151,6 +151,20 @@ pub async fn run(
     Ok(outcomes)
 }
 
+/// `line_items` columns copied unchanged onto every attributed row.
+const PASSED_THROUGH: [&str; 10] = [
+    "BillingCurrency",
+    "ChargeCategory",
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceName",
+    "x_ServiceCode",
+    "RegionId",
+    "ResourceId",
+    "x_SourceFile",
+    "x_SourceLineItemId",
+];
+
 /// The columns attribution reads from `line_items`.
 const INPUT_COLUMNS: [&str; 16] = [
     "ProviderName",
@@ -297,6 +311,7 @@ fn attribute_period(
         totals: BTreeMap::new(),
         coverage: BTreeMap::new(),
     };
+    let passed_through: Vec<(&str, usize)> = PASSED_THROUGH.iter().map(|name| (*name, text_index(name))).collect();
     let mut paths = PathCache::default();
     let latest = org.latest_move();
     let mut current_paths = PathCache::default();
@@ -327,19 +342,8 @@ fn attribute_period(
                     ..Row::default()
                 };
                 base.text[text_index("provider")] = Some(&provider);
-                for name in [
-                    "BillingCurrency",
-                    "ChargeCategory",
-                    "BillingAccountId",
-                    "SubAccountId",
-                    "ServiceName",
-                    "x_ServiceCode",
-                    "RegionId",
-                    "ResourceId",
-                    "x_SourceFile",
-                    "x_SourceLineItemId",
-                ] {
-                    base.text[text_index(name)] = input.text(name, row);
+                for (name, index) in &passed_through {
+                    base.text[*index] = input.text(name, row);
                 }
                 base.text[text_index("mappings_version")] = Some(&compiled.version);
 

@@ -156,14 +156,5 @@ impl StagedPeriod {
 
 /// Moves each staged period over the lake's, one rename each.
 pub fn commit(lake: &Lake, periods: &[StagedPeriod]) -> std::io::Result<()> {
-    for period in periods {
-        let target = lake.root().join(period.relative_path());
-        let dir = target.parent().expect("has parent");
-        fs::create_dir_all(dir)?;
-        fs::rename(&period.staged, &target)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    periods.iter().try_for_each(|period| super::move_into_place(lake, &period.staged, &period.relative_path()))
 }

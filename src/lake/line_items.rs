@@ -163,16 +163,7 @@ impl StagedLineItems {
 /// Moves staged units into the lake, each with one atomic rename that
 /// replaces the unit's previous file.
 pub fn commit(lake: &Lake, units: &[StagedUnit]) -> std::io::Result<()> {
-    for unit in units {
-        let target = lake.root().join(unit.key.relative_path());
-        let dir = target.parent().expect("unit path has a parent");
-        fs::create_dir_all(dir)?;
-        fs::rename(&unit.staged, &target)?;
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all(); // make the rename durable where the platform allows
-        }
-    }
-    Ok(())
+    units.iter().try_for_each(|unit| super::move_into_place(lake, &unit.staged, &unit.key.relative_path()))
 }
 
 #[cfg(test)]

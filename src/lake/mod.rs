@@ -139,6 +139,19 @@ pub fn writer_properties() -> WriterProperties {
         .build()
 }
 
+/// Moves a staged file to `relative` under the lake with one `rename`, then
+/// syncs the folder so the rename is durable where the platform allows.
+pub fn move_into_place(lake: &Lake, staged: &Path, relative: &Path) -> std::io::Result<()> {
+    let target = lake.root().join(relative);
+    let dir = target.parent().expect("a lake path has a parent");
+    fs::create_dir_all(dir)?;
+    fs::rename(staged, &target)?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
 /// Writes batches to `path` atomically: a hidden temporary file beside it,
 /// synced, then renamed over it.
 pub fn write_parquet_atomic(path: &Path, batches: &[RecordBatch]) -> std::io::Result<()> {
