@@ -66,6 +66,15 @@ enum Command {
     /// Attribute every line item to a team by the ownership mappings
     #[command(after_help = commands::attribute::AFTER_HELP)]
     Attribute(commands::attribute::AttributeArgs),
+    /// Lint the ownership mappings: shadowed rules, date gaps, dead rules (for CI)
+    #[command(after_help = commands::check::AFTER_HELP)]
+    Check(commands::check::CheckArgs),
+    /// Preview what a mappings change moves between teams (Markdown for pull requests)
+    #[command(after_help = commands::diff::AFTER_HELP)]
+    Diff(commands::diff::DiffArgs),
+    /// Show which rule owns a line item, which rules lost, and how a pool split it
+    #[command(after_help = commands::explain::AFTER_HELP)]
+    Explain(commands::explain::ExplainArgs),
     /// Generate a synthetic company's AWS CUR files, ingest and attribute them
     Demo(commands::demo::DemoArgs),
 }
@@ -99,14 +108,23 @@ fn main() -> ExitCode {
             Command::Ingest(args) => commands::ingest::run(args, cli.quiet).await,
             Command::Sql(args) => commands::sql::run(args).await,
             Command::Attribute(args) => commands::attribute::run(args, cli.quiet).await,
+            Command::Check(args) => commands::check::run(args, cli.quiet).await,
+            Command::Diff(args) => commands::diff::run(args).await,
+            Command::Explain(args) => commands::explain::run(args).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
         }
     });
     match result {
         Ok(code) => code,
+        // `tally ... | head` closing the pipe early is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
 }

@@ -160,6 +160,15 @@ pub fn format(value: i128, scale: u32) -> String {
     if frac_part.is_empty() { format!("{sign}{int_part}") } else { format!("{sign}{int_part}.{frac_part}") }
 }
 
+/// An amount at [`SCALE`] rounded half away from zero to cents, for display:
+/// `format_cents(1_005 * 10^17) == "1.01"`.
+pub fn format_cents(value: i128) -> String {
+    let unit = 10i128.pow(SCALE as u32 - 2);
+    let cents = if value >= 0 { (value + unit / 2) / unit } else { (value - unit / 2) / unit };
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
+}
+
 /// An exact amount at [`SCALE`], printable as a plain decimal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Amount(pub i128);
@@ -190,6 +199,15 @@ impl fmt::Display for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cents_round_half_away_from_zero() {
+        let at = |text: &str| parse(text).unwrap().value;
+        assert_eq!(format_cents(at("1.005")), "1.01");
+        assert_eq!(format_cents(at("-1.005")), "-1.01");
+        assert_eq!(format_cents(at("-0.004")), "0.00");
+        assert_eq!(format_cents(at("1234.5")), "1234.50");
+    }
 
     fn at(text: &str, scale: u32) -> (i128, bool) {
         let p = parse_with_scale(text, scale).unwrap();

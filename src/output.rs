@@ -20,6 +20,8 @@ pub enum OutputFormat {
     Csv,
     /// A JSON array, one object per line
     Json,
+    /// A GitHub-flavoured Markdown table (for pull-request comments)
+    Markdown,
 }
 
 /// One cell as text, or `None` for null.
@@ -108,6 +110,22 @@ pub fn write(
                 }
             }
             if objects.is_empty() { writeln!(out, "[]") } else { writeln!(out, "[\n{}\n]", objects.join(",\n")) }
+        }
+        OutputFormat::Markdown => {
+            // Pipes inside cells would end the cell early.
+            let escape = |text: String| text.replace('|', "\\|");
+            writeln!(out, "| {} |", names.iter().map(|n| escape(n.clone())).collect::<Vec<_>>().join(" | "))?;
+            let rule: Vec<&str> =
+                schema.fields().iter().map(|f| if is_numeric(f.data_type()) { "---:" } else { "---" }).collect();
+            writeln!(out, "|{}|", rule.join("|"))?;
+            for batch in batches {
+                for row in 0..batch.num_rows() {
+                    let cells: Vec<String> =
+                        batch.columns().iter().map(|c| escape(cell(c, row).unwrap_or_default())).collect();
+                    writeln!(out, "| {} |", cells.join(" | "))?;
+                }
+            }
+            Ok(())
         }
     }
 }

@@ -6,34 +6,35 @@
 //! split pooled spend, write `attributed` to staging, check the invariants by
 //! an independent query, then swap the period in.
 
+pub mod assign;
+pub mod check;
+pub mod diff;
+pub mod explain;
 pub mod mappings;
 pub mod org;
 pub mod pools;
 pub mod rules;
+pub mod scan;
 pub mod split;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, NaiveDate};
-use datafusion::arrow::array::{
-    Array, AsArray, Decimal128Array, MapArray, StringArray, TimestampMicrosecondArray, UInt64Array,
-};
-use datafusion::arrow::datatypes::DataType;
-use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::Digest;
 
 use crate::lake::Lake;
 use crate::lake::attributed::{self, PeriodWriter, Row, StagedPeriod, text_index};
 use crate::money::SCALE;
+use assign::{Method, assign, direct_spend};
 use mappings::{MappingError, Mappings};
-use org::{Org, UNALLOCATED};
+use org::Org;
 use pools::Pools;
-use rules::{Decision, LineView, RuleSet};
+use rules::RuleSet;
+pub use scan::lake_periods;
+use scan::{Input, period_files, provider_of, read_batches};
 
 /// A share of 1 at the money scale.
 pub const WHOLE: i128 = 10i128.pow(SCALE as u32);
@@ -101,29 +102,6 @@ pub struct PeriodOutcome {
     pub coverage: BTreeMap<String, Coverage>,
 }
 
-/// The periods (`YYYY-MM`) present in the lake's line items, sorted.
-pub fn lake_periods(lake: &Lake) -> Vec<String> {
-    let mut periods: Vec<String> = period_files(lake, None).into_iter().map(|(p, _)| p).collect();
-    periods.dedup();
-    periods
-}
-
-/// (period, file) for every line-item file, sorted by period then path.
-fn period_files(lake: &Lake, only: Option<&str>) -> Vec<(String, PathBuf)> {
-    let mut files: Vec<(String, PathBuf)> = walkdir::WalkDir::new(lake.table_dir("line_items"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "parquet"))
-        .filter_map(|e| {
-            let period = e.path().parent()?.file_name()?.to_str()?.strip_prefix("billing_period=")?.to_string();
-            Some((period, e.into_path()))
-        })
-        .filter(|(p, _)| only.is_none_or(|o| o == p))
-        .collect();
-    files.sort();
-    files
-}
-
 pub async fn run(
     lake: &Lake,
     compiled: &Compiled,
@@ -165,92 +143,6 @@ const PASSED_THROUGH: [&str; 10] = [
     "x_SourceLineItemId",
 ];
 
-/// The columns attribution reads from `line_items`.
-const INPUT_COLUMNS: [&str; 16] = [
-    "ProviderName",
-    "BillingAccountId",
-    "SubAccountId",
-    "ServiceName",
-    "x_ServiceCode",
-    "RegionId",
-    "ResourceId",
-    "Tags",
-    "ChargePeriodStart",
-    "ChargeCategory",
-    "BillingCurrency",
-    "BilledCost",
-    "EffectiveCost",
-    "x_SourceFile",
-    "x_SourceRow",
-    "x_SourceLineItemId",
-];
-
-fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch, String>>, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
-    let schema = builder.schema().clone();
-    let mut roots = Vec::new();
-    for name in INPUT_COLUMNS {
-        roots.push(schema.index_of(name).map_err(|_| format!("{}: no column {name}", path.display()))?);
-    }
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| e.to_string())?;
-    let shown = path.display().to_string();
-    Ok(reader.map(move |b| b.map_err(|e| format!("{shown}: {e}"))))
-}
-
-/// Typed access to one input batch.
-struct Input<'b> {
-    text: HashMap<&'static str, &'b StringArray>,
-    tags: &'b MapArray,
-    start: &'b TimestampMicrosecondArray,
-    billed: &'b Decimal128Array,
-    effective: &'b Decimal128Array,
-    source_row: &'b UInt64Array,
-}
-
-impl<'b> Input<'b> {
-    fn new(batch: &'b RecordBatch) -> Input<'b> {
-        let mut text = HashMap::new();
-        for name in INPUT_COLUMNS {
-            let column = batch.column_by_name(name).expect("projected");
-            if column.data_type() == &DataType::Utf8 {
-                text.insert(name, column.as_string::<i32>());
-            }
-        }
-        let column = |name: &str| batch.column_by_name(name).expect("projected");
-        Input {
-            text,
-            tags: column("Tags").as_map(),
-            start: column("ChargePeriodStart").as_primitive(),
-            billed: column("BilledCost").as_primitive(),
-            effective: column("EffectiveCost").as_primitive(),
-            source_row: column("x_SourceRow").as_primitive(),
-        }
-    }
-
-    fn text(&self, name: &str, row: usize) -> Option<&'b str> {
-        let array = self.text.get(name)?;
-        (!array.is_null(row)).then(|| array.value(row))
-    }
-
-    fn tags(&self, row: usize) -> Vec<(&'b str, &'b str)> {
-        if self.tags.is_null(row) {
-            return Vec::new();
-        }
-        let offsets = self.tags.value_offsets();
-        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-        let keys = self.tags.keys().as_string::<i32>();
-        let values = self.tags.values().as_string::<i32>();
-        (start..end).filter(|i| !values.is_null(*i)).map(|i| (keys.value(i), values.value(i))).collect()
-    }
-
-    fn date(&self, row: usize) -> NaiveDate {
-        let micros = if self.start.is_null(row) { 0 } else { self.start.value(row) };
-        DateTime::from_timestamp_micros(micros).map(|t| t.date_naive()).unwrap_or_default()
-    }
-}
-
 /// Team paths by date, computed once per (date, team).
 #[derive(Default)]
 struct PathCache(HashMap<NaiveDate, HashMap<String, String>>);
@@ -272,25 +164,10 @@ fn attribute_period(
     compiled: &Compiled,
     progress: bool,
 ) -> Result<(StagedPeriod, PeriodOutcome), AttributeError> {
-    let Compiled { org, pools, rules, .. } = compiled;
+    let Compiled { org, rules, .. } = compiled;
     let mut scratch = Vec::new();
-
     // Proportional pools split by each team's direct spend in the period: a first pass.
-    let mut direct: HashMap<String, i128> = HashMap::new();
-    if pools.needs_direct_spend() {
-        for file in files {
-            for batch in read_batches(file).map_err(AttributeError::Input)? {
-                let batch = batch.map_err(AttributeError::Input)?;
-                let input = Input::new(&batch);
-                for row in 0..batch.num_rows() {
-                    let view = line_view(&input, row, rules);
-                    if let Decision::Team { team, .. } = rules.decide(&view, org, &mut scratch) {
-                        *direct.entry(team).or_default() += input.effective.value(row);
-                    }
-                }
-            }
-        }
-    }
+    let direct = direct_spend(files, compiled).map_err(AttributeError::Input)?;
 
     let bar = if progress {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
@@ -316,19 +193,12 @@ fn attribute_period(
     let latest = org.latest_move();
     let mut current_paths = PathCache::default();
     for file in files {
-        let provider = file
-            .parent()
-            .and_then(|p| p.parent())
-            .and_then(|p| p.file_name())
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_prefix("provider="))
-            .unwrap_or("unknown")
-            .to_string();
+        let provider = provider_of(file);
         for batch in read_batches(file).map_err(AttributeError::Input)? {
             let batch = batch.map_err(AttributeError::Input)?;
             let input = Input::new(&batch);
             for row in 0..batch.num_rows() {
-                let view = line_view(&input, row, rules);
+                let view = input.line_view(row, rules);
                 let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
                 let currency = input.text("BillingCurrency", row).unwrap_or("").to_string();
                 let total = outcome.totals.entry(currency.clone()).or_default();
@@ -337,7 +207,7 @@ fn attribute_period(
                 outcome.line_items += 1;
 
                 let mut base = Row {
-                    charge_period_start: (!input.start.is_null(row)).then(|| input.start.value(row)),
+                    charge_period_start: input.start_micros(row),
                     source_row: Some(input.source_row.value(row)),
                     ..Row::default()
                 };
@@ -348,54 +218,10 @@ fn attribute_period(
                 base.text[text_index("mappings_version")] = Some(&compiled.version);
 
                 let decision = rules.decide(&view, org, &mut scratch);
-                // (team, rule, method, pools, split kinds, reason, amounts)
-                let pieces: Vec<Assignment> = match &decision {
-                    Decision::Team { rule, team } => {
-                        vec![(
-                            team.clone(),
-                            Some(rules.rules[*rule].id.as_str()),
-                            "direct",
-                            String::new(),
-                            String::new(),
-                            None,
-                            amounts,
-                        )]
-                    }
-                    Decision::Pool { rule, pool } => {
-                        let rule_id = Some(rules.rules[*rule].id.as_str());
-                        match pools.split(pool, amounts, view.date, org, &direct) {
-                            Ok(pieces) => pieces
-                                .into_iter()
-                                .map(|p| {
-                                    let kinds: Vec<&str> = p.pools.iter().map(|id| pools.get(id).kind.name()).collect();
-                                    (p.team, rule_id, "shared", p.pools.join(" > "), kinds.join(" > "), None, p.amounts)
-                                })
-                                .collect(),
-                            Err(reason) => vec![(
-                                UNALLOCATED.to_string(),
-                                rule_id,
-                                "unallocated",
-                                pool.clone(),
-                                String::new(),
-                                Some(reason),
-                                amounts,
-                            )],
-                        }
-                    }
-                    Decision::Unallocated { reason } => {
-                        vec![(
-                            UNALLOCATED.to_string(),
-                            None,
-                            "unallocated",
-                            String::new(),
-                            String::new(),
-                            Some(reason.clone()),
-                            amounts,
-                        )]
-                    }
-                };
-                let sum: [i128; 3] =
-                    pieces.iter().fold([0; 3], |acc, p| [acc[0] + p.6[0], acc[1] + p.6[1], acc[2] + p.6[2]]);
+                let owners = assign(compiled, &decision, view.date, amounts, &direct);
+                let sum: [i128; 3] = owners
+                    .iter()
+                    .fold([0; 3], |acc, o| [acc[0] + o.amounts[0], acc[1] + o.amounts[1], acc[2] + o.amounts[2]]);
                 if sum != amounts {
                     return Err(AttributeError::Invariant(format!(
                         "{}:row {}: shares add to {sum:?}, not {amounts:?}",
@@ -404,28 +230,30 @@ fn attribute_period(
                     )));
                 }
                 let coverage = outcome.coverage.entry(currency).or_default();
-                for (team, rule_id, method, pool_chain, kinds, reason, part) in &pieces {
-                    let class = match *method {
-                        "direct" => &mut coverage.direct,
-                        "shared" => &mut coverage.shared,
-                        _ => &mut coverage.unallocated,
+                for owner in &owners {
+                    let class = match owner.method {
+                        Method::Direct => &mut coverage.direct,
+                        Method::Shared => &mut coverage.shared,
+                        Method::Unallocated => &mut coverage.unallocated,
                     };
-                    class[0] += part[0];
-                    class[1] += part[1];
+                    class[0] += owner.amounts[0];
+                    class[1] += owner.amounts[1];
+                    let pool_chain = owner.pools.join(" > ");
+                    let kinds = owner.split_kinds.join(" > ");
                     let mut out = base.clone();
-                    let path = paths.get(org, team, view.date).to_string();
-                    let current = current_paths.get(org, team, latest.max(view.date)).to_string();
-                    out.text[text_index("team")] = Some(team);
+                    let path = paths.get(org, &owner.team, view.date).to_string();
+                    let current = current_paths.get(org, &owner.team, latest.max(view.date)).to_string();
+                    out.text[text_index("team")] = Some(&owner.team);
                     out.text[text_index("org_path")] = Some(&path);
                     out.text[text_index("org_path_current")] = Some(&current);
-                    out.text[text_index("rule_id")] = *rule_id;
-                    out.text[text_index("method")] = Some(method);
+                    out.text[text_index("rule_id")] = owner.rule_id;
+                    out.text[text_index("method")] = Some(owner.method.name());
                     out.text[text_index("pool")] = (!pool_chain.is_empty()).then_some(pool_chain.as_str());
                     out.text[text_index("split")] = (!kinds.is_empty()).then_some(kinds.as_str());
-                    out.text[text_index("unallocated_reason")] = reason.as_deref();
-                    out.share = part[2];
-                    out.billed = part[0];
-                    out.effective = part[1];
+                    out.text[text_index("unallocated_reason")] = owner.unallocated_reason.as_deref();
+                    out.share = owner.amounts[2];
+                    out.billed = owner.amounts[0];
+                    out.effective = owner.amounts[1];
                     writer.push(&out).map_err(lake_error(staging))?;
                 }
             }
@@ -436,24 +264,6 @@ fn attribute_period(
     outcome.rows = writer.rows;
     let staged = writer.finish().map_err(lake_error(staging))?;
     Ok((staged, outcome))
-}
-
-/// One owner of (part of) a line: team, rule id, method, pool chain, split
-/// kinds, unallocated reason, and `[billed, effective, share]`.
-type Assignment<'a> = (String, Option<&'a str>, &'a str, String, String, Option<String>, [i128; 3]);
-
-fn line_view<'b>(input: &Input<'b>, row: usize, rules: &RuleSet) -> LineView<'b> {
-    LineView {
-        billing_account: input.text("BillingAccountId", row),
-        sub_account: input.text("SubAccountId", row),
-        service_name: input.text("ServiceName", row),
-        service_code: input.text("x_ServiceCode", row),
-        region: input.text("RegionId", row),
-        charge_category: input.text("ChargeCategory", row),
-        resource_id: input.text("ResourceId", row),
-        tags: rules.canonical_tags(input.tags(row).into_iter()),
-        date: input.date(row),
-    }
 }
 
 /// Re-reads the staged output and the lake's line items with DataFusion (not

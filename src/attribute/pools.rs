@@ -18,7 +18,7 @@ pub enum Recipient {
 }
 
 impl Recipient {
-    fn parse(text: &str) -> Recipient {
+    pub fn parse(text: &str) -> Recipient {
         match text.strip_prefix("pool:") {
             Some(pool) => Recipient::Pool(pool.to_string()),
             None => Recipient::Team(text.to_string()),
@@ -184,6 +184,39 @@ impl Pools {
 }
 
 impl Pool {
+    /// How this pool splits a charge on `date`, in words, and each
+    /// recipient's weight as text (for `explain`).
+    pub fn basis(
+        &self,
+        date: NaiveDate,
+        org: &Org,
+        direct: &HashMap<String, i128>,
+    ) -> Result<(String, Vec<(String, String)>), String> {
+        let how = match self.kind {
+            SplitKind::Even => "evenly".to_string(),
+            SplitKind::Weights => "by fixed weights".to_string(),
+            SplitKind::Proportional => match &self.scope {
+                Some(scope) => format!("in proportion to direct EffectiveCost this period, teams under {scope}"),
+                None => "in proportion to direct EffectiveCost this period".to_string(),
+            },
+            SplitKind::Telemetry if self.daily.contains_key(&date) => format!("by telemetry units on {date}"),
+            SplitKind::Telemetry => format!("by telemetry units in {} (no figures for {date})", date.format("%Y-%m")),
+        };
+        let scaled = matches!(self.kind, SplitKind::Proportional | SplitKind::Telemetry);
+        let weights = self
+            .weights(date, org, direct)?
+            .into_iter()
+            .map(|(recipient, weight)| {
+                let name = match recipient {
+                    Recipient::Team(team) => team,
+                    Recipient::Pool(pool) => format!("pool:{pool}"),
+                };
+                (name, if scaled { money::format(weight, money::SCALE as u32) } else { weight.to_string() })
+            })
+            .collect();
+        Ok((how, weights))
+    }
+
     /// Recipients and positive weights for a charge on `date`, sorted by recipient.
     fn weights(
         &self,

@@ -27,18 +27,18 @@ pub struct Rule {
     pub id: String,
     pub precedence: i64,
     pub target: Target,
-    accounts: HashSet<String>,
-    billing_accounts: HashSet<String>,
-    services: HashSet<String>,
-    regions: HashSet<String>,
-    charge_categories: HashSet<String>,
+    pub(super) accounts: HashSet<String>,
+    pub(super) billing_accounts: HashSet<String>,
+    pub(super) services: HashSet<String>,
+    pub(super) regions: HashSet<String>,
+    pub(super) charge_categories: HashSet<String>,
     /// Canonical key -> accepted lowercased values.
-    tags: Vec<(String, HashSet<String>)>,
-    resource_prefix: Option<String>,
-    resource_glob: Option<glob::Pattern>,
-    resource_regex: Option<Regex>,
-    from: Option<NaiveDate>,
-    until: Option<NaiveDate>,
+    pub(super) tags: Vec<(String, HashSet<String>)>,
+    pub(super) resource_prefix: Option<String>,
+    pub(super) resource_glob: Option<glob::Pattern>,
+    pub(super) resource_regex: Option<Regex>,
+    pub(super) from: Option<NaiveDate>,
+    pub(super) until: Option<NaiveDate>,
 }
 
 /// What rules look at on a line item. Tags are already canonical: keys
@@ -60,6 +60,15 @@ impl LineView<'_> {
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
+}
+
+/// One rule's judgement of one line (see `RuleSet::verdict`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Matches(Decision),
+    NotInEffect,
+    NoTeamForTag { key: String, value: Option<String> },
+    NoMatch,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,9 +288,35 @@ impl RuleSet {
         Decision::Unallocated { reason: self.unallocated_reason(line, org) }
     }
 
-    /// Every rule whose conditions hold, by rank (for `explain`).
-    pub fn all_matches(&self, line: &LineView, org: &Org) -> Vec<(usize, Decision)> {
-        (0..self.rules.len()).filter_map(|rank| self.outcome(rank, line, org).map(|d| (rank, d))).collect()
+    /// Every rule that would take `line`, by rank: the winner first, then
+    /// those that lost on precedence. Uses the indexes, so it is cheap enough
+    /// to run on every line (`check` counts dead rules with it).
+    pub fn all_matches(&self, line: &LineView, org: &Org, scratch: &mut Vec<usize>) -> Vec<(usize, Decision)> {
+        self.candidates(line, scratch);
+        scratch.extend(&self.scanned);
+        scratch.sort_unstable();
+        scratch.dedup();
+        scratch.iter().filter_map(|rank| self.outcome(*rank, line, org).map(|d| (*rank, d))).collect()
+    }
+
+    /// How rule `rank` judges `line`, for `explain`: including rules whose
+    /// conditions hold but are not in effect on the charge date, and
+    /// team-from-tag rules whose tag value names no team.
+    pub fn verdict(&self, rank: usize, line: &LineView, org: &Org) -> Verdict {
+        let rule = &self.rules[rank];
+        if !rule.conditions_hold(line) {
+            return Verdict::NoMatch;
+        }
+        if !rule.in_effect(line.date) {
+            return Verdict::NotInEffect;
+        }
+        match (&rule.target, self.outcome(rank, line, org)) {
+            (_, Some(decision)) => Verdict::Matches(decision),
+            (Target::TeamFromTag(key), None) => {
+                Verdict::NoTeamForTag { key: key.clone(), value: line.tag(key).map(str::to_string) }
+            }
+            (_, None) => Verdict::NoMatch,
+        }
     }
 
     fn outcome(&self, rank: usize, line: &LineView, org: &Org) -> Option<Decision> {
@@ -320,9 +355,72 @@ fn canonical_key(aliases: &HashMap<String, (String, usize)>, key: &str) -> Strin
 
 impl Rule {
     fn holds(&self, line: &LineView) -> bool {
-        if self.from.is_some_and(|from| line.date < from) || self.until.is_some_and(|until| line.date >= until) {
-            return false;
+        self.in_effect(line.date) && self.conditions_hold(line)
+    }
+
+    /// Whether the rule's date range covers `date`.
+    pub fn in_effect(&self, date: NaiveDate) -> bool {
+        self.from.is_none_or(|from| date >= from) && self.until.is_none_or(|until| date < until)
+    }
+
+    /// The rule's conditions and dates in words:
+    /// `accounts 111, 222; tag team in payments; from 2026-10-15`.
+    pub fn describe(&self) -> String {
+        let conditions = self.describe_conditions();
+        match (self.from, self.until) {
+            (Some(from), Some(until)) => format!("{conditions}; from {from} until {until}"),
+            (Some(from), None) => format!("{conditions}; from {from}"),
+            (None, Some(until)) => format!("{conditions}; until {until}"),
+            (None, None) => conditions,
         }
+    }
+
+    /// What the rule matches, without dates or target.
+    pub fn describe_conditions(&self) -> String {
+        fn list(set: &HashSet<String>) -> String {
+            let mut items: Vec<&str> = set.iter().map(String::as_str).collect();
+            items.sort_unstable();
+            items.join(", ")
+        }
+        let mut parts = Vec::new();
+        for (name, set) in [
+            ("accounts", &self.accounts),
+            ("billing accounts", &self.billing_accounts),
+            ("services", &self.services),
+            ("regions", &self.regions),
+            ("charge categories", &self.charge_categories),
+        ] {
+            if !set.is_empty() {
+                parts.push(format!("{name} {}", list(set)));
+            }
+        }
+        for (key, values) in &self.tags {
+            parts.push(format!("tag {key} in {}", list(values)));
+        }
+        if let Some(prefix) = &self.resource_prefix {
+            parts.push(format!("resource prefix {prefix}"));
+        }
+        if let Some(glob) = &self.resource_glob {
+            parts.push(format!("resource glob {}", glob.as_str()));
+        }
+        if let Some(regex) = &self.resource_regex {
+            parts.push(format!("resource regex {}", regex.as_str()));
+        }
+        if let Target::TeamFromTag(key) = &self.target {
+            parts.push(format!("tag {key} names a team"));
+        }
+        if parts.is_empty() {
+            parts.push("everything".to_string());
+        }
+        parts.join("; ")
+    }
+
+    /// `[from, until)`, open ends as `None`.
+    pub fn dates(&self) -> (Option<NaiveDate>, Option<NaiveDate>) {
+        (self.from, self.until)
+    }
+
+    fn conditions_hold(&self, line: &LineView) -> bool {
         let account_ok = self.accounts.is_empty() || line.sub_account.is_some_and(|a| self.accounts.contains(a));
         let billing_ok =
             self.billing_accounts.is_empty() || line.billing_account.is_some_and(|a| self.billing_accounts.contains(a));

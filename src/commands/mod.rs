@@ -2,6 +2,9 @@
 //! for people, return the exit code.
 
 pub mod attribute;
+pub mod check;
 pub mod demo;
+pub mod diff;
+pub mod explain;
 pub mod ingest;
 pub mod sql;

@@ -1,0 +1,286 @@
+//! `tally explain`: why a line item belongs to whom. Every rule that would
+//! take it (the winner and those that lost on precedence), rules that hold
+//! but are not in effect on the charge date, and how a pool split it.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use chrono::NaiveDate;
+use tabled::builder::Builder;
+use tabled::settings::Style;
+
+use super::assign::{Method, assign, direct_spend};
+use super::rules::{Decision, LineView, Verdict};
+use super::scan::{Input, period_files, read_batches};
+use super::{Compiled, WHOLE};
+use crate::lake::Lake;
+use crate::money::{SCALE, format};
+
+/// A line item found by id, owned (the batch it came from is gone).
+#[derive(Debug)]
+struct Found {
+    period: String,
+    source_file: String,
+    source_row: u64,
+    line_item_id: Option<String>,
+    billing_account: Option<String>,
+    sub_account: Option<String>,
+    service_name: Option<String>,
+    service_code: Option<String>,
+    region: Option<String>,
+    charge_category: Option<String>,
+    resource_id: Option<String>,
+    raw_tags: Vec<(String, String)>,
+    date: NaiveDate,
+    currency: String,
+    billed: i128,
+    effective: i128,
+}
+
+impl Found {
+    fn read(input: &Input, row: usize, period: &str) -> Found {
+        let owned = |name: &str| input.text(name, row).map(str::to_string);
+        Found {
+            period: period.to_string(),
+            source_file: owned("x_SourceFile").unwrap_or_default(),
+            source_row: input.source_row.value(row),
+            line_item_id: owned("x_SourceLineItemId"),
+            billing_account: owned("BillingAccountId"),
+            sub_account: owned("SubAccountId"),
+            service_name: owned("ServiceName"),
+            service_code: owned("x_ServiceCode"),
+            region: owned("RegionId"),
+            charge_category: owned("ChargeCategory"),
+            resource_id: owned("ResourceId"),
+            raw_tags: input.tags(row).into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            date: input.date(row),
+            currency: owned("BillingCurrency").unwrap_or_default(),
+            billed: input.billed.value(row),
+            effective: input.effective.value(row),
+        }
+    }
+
+    fn view(&self, compiled: &Compiled) -> LineView<'_> {
+        LineView {
+            billing_account: self.billing_account.as_deref(),
+            sub_account: self.sub_account.as_deref(),
+            service_name: self.service_name.as_deref(),
+            service_code: self.service_code.as_deref(),
+            region: self.region.as_deref(),
+            charge_category: self.charge_category.as_deref(),
+            resource_id: self.resource_id.as_deref(),
+            tags: compiled.rules.canonical_tags(self.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+            date: self.date,
+        }
+    }
+}
+
+/// The explanation of every line item whose `x_SourceLineItemId` or
+/// `ResourceId` is `id` (at most `limit` of them), as text.
+pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], limit: usize) -> Result<String, String> {
+    let mut found = Vec::new();
+    let mut more = 0u64;
+    for (period, file) in period_files(lake, None) {
+        if !periods.is_empty() && !periods.contains(&period) {
+            continue;
+        }
+        for batch in read_batches(&file)? {
+            let batch = batch?;
+            let input = Input::new(&batch);
+            for row in 0..batch.num_rows() {
+                if input.text("x_SourceLineItemId", row) == Some(id) || input.text("ResourceId", row) == Some(id) {
+                    if found.len() < limit {
+                        found.push(Found::read(&input, row, &period));
+                    } else {
+                        more += 1;
+                    }
+                }
+            }
+        }
+    }
+    if found.is_empty() {
+        return Err(format!(
+            "no line item has x_SourceLineItemId or ResourceId `{id}` in {}",
+            if periods.is_empty() {
+                "the lake".to_string()
+            } else {
+                format!("billing period(s) {}", periods.join(", "))
+            }
+        ));
+    }
+    let mut direct_by_period: HashMap<String, HashMap<String, i128>> = HashMap::new();
+    let mut text = String::new();
+    for (n, line) in found.iter().enumerate() {
+        if n > 0 {
+            text.push('\n');
+        }
+        if !direct_by_period.contains_key(&line.period) {
+            let files: Vec<_> = period_files(lake, Some(&line.period)).into_iter().map(|(_, f)| f).collect();
+            direct_by_period.insert(line.period.clone(), direct_spend(&files, compiled)?);
+        }
+        explain_line(&mut text, line, compiled, &direct_by_period[&line.period]);
+    }
+    if more > 0 {
+        let _ = writeln!(text, "\n{more} more line item(s) match `{id}`; narrow with --period or raise --limit");
+    }
+    Ok(text)
+}
+
+fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, direct: &HashMap<String, i128>) {
+    let Compiled { rules, org, pools, .. } = compiled;
+    let view = line.view(compiled);
+    let money = |v: i128| format(v, SCALE as u32);
+    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_string());
+
+    let _ = writeln!(
+        text,
+        "line item {} ({} row {})",
+        line.line_item_id.as_deref().unwrap_or("(no id)"),
+        line.source_file,
+        line.source_row
+    );
+    let _ = writeln!(text, "  charged   {}, billing period {}", line.date, line.period);
+    let _ = writeln!(
+        text,
+        "  account   {} (billing account {})",
+        or_none(&line.sub_account),
+        or_none(&line.billing_account)
+    );
+    let _ = writeln!(
+        text,
+        "  service   {} ({}), region {}, {}",
+        or_none(&line.service_name),
+        or_none(&line.service_code),
+        or_none(&line.region),
+        or_none(&line.charge_category)
+    );
+    let _ = writeln!(text, "  resource  {}", or_none(&line.resource_id));
+    let tags: Vec<String> = view.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(
+        text,
+        "  tags      {}",
+        if tags.is_empty() { "(none)".to_string() } else { format!("{} (canonical)", tags.join(", ")) }
+    );
+    let _ = writeln!(
+        text,
+        "  cost      BilledCost {} {cur}, EffectiveCost {} {cur}",
+        money(line.billed),
+        money(line.effective),
+        cur = line.currency
+    );
+
+    let mut verdicts = Vec::new();
+    for rank in 0..rules.rules.len() {
+        match rules.verdict(rank, &view, org) {
+            Verdict::NoMatch => {}
+            verdict => verdicts.push((rank, verdict)),
+        }
+    }
+    let mut scratch = Vec::new();
+    let decision = rules.decide(&view, org, &mut scratch);
+    let winner = match &decision {
+        Decision::Team { rule, .. } | Decision::Pool { rule, .. } => Some(*rule),
+        Decision::Unallocated { .. } => None,
+    };
+    if verdicts.is_empty() {
+        let _ = writeln!(text, "\n  no rule's conditions hold for this line");
+    } else {
+        let _ = writeln!(text, "\n  rules, by precedence:");
+        for (rank, verdict) in &verdicts {
+            let rule = &rules.rules[*rank];
+            let outcome = match verdict {
+                Verdict::Matches(Decision::Team { team, .. }) => format!("-> team {team}"),
+                Verdict::Matches(Decision::Pool { pool, .. }) => format!("-> pool {pool}"),
+                Verdict::Matches(Decision::Unallocated { .. }) | Verdict::NoMatch => String::new(),
+                Verdict::NotInEffect => match rule.dates() {
+                    (Some(from), Some(until)) => format!("not in effect on {} (from {from} until {until})", view.date),
+                    (Some(from), None) => format!("not in effect on {} (from {from})", view.date),
+                    (None, Some(until)) => format!("not in effect on {} (until {until})", view.date),
+                    (None, None) => String::new(),
+                },
+                Verdict::NoTeamForTag { key, value } => match value {
+                    Some(value) => format!("tag {key} = `{value}` names no team"),
+                    None => format!("no {key} tag"),
+                },
+            };
+            let standing = match (verdict, winner) {
+                (Verdict::Matches(_), Some(w)) if w == *rank => "WINS ",
+                (Verdict::Matches(_), _) => "loses",
+                _ => "skips",
+            };
+            let _ = writeln!(
+                text,
+                "    {standing} {} (precedence {}) {outcome}\n          when {}",
+                rule.id,
+                rule.precedence,
+                rule.describe()
+            );
+        }
+        if let Some(w) = winner {
+            let losers = verdicts.iter().filter(|(r, v)| matches!(v, Verdict::Matches(_)) && *r != w).count();
+            if losers > 0 {
+                let _ = writeln!(
+                    text,
+                    "  {} wins: lower precedence first, ties by id; {losers} other rule(s) lost",
+                    rules.rules[w].id
+                );
+            }
+        }
+    }
+
+    let owners = assign(compiled, &decision, view.date, [line.billed, line.effective, WHOLE], direct);
+    match (&decision, owners.first()) {
+        (Decision::Team { team, .. }, _) => {
+            let _ = writeln!(text, "\n  owner: {team} ({}), direct", org.path(team, view.date));
+        }
+        (Decision::Unallocated { reason }, _) => {
+            let _ = writeln!(text, "\n  owner: unallocated: {reason}");
+        }
+        (Decision::Pool { pool, .. }, Some(first)) if first.method == Method::Unallocated => {
+            let _ = writeln!(
+                text,
+                "\n  owner: unallocated: pool {pool} cannot split: {}",
+                first.unallocated_reason.as_deref().unwrap_or("")
+            );
+        }
+        (Decision::Pool { pool, .. }, _) => {
+            let _ = writeln!(text, "\n  owner: shared through pool {pool}");
+            let mut chain = vec![pool.clone()];
+            while let Some(id) = chain.pop() {
+                let p = pools.get(&id);
+                match p.basis(view.date, org, direct) {
+                    Ok((how, weights)) => {
+                        let shown: Vec<String> = weights.iter().map(|(r, w)| format!("{r} {w}")).collect();
+                        let _ = writeln!(text, "    pool {id} splits {how}: {}", shown.join(", "));
+                        for (recipient, _) in weights.iter().rev() {
+                            if let Some(next) = recipient.strip_prefix("pool:") {
+                                chain.push(next.to_string());
+                            }
+                        }
+                    }
+                    Err(reason) => {
+                        let _ = writeln!(text, "    pool {id}: {reason}");
+                    }
+                }
+            }
+            let mut table = Builder::default();
+            table.push_record(["team", "org path", "via", "share", "BilledCost", "EffectiveCost"]);
+            for owner in &owners {
+                table.push_record([
+                    owner.team.clone(),
+                    org.path(&owner.team, view.date),
+                    owner.pools.join(" > "),
+                    money(owner.amounts[2]),
+                    money(owner.amounts[0]),
+                    money(owner.amounts[1]),
+                ]);
+            }
+            let mut table = table.build();
+            table.with(Style::sharp());
+            for row in table.to_string().lines() {
+                let _ = writeln!(text, "    {row}");
+            }
+            let _ = writeln!(text, "    shares are largest-remainder splits: they add back to the line exactly");
+        }
+    }
+}

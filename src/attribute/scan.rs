@@ -1,0 +1,158 @@
+//! Reading the lake's line items for attribution: which files hold a
+//! period, the columns rules look at, and a typed view of each row.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate};
+use datafusion::arrow::array::{
+    Array, AsArray, Decimal128Array, MapArray, StringArray, TimestampMicrosecondArray, UInt64Array,
+};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::rules::{LineView, RuleSet};
+use crate::lake::Lake;
+
+/// The periods (`YYYY-MM`) present in the lake's line items, sorted.
+pub fn lake_periods(lake: &Lake) -> Vec<String> {
+    let mut periods: Vec<String> = period_files(lake, None).into_iter().map(|(p, _)| p).collect();
+    periods.dedup();
+    periods
+}
+
+/// (period, file) for every line-item file, sorted by period then path, so
+/// every pass reads rows in the same order.
+pub fn period_files(lake: &Lake, only: Option<&str>) -> Vec<(String, PathBuf)> {
+    let mut files: Vec<(String, PathBuf)> = walkdir::WalkDir::new(lake.table_dir("line_items"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "parquet"))
+        .filter_map(|e| {
+            let period = e.path().parent()?.file_name()?.to_str()?.strip_prefix("billing_period=")?.to_string();
+            Some((period, e.into_path()))
+        })
+        .filter(|(p, _)| only.is_none_or(|o| o == p))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The provider of a line-item file, from its `provider=` partition folder.
+pub fn provider_of(file: &Path) -> String {
+    file.parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("provider="))
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// The columns attribution reads from `line_items`.
+const INPUT_COLUMNS: [&str; 16] = [
+    "ProviderName",
+    "BillingAccountId",
+    "SubAccountId",
+    "ServiceName",
+    "x_ServiceCode",
+    "RegionId",
+    "ResourceId",
+    "Tags",
+    "ChargePeriodStart",
+    "ChargeCategory",
+    "BillingCurrency",
+    "BilledCost",
+    "EffectiveCost",
+    "x_SourceFile",
+    "x_SourceRow",
+    "x_SourceLineItemId",
+];
+
+pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch, String>>, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let schema = builder.schema().clone();
+    let mut roots = Vec::new();
+    for name in INPUT_COLUMNS {
+        roots.push(schema.index_of(name).map_err(|_| format!("{}: no column {name}", path.display()))?);
+    }
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| e.to_string())?;
+    let shown = path.display().to_string();
+    Ok(reader.map(move |b| b.map_err(|e| format!("{shown}: {e}"))))
+}
+
+/// Typed access to one input batch.
+pub struct Input<'b> {
+    text: HashMap<&'static str, &'b StringArray>,
+    tags: &'b MapArray,
+    start: &'b TimestampMicrosecondArray,
+    pub billed: &'b Decimal128Array,
+    pub effective: &'b Decimal128Array,
+    pub source_row: &'b UInt64Array,
+}
+
+impl<'b> Input<'b> {
+    pub fn new(batch: &'b RecordBatch) -> Input<'b> {
+        let mut text = HashMap::new();
+        for name in INPUT_COLUMNS {
+            let column = batch.column_by_name(name).expect("projected");
+            if column.data_type() == &DataType::Utf8 {
+                text.insert(name, column.as_string::<i32>());
+            }
+        }
+        let column = |name: &str| batch.column_by_name(name).expect("projected");
+        Input {
+            text,
+            tags: column("Tags").as_map(),
+            start: column("ChargePeriodStart").as_primitive(),
+            billed: column("BilledCost").as_primitive(),
+            effective: column("EffectiveCost").as_primitive(),
+            source_row: column("x_SourceRow").as_primitive(),
+        }
+    }
+
+    pub fn text(&self, name: &str, row: usize) -> Option<&'b str> {
+        let array = self.text.get(name)?;
+        (!array.is_null(row)).then(|| array.value(row))
+    }
+
+    /// The raw tags of a row, as written in the export.
+    pub fn tags(&self, row: usize) -> Vec<(&'b str, &'b str)> {
+        if self.tags.is_null(row) {
+            return Vec::new();
+        }
+        let offsets = self.tags.value_offsets();
+        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
+        let keys = self.tags.keys().as_string::<i32>();
+        let values = self.tags.values().as_string::<i32>();
+        (start..end).filter(|i| !values.is_null(*i)).map(|i| (keys.value(i), values.value(i))).collect()
+    }
+
+    pub fn start_micros(&self, row: usize) -> Option<i64> {
+        (!self.start.is_null(row)).then(|| self.start.value(row))
+    }
+
+    pub fn date(&self, row: usize) -> NaiveDate {
+        DateTime::from_timestamp_micros(self.start_micros(row).unwrap_or(0)).map(|t| t.date_naive()).unwrap_or_default()
+    }
+
+    /// What the rules see of a row.
+    pub fn line_view(&self, row: usize, rules: &RuleSet) -> LineView<'b> {
+        LineView {
+            billing_account: self.text("BillingAccountId", row),
+            sub_account: self.text("SubAccountId", row),
+            service_name: self.text("ServiceName", row),
+            service_code: self.text("x_ServiceCode", row),
+            region: self.text("RegionId", row),
+            charge_category: self.text("ChargeCategory", row),
+            resource_id: self.text("ResourceId", row),
+            tags: rules.canonical_tags(self.tags(row).into_iter()),
+            date: self.date(row),
+        }
+    }
+}
