@@ -75,6 +75,11 @@ enum Command {
     /// Show which rule owns a line item, which rules lost, and how a pool split it
     #[command(after_help = commands::explain::AFTER_HELP)]
     Explain(commands::explain::ExplainArgs),
+    /// Close billing periods: re-attributing them then needs --restate and is recorded
+    #[command(after_help = commands::lock::AFTER_HELP)]
+    Lock(commands::lock::LockArgs),
+    /// Reopen locked billing periods
+    Unlock(commands::lock::UnlockArgs),
     /// Generate a synthetic company's AWS CUR files, ingest and attribute them
     Demo(commands::demo::DemoArgs),
 }
@@ -100,6 +105,11 @@ fn init_logging(quiet: bool, verbose: u8) {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so `tally sql ... | head` would fail writing; die quietly as Unix tools do.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(cli.quiet, cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -111,23 +121,16 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(args, cli.quiet).await,
             Command::Diff(args) => commands::diff::run(args).await,
             Command::Explain(args) => commands::explain::run(args).await,
+            Command::Lock(args) => commands::lock::lock(args).await,
+            Command::Unlock(args) => commands::lock::unlock(args).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
         }
     });
     match result {
         Ok(code) => code,
-        // `tally ... | head` closing the pipe early is not an error.
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
     }
-}
-
-fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    let broken = |c: &(dyn std::error::Error + 'static)| {
-        c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
-    };
-    error.chain().any(broken)
 }

@@ -13,6 +13,7 @@ pub mod explain;
 pub mod mappings;
 pub mod org;
 pub mod pools;
+pub mod restate;
 pub mod rules;
 pub mod scan;
 pub mod split;
@@ -32,6 +33,7 @@ use assign::{Method, assign, direct_spend};
 use mappings::{MappingError, Mappings};
 use org::Org;
 use pools::Pools;
+pub use restate::Restate;
 use rules::RuleSet;
 pub use scan::lake_periods;
 use scan::{Input, period_files, provider_of, read_batches};
@@ -72,6 +74,8 @@ pub enum AttributeError {
     Mapping(#[from] MappingError),
     #[error("{0}")]
     Input(String),
+    #[error("{0}")]
+    Locked(String),
     #[error("invariant broken, nothing committed: {0}")]
     Invariant(String),
     #[error("lake {path}: {source}")]
@@ -102,12 +106,16 @@ pub struct PeriodOutcome {
     pub coverage: BTreeMap<String, Coverage>,
 }
 
+/// Attributes `periods` and swaps them in. A locked period needs `restate`,
+/// and its restatement is recorded before the swap.
 pub async fn run(
     lake: &Lake,
     compiled: &Compiled,
     periods: &[String],
     progress: bool,
+    restate: Option<&Restate>,
 ) -> Result<Vec<PeriodOutcome>, AttributeError> {
+    let locked = restate::locked_periods(lake, periods, restate)?;
     let staging = lake.staging_dir(&format!("attribute-{}", compiled.version));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(lake_error(&staging))?;
@@ -124,6 +132,9 @@ pub async fn run(
         outcomes.push(outcome);
     }
     check_invariants(lake, &staging, &outcomes).await?;
+    if let (Some(restate), false) = (restate, locked.is_empty()) {
+        restate::record(lake, &staging, &locked, &compiled.version, restate).await?;
+    }
     attributed::commit(lake, &staged).map_err(lake_error(lake.root()))?;
     let _ = std::fs::remove_dir_all(&staging);
     Ok(outcomes)

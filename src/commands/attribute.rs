@@ -4,8 +4,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use tally::attribute::{self, Compiled};
+use tally::attribute::{self, Compiled, Restate};
 use tally::lake::Lake;
+use tally::lake::locks;
 use tally::output::{self, OutputFormat};
 
 use crate::{LakeArg, MappingsArg};
@@ -17,10 +18,15 @@ unallocated), pool, share and both costs. Each period is checked before it is sw
 currency, attributed BilledCost and EffectiveCost equal the ingested sums exactly, and every line
 item's shares add to exactly 1. Re-running replaces the periods it covers.
 
+Locked periods (`tally lock`) are closed: naming one with --period fails, and a run over all
+periods (or --since) skips them. --restate --message '<why>' re-attributes them and records, before
+the swap, each team's costs before and after, who, when and why in the `restatements` table.
+
 Examples:
   tally attribute --lake lake --mappings mappings
   tally attribute --lake lake --mappings mappings --period 2026-08
   tally attribute --lake lake --mappings mappings --since 2026-01
+  tally attribute --lake lake --mappings mappings --period 2026-08 --restate -m 'fraud moved to data, FIN-123'
   tally sql --lake lake 'SELECT team, sum(\"EffectiveCost\") FROM attributed GROUP BY 1 ORDER BY 2 DESC'";
 
 pub const COVERAGE_SQL: &str = include_str!("../../queries/coverage.sql");
@@ -38,6 +44,15 @@ pub struct AttributeArgs {
     /// Attribute this billing period and every later one in the lake
     #[arg(long, value_name = "YYYY-MM", value_parser = parse_period, conflicts_with = "period")]
     since: Option<String>,
+    /// Re-attribute locked periods too, recording a restatement (needs --message)
+    #[arg(long, requires = "message")]
+    restate: bool,
+    /// Why the locked periods are restated (kept in the restatements table)
+    #[arg(long, short, value_name = "TEXT")]
+    message: Option<String>,
+    /// Who restates [default: $TALLY_USER, else $USER]
+    #[arg(long, value_name = "NAME")]
+    by: Option<String>,
 }
 
 pub fn parse_period(text: &str) -> Result<String, String> {
@@ -51,8 +66,33 @@ pub fn parse_period(text: &str) -> Result<String, String> {
 pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
     let compiled = Compiled::load(&args.mappings.mappings)?;
-    let periods = select_periods(&lake, &args.period, args.since.as_deref())?;
-    let outcomes = attribute::run(&lake, &compiled, &periods, !quiet).await?;
+    let mut periods = select_periods(&lake, &args.period, args.since.as_deref())?;
+    let restate = args.restate.then(|| Restate {
+        by: args.by.clone().unwrap_or_else(locks::current_user),
+        message: args.message.clone().unwrap_or_default(),
+    });
+    if args.period.is_empty() && restate.is_none() {
+        // A scheduled run over "everything" leaves closed periods alone; naming one is an error instead.
+        let mut skipped = Vec::new();
+        for period in &periods {
+            if let Some(lock) = locks::get(&lake, period).map_err(anyhow::Error::msg)? {
+                skipped.push(format!("{period} ({})", lock.describe()));
+            }
+        }
+        if !skipped.is_empty() {
+            periods.retain(|p| !skipped.iter().any(|s| s.starts_with(p.as_str())));
+            if !quiet {
+                println!("skipping locked period(s): {}; --restate re-attributes them", skipped.join("; "));
+            }
+        }
+        if periods.is_empty() {
+            if !quiet {
+                println!("nothing to attribute: every period is locked");
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let outcomes = attribute::run(&lake, &compiled, &periods, !quiet, restate.as_ref()).await?;
     if !quiet {
         let rows: u64 = outcomes.iter().map(|o| o.rows).sum();
         let items: u64 = outcomes.iter().map(|o| o.line_items).sum();

@@ -101,7 +101,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     let compiled = Compiled::load(&mappings_dir)?;
     let periods = attribute::lake_periods(&lake);
-    attribute::run(&lake, &compiled, &periods, !quiet).await?;
+    attribute::run(&lake, &compiled, &periods, !quiet, None).await?;
     if !quiet {
         println!("\nattributed to teams by {} (reconciled to the ingested totals exactly)", mappings_dir.display());
         commands::attribute::print_coverage(&lake, &periods).await?;

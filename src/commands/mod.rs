@@ -7,4 +7,5 @@ pub mod demo;
 pub mod diff;
 pub mod explain;
 pub mod ingest;
+pub mod lock;
 pub mod sql;

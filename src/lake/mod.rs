@@ -4,6 +4,10 @@
 //! <lake>/line_items/provider=aws/billing_period=2023-11/part-<account>.parquet
 //! <lake>/ingests/<run id>.parquet       one row per file per ingest run
 //! <lake>/quarantine/<run id>.parquet    rows that could not be ingested, with the reason
+//! <lake>/periods/<time>-<run id>.parquet        finality of each (provider, month, account) written
+//! <lake>/s3_deliveries/<time>-<run id>.parquet  S3 deliveries read, so unchanged ones are skipped
+//! <lake>/locks/<YYYY-MM>.json         closed periods: re-attributing them is a restatement
+//! <lake>/restatements/<time>-<period>.parquet   each restatement: who, when, why, per-team before/after
 //! <lake>/_staging/<run id>/             work in progress; never read as data
 //! ```
 //!
@@ -11,8 +15,12 @@
 //! `rename`, so a reader (or a crash) sees either the old file or the new one.
 
 pub mod attributed;
+pub mod deliveries;
 pub mod line_items;
+pub mod locks;
 pub mod log;
+pub mod periods;
+pub mod restatements;
 
 use std::fs;
 use std::io::Write;
@@ -57,12 +65,12 @@ impl Lake {
     }
 
     /// A DataFusion session with every table of the lake registered:
-    /// `line_items` (always, empty when nothing was ingested yet), `ingests`
-    /// and `quarantine` when they exist.
+    /// `line_items` (always, empty when nothing was ingested yet), `ingests`,
+    /// `quarantine`, `periods` and `s3_deliveries` when they exist.
     pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
         let ctx = SessionContext::new_with_config(session_config());
         self.register_line_items(&ctx).await?;
-        for table in ["ingests", "quarantine"] {
+        for table in ["ingests", "quarantine", "periods", deliveries::TABLE, restatements::TABLE] {
             let dir = self.table_dir(table);
             if has_parquet(&dir) {
                 register_parquet_dir(&ctx, table, &dir, None, &[]).await?;
