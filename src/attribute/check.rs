@@ -29,8 +29,9 @@ pub struct Finding {
     pub severity: Severity,
     /// Short kind, e.g. `shadowed`, `date-gap`, `dead`.
     pub kind: &'static str,
-    /// `rules.toml:12` (path relative to the mappings folder, and line when known).
-    pub location: String,
+    /// The mappings file (relative to the folder) and line, when known.
+    pub file: &'static str,
+    pub line: Option<usize>,
     pub message: String,
 }
 
@@ -40,19 +41,16 @@ impl fmt::Display for Finding {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{severity}[{}] {}: {}", self.kind, self.location, self.message)
+        let line = self.line.map(|l| format!(":{l}")).unwrap_or_default();
+        write!(f, "{severity}[{}] {}{line}: {}", self.kind, self.file, self.message)
     }
 }
 
-fn rule_location(compiled: &Compiled, id: &str) -> String {
-    let line = compiled.mappings.sources.get("rules.toml").and_then(|text| {
+fn rule_line(compiled: &Compiled, id: &str) -> Option<usize> {
+    compiled.mappings.sources.get("rules.toml").and_then(|text| {
         let needle = format!("\"{id}\"");
         text.lines().position(|l| l.contains(&needle) && l.trim_start().starts_with("id")).map(|i| i + 1)
-    });
-    match line {
-        Some(line) => format!("rules.toml:{line}"),
-        None => "rules.toml".to_string(),
-    }
+    })
 }
 
 /// Lints that need only the mappings.
@@ -73,7 +71,8 @@ fn shadowed(compiled: &Compiled, findings: &mut Vec<Finding>) {
             findings.push(Finding {
                 severity: Severity::Error,
                 kind: "shadowed",
-                location: rule_location(compiled, &rule.id),
+                file: "rules.toml",
+                line: rule_line(compiled, &rule.id),
                 message: format!(
                     "rule `{}` (precedence {}) can never win: rule `{}` (precedence {}) matches every line it \
                      matches and comes first; give it a lower precedence or remove it",
@@ -151,7 +150,8 @@ fn equal_precedence(compiled: &Compiled, findings: &mut Vec<Finding>) {
                     findings.push(Finding {
                         severity: Severity::Warning,
                         kind: "tie",
-                        location: rule_location(compiled, &b.id),
+                        file: "rules.toml",
+                        line: rule_line(compiled, &b.id),
                         message: format!(
                             "rules `{}` and `{}` share precedence {} and can match the same line; `{}` wins only \
                              because its id sorts first: give them distinct precedences",
@@ -188,7 +188,8 @@ fn date_gaps(compiled: &Compiled, findings: &mut Vec<Finding>) {
                 findings.push(Finding {
                     severity: Severity::Error,
                     kind: "date-gap",
-                    location: rule_location(compiled, &rule.id),
+                    file: "rules.toml",
+                    line: rule_line(compiled, &rule.id),
                     message: format!(
                         "rules `{}` (until {end}) and `{}` (from {from}) have the same conditions ({}) but leave \
                          {end} to {} uncovered: that spend would be unallocated",
@@ -232,7 +233,8 @@ fn unused_pools(compiled: &Compiled, findings: &mut Vec<Finding>) {
             findings.push(Finding {
                 severity: Severity::Warning,
                 kind: "unused-pool",
-                location: line.map_or("pools.toml".to_string(), |l| format!("pools.toml:{l}")),
+                file: "pools.toml",
+                line,
                 message: format!("pool `{}` receives nothing: no rule targets it and no pool feeds it", spec.id),
             });
         }
@@ -310,7 +312,8 @@ pub fn usage_findings(compiled: &Compiled, usage: &Usage) -> Vec<Finding> {
         findings.push(Finding {
             severity: Severity::Warning,
             kind: if matched == 0 { "dead" } else { "never-wins" },
-            location: rule_location(compiled, &rule.id),
+            file: "rules.toml",
+            line: rule_line(compiled, &rule.id),
             message,
         });
     }

@@ -61,7 +61,7 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         let usage = check::usage(&lake, &compiled, &recent).map_err(anyhow::Error::msg)?;
         findings.extend(check::usage_findings(&compiled, &usage));
     }
-    findings.sort_by(|a, b| a.severity.cmp(&b.severity).then_with(|| a.location.cmp(&b.location)));
+    findings.sort_by_key(|f| (f.severity, f.file, f.line));
     for finding in &findings {
         println!("{finding}");
     }

@@ -41,7 +41,7 @@ parent = "eng"
 moves = [{ from = 2026-08-15, parent = "ops-org" }]
 "#;
 
-const RULES: &str = r#"
+pub const RULES: &str = r#"
 [tag_aliases]
 team = ["Team", "owner-team"]
 
@@ -94,7 +94,7 @@ precedence = 100
 team_from_tag = "team"
 "#;
 
-const POOLS: &str = r#"
+pub const POOLS: &str = r#"
 [[pool]]
 id = "ops"
 split = "even"
@@ -115,7 +115,7 @@ split = "weights"
 weights = { gamma = 1, "pool:ops" = 1 }
 "#;
 
-fn write_mappings(dir: &Path, rules: &str, pools: &str) {
+pub fn write_mappings(dir: &Path, rules: &str, pools: &str) {
     std::fs::create_dir_all(dir.join("telemetry")).unwrap();
     std::fs::write(dir.join("org.toml"), ORG).unwrap();
     std::fs::write(dir.join("rules.toml"), rules).unwrap();
@@ -125,7 +125,7 @@ fn write_mappings(dir: &Path, rules: &str, pools: &str) {
 }
 
 /// A lake holding the hand-built month, and a mappings folder beside it.
-fn setup() -> (Lake, tempfile::TempDir) {
+pub fn setup() -> (Lake, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut csv = format!("{HEADER}\n");
     for (account, day, category, billed, effective, tags) in ROWS {
@@ -143,7 +143,7 @@ fn setup() -> (Lake, tempfile::TempDir) {
     (lake, dir)
 }
 
-fn attribute(lake: &Lake, mappings: &Path, extra: &[&str]) -> crate::Run {
+pub fn attribute(lake: &Lake, mappings: &Path, extra: &[&str]) -> crate::Run {
     let mut args = vec!["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap()];
     args.extend_from_slice(extra);
     tally(&args)
