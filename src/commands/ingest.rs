@@ -28,7 +28,7 @@ pub struct IngestArgs {
     #[command(flatten)]
     lake: LakeArg,
     /// Billing format; auto detects it per file from the header
-    #[arg(long, default_value = "auto", value_parser = parse_format)]
+    #[arg(long, default_value = "auto", value_parser = FormatParser)]
     format: FormatArg,
     /// Currency to assume where a file has no currency column or an empty cell
     #[arg(long, value_name = "CODE")]
@@ -41,13 +41,41 @@ pub struct IngestArgs {
 #[derive(Clone, Copy)]
 struct FormatArg(Option<Format>);
 
+/// `auto` or a [`Format`], listed with each format's doc comment in `--help`.
+#[derive(Clone)]
+struct FormatParser;
+
+impl clap::builder::TypedValueParser for FormatParser {
+    type Value = FormatArg;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<FormatArg, clap::Error> {
+        parse_format(&value.to_string_lossy())
+            .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e + "\n"))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        let auto =
+            clap::builder::PossibleValue::new("auto").help("Detect each file's format from its header (the default)");
+        let formats =
+            <Format as clap::ValueEnum>::value_variants().iter().filter_map(clap::ValueEnum::to_possible_value);
+        Some(Box::new(std::iter::once(auto).chain(formats)))
+    }
+}
+
 fn parse_format(text: &str) -> Result<FormatArg, String> {
     if text == "auto" {
         return Ok(FormatArg(None));
     }
-    <Format as clap::ValueEnum>::from_str(text, true)
-        .map(|f| FormatArg(Some(f)))
-        .map_err(|_| format!("unknown format {text:?}: use auto, aws-cur, aws-cur2 or focus"))
+    <Format as clap::ValueEnum>::from_str(text, true).map(|f| FormatArg(Some(f))).map_err(|_| {
+        let names: Vec<&str> = <Format as clap::ValueEnum>::value_variants().iter().map(|f| f.name()).collect();
+        let (last, rest) = names.split_last().expect("formats exist");
+        format!("unknown format {text:?}: use auto, {} or {last}", rest.join(", "))
+    })
 }
 
 pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {

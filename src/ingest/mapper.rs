@@ -19,6 +19,26 @@ pub trait Mapper: Send {
         notes: &mut Normalisations,
     ) -> Result<(), RowError>;
 
+    /// Line items the row yields besides `item` (GCP: one Credit row per
+    /// credit). Called only after `map` succeeded; an error quarantines the
+    /// whole row, `item` included.
+    fn extra_items<'a>(
+        &'a self,
+        _row: &'a StringRecord,
+        _item: &LineItem<'a>,
+        _extra: &mut Vec<LineItem<'a>>,
+        _notes: &mut Normalisations,
+    ) -> Result<(), RowError> {
+        Ok(())
+    }
+
+    /// The row's cost as the source states it, reconciled per file against
+    /// the BilledCost that lands: the cost column's cell, or `None` when it
+    /// does not parse. GCP adds the row's credits, which land as their own rows.
+    fn source_cost(&self, row: &StringRecord) -> Option<i128> {
+        row.get(self.cost_column().index).and_then(|c| money::parse_lenient(c).ok()).map(|(p, _)| p.value)
+    }
+
     /// The source column that lands as BilledCost: its per-file sum is
     /// reconciled against what was written.
     fn cost_column(&self) -> &Column;

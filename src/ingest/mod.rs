@@ -7,9 +7,13 @@
 //! read back from the staged files + the quarantined rows' cost.
 
 pub mod aws_cur;
+pub mod azure;
 pub mod discover;
 pub mod focus;
+pub mod gcp;
+pub mod literal;
 pub mod mapper;
+pub mod nested;
 pub mod service_category;
 pub mod source;
 
@@ -40,6 +44,12 @@ pub enum Format {
     AwsCur2,
     /// FinOps FOCUS 1.0, 1.1 or 1.2
     Focus,
+    /// Google Cloud billing export (standard or detailed): CSV, JSON lines or Parquet
+    Gcp,
+    /// Azure actual cost export (EA, MCA, pay-as-you-go): the source of BilledCost
+    AzureActual,
+    /// Azure amortized cost export: the source of EffectiveCost
+    AzureAmortized,
 }
 
 impl Format {
@@ -48,6 +58,9 @@ impl Format {
             Format::AwsCur => "aws-cur",
             Format::AwsCur2 => "aws-cur2",
             Format::Focus => "focus",
+            Format::Gcp => "gcp",
+            Format::AzureActual => "azure-actual",
+            Format::AzureAmortized => "azure-amortized",
         }
     }
 }
@@ -63,6 +76,13 @@ pub fn detect(header: &Header) -> Option<Format> {
     }
     if header.has("BilledCost") && (header.has("ChargePeriodStart") || header.has("BillingPeriodStart")) {
         return Some(Format::Focus);
+    }
+    if gcp::detect(header) {
+        return Some(Format::Gcp);
+    }
+    // Actual and amortized exports have the same columns: `ingest_file` tells them by path.
+    if azure::detect(header) {
+        return Some(Format::AzureActual);
     }
     None
 }
@@ -174,13 +194,23 @@ fn ingest_file(
                     &name,
                     format!(
                         "unknown billing format: the header has none of lineItem/UnblendedCost, \
-                         line_item_unblended_cost or BilledCost (first columns: {}); pass --format to force one",
+                         line_item_unblended_cost, BilledCost, GCP's cost with billing_account_id or Azure's \
+                         Cost/CostInBillingCurrency/PreTaxCost with SubscriptionId (first columns: {}); \
+                         pass --format to force one",
                         first.join(", ")
                     ),
                 )
             })?,
             "detected",
         ),
+    };
+    let (format, how) = match (format, how) {
+        (Format::AzureActual, "detected") => match azure::kind_from_path(path) {
+            Some(azure::Kind::Amortized) => (Format::AzureAmortized, "detected, amortized by its path"),
+            Some(azure::Kind::Actual) => (Format::AzureActual, "detected, actual by its path"),
+            None => (Format::AzureActual, "detected, actual: the path names no kind"),
+        },
+        other => other,
     };
     let mut notes = Normalisations::default();
     let mapper: Box<dyn Mapper> = match format {
@@ -198,6 +228,16 @@ fn ingest_file(
                 );
             }
             Box::new(m)
+        }
+        Format::Gcp => {
+            Box::new(gcp::GcpMapper::new(&header, options.currency.clone()).map_err(|m| missing(&name, format, m))?)
+        }
+        Format::AzureActual | Format::AzureAmortized => {
+            let kind = if format == Format::AzureActual { azure::Kind::Actual } else { azure::Kind::Amortized };
+            Box::new(
+                azure::AzureMapper::new(&header, kind, options.currency.clone())
+                    .map_err(|m| missing(&name, format, m))?,
+            )
         }
     };
     let version = match format {
@@ -229,14 +269,21 @@ fn ingest_file(
             progress.inc(now - bytes_seen);
             bytes_seen = now;
         }
-        let source_cost = row.get(cost_column.index).and_then(|c| money::parse_lenient(c).ok()).map(|(p, _)| p.value);
+        let source_cost = if bad_row.is_some() {
+            row.get(cost_column.index).and_then(|c| money::parse_lenient(c).ok()).map(|(p, _)| p.value)
+        } else {
+            mapper.source_cost(&row)
+        };
         record.source_cost += source_cost.unwrap_or(0);
 
         let mut item = LineItem::default();
+        // Empty unless the format yields several line items per row (GCP credits).
+        let mut extra = Vec::new();
         let mapped = match bad_row {
             Some((reason, raw)) => Err(("(whole row)".to_string(), reason, raw)),
             None => mapper
                 .map(&row, &mut cache, &mut item, &mut notes)
+                .and_then(|()| mapper.extra_items(&row, &item, &mut extra, &mut notes))
                 .map_err(|e| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","))),
         };
         match mapped {
@@ -257,10 +304,13 @@ fn ingest_file(
                     Some(_) => {}
                 }
                 periods.insert(item.billing_period_start.expect("mapped rows have a billing period"));
-                item.x_source_file = Some(&name);
-                item.x_source_row = Some(row_number);
-                item.x_ingest_run_id = Some(run_id);
-                staged.push(&item).map_err(|e| file_error(&name, format!("writing staged Parquet: {e}")))?;
+                for line in std::iter::once(&mut item).chain(&mut extra) {
+                    line.x_source_file = Some(&name);
+                    line.x_source_row = Some(row_number);
+                    line.x_ingest_run_id = Some(run_id);
+                    staged.push(line).map_err(|e| file_error(&name, format!("writing staged Parquet: {e}")))?;
+                    record.lines_landed += 1;
+                }
                 record.rows_landed += 1;
             }
             Err((column, reason, raw)) => {
@@ -306,12 +356,13 @@ async fn reconcile_and_commit(
     let landed = read_back(staging).await?;
     let mut problems = Vec::new();
     for r in &mut records {
-        let (rows, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0));
+        let (rows, lines, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0, 0));
         r.landed_cost = cost;
-        if r.rows_read != r.rows_landed + r.rows_quarantined || rows != r.rows_landed {
+        if r.rows_read != r.rows_landed + r.rows_quarantined || rows != r.rows_landed || lines != r.lines_landed {
             problems.push(format!(
-                "{}: read {} rows, counted {} landed + {} quarantined, found {} in the staged files",
-                r.source_file, r.rows_read, r.rows_landed, r.rows_quarantined, rows
+                "{}: read {} rows, counted {} landed ({} line items) + {} quarantined, found {} rows ({} line items) \
+                 in the staged files",
+                r.source_file, r.rows_read, r.rows_landed, r.lines_landed, r.rows_quarantined, rows, lines
             ));
         }
         if r.source_cost != cost + r.quarantined_cost {
@@ -333,7 +384,9 @@ async fn reconcile_and_commit(
     for r in &mut records {
         r.status = status.to_string();
     }
+    let mut units = units;
     if commit_rows {
+        azure::pair_exports(lake, staging, &mut units).map_err(lake_error(staging))?;
         commit(lake, &units).map_err(lake_error(lake.root()))?;
     }
     if !quarantined.is_empty() {
@@ -343,9 +396,10 @@ async fn reconcile_and_commit(
     Ok(Outcome { run_id, files: records, units, quarantined, committed: commit_rows })
 }
 
-/// Rows and BilledCost per source file, read back from the staged Parquet by
-/// DataFusion: an independent check of the writer, not a reuse of its counters.
-async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, i128)>, IngestError> {
+/// Source rows, line items and BilledCost per source file, read back from the
+/// staged Parquet by DataFusion: an independent check of the writer, not a
+/// reuse of its counters. A row may land as several line items (GCP credits).
+async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, u64, i128)>, IngestError> {
     let dir = staging.join("line_items");
     let mut landed = HashMap::new();
     if !dir.exists() {
@@ -354,16 +408,20 @@ async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, i128)>, Inges
     let ctx = datafusion::prelude::SessionContext::new_with_config(session_config());
     register_parquet_dir(&ctx, "line_items", &dir, Some(SCHEMA.clone()), &crate::lake::PARTITION_COLUMNS).await?;
     let batches = ctx
-        .sql(r#"SELECT "x_SourceFile", count(*) AS n, sum("BilledCost") AS cost FROM line_items GROUP BY "x_SourceFile""#)
+        .sql(
+            r#"SELECT "x_SourceFile", count(DISTINCT "x_SourceRow") AS n, count(*) AS lines, sum("BilledCost") AS cost
+               FROM line_items GROUP BY "x_SourceFile""#,
+        )
         .await?
         .collect()
         .await?;
     for batch in batches {
         let files = batch.column(0).as_string::<i32>();
         let counts = batch.column(1).as_any().downcast_ref::<Int64Array>().expect("count is Int64");
-        let costs = batch.column(2).as_primitive::<Decimal128Type>();
+        let lines = batch.column(2).as_any().downcast_ref::<Int64Array>().expect("count is Int64");
+        let costs = batch.column(3).as_primitive::<Decimal128Type>();
         for i in 0..batch.num_rows() {
-            landed.insert(files.value(i).to_string(), (counts.value(i) as u64, costs.value(i)));
+            landed.insert(files.value(i).to_string(), (counts.value(i) as u64, lines.value(i) as u64, costs.value(i)));
         }
     }
     Ok(landed)

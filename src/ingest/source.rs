@@ -1,11 +1,12 @@
 //! Reading a billing file as a header plus rows of text cells, whatever its
-//! encoding: CSV, gzip-compressed CSV (told by its magic bytes, not its name)
-//! or Parquet (cells rendered as text, maps as JSON objects). Mappers then see
-//! one shape of input.
+//! encoding: CSV, gzip-compressed CSV (told by its magic bytes, not its name),
+//! newline-delimited JSON (told by a leading `{`, gzipped or not) or Parquet
+//! (cells rendered as text, maps as JSON objects, records spread into dotted
+//! columns). Mappers then see one shape of input.
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +24,9 @@ pub enum Encoding {
     Csv,
     CsvGzip,
     Parquet,
+    /// Newline-delimited JSON, as BigQuery exports GCP billing.
+    Json,
+    JsonGzip,
 }
 
 impl Encoding {
@@ -31,6 +35,8 @@ impl Encoding {
             Encoding::Csv => "csv",
             Encoding::CsvGzip => "csv.gz",
             Encoding::Parquet => "parquet",
+            Encoding::Json => "json",
+            Encoding::JsonGzip => "json.gz",
         }
     }
 }
@@ -57,6 +63,7 @@ pub struct Rows {
 enum Inner {
     Csv(csv::Reader<Box<dyn Read>>),
     Parquet { reader: ParquetRecordBatchReader, pending: VecDeque<StringRecord> },
+    Json(super::nested::JsonLines),
 }
 
 /// Counts bytes as they are read, so progress follows the file, not the rows.
@@ -97,7 +104,8 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 
 impl Rows {
     pub fn open(path: &Path) -> Result<Rows, String> {
-        let encoding = sniff(path).map_err(|e| format!("cannot open: {e}"))?;
+        let encoding = sniff_json(path, sniff(path).map_err(|e| format!("cannot open: {e}"))?)
+            .map_err(|e| format!("cannot open: {e}"))?;
         let bytes_read = Arc::new(AtomicU64::new(0));
         let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
         match encoding {
@@ -121,10 +129,17 @@ impl Rows {
             Encoding::Parquet => {
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|e| format!("not a readable Parquet file: {e}"))?;
-                let header = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+                let header = super::nested::flat_names(builder.schema().fields());
                 let reader =
                     builder.with_batch_size(8192).build().map_err(|e| format!("not a readable Parquet file: {e}"))?;
                 Ok(Rows { header, encoding, inner: Inner::Parquet { reader, pending: VecDeque::new() }, bytes_read })
+            }
+            Encoding::Json | Encoding::JsonGzip => {
+                // Lines may differ in their keys, so a first pass collects them all.
+                let header = super::nested::json_lines_header(text_reader(path, encoding, None)?)?;
+                let lines =
+                    super::nested::JsonLines::new(text_reader(path, encoding, Some(bytes_read.clone()))?, &header);
+                Ok(Rows { header, encoding, inner: Inner::Json(lines), bytes_read })
             }
         }
     }
@@ -160,8 +175,34 @@ impl Rows {
                 *record = pending.pop_front().expect("not empty");
                 Ok(RowRead::Row)
             }
+            Inner::Json(lines) => lines.next(record),
         }
     }
+}
+
+/// A `{` as the first character (after a BOM or spaces) makes a file JSON lines, not CSV.
+fn sniff_json(path: &Path, encoding: Encoding) -> std::io::Result<Encoding> {
+    let (json, reader): (Encoding, Box<dyn Read>) = match encoding {
+        Encoding::Csv => (Encoding::Json, Box::new(File::open(path)?)),
+        Encoding::CsvGzip => (Encoding::JsonGzip, Box::new(MultiGzDecoder::new(File::open(path)?))),
+        other => return Ok(other),
+    };
+    let mut head = [0u8; 64];
+    let n = read_up_to(&mut reader.take(64), &mut head).unwrap_or(0);
+    let text = String::from_utf8_lossy(&head[..n]);
+    let first = text.trim_start_matches('\u{feff}').trim_start().chars().next();
+    Ok(if first == Some('{') { json } else { encoding })
+}
+
+/// A buffered text reader over a JSON-lines file, counting file bytes when asked.
+fn text_reader(path: &Path, encoding: Encoding, count: Option<Arc<AtomicU64>>) -> Result<Box<dyn BufRead>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+    let counted = Counting { inner: file, count: count.unwrap_or_default() };
+    Ok(if encoding == Encoding::JsonGzip {
+        Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(counted))))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, counted))
+    })
 }
 
 fn describe_csv_error(e: &csv::Error, encoding: Encoding) -> String {
@@ -179,14 +220,17 @@ fn describe_csv_error(e: &csv::Error, encoding: Encoding) -> String {
 /// string (floats print their shortest exact form), maps as JSON objects.
 fn batch_to_records(batch: &RecordBatch) -> Result<Vec<StringRecord>, String> {
     let schema = batch.schema();
-    let columns: Vec<ArrayRef> = batch
-        .columns()
+    let names = super::nested::flat_names(schema.fields());
+    let columns: Vec<ArrayRef> = super::nested::flatten_structs(schema.fields(), batch.columns())
         .iter()
-        .zip(schema.fields())
-        .map(|(array, field)| match array.data_type() {
+        .zip(&names)
+        .map(|(array, name)| match array.data_type() {
             DataType::Map(_, _) => Ok(map_as_json(array.as_map())),
+            DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(_, _) => {
+                super::nested::json_texts(array.as_ref()).map_err(|e| format!("column {name}: {e}"))
+            }
             _ => cast(array, &DataType::Utf8)
-                .map_err(|e| format!("column {}: cannot read {} values as text: {e}", field.name(), array.data_type())),
+                .map_err(|e| format!("column {name}: cannot read {} values as text: {e}", array.data_type())),
         })
         .collect::<Result<_, _>>()?;
     let strings: Vec<_> = columns.iter().map(|c| c.as_string::<i32>()).collect();

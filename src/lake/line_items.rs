@@ -23,15 +23,19 @@ pub struct UnitKey {
     pub provider: String,
     pub billing_period: String,
     pub billing_account: String,
+    /// Empty, or the export a unit holds when a provider delivers a period
+    /// as two exports replaced independently (Azure `actual`, `amortized`).
+    pub variant: String,
 }
 
 impl UnitKey {
     /// Where the unit lives, relative to the lake root.
     pub fn relative_path(&self) -> PathBuf {
+        let variant = if self.variant.is_empty() { String::new() } else { format!(".{}", self.variant) };
         PathBuf::from("line_items")
             .join(format!("provider={}", self.provider))
             .join(format!("billing_period={}", self.billing_period))
-            .join(format!("part-{}.parquet", file_safe(&self.billing_account)))
+            .join(format!("part-{}{variant}.parquet", file_safe(&self.billing_account)))
     }
 }
 
@@ -86,7 +90,7 @@ pub struct StagedLineItems {
     units: Vec<Unit>,
     index: HashMap<UnitKey, usize>,
     /// The last row's raw key, to skip hashing when consecutive rows share a unit.
-    last: Option<(String, i64, String, usize)>,
+    last: Option<(String, i64, String, &'static str, usize)>,
 }
 
 impl StagedLineItems {
@@ -97,22 +101,24 @@ impl StagedLineItems {
 
     /// Adds a line item to its unit. The item must have a billing period start.
     pub fn push(&mut self, item: &LineItem<'_>) -> std::io::Result<()> {
-        let provider = item.provider_name.unwrap_or("");
+        let provider = item.lake_provider.or(item.provider_name).unwrap_or("");
         let period_start = item.billing_period_start.expect("mapper guarantees a billing period");
         let account = item.billing_account_id.unwrap_or("");
+        let variant = item.lake_variant.unwrap_or("");
         let unit = match &self.last {
-            Some((p, s, a, i)) if p == provider && *s == period_start && a == account => *i,
+            Some((p, s, a, v, i)) if p == provider && *s == period_start && a == account && *v == variant => *i,
             _ => {
                 let key = UnitKey {
-                    provider: provider_slug(item.provider_name),
+                    provider: item.lake_provider.map_or_else(|| provider_slug(item.provider_name), str::to_string),
                     billing_period: timestamp::year_month(period_start),
                     billing_account: account.to_string(),
+                    variant: variant.to_string(),
                 };
                 let i = match self.index.get(&key) {
                     Some(&i) => i,
                     None => self.open_unit(key)?,
                 };
-                self.last = Some((provider.to_string(), period_start, account.to_string(), i));
+                self.last = Some((provider.to_string(), period_start, account.to_string(), variant, i));
                 i
             }
         };
@@ -176,10 +182,16 @@ mod tests {
             provider: "aws".into(),
             billing_period: "2023-11".into(),
             billing_account: "123456789012".into(),
+            variant: String::new(),
         };
         assert_eq!(
             key.relative_path(),
             PathBuf::from("line_items/provider=aws/billing_period=2023-11/part-123456789012.parquet")
+        );
+        let amortized = UnitKey { provider: "azure".into(), variant: "amortized".into(), ..key };
+        assert_eq!(
+            amortized.relative_path(),
+            PathBuf::from("line_items/provider=azure/billing_period=2023-11/part-123456789012.amortized.parquet")
         );
     }
 

@@ -26,6 +26,9 @@ pub struct IngestRecord {
     pub format: String,
     pub rows_read: u64,
     pub rows_landed: u64,
+    /// Line items written for the landed rows: more than rows where a row
+    /// yields several (GCP credits). Checked, not stored.
+    pub lines_landed: u64,
     pub rows_quarantined: u64,
     /// Sum of the source cost column over all rows read (cells that parse).
     pub source_cost: i128,

@@ -23,7 +23,9 @@ fn unknown_format_names_the_file_and_its_columns() {
     assert!(
         run.stderr.contains(&format!(
             "error: {file}: unknown billing format: the header has none of lineItem/UnblendedCost, \
-             line_item_unblended_cost or BilledCost (first columns: employee, salary); pass --format to force one"
+             line_item_unblended_cost, BilledCost, GCP's cost with billing_account_id or Azure's \
+             Cost/CostInBillingCurrency/PreTaxCost with SubscriptionId (first columns: employee, salary); \
+             pass --format to force one"
         )),
         "{}",
         run.stderr
@@ -50,7 +52,13 @@ fn forced_format_lists_the_missing_columns() {
 fn unknown_format_flag_is_refused_by_the_cli() {
     let run = tally(&["ingest", "x.csv", "--lake", "lake", "--format", "azure"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown format \"azure\": use auto, aws-cur, aws-cur2 or focus"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "unknown format \"azure\": use auto, aws-cur, aws-cur2, focus, gcp, azure-actual or azure-amortized"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
