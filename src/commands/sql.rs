@@ -12,7 +12,9 @@ use crate::LakeArg;
 pub const AFTER_HELP: &str = "\
 Tables: line_items (FOCUS columns, partitioned by provider and billing_period), ingests (one row per
 file per ingest run, with its reconciliation), quarantine (rows that could not be ingested),
-attributed (each line item or split share with its team, after `tally attribute`).
+attributed (each line item or split share with its team, after `tally attribute`), periods
+(finality of each provider, month and billing account an ingest wrote), s3_deliveries (AWS
+deliveries read from S3).
 Column names are case-sensitive: quote them, as in \"BilledCost\". Tags are a map: \"Tags\"['team'].
 
 Examples:
