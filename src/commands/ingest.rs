@@ -15,10 +15,18 @@ Each file's format is detected from its header unless --format is given. Files a
 (rows and cost sums in = out) before anything is committed. Line items are replaced per
 provider, billing period and billing account: re-ingesting a restated month replaces it.
 
+s3://bucket/prefix reads the AWS deliveries under the prefix (legacy CUR and CUR 2.0 / Data
+Exports): only the files the current manifest of each report and month lists. A delivery already
+in the lake (same assembly or execution id and manifest ETag) is skipped, so a daily run is cheap.
+Credentials come from the environment as for the AWS CLI (keys, web identity, ECS/EKS, EC2
+instance role; not ~/.aws profiles: see the README).
+
 Examples:
   tally ingest cur/ --lake lake
   tally ingest 'exports/**/*.csv.gz' --lake lake --format aws-cur
-  tally ingest focus.csv --lake lake --currency USD --allow-quarantine";
+  tally ingest focus.csv --lake lake --currency USD --allow-quarantine
+  tally ingest s3://acme-billing/cur/ --lake lake --since 2025-01
+  tally ingest s3://billing/exports --lake lake --s3-endpoint http://127.0.0.1:9000";
 
 #[derive(Args)]
 pub struct IngestArgs {
@@ -36,6 +44,21 @@ pub struct IngestArgs {
     /// Commit the good rows even when some rows are quarantined
     #[arg(long)]
     allow_quarantine: bool,
+    /// For s3:// inputs: only billing periods from this month on
+    #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
+    since: Option<String>,
+    /// For s3:// inputs: an S3-compatible endpoint (MinIO, Ceph, R2...) instead of AWS;
+    /// plain http only to loopback unless AWS_ALLOW_HTTP=true
+    #[arg(long, value_name = "URL")]
+    s3_endpoint: Option<String>,
+}
+
+fn parse_month(text: &str) -> Result<String, String> {
+    if ingest::manifest::is_year_month(text) {
+        Ok(text.to_string())
+    } else {
+        Err(format!("{text:?} is not a month: use YYYY-MM, e.g. 2025-01"))
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -85,6 +108,7 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         currency: args.currency,
         allow_quarantine: args.allow_quarantine,
         progress: !quiet,
+        s3: ingest::s3::S3Options { endpoint: args.s3_endpoint, since: args.since },
     };
     let outcome = ingest::run(&lake, &args.paths, &options).await?;
     if !quiet {
@@ -107,6 +131,18 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
 /// Prints the reconciliation table, quarantined rows and what changed in the lake.
 pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
+    for s in &outcome.s3_skipped {
+        println!("skipped {} {}: {}", s.report, s.billing_period, s.reason);
+    }
+    if outcome.files.is_empty() {
+        println!("nothing new to ingest; the lake is unchanged");
+        return;
+    }
+    for d in &outcome.s3_deliveries {
+        let id = if d.layout == "aws-cur2" { "execution" } else { "assembly" };
+        let (report, period) = (&d.report, &d.billing_period);
+        println!("read {report} {period}: {id} {}, {} file(s), {} bytes", d.delivery_id, d.files, d.bytes);
+    }
     let mut table = tabled::builder::Builder::default();
     table.push_record(["file", "format", "rows", "landed", "quarantined", "source cost", "landed cost", "check"]);
     for f in &outcome.files {
@@ -146,6 +182,16 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
         );
         for unit in &outcome.units {
             println!("  {} ({} rows)", unit.key.relative_path().display(), unit.rows);
+        }
+        for p in outcome.periods.iter().filter(|p| p.is_final()) {
+            let restated = if p.restated_final { ", restated after it was final" } else { "" };
+            println!(
+                "final: {} {} account {} (invoice {}){restated}",
+                p.provider,
+                p.billing_period,
+                p.billing_account,
+                p.invoice_ids.join(", ")
+            );
         }
     }
 }

@@ -12,8 +12,10 @@ pub mod discover;
 pub mod focus;
 pub mod gcp;
 pub mod literal;
+pub mod manifest;
 pub mod mapper;
 pub mod nested;
+pub mod s3;
 pub mod service_category;
 pub mod source;
 
@@ -97,6 +99,8 @@ pub struct Options {
     pub allow_quarantine: bool,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// Endpoint and period filter for `s3://` inputs.
+    pub s3: s3::S3Options,
 }
 
 #[derive(Debug)]
@@ -108,6 +112,11 @@ pub struct Outcome {
     /// False when rows were quarantined without `allow_quarantine`: the lake's
     /// line items are unchanged, only `ingests` and `quarantine` were written.
     pub committed: bool,
+    /// Finality of each committed unit (also in the `periods` table).
+    pub periods: Vec<crate::lake::periods::PeriodRecord>,
+    /// S3 deliveries downloaded (also in `s3_deliveries`) and skipped.
+    pub s3_deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
+    pub s3_skipped: Vec<s3::Skipped>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,27 +141,47 @@ fn lake_error(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
     move |source| IngestError::Lake { path: path.display().to_string(), source }
 }
 
-/// Ingests `inputs` (files, folders, globs) into `lake`.
+/// Ingests `inputs` (files, folders, globs, `s3://` prefixes) into `lake`.
 pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Outcome, IngestError> {
-    let files = discover::discover(inputs).map_err(IngestError::Input)?;
+    let (remote, local): (Vec<String>, Vec<String>) = inputs.iter().cloned().partition(|i| s3::is_s3_url(i));
+    if options.s3.since.is_some() && remote.is_empty() {
+        return Err(IngestError::Input(
+            "--since picks billing periods of s3:// deliveries; local files are read whole".to_string(),
+        ));
+    }
+    let mut files: Vec<(PathBuf, String)> = Vec::new();
+    if !local.is_empty() {
+        let found = discover::discover(&local).map_err(IngestError::Input)?;
+        files.extend(found.into_iter().map(|f| (f.clone(), display(&f))));
+    }
+    clear_stale_staging(lake).map_err(lake_error(&lake.root().join("_staging")))?;
+    // Downloads land in staging; dropping `fetched` removes them, on every path out.
+    let fetched = if remote.is_empty() { None } else { Some(s3::fetch(lake, &remote, &options.s3).await?) };
+    files.extend(fetched.iter().flat_map(|f| f.files.iter().cloned()));
+    let (s3_deliveries, s3_skipped) =
+        fetched.as_ref().map(|f| (f.deliveries.clone(), f.skipped.clone())).unwrap_or_default();
+    if files.is_empty() {
+        // Every S3 delivery was skipped: nothing to do, nothing written.
+        let (run_id, files, units, quarantined, periods) = (String::new(), vec![], vec![], vec![], vec![]);
+        return Ok(Outcome { run_id, files, units, quarantined, committed: true, periods, s3_deliveries, s3_skipped });
+    }
     let digests = files
         .iter()
-        .map(|f| digest(f).map_err(|e| file_error(&display(f), format!("cannot read: {e}"))))
+        .map(|(f, name)| digest(f).map_err(|e| file_error(name, format!("cannot read: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let run_id = run_id(&digests);
     let staging = lake.staging_dir(&run_id);
-    clear_stale_staging(lake).map_err(lake_error(&staging))?;
     let mut staged = StagedLineItems::new(&staging).map_err(lake_error(&staging))?;
 
     let progress = progress_bar(options.progress, digests.iter().map(|d| d.1).sum());
     let started_at = chrono::Utc::now().timestamp_micros();
     let mut records = Vec::new();
     let mut quarantined = Vec::new();
-    for (path, (sha, bytes)) in files.iter().zip(&digests) {
+    for ((path, name), (sha, bytes)) in files.iter().zip(&digests) {
         let mut record = IngestRecord {
             run_id: run_id.clone(),
             ingested_at_micros: started_at,
-            source_file: display(path),
+            source_file: name.clone(),
             source_sha256: sha.clone(),
             source_bytes: *bytes,
             ..Default::default()
@@ -168,9 +197,49 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     progress.finish_and_clear();
 
     let units = staged.finish().map_err(lake_error(&staging))?;
-    let outcome = reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options).await;
+    let periods = crate::lake::periods::assess(lake, &units, &run_id, started_at).map_err(lake_error(&staging));
+    let outcome = match periods {
+        Ok(periods) => reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options)
+            .await
+            .and_then(|outcome| record_commit(lake, outcome, periods, s3_deliveries, s3_skipped, started_at)),
+        Err(e) => Err(e),
+    };
     let _ = std::fs::remove_dir_all(&staging);
     outcome
+}
+
+/// After a commit: log each unit's finality and the S3 deliveries read, and
+/// warn about invoiced periods that were restated.
+fn record_commit(
+    lake: &Lake,
+    mut outcome: Outcome,
+    periods: Vec<crate::lake::periods::PeriodRecord>,
+    mut deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
+    skipped: Vec<s3::Skipped>,
+    at_micros: i64,
+) -> Result<Outcome, IngestError> {
+    outcome.s3_skipped = skipped;
+    if !outcome.committed {
+        return Ok(outcome);
+    }
+    for p in periods.iter().filter(|p| p.restated_final) {
+        tracing::warn!(
+            "{} {} (billing account {}) was final (invoiced) and has been restated: the new data replaced it{}",
+            p.provider,
+            p.billing_period,
+            p.billing_account,
+            if p.is_final() { format!(", invoice {}", p.invoice_ids.join(", ")) } else { String::new() }
+        );
+    }
+    crate::lake::periods::write_periods(lake, &outcome.run_id, &periods).map_err(lake_error(lake.root()))?;
+    for d in &mut deliveries {
+        d.run_id = outcome.run_id.clone();
+        d.ingested_at_micros = at_micros;
+    }
+    crate::lake::deliveries::write_deliveries(lake, &outcome.run_id, &deliveries).map_err(lake_error(lake.root()))?;
+    outcome.periods = periods;
+    outcome.s3_deliveries = deliveries;
+    Ok(outcome)
 }
 
 fn ingest_file(
@@ -393,7 +462,16 @@ async fn reconcile_and_commit(
         write_quarantine(lake, &run_id, &quarantined).map_err(lake_error(lake.root()))?;
     }
     write_ingests(lake, &run_id, &records).map_err(lake_error(lake.root()))?;
-    Ok(Outcome { run_id, files: records, units, quarantined, committed: commit_rows })
+    Ok(Outcome {
+        run_id,
+        files: records,
+        units,
+        quarantined,
+        committed: commit_rows,
+        periods: Vec::new(),
+        s3_deliveries: Vec::new(),
+        s3_skipped: Vec::new(),
+    })
 }
 
 /// Source rows, line items and BilledCost per source file, read back from the
