@@ -5,8 +5,10 @@
 mod attribute;
 mod demo;
 mod ingest_aws;
+mod ingest_azure;
 mod ingest_errors;
 mod ingest_focus;
+mod ingest_gcp;
 mod lake_guarantees;
 mod sql;
 
