@@ -9,6 +9,7 @@ mod ingest_azure;
 mod ingest_errors;
 mod ingest_focus;
 mod ingest_gcp;
+mod ingest_s3;
 mod lake_guarantees;
 mod sql;
 

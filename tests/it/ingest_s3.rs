@@ -1,0 +1,610 @@
+//! `tally ingest s3://...` against a real S3-compatible server on loopback:
+//! moto's server (`pip install 'moto[server]'`; `.ci/run` installs it), one per
+//! test, started on a free port and killed when the test ends.
+//!
+//! Expected figures come from the fixture files, summed with Python's decimal
+//! module (see each test), never from tally.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+use crate::{Lake, Run, fixture, shared};
+
+const BUCKET: &str = "billing";
+const STALE: &str = "0f9d7c52-0a53-4b8e-9a63-6a1a4c1e0001";
+const CURRENT: &str = "7e2b1d4a-5c6f-4e80-8d1f-2b3c4d5e0002";
+const LEGACY_DIR: &str = "cur/daily/20231101-20231201";
+const CUR2_DATA: &str = "exports/cur2/data/BILLING_PERIOD=2025-01";
+const CUR2_META: &str = "exports/cur2/metadata/BILLING_PERIOD=2025-01";
+
+/// A moto S3 server on a loopback port of its choosing, killed on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl Moto {
+    fn start() -> Moto {
+        let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_string());
+        // Port 0: the kernel picks a free port and moto prints it, so parallel tests never collide.
+        let mut child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {program} ({e}). The S3 tests need moto's S3 server: \
+                     pip install 'moto[server]' (CI's .ci/run installs it), or set MOTO_SERVER to its path"
+                )
+            });
+        let log = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        // Drains moto's request log for as long as it runs (a full pipe would stall it).
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+                if let Some(port) = line.split("Running on http://127.0.0.1:").nth(1) {
+                    let _ = port_tx.send(port.trim().parse::<u16>().unwrap());
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let Ok(port) = port_rx.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            panic!("{program} did not start within 60 s:\n{}", log.lock().unwrap());
+        };
+        let moto = Moto { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http(port, "GET", "/moto-api/data.json", &[], b"").is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{program} did not answer on port {port}:\n{}",
+                moto.log.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        moto
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn create_bucket(&self, bucket: &str) {
+        let (status, body) = http(self.port, "PUT", &format!("/{bucket}"), &[S3_SCOPE], b"").unwrap();
+        assert_eq!(status, 200, "create bucket {bucket}: {body}");
+    }
+
+    /// An unchecked PUT: moto accepts it until IAM authentication is switched on.
+    fn put(&self, key: &str, bytes: &[u8]) {
+        let (status, body) = http(self.port, "PUT", &format!("/{BUCKET}/{key}"), &[S3_SCOPE], bytes).unwrap();
+        assert_eq!(status, 200, "put {key}: {body}");
+    }
+
+    /// Creates an IAM user allowed everything, then makes moto check every
+    /// request's signature. Returns the user's (access key id, secret).
+    fn enable_authentication(&self) -> (String, String) {
+        let iam = [
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDSETUP/20250101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ];
+        let call = |body: &str| {
+            let (status, text) =
+                http(self.port, "POST", "/", &iam, format!("{body}&Version=2010-05-08").as_bytes()).unwrap();
+            assert_eq!(status, 200, "{body}: {text}");
+            text
+        };
+        call("Action=CreateUser&UserName=tally");
+        let key = call("Action=CreateAccessKey&UserName=tally");
+        let field = |name: &str| {
+            let start = key.find(&format!("<{name}>")).unwrap() + name.len() + 2;
+            key[start..start + key[start..].find('<').unwrap()].to_string()
+        };
+        let policy = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
+        call(&format!("Action=PutUserPolicy&UserName=tally&PolicyName=all&PolicyDocument={policy}"));
+        let (status, text) = http(self.port, "POST", "/moto-api/reset-auth", &[], b"0").unwrap();
+        assert_eq!(status, 200, "{text}");
+        (field("AccessKeyId"), field("SecretAccessKey"))
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// moto routes a request to a service by the credential scope of its
+/// signature (unsigned ones by guessing from the body, which a gzip body can
+/// fool). Until authentication is on, the signature itself is not checked.
+const S3_SCOPE: (&str, &str) = (
+    "Authorization",
+    "AWS4-HMAC-SHA256 Credential=AKIDSETUP/20250101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0",
+);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status and body text.
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status =
+        text.split(' ').nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| std::io::Error::other(text.clone()))?;
+    Ok((status, text))
+}
+
+/// Runs tally with only the AWS settings given (nothing from the caller's
+/// environment: no profile, no proxy, no real credentials).
+fn tally_s3(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command.args(args).env_remove("RUST_LOG").env_remove("TALLY_LAKE");
+    for (key, _) in std::env::vars() {
+        let upper = key.to_ascii_uppercase();
+        if upper.starts_with("AWS_") || upper.ends_with("_PROXY") {
+            command.env_remove(&key);
+        }
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().expect("tally runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+const TEST_KEYS: [(&str, &str); 2] = [("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")];
+
+fn ingest(lake: &Lake, moto: &Moto, url: &str, extra: &[&str]) -> Run {
+    let endpoint = moto.endpoint();
+    let mut args = vec!["ingest", url, "--lake", lake.arg(), "--s3-endpoint", &endpoint];
+    args.extend_from_slice(extra);
+    tally_s3(&args, &TEST_KEYS)
+}
+
+fn ingest_ok(lake: &Lake, moto: &Moto, url: &str, extra: &[&str]) -> Run {
+    let run = ingest(lake, moto, url, extra);
+    assert_eq!(run.code, 0, "ingest {url} failed\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    run
+}
+
+/// Every file in the lake with its bytes: "unchanged" means this is equal.
+fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().strip_prefix(root).unwrap().display().to_string(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+fn gzip(text: &str) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(text.as_bytes()).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The public legacy CUR sample (header + 1281 rows, one row per line) as a
+/// header and its data lines.
+fn legacy_cur() -> (String, Vec<String>) {
+    let text = std::fs::read_to_string(shared("aws-cur/focus-converters-cur-2023-11.csv")).unwrap();
+    let mut lines = text.split_inclusive('\n').map(str::to_string);
+    let header = lines.next().unwrap();
+    (header, lines.collect())
+}
+
+/// A legacy CUR month delivered twice: a stale assembly (the sample's first
+/// 1000 rows) and the current one (all 1281 rows in two parts, each with the
+/// header, as AWS splits them). The period-level manifest names the current one.
+fn upload_legacy(moto: &Moto) {
+    let (header, rows) = legacy_cur();
+    let part = |rows: &[String]| gzip(&(header.clone() + &rows.concat()));
+    let stale_key = format!("{LEGACY_DIR}/{STALE}/daily-1.csv.gz");
+    moto.put(&stale_key, &part(&rows[..1000]));
+    let current_keys =
+        [format!("{LEGACY_DIR}/{CURRENT}/daily-1.csv.gz"), format!("{LEGACY_DIR}/{CURRENT}/daily-2.csv.gz")];
+    moto.put(&current_keys[0], &part(&rows[..640]));
+    moto.put(&current_keys[1], &part(&rows[640..]));
+    let manifest = |assembly: &str, keys: &[String]| {
+        format!(
+            r#"{{"assemblyId":"{assembly}","account":"123412340534","charset":"UTF-8","compression":"GZIP",
+               "contentType":"text/csv","reportId":"r1","reportName":"daily","bucket":"{BUCKET}",
+               "billingPeriod":{{"start":"20231101T000000.000Z","end":"20231201T000000.000Z"}},
+               "reportKeys":{keys:?},"additionalArtifactKeys":[]}}"#
+        )
+    };
+    // Each assembly keeps its own copy of its manifest; tally must not read those.
+    moto.put(&format!("{LEGACY_DIR}/{STALE}/daily-Manifest.json"), manifest(STALE, &[stale_key]).as_bytes());
+    moto.put(&format!("{LEGACY_DIR}/{CURRENT}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
+    moto.put(&format!("{LEGACY_DIR}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
+}
+
+/// A CUR 2.0 execution: `data` under `data/BILLING_PERIOD=2025-01/`, and its
+/// manifest (in `folder` for Data Exports' "create new files" mode).
+fn upload_cur2(moto: &Moto, execution: &str, folder: Option<&str>, file: &str, data: &[u8]) {
+    let sub = folder.map(|f| format!("/{f}")).unwrap_or_default();
+    let key = format!("{CUR2_DATA}{sub}/{file}");
+    moto.put(&key, data);
+    let manifest = format!(
+        r#"{{"executionId":"{execution}","exportArn":"arn:aws:bcm-data-exports:us-east-1:111122223333:export/cur2-1",
+           "exportName":"cur2","bucket":"{BUCKET}",
+           "billingPeriod":{{"start":"2025-01-01T00:00:00.000Z","end":"2025-02-01T00:00:00.000Z"}},
+           "dataFiles":["s3://{BUCKET}/{key}"],"columns":[{{"name":"bill_invoice_id","type":"string"}}]}}"#
+    );
+    moto.put(&format!("{CUR2_META}{sub}/cur2-Manifest.json"), manifest.as_bytes());
+}
+
+fn cur2_parquet() -> Vec<u8> {
+    std::fs::read(fixture("aws-cur2/cur2-2025-01.parquet")).unwrap()
+}
+
+/// The hand-written CUR 2.0 CSV, optionally with an invoice id on every row
+/// (`bill_invoice_id` is the third column) and without its last row (the
+/// -2.50 credit).
+fn cur2_csv(invoice: Option<&str>, drop_credit: bool) -> String {
+    let text = std::fs::read_to_string(fixture("aws-cur2/cur2-2025-01.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    if drop_credit {
+        assert!(lines.pop().unwrap().contains(",Credit,"));
+    }
+    if let Some(invoice) = invoice {
+        for line in lines.iter_mut().skip(1) {
+            let second_comma = line.match_indices(',').nth(1).unwrap().0;
+            assert_eq!(&line[second_comma..second_comma + 2], ",,", "bill_invoice_id is empty in the fixture");
+            line.insert_str(second_comma + 1, invoice);
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn legacy_cur_reads_only_the_current_assembly() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    upload_legacy(&moto);
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing/cur", &[]);
+    assert!(
+        run.stdout.contains(&format!("read s3://billing/cur/daily 2023-11: assembly {CURRENT}, 2 file(s)")),
+        "{}",
+        run.stdout
+    );
+
+    // All 1281 rows once, none of the stale assembly's 1000: sum of
+    // lineItem/UnblendedCost over the sample from Python's decimal module.
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    // Per part: rows 1-640 sum to 0.6412203772, rows 641-1281 to 1.0410883202 (Python decimal).
+    assert_eq!(
+        lake.rows("SELECT source_file, rows_read, source_cost, landed_cost FROM ingests ORDER BY source_file"),
+        vec![
+            format!("s3://billing/{LEGACY_DIR}/{CURRENT}/daily-1.csv.gz,640,0.6412203772,0.6412203772"),
+            format!("s3://billing/{LEGACY_DIR}/{CURRENT}/daily-2.csv.gz,641,1.0410883202,1.0410883202"),
+        ]
+    );
+    assert_eq!(
+        lake.value(r#"SELECT count(*) FROM line_items WHERE "x_SourceFile" LIKE '%0f9d7c52%'"#),
+        "0",
+        "nothing of the stale assembly"
+    );
+    assert_eq!(
+        lake.rows("SELECT report, layout, billing_period, delivery_id, files, manifest FROM s3_deliveries"),
+        vec![format!(
+            "s3://billing/cur/daily,aws-cur,2023-11,{CURRENT},2,s3://billing/{LEGACY_DIR}/daily-Manifest.json"
+        )]
+    );
+    assert!(
+        !lake.path.join("_staging").exists() || snapshot(&lake.path.join("_staging")).is_empty(),
+        "downloads are removed after the run"
+    );
+}
+
+#[test]
+fn cur2_export_beside_a_legacy_report_and_since() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    upload_legacy(&moto);
+    upload_cur2(&moto, "exec-1", None, "cur2-00001.snappy.parquet", &cur2_parquet());
+
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &["--since", "2024-01"]);
+    assert!(run.stdout.contains("skipped s3://billing/cur/daily 2023-11: before --since 2024-01"), "{}", run.stdout);
+    // The hand-written CUR 2.0 month: billed 244.5428, amortized 30.1514 (fixtures/README.md).
+    assert_eq!(lake.totals(), "8,244.5428,30.1514");
+    assert_eq!(
+        lake.value(r#"SELECT DISTINCT "x_SourceFile" FROM line_items"#),
+        format!("s3://billing/{CUR2_DATA}/cur2-00001.snappy.parquet")
+    );
+    assert_eq!(lake.value("SELECT delivery_id, layout FROM s3_deliveries"), "exec-1,aws-cur2");
+
+    // Without --since the legacy month comes too; the CUR 2.0 one is unchanged.
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(
+        run.stdout.contains("skipped s3://billing/exports/cur2 2025-01: execution exec-1 unchanged"),
+        "{}",
+        run.stdout
+    );
+    // 1281 + 8 rows; 1.6823086974 + 244.5428 billed, 1.6823086974 + 30.1514 amortized.
+    assert_eq!(lake.totals(), "1289,246.2251086974,31.8337086974");
+    assert_eq!(
+        lake.rows(r#"SELECT billing_period, count(*), sum("BilledCost") FROM line_items GROUP BY 1 ORDER BY 1"#),
+        vec!["2023-11,1281,1.6823086974", "2025-01,8,244.5428"]
+    );
+
+    let bad = ingest(&lake, &moto, "s3://billing", &["--since", "2025-1"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("use YYYY-MM"), "{}", bad.stderr);
+}
+
+#[test]
+fn rerun_skips_unchanged_deliveries_and_reads_changed_ones() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    upload_legacy(&moto);
+    upload_cur2(&moto, "exec-1", None, "cur2-00001.snappy.parquet", &cur2_parquet());
+    let lake = Lake::new();
+    ingest_ok(&lake, &moto, "s3://billing", &[]);
+    let before = snapshot(&lake.path);
+
+    // The daily job with nothing new: two LISTs' worth of work, no byte written.
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(
+        run.stdout.contains(&format!("skipped s3://billing/cur/daily 2023-11: assembly {CURRENT} unchanged")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("skipped s3://billing/exports/cur2 2025-01: execution exec-1 unchanged"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("nothing new to ingest; the lake is unchanged"), "{}", run.stdout);
+    assert_eq!(snapshot(&lake.path), before);
+
+    // AWS delivers a new execution of January ("create new files": its own
+    // folder) as CSV.gz, with the -2.50 credit withdrawn.
+    upload_cur2(&moto, "exec-2", Some("exec-2"), "cur2-00001.csv.gz", &gzip(&cur2_csv(None, true)));
+    let november =
+        std::fs::read(lake.path.join("line_items/provider=aws/billing_period=2023-11/part-123412340534.parquet"))
+            .unwrap();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(
+        run.stdout.contains("read s3://billing/exports/cur2 2025-01: execution exec-2, 1 file(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("skipped s3://billing/cur/daily 2023-11"), "{}", run.stdout);
+    // 244.5428 + 2.50 billed and 30.1514 + 2.50 amortized over 7 rows.
+    assert_eq!(
+        lake.rows(r#"SELECT billing_period, count(*), sum("BilledCost"), sum("EffectiveCost") FROM line_items GROUP BY 1 ORDER BY 1"#),
+        vec!["2023-11,1281,1.6823086974,1.6823086974", "2025-01,7,247.0428,32.6514"]
+    );
+    assert_eq!(
+        std::fs::read(lake.path.join("line_items/provider=aws/billing_period=2023-11/part-123412340534.parquet"))
+            .unwrap(),
+        november
+    );
+    assert_eq!(
+        lake.rows("SELECT billing_period, delivery_id FROM s3_deliveries ORDER BY ingested_at, billing_period"),
+        vec!["2023-11,7e2b1d4a-5c6f-4e80-8d1f-2b3c4d5e0002", "2025-01,exec-1", "2025-01,exec-2"]
+    );
+}
+
+#[test]
+fn finality_is_recorded_and_restating_a_final_month_is_flagged() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    let lake = Lake::new();
+    let csv = |invoice, drop_credit| gzip(&cur2_csv(invoice, drop_credit));
+
+    upload_cur2(&moto, "exec-1", None, "cur2-00001.csv.gz", &csv(None, false));
+    let run = ingest_ok(&lake, &moto, "s3://billing/exports", &[]);
+    assert!(!run.stdout.contains("final:"), "{}", run.stdout);
+
+    // Invoiced: AWS fills bill_invoice_id on every row.
+    upload_cur2(&moto, "exec-2", None, "cur2-00001.csv.gz", &csv(Some("INV-2025-01"), false));
+    let run = ingest_ok(&lake, &moto, "s3://billing/exports", &[]);
+    assert!(run.stdout.contains("final: aws 2025-01 account 111122223333 (invoice INV-2025-01)"), "{}", run.stdout);
+    assert!(!run.stderr.contains("restated"), "{}", run.stderr);
+
+    // A restatement after the invoice: applied, and flagged.
+    upload_cur2(&moto, "exec-3", None, "cur2-00001.csv.gz", &csv(Some("INV-2025-01"), true));
+    let run = ingest_ok(&lake, &moto, "s3://billing/exports", &[]);
+    assert!(
+        run.stderr.contains("aws 2025-01 (billing account 111122223333) was final (invoiced) and has been restated"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("(invoice INV-2025-01), restated after it was final"), "{}", run.stdout);
+    assert_eq!(lake.totals(), "7,247.0428,32.6514");
+    assert_eq!(
+        lake.rows("SELECT billing_period, billing_account, rows, final, invoice_ids, previously_final, restated_final FROM periods ORDER BY ingested_at"),
+        vec![
+            "2025-01,111122223333,8,false,,false,false",
+            "2025-01,111122223333,8,true,INV-2025-01,false,false",
+            "2025-01,111122223333,7,true,INV-2025-01,true,true",
+        ]
+    );
+}
+
+/// A lake with something in it, to show a failed run leaves it as it was.
+fn populated_lake() -> Lake {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&fixture("aws-cur2/cur2-2025-01.csv")], &[]);
+    lake
+}
+
+#[test]
+fn wrong_credentials_are_refused_and_change_nothing() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    upload_legacy(&moto);
+    let (key, secret) = moto.enable_authentication();
+    let endpoint = moto.endpoint();
+    let lake = populated_lake();
+    let before = snapshot(&lake.path);
+    // The whole bucket: moto miscomputes signatures of a prefix with an encoded '/' (boto3 too).
+    let args = ["ingest", "s3://billing", "--lake", lake.arg(), "--s3-endpoint", &endpoint];
+
+    for (id, secret, refusal) in [
+        (key.as_str(), "not-the-secret", "SignatureDoesNotMatch"),
+        ("AKIAUNKNOWN000000000", secret.as_str(), "InvalidAccessKeyId"),
+    ] {
+        let run = tally_s3(&args, &[("AWS_ACCESS_KEY_ID", id), ("AWS_SECRET_ACCESS_KEY", secret)]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains("error: s3://billing: listing failed"), "{}", run.stderr);
+        assert!(run.stderr.contains(refusal) && run.stderr.contains("the credentials were refused"), "{}", run.stderr);
+        assert_eq!(snapshot(&lake.path), before);
+    }
+
+    // The right key works: the refusals were about the credentials.
+    let run = tally_s3(&args, &[("AWS_ACCESS_KEY_ID", &key), ("AWS_SECRET_ACCESS_KEY", &secret)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items WHERE billing_period = '2023-11'"#), "1281");
+}
+
+#[test]
+fn missing_bucket_and_missing_manifests_are_named() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    moto.put("cur/readme.txt", b"no reports here yet");
+    let lake = populated_lake();
+    let before = snapshot(&lake.path);
+
+    let run = ingest(&lake, &moto, "s3://no-such-bucket/cur", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: s3://no-such-bucket/cur: listing failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("NoSuchBucket") && run.stderr.contains("the bucket does not exist"), "{}", run.stderr);
+
+    let run = ingest(&lake, &moto, "s3://billing/cur", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("error: s3://billing/cur: no AWS billing manifest under this prefix (1 object(s) listed)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&lake.path), before);
+}
+
+#[test]
+fn unreachable_server_is_a_clear_error_and_changes_nothing() {
+    let lake = populated_lake();
+    let before = snapshot(&lake.path);
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let run = tally_s3(&["ingest", "s3://billing/cur", "--lake", lake.arg(), "--s3-endpoint", &closed], &TEST_KEYS);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("error: s3://billing/cur: listing failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("the S3 endpoint could not be reached"), "{}", run.stderr);
+    assert_eq!(snapshot(&lake.path), before);
+
+    // Plain http leaves loopback only when asked to.
+    let run = tally_s3(
+        &["ingest", "s3://billing/cur", "--lake", lake.arg(), "--s3-endpoint", "http://10.9.8.7:9000"],
+        &TEST_KEYS,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("refusing plain http to 10.9.8.7:9000"), "{}", run.stderr);
+}
+
+/// Forwards loopback TCP to moto until a request line contains `cut`; then
+/// drops every connection and closes its port, like a server that goes down.
+struct CuttingProxy {
+    port: u16,
+    cut: Arc<AtomicBool>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: u16, cut_at: &'static str) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let open: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let flag = Arc::clone(&cut);
+        std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let server = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                open.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                let (flag, open) = (Arc::clone(&flag), Arc::clone(&open));
+                let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let mut buf = vec![0u8; 1 << 16];
+                    while let Ok(n @ 1..) = from_client.read(&mut buf) {
+                        let first_line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string();
+                        if first_line.contains(cut_at) {
+                            flag.store(true, Ordering::SeqCst);
+                            for s in open.lock().unwrap().iter() {
+                                let _ = s.shutdown(Shutdown::Both);
+                            }
+                            return;
+                        }
+                        if to_server.write_all(&buf[..n]).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let (mut from_server, mut to_client) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    let _ = to_client.shutdown(Shutdown::Both);
+                });
+            }
+            // Dropping the listener closes the port: reconnects are refused.
+        });
+        CuttingProxy { port, cut }
+    }
+}
+
+#[test]
+fn server_going_down_between_listing_and_download_changes_nothing() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    upload_legacy(&moto);
+    let proxy = CuttingProxy::start(moto.port, "daily-2.csv.gz");
+    let lake = populated_lake();
+    let before = snapshot(&lake.path);
+
+    let endpoint = format!("http://127.0.0.1:{}", proxy.port);
+    let run = tally_s3(&["ingest", "s3://billing/cur", "--lake", lake.arg(), "--s3-endpoint", &endpoint], &TEST_KEYS);
+    assert!(proxy.cut.load(Ordering::SeqCst), "the listing and manifest were served, then the server went down");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("error: s3://billing/{LEGACY_DIR}/{CURRENT}/daily-")), "{}", run.stderr);
+    assert!(run.stderr.contains("download failed"), "{}", run.stderr);
+    assert_eq!(snapshot(&lake.path), before, "no partial download, log or data file is left");
+}
