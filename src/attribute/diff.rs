@@ -3,7 +3,7 @@
 //! spend per team before and after, the owner changes line by line grouped
 //! into moves, and coverage before and after.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Decimal128Array, RecordBatch, StringArray, UInt64Array};
@@ -18,6 +18,12 @@ use crate::money::SCALE;
 /// (period, currency) -> value.
 type ByPeriod<T> = BTreeMap<(String, String), T>;
 
+/// (from owner, to owner) -> (line items, `[billed, effective]`).
+type Moves = BTreeMap<(String, String), (u64, [i128; 2])>;
+
+/// Team -> `[billed, effective]`.
+type TeamSums = BTreeMap<String, [i128; 2]>;
+
 #[derive(Debug, Default)]
 pub struct Diff {
     pub old_version: String,
@@ -27,10 +33,10 @@ pub struct Diff {
     /// Line items whose owner (team, pool or unallocated) changes.
     pub lines_moved: u64,
     /// Per (period, currency): team -> `[billed, effective]` before and after.
-    pub before: ByPeriod<BTreeMap<String, [i128; 2]>>,
-    pub after: ByPeriod<BTreeMap<String, [i128; 2]>>,
-    /// Per (period, currency): (from owner, to owner) -> (line items, `[billed, effective]`).
-    pub moves: ByPeriod<BTreeMap<(String, String), (u64, [i128; 2])>>,
+    pub before: ByPeriod<TeamSums>,
+    pub after: ByPeriod<TeamSums>,
+    /// Per (period, currency): owner changes.
+    pub moves: ByPeriod<Moves>,
     pub coverage_before: ByPeriod<Coverage>,
     pub coverage_after: ByPeriod<Coverage>,
 }
@@ -166,25 +172,27 @@ impl Diff {
 
     /// Teams whose spend changes, largest change first (amounts in cents).
     pub fn teams_table(&self) -> (SchemaRef, RecordBatch) {
-        let mut rows: Vec<(String, String, String, [i128; 2], [i128; 2])> = Vec::new();
-        let keys: std::collections::BTreeSet<&(String, String)> = self.before.keys().chain(self.after.keys()).collect();
+        // (period, currency, team, before, after)
+        type TeamRow<'a> = (&'a str, &'a str, &'a str, [i128; 2], [i128; 2]);
+        let mut rows: Vec<TeamRow> = Vec::new();
+        let keys: BTreeSet<&(String, String)> = self.before.keys().chain(self.after.keys()).collect();
+        let empty = TeamSums::new();
         for key in keys {
-            let empty = BTreeMap::new();
             let before = self.before.get(key).unwrap_or(&empty);
             let after = self.after.get(key).unwrap_or(&empty);
-            let teams: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+            let teams: BTreeSet<&String> = before.keys().chain(after.keys()).collect();
             for team in teams {
                 let (old, new) =
                     (before.get(team).copied().unwrap_or_default(), after.get(team).copied().unwrap_or_default());
                 if old != new {
-                    rows.push((key.0.clone(), key.1.clone(), team.clone(), old, new));
+                    rows.push((&key.0, &key.1, team, old, new));
                 }
             }
         }
         rows.sort_by(|a, b| {
-            a.0.cmp(&b.0)
+            a.0.cmp(b.0)
                 .then_with(|| (b.4[1] - b.3[1]).abs().cmp(&(a.4[1] - a.3[1]).abs()))
-                .then_with(|| a.2.cmp(&b.2))
+                .then_with(|| a.2.cmp(b.2))
         });
         let schema = schema(
             &["period", "currency", "team"],
@@ -194,9 +202,9 @@ impl Diff {
         let batch = RecordBatch::try_new(
             schema.clone(),
             vec![
-                text_column(rows.iter().map(|r| r.0.clone()).collect()),
-                text_column(rows.iter().map(|r| r.1.clone()).collect()),
-                text_column(rows.iter().map(|r| r.2.clone()).collect()),
+                text_column(rows.iter().map(|r| r.0.to_string()).collect()),
+                text_column(rows.iter().map(|r| r.1.to_string()).collect()),
+                text_column(rows.iter().map(|r| r.2.to_string()).collect()),
                 money_column(rows.iter().map(|r| r.3[1]).collect()),
                 money_column(rows.iter().map(|r| r.4[1]).collect()),
                 money_column(rows.iter().map(|r| r.4[1] - r.3[1]).collect()),
