@@ -197,13 +197,9 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     progress.finish_and_clear();
 
     let units = staged.finish().map_err(lake_error(&staging))?;
-    let periods = crate::lake::periods::assess(lake, &units, &run_id, started_at).map_err(lake_error(&staging));
-    let outcome = match periods {
-        Ok(periods) => reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options)
-            .await
-            .and_then(|outcome| record_commit(lake, outcome, periods, s3_deliveries, s3_skipped, started_at)),
-        Err(e) => Err(e),
-    };
+    let outcome = reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options)
+        .await
+        .and_then(|outcome| record_commit(lake, outcome, s3_deliveries, s3_skipped, started_at));
     let _ = std::fs::remove_dir_all(&staging);
     outcome
 }
@@ -213,7 +209,6 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
 fn record_commit(
     lake: &Lake,
     mut outcome: Outcome,
-    periods: Vec<crate::lake::periods::PeriodRecord>,
     mut deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
     skipped: Vec<s3::Skipped>,
     at_micros: i64,
@@ -222,7 +217,7 @@ fn record_commit(
     if !outcome.committed {
         return Ok(outcome);
     }
-    for p in periods.iter().filter(|p| p.restated_final) {
+    for p in outcome.periods.iter().filter(|p| p.restated_final) {
         tracing::warn!(
             "{} {} (billing account {}) was final (invoiced) and has been restated: the new data replaced it{}",
             p.provider,
@@ -231,13 +226,12 @@ fn record_commit(
             if p.is_final() { format!(", invoice {}", p.invoice_ids.join(", ")) } else { String::new() }
         );
     }
-    crate::lake::periods::write_periods(lake, &outcome.run_id, &periods).map_err(lake_error(lake.root()))?;
+    crate::lake::periods::write_periods(lake, &outcome.run_id, &outcome.periods).map_err(lake_error(lake.root()))?;
     for d in &mut deliveries {
         d.run_id = outcome.run_id.clone();
         d.ingested_at_micros = at_micros;
     }
     crate::lake::deliveries::write_deliveries(lake, &outcome.run_id, &deliveries).map_err(lake_error(lake.root()))?;
-    outcome.periods = periods;
     outcome.s3_deliveries = deliveries;
     Ok(outcome)
 }
@@ -454,8 +448,12 @@ async fn reconcile_and_commit(
         r.status = status.to_string();
     }
     let mut units = units;
+    let mut periods = Vec::new();
     if commit_rows {
         azure::pair_exports(lake, staging, &mut units).map_err(lake_error(staging))?;
+        // Finality of what is about to replace each unit, and of the file it replaces.
+        let at = records.first().map_or(0, |r| r.ingested_at_micros);
+        periods = crate::lake::periods::assess(lake, &units, &run_id, at).map_err(lake_error(staging))?;
         commit(lake, &units).map_err(lake_error(lake.root()))?;
     }
     if !quarantined.is_empty() {
@@ -468,7 +466,7 @@ async fn reconcile_and_commit(
         units,
         quarantined,
         committed: commit_rows,
-        periods: Vec::new(),
+        periods,
         s3_deliveries: Vec::new(),
         s3_skipped: Vec::new(),
     })
