@@ -3,7 +3,9 @@
 //!
 //! That triple is the unit of replacement. AWS rewrites a month's CUR until it
 //! is final; ingesting the new delivery replaces exactly that month of that
-//! payer account and leaves other accounts' months alone.
+//! payer account and leaves other accounts' months alone. Azure delivers a
+//! month as two exports (actual, amortized), replaced independently: for it
+//! the unit also names the export ([`UnitKey::variant`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
