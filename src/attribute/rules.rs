@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
-use regex::Regex;
+use regex::{Regex, RegexSet, SetMatches};
 
 use super::mappings::{MappingError, Mappings, RuleSpec};
 use super::org::Org;
@@ -89,6 +89,11 @@ pub struct RuleSet {
     by_service: HashMap<String, Vec<usize>>,
     by_tag_key: HashMap<String, Vec<usize>>,
     scanned: Vec<usize>,
+    /// Every rule's `resource_regex` in one automaton: one pass over a
+    /// ResourceId answers all of them, however many regex rules there are.
+    regexes: RegexSet,
+    /// Rank -> index of its regex in `regexes`.
+    regex_of: Vec<Option<usize>>,
     /// Canonical keys whose value names a team (for unallocated reasons).
     team_keys: Vec<String>,
 }
@@ -196,6 +201,8 @@ impl RuleSet {
             by_service: HashMap::new(),
             by_tag_key: HashMap::new(),
             scanned: Vec::new(),
+            regexes: RegexSet::empty(),
+            regex_of: vec![None; rules.len()],
             team_keys: Vec::new(),
         };
         for (rank, rule) in rules.iter().enumerate() {
@@ -226,6 +233,15 @@ impl RuleSet {
                 set.team_keys.push(key.clone());
             }
         }
+        let mut patterns = Vec::new();
+        for (rank, rule) in rules.iter().enumerate() {
+            if let Some(regex) = &rule.resource_regex {
+                set.regex_of[rank] = Some(patterns.len());
+                patterns.push(regex.as_str());
+            }
+        }
+        set.regexes = RegexSet::new(&patterns)
+            .map_err(|e| MappingError::new(file, None, format!("resource_regex rules together: {e}")))?;
         set.rules = rules;
         Ok(set)
     }
@@ -278,10 +294,15 @@ impl RuleSet {
     /// The winning rule's decision, given the org for tag-named teams.
     pub fn decide(&self, line: &LineView, org: &Org, scratch: &mut Vec<usize>) -> Decision {
         self.candidates(line, scratch);
-        let indexed = scratch.iter().copied().find_map(|rank| self.outcome(rank, line, org).map(|d| (rank, d)));
+        let mut hits = RegexHits::new(&self.regexes, line.resource_id);
+        let indexed =
+            scratch.iter().copied().find_map(|rank| self.outcome(rank, line, org, &mut hits).map(|d| (rank, d)));
         let best_rank = indexed.as_ref().map_or(usize::MAX, |(rank, _)| *rank);
-        let scanned =
-            self.scanned.iter().take_while(|rank| **rank < best_rank).find_map(|rank| self.outcome(*rank, line, org));
+        let scanned = self
+            .scanned
+            .iter()
+            .take_while(|rank| **rank < best_rank)
+            .find_map(|rank| self.outcome(*rank, line, org, &mut hits));
         if let Some(decision) = scanned.or(indexed.map(|(_, d)| d)) {
             return decision;
         }
@@ -296,7 +317,8 @@ impl RuleSet {
         scratch.extend(&self.scanned);
         scratch.sort_unstable();
         scratch.dedup();
-        scratch.iter().filter_map(|rank| self.outcome(*rank, line, org).map(|d| (*rank, d))).collect()
+        let mut hits = RegexHits::new(&self.regexes, line.resource_id);
+        scratch.iter().filter_map(|rank| self.outcome(*rank, line, org, &mut hits).map(|d| (*rank, d))).collect()
     }
 
     /// How rule `rank` judges `line`, for `explain`: including rules whose
@@ -304,13 +326,14 @@ impl RuleSet {
     /// team-from-tag rules whose tag value names no team.
     pub fn verdict(&self, rank: usize, line: &LineView, org: &Org) -> Verdict {
         let rule = &self.rules[rank];
-        if !rule.conditions_hold(line) {
+        let mut hits = RegexHits::new(&self.regexes, line.resource_id);
+        if !rule.conditions_hold(line) || !self.regex_holds(rank, &mut hits) {
             return Verdict::NoMatch;
         }
         if !rule.in_effect(line.date) {
             return Verdict::NotInEffect;
         }
-        match (&rule.target, self.outcome(rank, line, org)) {
+        match (&rule.target, self.outcome(rank, line, org, &mut hits)) {
             (_, Some(decision)) => Verdict::Matches(decision),
             (Target::TeamFromTag(key), None) => {
                 Verdict::NoTeamForTag { key: key.clone(), value: line.tag(key).map(str::to_string) }
@@ -319,9 +342,14 @@ impl RuleSet {
         }
     }
 
-    fn outcome(&self, rank: usize, line: &LineView, org: &Org) -> Option<Decision> {
+    fn regex_holds(&self, rank: usize, hits: &mut RegexHits) -> bool {
+        self.regex_of[rank].is_none_or(|index| hits.hit(index))
+    }
+
+    fn outcome(&self, rank: usize, line: &LineView, org: &Org, hits: &mut RegexHits) -> Option<Decision> {
         let rule = &self.rules[rank];
-        if !rule.holds(line) {
+        // The regex last: it is the dearest condition.
+        if !rule.in_effect(line.date) || !rule.conditions_hold(line) || !self.regex_holds(rank, hits) {
             return None;
         }
         Some(match &rule.target {
@@ -349,15 +377,30 @@ impl RuleSet {
     }
 }
 
+/// Which regexes a line's ResourceId matches, computed on first use (most
+/// lines are decided by an indexed rule without any regex).
+struct RegexHits<'s> {
+    set: &'s RegexSet,
+    resource: Option<&'s str>,
+    matches: Option<SetMatches>,
+}
+
+impl<'s> RegexHits<'s> {
+    fn new(set: &'s RegexSet, resource: Option<&'s str>) -> Self {
+        RegexHits { set, resource, matches: None }
+    }
+
+    fn hit(&mut self, index: usize) -> bool {
+        let Some(resource) = self.resource else { return false };
+        self.matches.get_or_insert_with(|| self.set.matches(resource)).matched(index)
+    }
+}
+
 fn canonical_key(aliases: &HashMap<String, (String, usize)>, key: &str) -> String {
     aliases.get(key).map_or_else(|| key.to_string(), |(canonical, _)| canonical.clone())
 }
 
 impl Rule {
-    fn holds(&self, line: &LineView) -> bool {
-        self.in_effect(line.date) && self.conditions_hold(line)
-    }
-
     /// Whether the rule's date range covers `date`.
     pub fn in_effect(&self, date: NaiveDate) -> bool {
         self.from.is_none_or(|from| date >= from) && self.until.is_none_or(|until| date < until)
@@ -420,30 +463,81 @@ impl Rule {
         (self.from, self.until)
     }
 
+    /// Every condition but `resource_regex`, cheapest first, stopping at the
+    /// first that fails (the RuleSet checks all regexes at once).
     fn conditions_hold(&self, line: &LineView) -> bool {
-        let account_ok = self.accounts.is_empty() || line.sub_account.is_some_and(|a| self.accounts.contains(a));
-        let billing_ok =
-            self.billing_accounts.is_empty() || line.billing_account.is_some_and(|a| self.billing_accounts.contains(a));
-        let service_ok = self.services.is_empty()
-            || [line.service_name, line.service_code].into_iter().flatten().any(|s| self.services.contains(s));
-        let region_ok = self.regions.is_empty() || line.region.is_some_and(|r| self.regions.contains(r));
-        let category_ok = self.charge_categories.is_empty()
-            || line.charge_category.is_some_and(|c| self.charge_categories.contains(c));
-        let tags_ok = self.tags.iter().all(|(key, values)| line.tag(key).is_some_and(|v| values.contains(v)));
-        let resource = line.resource_id.unwrap_or("");
-        let prefix_ok = self
-            .resource_prefix
-            .as_ref()
-            .is_none_or(|p| line.resource_id.is_some() && resource.starts_with(p.as_str()));
-        let glob_ok = self.resource_glob.as_ref().is_none_or(|g| line.resource_id.is_some() && g.matches(resource));
-        account_ok
-            && billing_ok
-            && service_ok
-            && region_ok
-            && category_ok
-            && tags_ok
-            && prefix_ok
-            && glob_ok
-            && self.resource_regex.as_ref().is_none_or(|r| line.resource_id.is_some() && r.is_match(resource))
+        let resource = line.resource_id;
+        (self.accounts.is_empty() || line.sub_account.is_some_and(|a| self.accounts.contains(a)))
+            && (self.billing_accounts.is_empty()
+                || line.billing_account.is_some_and(|a| self.billing_accounts.contains(a)))
+            && (self.services.is_empty()
+                || [line.service_name, line.service_code].into_iter().flatten().any(|s| self.services.contains(s)))
+            && (self.regions.is_empty() || line.region.is_some_and(|r| self.regions.contains(r)))
+            && (self.charge_categories.is_empty()
+                || line.charge_category.is_some_and(|c| self.charge_categories.contains(c)))
+            && self.tags.iter().all(|(key, values)| line.tag(key).is_some_and(|v| values.contains(v)))
+            && self.resource_prefix.as_ref().is_none_or(|p| resource.is_some_and(|r| r.starts_with(p.as_str())))
+            && self.resource_glob.as_ref().is_none_or(|g| resource.is_some_and(|r| g.matches(r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribute::Compiled;
+
+    fn compiled(rules: &str) -> (Compiled, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("org.toml"), "[teams.a]\n[teams.b]\n[teams.c]\n").unwrap();
+        std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
+        let compiled = Compiled::load(dir.path()).unwrap();
+        (compiled, dir)
+    }
+
+    fn decide(compiled: &Compiled, account: &str, resource: Option<&str>) -> Decision {
+        let line = LineView {
+            sub_account: Some(account),
+            resource_id: resource,
+            date: NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
+            ..LineView::default()
+        };
+        compiled.rules.decide(&line, &compiled.org, &mut Vec::new())
+    }
+
+    #[test]
+    fn regex_rules_are_answered_together_and_keep_precedence() {
+        let (compiled, _dir) = compiled(
+            r#"
+[[rule]]
+id = "db"
+precedence = 1
+resource_regex = "^arn:aws:rds:.*:db:orders-"
+team = "a"
+
+[[rule]]
+id = "acct"
+precedence = 5
+accounts = ["111"]
+team = "b"
+
+[[rule]]
+id = "any-db"
+precedence = 9
+resource_regex = ":db:"
+accounts = ["222"]
+team = "c"
+"#,
+        );
+        let team = |d: Decision| match d {
+            Decision::Team { team, .. } => team,
+            other => panic!("{other:?}"),
+        };
+        // The first regex outranks the account rule; the second needs its account too.
+        assert_eq!(team(decide(&compiled, "111", Some("arn:aws:rds:us-east-1:1:db:orders-prod"))), "a");
+        assert_eq!(team(decide(&compiled, "111", Some("arn:aws:rds:us-east-1:1:db:users"))), "b");
+        assert_eq!(team(decide(&compiled, "222", Some("arn:aws:rds:us-east-1:1:db:users"))), "c");
+        assert_eq!(team(decide(&compiled, "222", Some("arn:aws:rds:us-east-1:1:db:orders-x"))), "a");
+        assert!(matches!(decide(&compiled, "222", None), Decision::Unallocated { .. }));
+        assert!(matches!(decide(&compiled, "333", Some("i-123")), Decision::Unallocated { .. }));
     }
 }
