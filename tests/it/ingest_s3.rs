@@ -7,6 +7,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,6 +39,8 @@ impl Moto {
         // Port 0: the kernel picks a free port and moto prints it, so parallel tests never collide.
         let mut child = Command::new(&program)
             .args(["-H", "127.0.0.1", "-p", "0"])
+            // Its own process group, so a launcher that forks (a pyenv shim) dies with the server.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -124,6 +127,7 @@ impl Moto {
 
 impl Drop for Moto {
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
