@@ -111,6 +111,7 @@ fn covers(a: &Rule, b: &Rule, org: &Org) -> bool {
         && set(&a.services, &b.services)
         && set(&a.regions, &b.regions)
         && set(&a.charge_categories, &b.charge_categories)
+        && set(&a.resource_groups, &b.resource_groups)
         && tags
         && prefix
         && pattern(a.resource_glob.as_ref().map(|g| g.as_str()), b.resource_glob.as_ref().map(|g| g.as_str()))
@@ -131,6 +132,7 @@ fn may_overlap(a: &Rule, b: &Rule) -> bool {
         && set(&a.services, &b.services)
         && set(&a.regions, &b.regions)
         && set(&a.charge_categories, &b.charge_categories)
+        && set(&a.resource_groups, &b.resource_groups)
         && tags
         && dates
 }

@@ -30,6 +30,7 @@ struct Found {
     region: Option<String>,
     charge_category: Option<String>,
     resource_id: Option<String>,
+    resource_group: Option<String>,
     raw_tags: Vec<(String, String)>,
     date: NaiveDate,
     currency: String,
@@ -52,6 +53,7 @@ impl Found {
             region: owned("RegionId"),
             charge_category: owned("ChargeCategory"),
             resource_id: owned("ResourceId"),
+            resource_group: owned("x_ResourceGroup"),
             raw_tags: input.tags(row).into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             date: input.date(row),
             currency: owned("BillingCurrency").unwrap_or_default(),
@@ -69,6 +71,7 @@ impl Found {
             region: self.region.as_deref(),
             charge_category: self.charge_category.as_deref(),
             resource_id: self.resource_id.as_deref(),
+            resource_group: self.resource_group.as_deref(),
             tags: compiled.rules.canonical_tags(self.raw_tags.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             date: self.date,
         }

@@ -105,6 +105,9 @@ pub struct RuleSpec {
     pub tags: BTreeMap<String, OneOrMany>,
     pub resource_prefix: Option<String>,
     pub resource_glob: Option<String>,
+    /// Azure resource groups (`x_ResourceGroup`), compared case-insensitively as Azure does.
+    #[serde(default)]
+    pub resource_groups: Vec<String>,
     pub resource_regex: Option<String>,
     /// Matches every line item (within the dates): a catch-all.
     #[serde(default)]

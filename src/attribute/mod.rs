@@ -141,7 +141,7 @@ pub async fn run(
 }
 
 /// `line_items` columns copied unchanged onto every attributed row.
-const PASSED_THROUGH: [&str; 10] = [
+const PASSED_THROUGH: [&str; 11] = [
     "BillingCurrency",
     "ChargeCategory",
     "BillingAccountId",
@@ -150,6 +150,7 @@ const PASSED_THROUGH: [&str; 10] = [
     "x_ServiceCode",
     "RegionId",
     "ResourceId",
+    "x_ResourceGroup",
     "x_SourceFile",
     "x_SourceLineItemId",
 ];

@@ -36,6 +36,8 @@ pub struct Rule {
     pub(super) tags: Vec<(String, HashSet<String>)>,
     pub(super) resource_prefix: Option<String>,
     pub(super) resource_glob: Option<glob::Pattern>,
+    /// Lowercased.
+    pub(super) resource_groups: HashSet<String>,
     pub(super) resource_regex: Option<Regex>,
     pub(super) from: Option<NaiveDate>,
     pub(super) until: Option<NaiveDate>,
@@ -52,6 +54,7 @@ pub struct LineView<'a> {
     pub region: Option<&'a str>,
     pub charge_category: Option<&'a str>,
     pub resource_id: Option<&'a str>,
+    pub resource_group: Option<&'a str>,
     pub tags: Vec<(String, String)>,
     pub date: NaiveDate,
 }
@@ -149,6 +152,7 @@ impl RuleSet {
                 || !spec.tags.is_empty()
                 || spec.resource_prefix.is_some()
                 || spec.resource_glob.is_some()
+                || !spec.resource_groups.is_empty()
                 || spec.resource_regex.is_some()
                 || matches!(target, Target::TeamFromTag(_));
             if !has_condition && !spec.everything {
@@ -187,6 +191,7 @@ impl RuleSet {
                 tags,
                 resource_prefix: spec.resource_prefix.clone(),
                 resource_glob,
+                resource_groups: spec.resource_groups.iter().map(|g| g.to_lowercase()).collect(),
                 resource_regex,
                 from: spec.from,
                 until: spec.until,
@@ -443,6 +448,9 @@ impl Rule {
         if let Some(prefix) = &self.resource_prefix {
             parts.push(format!("resource prefix {prefix}"));
         }
+        if !self.resource_groups.is_empty() {
+            parts.push(format!("resource groups {}", list(&self.resource_groups)));
+        }
         if let Some(glob) = &self.resource_glob {
             parts.push(format!("resource glob {}", glob.as_str()));
         }
@@ -477,6 +485,8 @@ impl Rule {
                 || line.charge_category.is_some_and(|c| self.charge_categories.contains(c)))
             && self.tags.iter().all(|(key, values)| line.tag(key).is_some_and(|v| values.contains(v)))
             && self.resource_prefix.as_ref().is_none_or(|p| resource.is_some_and(|r| r.starts_with(p.as_str())))
+            && (self.resource_groups.is_empty()
+                || line.resource_group.is_some_and(|g| self.resource_groups.contains(&g.to_lowercase())))
             && self.resource_glob.as_ref().is_none_or(|g| resource.is_some_and(|r| g.matches(r)))
     }
 }

@@ -53,7 +53,7 @@ pub fn provider_of(file: &Path) -> String {
 }
 
 /// The columns attribution reads from `line_items`.
-const INPUT_COLUMNS: [&str; 16] = [
+const INPUT_COLUMNS: [&str; 17] = [
     "ProviderName",
     "BillingAccountId",
     "SubAccountId",
@@ -61,6 +61,7 @@ const INPUT_COLUMNS: [&str; 16] = [
     "x_ServiceCode",
     "RegionId",
     "ResourceId",
+    "x_ResourceGroup",
     "Tags",
     "ChargePeriodStart",
     "ChargeCategory",
@@ -151,6 +152,7 @@ impl<'b> Input<'b> {
             region: self.text("RegionId", row),
             charge_category: self.text("ChargeCategory", row),
             resource_id: self.text("ResourceId", row),
+            resource_group: self.text("x_ResourceGroup", row),
             tags: rules.canonical_tags(self.tags(row).into_iter()),
             date: self.date(row),
         }

@@ -16,7 +16,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use super::{Lake, writer_properties};
 use crate::money::{PRECISION, SCALE};
 
-const TEXT_COLUMNS: [&str; 20] = [
+const TEXT_COLUMNS: [&str; 21] = [
     "provider",
     "BillingCurrency",
     "ChargeCategory",
@@ -26,6 +26,7 @@ const TEXT_COLUMNS: [&str; 20] = [
     "x_ServiceCode",
     "RegionId",
     "ResourceId",
+    "x_ResourceGroup",
     "x_SourceFile",
     "x_SourceLineItemId",
     "team",
@@ -52,7 +53,7 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 /// One output row. Text fields in `TEXT_COLUMNS` order.
 #[derive(Debug, Default, Clone)]
 pub struct Row<'a> {
-    pub text: [Option<&'a str>; 20],
+    pub text: [Option<&'a str>; 21],
     pub charge_period_start: Option<i64>,
     pub source_row: Option<u64>,
     pub share: i128,

@@ -259,3 +259,38 @@ fn unknown_period_and_empty_lake_are_clear() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("has no line items: run `tally ingest` first"), "{}", run.stderr);
 }
+
+#[test]
+fn azure_resource_groups_match_case_insensitively() {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&crate::shared("azure/EA_ActualCost_Small.csv")], &["--format", "azure-actual"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path();
+    std::fs::write(mappings.join("org.toml"), "[teams.lab]\n[teams.capacity]\n").unwrap();
+    std::fs::write(
+        mappings.join("rules.toml"),
+        r#"
+[[rule]]
+id = "dev-test-labs"
+precedence = 1
+resource_groups = ["EXAMPLE-DTL-dtlwebmysql-186455", "example-dtl-DTLWeb-128359"]
+team = "lab"
+
+[[rule]]
+id = "capacity"
+precedence = 2
+resource_groups = ["capres_test"]
+team = "capacity"
+"#,
+    )
+    .unwrap();
+    let run = attribute(&lake, mappings, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Python csv + decimal over the file's Cost column, grouped by ResourceGroup:
+    // the two DTL groups 1.9584 + 0.4838709677419368, CapRes_Test 2.64, the other rows 3.462736819.
+    assert_eq!(
+        lake.rows(r#"SELECT team, count(*), sum("BilledCost"), min(rule_id) FROM attributed GROUP BY 1 ORDER BY 1"#),
+        vec!["capacity,1,2.64,capacity", "lab,2,2.4422709677419368,dev-test-labs", "unallocated,8,3.462736819,"]
+    );
+    assert_eq!(lake.value(r#"SELECT "x_ResourceGroup" FROM attributed WHERE team = 'capacity'"#), "CapRes_Test");
+}
