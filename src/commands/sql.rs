@@ -14,7 +14,8 @@ Tables: line_items (FOCUS columns, partitioned by provider and billing_period), 
 file per ingest run, with its reconciliation), quarantine (rows that could not be ingested),
 attributed (each line item or split share with its team, after `tally attribute`), periods
 (finality of each provider, month and billing account an ingest wrote), s3_deliveries (AWS
-deliveries read from S3).
+deliveries read from S3), restatements (re-attributions of locked periods: who, when, why, each
+team's costs before and after).
 Column names are case-sensitive: quote them, as in \"BilledCost\". Tags are a map: \"Tags\"['team'].
 
 Examples:

@@ -3,6 +3,8 @@
 //! same files), never by tally itself.
 
 mod attribute;
+mod attribute_props;
+mod attribute_trust;
 mod demo;
 mod ingest_aws;
 mod ingest_azure;
