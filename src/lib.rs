@@ -5,6 +5,7 @@
 //! tests and `bench/` drive the same code.
 
 pub mod attribute;
+pub mod budget;
 pub mod demo;
 pub mod ingest;
 pub mod lake;

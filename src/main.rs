@@ -80,6 +80,9 @@ enum Command {
     Lock(commands::lock::LockArgs),
     /// Reopen locked billing periods
     Unlock(commands::lock::UnlockArgs),
+    /// Budgets per team or org node: actual, month-end forecast, tolerance, approvals
+    #[command(after_help = commands::budget::AFTER_HELP)]
+    Budget(commands::budget::BudgetArgs),
     /// Generate a synthetic company's AWS CUR files, ingest and attribute them
     Demo(commands::demo::DemoArgs),
 }
@@ -123,6 +126,7 @@ fn main() -> ExitCode {
             Command::Explain(args) => commands::explain::run(args).await,
             Command::Lock(args) => commands::lock::lock(args).await,
             Command::Unlock(args) => commands::lock::unlock(args).await,
+            Command::Budget(args) => commands::budget::run(args).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
         }
     });

@@ -2,6 +2,7 @@
 //! for people, return the exit code.
 
 pub mod attribute;
+pub mod budget;
 pub mod check;
 pub mod demo;
 pub mod diff;

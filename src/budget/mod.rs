@@ -1,0 +1,155 @@
+//! Budgets: monthly amounts per team or org node (`budgets.toml` in the
+//! mappings folder), approved variances (`approvals.toml`), and the status of
+//! each in a month from the attributed spend: actual to date, a forecast for
+//! month end, on track / at risk / over tolerance / approved.
+//!
+//! `file` parses and validates, `forecast` projects daily spend, `status`
+//! puts them together. The last status computed for a month is kept in the
+//! lake's `budgets` table (`lake/budgets/<YYYY-MM>.parquet`).
+
+pub mod file;
+pub mod forecast;
+pub mod status;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, Date32Array, Decimal128Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+
+use crate::attribute::mappings::{MappingError, Mappings};
+use crate::attribute::org::Org;
+use crate::lake::Lake;
+use crate::money::{PRECISION, SCALE};
+pub use file::{Budgets, Month};
+pub use status::{BacktestRow, BudgetStatus, MonthView, Status};
+
+/// The lake table holding the last status computed per month.
+pub const TABLE: &str = "budgets";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BudgetError {
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    #[error("{0}")]
+    Input(String),
+    #[error("query failed: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+    #[error("lake {path}: {source}")]
+    Lake { path: String, source: std::io::Error },
+}
+
+/// The mappings' org and budgets, and a session over a lake that has been attributed.
+pub struct Loaded {
+    pub org: Org,
+    pub budgets: Budgets,
+    pub ctx: SessionContext,
+    /// Billing periods in `attributed`, sorted.
+    pub periods: Vec<Month>,
+}
+
+pub async fn load(lake: &Lake, mappings: &Path) -> Result<Loaded, BudgetError> {
+    let parsed = Mappings::load(mappings)?;
+    let org = Org::compile(&parsed)?;
+    let budgets = Budgets::load(mappings, &org)?;
+    if !lake.table_dir("attributed").exists() {
+        return Err(BudgetError::Input(format!(
+            "lake {} has no attributed spend: run `tally attribute` first",
+            lake.root().display()
+        )));
+    }
+    let ctx = lake.session().await?;
+    budgets.check_currencies(&status::currencies(&ctx).await?)?;
+    let periods = crate::attribute::lake_periods(lake).iter().filter_map(|p| Month::parse(p)).collect();
+    Ok(Loaded { org, budgets, ctx, periods })
+}
+
+/// Every budget's status in `month` (default: the latest attributed month) as of
+/// `as_of`: charges after it are not seen, and approvals must hold on it.
+pub async fn status(loaded: &Loaded, month: Option<Month>, as_of: NaiveDate) -> Result<Vec<BudgetStatus>, BudgetError> {
+    let month = match month {
+        Some(m) => m,
+        None => *loaded.periods.last().ok_or_else(|| BudgetError::Input("the lake has no attributed months".into()))?,
+    };
+    let rows = status::daily_rows(&loaded.ctx, &[month.prev(), month]).await?;
+    let view = MonthView::build(&rows, month, as_of);
+    Ok(status::statuses(&view, &loaded.org, &loaded.budgets, as_of))
+}
+
+/// Backtest of the forecast on every complete attributed month, at `days` of data.
+pub async fn backtest(loaded: &Loaded, days: &[u32]) -> Result<Vec<BacktestRow>, BudgetError> {
+    let mut out = Vec::new();
+    for month in &loaded.periods {
+        let rows = status::daily_rows(&loaded.ctx, &[month.prev(), *month]).await?;
+        out.extend(status::backtest(&rows, *month, days));
+    }
+    Ok(out)
+}
+
+/// Statuses as a record batch. `full`: every column, amounts exact (CSV, JSON,
+/// the `budgets` table); otherwise the columns a terminal shows, amounts in cents.
+pub fn to_batch(rows: &[BudgetStatus], full: bool) -> RecordBatch {
+    let text =
+        |f: &dyn Fn(&BudgetStatus) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
+    let scale = if full { SCALE } else { 2 };
+    let money = |f: &dyn Fn(&BudgetStatus) -> Option<i128>| {
+        let values =
+            rows.iter().map(|r| f(r).map(|v| if full { v } else { file::div_round(v, 10i128.pow(SCALE as u32 - 2)) }));
+        Arc::new(Decimal128Array::from_iter(values).with_precision_and_scale(PRECISION, scale).expect("valid decimal"))
+            as ArrayRef
+    };
+    let pct = |f: &dyn Fn(&BudgetStatus) -> Option<i128>, scale: i8| {
+        Arc::new(
+            Decimal128Array::from_iter(rows.iter().map(f))
+                .with_precision_and_scale(PRECISION, scale)
+                .expect("valid decimal"),
+        ) as ArrayRef
+    };
+    let date = |f: &dyn Fn(&BudgetStatus) -> Option<NaiveDate>| {
+        Arc::new(Date32Array::from_iter(rows.iter().map(|r| f(r).map(Date32Type::from_naive_date)))) as ArrayRef
+    };
+    let mut columns: Vec<(&str, ArrayRef)> = Vec::new();
+    if full {
+        columns.push(("month", text(&|r| r.month.to_string())));
+    }
+    columns.push(("owner", text(&|r| r.owner.clone())));
+    if full {
+        columns.push(("kind", text(&|r| r.kind.to_string())));
+        columns.push(("org_path", text(&|r| r.path.clone())));
+    }
+    columns.push(("currency", text(&|r| r.currency.clone())));
+    if full {
+        columns.push(("cost", text(&|r| r.cost.name().to_string())));
+    }
+    columns.push(("budget", money(&|r| Some(r.budget))));
+    if full {
+        columns.push(("tolerance_pct", pct(&|r| Some(r.tolerance), 4)));
+    }
+    columns.push(("actual", money(&|r| Some(r.actual))));
+    columns.push(("forecast", money(&|r| Some(r.forecast))));
+    columns.push(("variance_pct", pct(&|r| r.variance_pct, 2)));
+    columns.push(("status", text(&|r| r.status.name().to_string())));
+    if full {
+        columns.push(("approved", money(&|r| Some(r.approved))));
+        columns.push(("children_budget", money(&|r| r.children_budget)));
+        columns.push(("days_of_data", Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.days_of_data)))));
+        columns.push(("data_to", date(&|r| r.data_end)));
+        columns.push(("as_of", date(&|r| Some(r.as_of))));
+    }
+    columns.push(("note", text(&|r| r.note.clone())));
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
+    debug_assert!(schema.fields().iter().all(|f| f.data_type() != &DataType::Null));
+    RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).expect("consistent columns")
+}
+
+/// Keeps the statuses of a month in the lake's `budgets` table, replacing the last ones.
+pub fn save(lake: &Lake, rows: &[BudgetStatus]) -> Result<(), BudgetError> {
+    let Some(first) = rows.first() else { return Ok(()) };
+    let path = lake.table_dir(TABLE).join(format!("{}.parquet", first.month));
+    crate::lake::write_parquet_atomic(&path, &[to_batch(rows, true)])
+        .map_err(|source| BudgetError::Lake { path: path.display().to_string(), source })
+}
