@@ -190,9 +190,7 @@ impl Diff {
             }
         }
         rows.sort_by(|a, b| {
-            a.0.cmp(b.0)
-                .then_with(|| (b.4[1] - b.3[1]).abs().cmp(&(a.4[1] - a.3[1]).abs()))
-                .then_with(|| a.2.cmp(b.2))
+            a.0.cmp(b.0).then_with(|| (b.4[1] - b.3[1]).abs().cmp(&(a.4[1] - a.3[1]).abs())).then_with(|| a.2.cmp(b.2))
         });
         let schema = schema(
             &["period", "currency", "team"],

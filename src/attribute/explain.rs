@@ -62,7 +62,7 @@ impl Found {
         }
     }
 
-    fn view(&self, compiled: &Compiled) -> LineView<'_> {
+    fn view<'v>(&'v self, compiled: &'v Compiled) -> LineView<'v> {
         LineView {
             billing_account: self.billing_account.as_deref(),
             sub_account: self.sub_account.as_deref(),

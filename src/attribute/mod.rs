@@ -155,6 +155,15 @@ const PASSED_THROUGH: [&str; 11] = [
     "x_SourceLineItemId",
 ];
 
+/// The value for `key`, inserted as the default first; allocates the key
+/// only when it is new (once per currency, not once per line).
+fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("just inserted")
+}
+
 /// Team paths by date, computed once per (date, team).
 #[derive(Default)]
 struct PathCache(HashMap<NaiveDate, HashMap<String, String>>);
@@ -212,8 +221,8 @@ fn attribute_period(
             for row in 0..batch.num_rows() {
                 let view = input.line_view(row, rules);
                 let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
-                let currency = input.text("BillingCurrency", row).unwrap_or("").to_string();
-                let total = outcome.totals.entry(currency.clone()).or_default();
+                let currency = input.text("BillingCurrency", row).unwrap_or("");
+                let total = entry(&mut outcome.totals, currency);
                 total[0] += amounts[0];
                 total[1] += amounts[1];
                 outcome.line_items += 1;
@@ -241,7 +250,7 @@ fn attribute_period(
                         input.source_row.value(row)
                     )));
                 }
-                let coverage = outcome.coverage.entry(currency).or_default();
+                let coverage = entry(&mut outcome.coverage, currency);
                 for owner in &owners {
                     let class = match owner.method {
                         Method::Direct => &mut coverage.direct,
@@ -253,11 +262,10 @@ fn attribute_period(
                     let pool_chain = owner.pools.join(" > ");
                     let kinds = owner.split_kinds.join(" > ");
                     let mut out = base.clone();
-                    let path = paths.get(org, &owner.team, view.date).to_string();
-                    let current = current_paths.get(org, &owner.team, latest.max(view.date)).to_string();
                     out.text[text_index("team")] = Some(&owner.team);
-                    out.text[text_index("org_path")] = Some(&path);
-                    out.text[text_index("org_path_current")] = Some(&current);
+                    out.text[text_index("org_path")] = Some(paths.get(org, &owner.team, view.date));
+                    out.text[text_index("org_path_current")] =
+                        Some(current_paths.get(org, &owner.team, latest.max(view.date)));
                     out.text[text_index("rule_id")] = owner.rule_id;
                     out.text[text_index("method")] = Some(owner.method.name());
                     out.text[text_index("pool")] = (!pool_chain.is_empty()).then_some(pool_chain.as_str());

@@ -6,7 +6,8 @@
 //! Order: `precedence` ascending, then rule id. The first rule whose every
 //! condition holds on the charge date wins.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
 use regex::{Regex, RegexSet, SetMatches};
@@ -55,13 +56,13 @@ pub struct LineView<'a> {
     pub charge_category: Option<&'a str>,
     pub resource_id: Option<&'a str>,
     pub resource_group: Option<&'a str>,
-    pub tags: Vec<(String, String)>,
+    pub tags: Vec<(&'a str, Cow<'a, str>)>,
     pub date: NaiveDate,
 }
 
 impl LineView<'_> {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.tags.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_ref())
     }
 }
 
@@ -88,7 +89,8 @@ pub struct RuleSet {
     aliases: HashMap<String, (String, usize)>,
     by_account: HashMap<String, Vec<usize>>,
     by_billing_account: HashMap<String, Vec<usize>>,
-    by_tag_value: HashMap<(String, String), Vec<usize>>,
+    /// Canonical key -> lowercased value -> ranks (nested, so a lookup borrows).
+    by_tag_value: HashMap<String, HashMap<String, Vec<usize>>>,
     by_service: HashMap<String, Vec<usize>>,
     by_tag_key: HashMap<String, Vec<usize>>,
     scanned: Vec<usize>,
@@ -213,7 +215,7 @@ impl RuleSet {
         for (rank, rule) in rules.iter().enumerate() {
             if let Some((key, values)) = rule.tags.first().filter(|_| rule.accounts.is_empty()) {
                 for value in values {
-                    set.by_tag_value.entry((key.clone(), value.clone())).or_default().push(rank);
+                    set.by_tag_value.entry(key.clone()).or_default().entry(value.clone()).or_default().push(rank);
                 }
             } else if !rule.accounts.is_empty() {
                 for account in &rule.accounts {
@@ -251,27 +253,37 @@ impl RuleSet {
         Ok(set)
     }
 
-    /// Canonical tags of a line: alias keys renamed (the first alias in the
-    /// list wins when several are present), values lowercased.
-    pub fn canonical_tags<'t>(&self, tags: impl Iterator<Item = (&'t str, &'t str)>) -> Vec<(String, String)> {
-        let mut best: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    /// Canonical tags of a line, sorted by key: alias keys renamed (the
+    /// first alias in the list wins when several are present), values
+    /// trimmed and lowercased. Borrows wherever it can: this runs on every
+    /// line item, and most tags need no change.
+    pub fn canonical_tags<'t>(
+        &'t self,
+        tags: impl Iterator<Item = (&'t str, &'t str)>,
+    ) -> Vec<(&'t str, Cow<'t, str>)> {
+        let mut best: Vec<(&'t str, usize, Cow<'t, str>)> = Vec::new();
         for (key, value) in tags {
             let (canonical, position) = match self.aliases.get(key) {
-                Some((canonical, position)) => (canonical.clone(), *position),
-                None => (key.to_string(), 0),
+                Some((canonical, position)) => (canonical.as_str(), *position),
+                None => (key, 0),
             };
-            let value = value.trim().to_lowercase();
+            let value = value.trim();
             if value.is_empty() {
                 continue;
             }
-            match best.get(&canonical) {
-                Some((p, _)) if *p <= position => {}
-                _ => {
-                    best.insert(canonical, (position, value));
-                }
+            let value = if value.chars().any(char::is_uppercase) {
+                Cow::Owned(value.to_lowercase())
+            } else {
+                Cow::Borrowed(value)
+            };
+            match best.iter_mut().find(|(k, _, _)| *k == canonical) {
+                Some((_, p, _)) if *p <= position => {}
+                Some(slot) => *slot = (canonical, position, value),
+                None => best.push((canonical, position, value)),
             }
         }
-        best.into_iter().map(|(k, (_, v))| (k, v)).collect()
+        best.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        best.into_iter().map(|(k, _, v)| (k, v)).collect()
     }
 
     /// Every rule that could match `line`, by rank.
@@ -287,10 +299,10 @@ impl RuleSet {
             out.extend(self.by_service.get(service).into_iter().flatten());
         }
         for (key, value) in &line.tags {
-            if let Some(ranks) = self.by_tag_value.get(&(key.clone(), value.clone())) {
+            if let Some(ranks) = self.by_tag_value.get(*key).and_then(|values| values.get(value.as_ref())) {
                 out.extend(ranks);
             }
-            out.extend(self.by_tag_key.get(key).into_iter().flatten());
+            out.extend(self.by_tag_key.get(*key).into_iter().flatten());
         }
         out.sort_unstable();
         out.dedup();

@@ -143,7 +143,10 @@ impl<'b> Input<'b> {
     }
 
     /// What the rules see of a row.
-    pub fn line_view(&self, row: usize, rules: &RuleSet) -> LineView<'b> {
+    pub fn line_view<'v>(&self, row: usize, rules: &'v RuleSet) -> LineView<'v>
+    where
+        'b: 'v,
+    {
         LineView {
             billing_account: self.text("BillingAccountId", row),
             sub_account: self.text("SubAccountId", row),
