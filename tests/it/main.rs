@@ -5,6 +5,7 @@
 mod attribute;
 mod attribute_props;
 mod attribute_trust;
+mod budget;
 mod demo;
 mod ingest_aws;
 mod ingest_azure;
