@@ -325,3 +325,38 @@ fn bad_budget_files_name_file_and_line() {
         assert!(run.stderr.contains(&expected), "expected {expected}\ngot {}", run.stderr);
     }
 }
+
+#[test]
+fn demo_budgets_load_and_the_forecast_backtests() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let out = out.to_str().unwrap();
+    crate::tally_ok(&["demo", "--out", out, "--rows", "30000", "--months", "3", "-q"]);
+    let (lake, mappings) = (format!("{out}/lake"), format!("{out}/mappings"));
+    let run = crate::tally_ok(&["budget", "status", "--lake", &lake, "--mappings", &mappings, "--as-of", "2026-10-20"]);
+    assert!(
+        run.stdout.starts_with("budgets for 2026-10 as of 2026-10-20: data runs to 2026-10-20 (20 of 31 days)"),
+        "{}",
+        run.stdout
+    );
+    // The fraud approval holds until 9 November and lapses on the 10th.
+    assert!(run.stdout.contains("approved by priya.raman until 2026-11-09"), "{}", run.stdout);
+    let run = crate::tally_ok(&["budget", "status", "--lake", &lake, "--mappings", &mappings, "--as-of", "2026-11-10"]);
+    assert!(run.stdout.contains("approval by priya.raman expired 2026-11-10"), "{}", run.stdout);
+
+    let run = crate::tally_ok(&["budget", "backtest", "--lake", &lake, "--mappings", &mappings, "--format", "csv"]);
+    let rows: Vec<Vec<String>> =
+        run.stdout.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    // Three complete months at 7, 14 and 21 days, then the means per day.
+    let keys: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    let expected: Vec<(String, String)> = ["2026-08", "2026-09", "2026-10", "mean"]
+        .iter()
+        .flat_map(|m| ["7", "14", "21"].map(|d| (m.to_string(), d.to_string())))
+        .collect();
+    assert_eq!(keys, expected);
+    // The README quotes these means; a forecast change that worsens them shows up here.
+    for row in &rows[9..] {
+        let mape: f64 = row[3].parse().unwrap();
+        assert!(mape < 5.0, "team MAPE at day {} is {mape}%", row[1]);
+    }
+}
