@@ -16,7 +16,8 @@ Examples:
   tally sql --lake lake 'SELECT provider, billing_period, sum(\"BilledCost\") FROM line_items GROUP BY 1, 2'
   tally attribute --lake lake --mappings mappings   # every period; --period 2026-08 for one
 
-Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine).";
+Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine),
+4 a budget over tolerance (budget status --fail-on-breach).";
 
 #[derive(Parser)]
 #[command(
