@@ -548,3 +548,56 @@ fn day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D
     }
     deserializer.deserialize_any(Day)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attribute::mappings::{Mappings, OrgFile};
+
+    fn org() -> Org {
+        let org: OrgFile = toml::from_str("[nodes]\nacme = {}\n[teams.a]\nparent = \"acme\"\n").unwrap();
+        let mappings = Mappings {
+            dir: PathBuf::from("m"),
+            org,
+            rules: Default::default(),
+            pools: Default::default(),
+            sources: Default::default(),
+        };
+        Org::compile(&mappings).unwrap()
+    }
+
+    fn parse(text: &str) -> Result<Budgets, String> {
+        Budgets::parse(Path::new("b.toml"), text, Path::new("a.toml"), None, &org()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn until_is_exclusive_so_adjacent_ranges_do_not_overlap() {
+        let text = "currency = \"USD\"\n[[budget]]\nowner = \"a\"\nmonthly = 1\nuntil = \"2026-10\"\n\
+                    [[budget]]\nowner = \"a\"\nmonthly = \"2.5\"\nfrom = \"2026-10\"\n";
+        let budgets = parse(text).unwrap();
+        let amounts: Vec<i128> =
+            ["2026-09", "2026-10"].iter().map(|m| budgets.for_month(Month::parse(m).unwrap())[0].1).collect();
+        assert_eq!(amounts, vec![10i128.pow(20), 25 * 10i128.pow(19)]);
+        let overlapping = text.replace("from = \"2026-10\"", "from = \"2026-09\"");
+        assert_eq!(
+            parse(&overlapping).unwrap_err(),
+            "b.toml:7: budget for `a` overlaps the one on line 3 (from 2026-09)"
+        );
+        let month_in_range =
+            text.replace("from = \"2026-10\"", "months = { \"2026-03\" = 1 }").replace("monthly = \"2.5\"\n", "");
+        assert_eq!(
+            parse(&month_in_range).unwrap_err(),
+            "b.toml:7: budget for `a` overlaps the one on line 3 (2026-03)"
+        );
+    }
+
+    #[test]
+    fn percentages_are_exact() {
+        let text =
+            |t: &str| format!("currency = \"USD\"\ntolerance = \"{t}\"\n[[budget]]\nowner = \"a\"\nmonthly = 1\n");
+        assert_eq!(parse(&text("2.5%")).unwrap().budgets[0].tolerance, Percent(25_000));
+        assert_eq!(Percent(25_000).of(200 * 10i128.pow(20)), 5 * 10i128.pow(20));
+        assert!(parse(&text("0.00001%")).unwrap_err().contains("at most 4 decimals"));
+        assert!(parse(&text("-1%")).unwrap_err().contains("cannot be negative"));
+    }
+}
