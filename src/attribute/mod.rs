@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Decimal128Type, UInt64Type};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::Digest;
 
@@ -131,7 +134,7 @@ pub async fn run(
         staged.push(period_staged);
         outcomes.push(outcome);
     }
-    check_invariants(lake, &staging, &outcomes).await?;
+    check_invariants(lake, &staging, &outcomes, &staged).await?;
     if let (Some(restate), false) = (restate, locked.is_empty()) {
         restate::record(lake, &staging, &locked, &compiled.version, restate).await?;
     }
@@ -286,10 +289,58 @@ fn attribute_period(
     Ok((staged, outcome))
 }
 
+/// Line items in a staged file whose shares do not add to exactly 1. A
+/// line's rows are written together, so one streaming pass suffices (a
+/// group-by over every line item would hold them all in memory). Several
+/// line items can share a source row (GCP credits come with their usage
+/// row), so a line ends where its shares reach exactly 1; a run of rows
+/// that overshoots 1 or stops short of it is a broken line.
+fn lines_not_whole(file: &Path) -> Result<u64, String> {
+    let shown = || file.display().to_string();
+    let reader = std::fs::File::open(file).map_err(|e| format!("{}: {e}", shown()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(|e| format!("{}: {e}", shown()))?;
+    let schema = builder.schema().clone();
+    let roots = ["x_SourceFile", "x_SourceRow", "share"]
+        .iter()
+        .map(|name| schema.index_of(name).map_err(|e| format!("{}: {e}", shown())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let (mut current, mut sum, mut bad): (Option<(String, u64)>, i128, u64) = (None, 0, 0);
+    for batch in builder.with_projection(mask).build().map_err(|e| format!("{}: {e}", shown()))? {
+        let batch = batch.map_err(|e| format!("{}: {e}", shown()))?;
+        let files = batch.column(0).as_string::<i32>();
+        let rows = batch.column(1).as_primitive::<UInt64Type>();
+        let shares = batch.column(2).as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            let same = current.as_ref().is_some_and(|(f, r)| f == files.value(i) && *r == rows.value(i));
+            if !same {
+                if sum != 0 {
+                    bad += 1; // the previous source row's last line stopped short of 1
+                }
+                current = Some((files.value(i).to_string(), rows.value(i)));
+                sum = 0;
+            }
+            sum += shares.value(i);
+            if sum == WHOLE {
+                sum = 0;
+            } else if sum > WHOLE || shares.value(i) < 0 {
+                bad += 1;
+                sum = 0;
+            }
+        }
+    }
+    Ok(bad + u64::from(sum != 0))
+}
+
 /// Re-reads the staged output and the lake's line items with DataFusion (not
 /// the counters above) and insists that, per period and currency, both costs
 /// add up exactly, and that every line item's shares add to exactly 1.
-async fn check_invariants(lake: &Lake, staging: &Path, outcomes: &[PeriodOutcome]) -> Result<(), AttributeError> {
+async fn check_invariants(
+    lake: &Lake,
+    staging: &Path,
+    outcomes: &[PeriodOutcome],
+    staged: &[StagedPeriod],
+) -> Result<(), AttributeError> {
     if outcomes.is_empty() {
         return Ok(());
     }
@@ -340,16 +391,10 @@ async fn check_invariants(lake: &Lake, staging: &Path, outcomes: &[PeriodOutcome
             ));
         }
     }
-    let shares = ctx
-        .sql(
-            r#"SELECT count(*) FROM (SELECT "x_SourceFile", "x_SourceRow" FROM attributed
-               GROUP BY 1, 2 HAVING sum(share) <> 1)"#,
-        )
-        .await?
-        .collect()
-        .await?;
-    let bad_lines =
-        shares.first().map_or(0, |b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0));
+    let mut bad_lines = 0;
+    for period in staged {
+        bad_lines += lines_not_whole(&period.staged).map_err(AttributeError::Input)?;
+    }
     if bad_lines > 0 {
         problems.push(format!("{bad_lines} line item(s) whose shares do not add to 1"));
     }

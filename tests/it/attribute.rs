@@ -294,3 +294,31 @@ team = "capacity"
     );
     assert_eq!(lake.value(r#"SELECT "x_ResourceGroup" FROM attributed WHERE team = 'capacity'"#), "CapRes_Test");
 }
+
+#[test]
+fn line_items_sharing_a_source_row_split_cleanly() {
+    // GCP credits are line items of their own on their usage row's x_SourceRow: the hand-written
+    // fixture month has 11 line items on 7 source rows, billed and effective 11.900004 (worked out
+    // by hand in tests/it/ingest_gcp.rs). Each is split three ways.
+    let lake = Lake::new();
+    lake.ingest_ok(&[&crate::fixture("gcp/gcp-detailed-2024-05.json")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path();
+    std::fs::write(mappings.join("org.toml"), "[teams.a]\n[teams.b]\n[teams.c]\n").unwrap();
+    std::fs::write(
+        mappings.join("rules.toml"),
+        "[[rule]]\nid = \"all\"\nprecedence = 1\neverything = true\npool = \"shared\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        mappings.join("pools.toml"),
+        "[[pool]]\nid = \"shared\"\nsplit = \"even\"\nto = [\"a\", \"b\", \"c\"]\n",
+    )
+    .unwrap();
+    let run = attribute(&lake, mappings, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        lake.value(r#"SELECT count(*), count(DISTINCT "x_SourceRow"), sum("BilledCost"), sum("EffectiveCost"), sum(share) FROM attributed"#),
+        "33,7,11.900004,11.900004,11"
+    );
+}
