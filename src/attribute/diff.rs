@@ -50,18 +50,6 @@ fn owner_label(owners: &[Assignment]) -> String {
     }
 }
 
-fn add(coverage: &mut Coverage, owners: &[Assignment]) {
-    for owner in owners {
-        let class = match owner.method {
-            Method::Direct => &mut coverage.direct,
-            Method::Shared => &mut coverage.shared,
-            Method::Unallocated => &mut coverage.unallocated,
-        };
-        class[0] += owner.amounts[0];
-        class[1] += owner.amounts[1];
-    }
-}
-
 /// Attributes `periods` of the lake under both mappings and compares.
 pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> Result<Diff, String> {
     let mut diff = Diff {
@@ -106,7 +94,7 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
                             sums[0] += owner.amounts[0];
                             sums[1] += owner.amounts[1];
                         }
-                        add(coverage.entry(key.clone()).or_default(), owners);
+                        coverage.entry(key.clone()).or_default().add(owners);
                     }
                     let (from, to) = (owner_label(&before), owner_label(&after));
                     if from != to {

@@ -99,6 +99,21 @@ pub struct Coverage {
     pub unallocated: [i128; 2],
 }
 
+impl Coverage {
+    /// Counts a line's owners into their class.
+    pub fn add(&mut self, owners: &[assign::Assignment]) {
+        for owner in owners {
+            let class = match owner.method {
+                Method::Direct => &mut self.direct,
+                Method::Shared => &mut self.shared,
+                Method::Unallocated => &mut self.unallocated,
+            };
+            class[0] += owner.amounts[0];
+            class[1] += owner.amounts[1];
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct PeriodOutcome {
     pub period: String,
@@ -253,15 +268,8 @@ fn attribute_period(
                         input.source_row.value(row)
                     )));
                 }
-                let coverage = entry(&mut outcome.coverage, currency);
+                entry(&mut outcome.coverage, currency).add(&owners);
                 for owner in &owners {
-                    let class = match owner.method {
-                        Method::Direct => &mut coverage.direct,
-                        Method::Shared => &mut coverage.shared,
-                        Method::Unallocated => &mut coverage.unallocated,
-                    };
-                    class[0] += owner.amounts[0];
-                    class[1] += owner.amounts[1];
                     let pool_chain = owner.pools.join(" > ");
                     let kinds = owner.split_kinds.join(" > ");
                     let mut out = base.clone();
