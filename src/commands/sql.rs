@@ -15,7 +15,8 @@ file per ingest run, with its reconciliation), quarantine (rows that could not b
 attributed (each line item or split share with its team, after `tally attribute`), periods
 (finality of each provider, month and billing account an ingest wrote), s3_deliveries (AWS
 deliveries read from S3), restatements (re-attributions of locked periods: who, when, why, each
-team's costs before and after).
+team's costs before and after), budgets (the last `tally budget status` per month: actual, budget,
+forecast and status per team or org node).
 Column names are case-sensitive: quote them, as in \"BilledCost\". Tags are a map: \"Tags\"['team'].
 
 Examples:
