@@ -11,5 +11,6 @@ pub mod ingest;
 pub mod lake;
 pub mod money;
 pub mod output;
+pub mod run;
 pub mod schema;
 pub mod timestamp;

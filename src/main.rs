@@ -15,9 +15,12 @@ Examples:
   tally ingest 'cur/*.csv.gz' --lake lake      # a glob (quote it)
   tally sql --lake lake 'SELECT provider, billing_period, sum(\"BilledCost\") FROM line_items GROUP BY 1, 2'
   tally attribute --lake lake --mappings mappings   # every period; --period 2026-08 for one
+  tally init && tally run                      # tally.toml, then the whole pipeline (cron, CI)
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine),
-4 a budget over tolerance (budget status --fail-on-breach).";
+4 a budget over tolerance (budget status --fail-on-breach), 5 an invariant failed (tally run),
+6 another run holds the lake's lock (tally run), 7 reserved: nudge delivery failed.
+tally.toml (./tally.toml or $TALLY_CONFIG) gives every command's --lake and --mappings a default.";
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +87,12 @@ enum Command {
     /// Budgets per team or org node: actual, month-end forecast, tolerance, approvals
     #[command(after_help = commands::budget::AFTER_HELP)]
     Budget(commands::budget::BudgetArgs),
+    /// The whole pipeline for cron and CI: ingest what changed, attribute changed periods
+    #[command(after_help = commands::run::AFTER_HELP)]
+    Run(commands::run::RunArgs),
+    /// Write a commented example tally.toml (config for `tally run`) here
+    #[command(after_help = commands::init::AFTER_HELP)]
+    Init(commands::init::InitArgs),
     /// Generate a synthetic company's AWS CUR files, ingest and attribute them
     Demo(commands::demo::DemoArgs),
 }
@@ -114,7 +123,9 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = Cli::parse();
+    // --lake/--mappings default to tally.toml's, below flags and env (commands::run).
+    let matches = commands::run::with_config_defaults(<Cli as clap::CommandFactory>::command()).get_matches();
+    let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     init_logging(cli.quiet, cli.verbose);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
@@ -128,6 +139,8 @@ fn main() -> ExitCode {
             Command::Lock(args) => commands::lock::lock(args).await,
             Command::Unlock(args) => commands::lock::unlock(args).await,
             Command::Budget(args) => commands::budget::run(args).await,
+            Command::Run(args) => commands::run::run(args, cli.quiet).await,
+            Command::Init(args) => commands::init::run(args, cli.quiet).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
         }
     });

@@ -8,5 +8,7 @@ pub mod demo;
 pub mod diff;
 pub mod explain;
 pub mod ingest;
+pub mod init;
 pub mod lock;
+pub mod run;
 pub mod sql;

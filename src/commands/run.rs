@@ -1,0 +1,166 @@
+//! `tally run`: the whole pipeline for cron and CI, from `tally.toml`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use tally::run::config::{self, Config};
+use tally::run::pipeline::{self, Plan, RunError};
+
+use crate::EXIT_QUARANTINED;
+
+/// Exit code when an invariant failed: a file did not reconcile, or attribution did not add up.
+pub const EXIT_INVARIANT: u8 = 5;
+/// Exit code when another run holds the lake's lock.
+pub const EXIT_LOCKED: u8 = 6;
+/// Exit code reserved for chat/e-mail delivery failures (nudges, not built yet).
+#[allow(dead_code)] // reserved, so scripts can rely on it before nudges exist
+pub const EXIT_DELIVERY: u8 = 7;
+
+pub const AFTER_HELP: &str = "\
+Reads tally.toml (--config, $TALLY_CONFIG, else ./tally.toml; `tally init` writes one), then:
+  1. ingest: folders with new or changed files (a whole folder at a time), and s3:// deliveries
+     whose manifest changed; unchanged inputs are not read again
+  2. attribute: periods whose line items changed, new periods, and every period when the mappings
+     changed; locked periods are listed, never re-attributed (use tally attribute --restate)
+A second run with nothing new does nothing and says so. One run per lake: a second one exits 6.
+A run killed at any point (even kill -9) leaves no partial file; the next run finishes its work
+with the same bytes an uninterrupted run writes.
+
+Exit codes:
+  0  ok (also when there was nothing new)
+  1  error (message names file, row and column)
+  2  usage or config error (tally.toml:LINE names the line)
+  3  rows quarantined: nothing committed, nothing attributed
+  5  invariant failed: a file did not reconcile or attribution did not add up; nothing committed
+  6  another run holds the lake's lock (a killed run's lock is recovered, not reported)
+  7  reserved: delivering nudges failed
+
+Examples:
+  tally init && $EDITOR tally.toml
+  tally run                                    # ./tally.toml
+  tally run --config /srv/finops/tally.toml --json > run.json
+  tally run --source exports/ --lake lake --mappings mappings   # no config file
+  17 6 * * * cd /srv/finops && tally run -q   # crontab: daily, only errors";
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Config file [default: $TALLY_CONFIG, else ./tally.toml]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Lake folder, instead of tally.toml's `lake`
+    #[arg(long, value_name = "DIR")]
+    lake: Option<PathBuf>,
+    /// Mappings folder, instead of tally.toml's `mappings`
+    #[arg(long, value_name = "DIR")]
+    mappings: Option<PathBuf>,
+    /// Billing sources instead of tally.toml's [sources] paths; repeatable
+    #[arg(long = "source", value_name = "PATH")]
+    sources: Vec<String>,
+    /// Print the run summary as JSON on stdout (also on failure)
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(args: RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+    let plan = match plan(&args, quiet) {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (summary, error) = pipeline::run(&plan).await;
+    let code = match &error {
+        None => 0,
+        Some(RunError::Usage(_)) => 2,
+        Some(RunError::Quarantined { .. }) => EXIT_QUARANTINED,
+        Some(RunError::Invariant(_)) => EXIT_INVARIANT,
+        Some(RunError::LockHeld(_)) => EXIT_LOCKED,
+        Some(RunError::Other(_)) => 1,
+    };
+    let summary = tally::run::summary::Summary { exit_code: code, ..summary };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else if !quiet {
+        print!("{}", summary.human());
+    }
+    if let Some(e) = &error {
+        eprintln!("error: {e}");
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// Config and flags merged: flags win, then tally.toml, then $TALLY_LAKE / $TALLY_MAPPINGS.
+fn plan(args: &RunArgs, quiet: bool) -> Result<Plan, String> {
+    let path = config::locate(args.config.as_deref());
+    let config = match &path {
+        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let missing = |what: &str, key: &str, flag: &str| match &path {
+        Some(p) => format!("no {what}: set `{key}` in {} or pass {flag}", p.display()),
+        None => format!("no {what}: no tally.toml here (`tally init` writes one), and no {flag}"),
+    };
+    let lake = args
+        .lake
+        .clone()
+        .or(config.lake.clone())
+        .or_else(|| env("TALLY_LAKE"))
+        .ok_or_else(|| missing("lake", "lake = \"...\"", "--lake"))?;
+    let mappings = args
+        .mappings
+        .clone()
+        .or(config.mappings.clone())
+        .or_else(|| env("TALLY_MAPPINGS"))
+        .ok_or_else(|| missing("mappings", "mappings = \"...\"", "--mappings"))?;
+    let mut sources = config.sources;
+    if !args.sources.is_empty() {
+        sources.paths = args.sources.clone();
+    }
+    if sources.since.is_some() && !sources.paths.iter().any(|p| tally::ingest::s3::is_s3_url(p)) {
+        return Err("since picks billing periods of s3:// sources, and the sources have none".to_string());
+    }
+    Ok(Plan { config: path, lake, mappings, sources, progress: !quiet })
+}
+
+/// Gives every command's `--lake` and `--mappings` a default from tally.toml
+/// (`$TALLY_CONFIG`, else `./tally.toml`), below flags and environment
+/// variables. `run` and `init` read the file themselves. A broken file is
+/// reported and ignored here (`tally run` fails on it).
+pub fn with_config_defaults(cli: clap::Command) -> clap::Command {
+    let Some(path) = config::locate(None) else { return cli };
+    let config = match Config::load(&path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warning: ignoring {e}");
+            return cli;
+        }
+    };
+    let leak = |p: &std::path::Path| -> &'static str { Box::leak(p.display().to_string().into_boxed_str()) };
+    let defaults: Vec<(&'static str, &'static str)> =
+        [("lake", config.lake.as_deref()), ("mappings", config.mappings.as_deref())]
+            .into_iter()
+            .filter_map(|(id, p)| p.map(|p| (id, leak(p))))
+            .collect();
+    apply_defaults(cli, &defaults, true)
+}
+
+fn apply_defaults(mut cmd: clap::Command, defaults: &[(&'static str, &'static str)], top: bool) -> clap::Command {
+    for (id, value) in defaults {
+        let single = cmd.get_arguments().any(|a| a.get_id() == *id && matches!(a.get_action(), clap::ArgAction::Set));
+        if single {
+            cmd = cmd.mut_arg(*id, |a| a.default_value(*value).required(false));
+        }
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .filter(|n| !(top && (n == "run" || n == "init")))
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |sub| apply_defaults(sub, defaults, false));
+    }
+    cmd
+}

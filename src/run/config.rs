@@ -1,0 +1,178 @@
+//! `tally.toml`: where a project's billing exports, lake and mappings are,
+//! so `tally run` (and `--lake`/`--mappings` of every command) need no flags.
+//!
+//! Relative paths are relative to the folder holding the file, so a cron job
+//! can run from anywhere with `--config /srv/finops/tally.toml`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The default file name, looked up in the current folder.
+pub const FILE_NAME: &str = "tally.toml";
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Lake folder.
+    pub lake: Option<PathBuf>,
+    /// Mappings folder (org.toml, rules.toml, pools.toml).
+    pub mappings: Option<PathBuf>,
+    #[serde(default)]
+    pub sources: Sources,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Sources {
+    /// Files, folders, globs and `s3://bucket/prefix` inputs, as `tally ingest` takes them.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// An S3-compatible endpoint for `s3://` inputs.
+    pub s3_endpoint: Option<String>,
+    /// Only billing periods from this month on (`s3://` inputs).
+    pub since: Option<String>,
+    /// Currency for files or rows that carry none.
+    pub currency: Option<String>,
+    /// Commit the good rows of a file even when some rows are quarantined.
+    #[serde(default)]
+    pub allow_quarantine: bool,
+}
+
+/// A config error, naming the file and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads and checks `path`; relative paths in it become relative to its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: shown.clone(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        Config::parse(&text, &shown, base)
+    }
+
+    pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError {
+            file: shown.to_string(),
+            line: e.span().map(|s| text[..s.start].matches('\n').count() + 1),
+            message: e.message().trim().to_string(),
+        })?;
+        let line_of = |needle: &str| text.lines().position(|l| l.trim_start().starts_with(needle)).map(|i| i + 1);
+        if let Some(since) = &config.sources.since
+            && !crate::ingest::manifest::is_year_month(since)
+        {
+            return Err(ConfigError {
+                file: shown.to_string(),
+                line: line_of("since"),
+                message: format!("since = {since:?} is not a month: use YYYY-MM, e.g. \"2025-01\""),
+            });
+        }
+        if config.sources.since.is_some() && !config.sources.paths.iter().any(|p| crate::ingest::s3::is_s3_url(p)) {
+            return Err(ConfigError {
+                file: shown.to_string(),
+                line: line_of("since"),
+                message: "since picks billing periods of s3:// sources, and [sources] paths has none".to_string(),
+            });
+        }
+        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        config.lake = config.lake.as_ref().map(resolve);
+        config.mappings = config.mappings.as_ref().map(resolve);
+        for p in &mut config.sources.paths {
+            if !crate::ingest::s3::is_s3_url(p) && !Path::new(p).is_absolute() {
+                *p = base.join(&*p).display().to_string();
+            }
+        }
+        Ok(config)
+    }
+}
+
+/// The config file to use: `explicit`, else `$TALLY_CONFIG`, else `./tally.toml` when it exists.
+pub fn locate(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("TALLY_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let here = PathBuf::from(FILE_NAME);
+    here.is_file().then_some(here)
+}
+
+/// The commented example `tally init` writes.
+pub const EXAMPLE: &str = r#"# tally.toml: what `tally run` reads. Paths are relative to this file's folder.
+# Flags override it (tally run --lake ..., --mappings ..., --source ...), and every
+# command's --lake/--mappings default to it when run from this folder (or with
+# TALLY_CONFIG=/path/to/tally.toml).
+
+# The Parquet lake: a local folder (line_items, attributed, ... tables).
+lake = "lake"
+
+# Ownership mappings (org.toml, rules.toml, pools.toml), usually a git checkout.
+mappings = "mappings"
+
+[sources]
+# Billing exports, as `tally ingest` takes them: files, folders (recursive), quoted
+# globs, and s3://bucket/prefix for AWS CUR / CUR 2.0 deliveries. A run re-reads only
+# folders with new or changed files, and S3 deliveries whose manifest changed.
+paths = ["exports/"]
+# paths = ["exports/", "s3://acme-billing/cur/"]
+
+# For s3:// sources: only billing periods from this month on.
+# since = "2025-01"
+
+# For s3:// sources: an S3-compatible endpoint (MinIO, Ceph, R2) instead of AWS.
+# s3_endpoint = "http://127.0.0.1:9000"
+
+# Currency for files or rows that carry none.
+# currency = "USD"
+
+# Commit a file's good rows even when some rows are quarantined (default: commit
+# nothing and exit 3).
+# allow_quarantine = false
+
+# Not yet read by tally run (issue 9 grows with them): business metrics, reports and
+# chat settings. Sections for them are refused until they exist.
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_parses_and_resolves_paths_from_its_folder() {
+        let c = Config::parse(EXAMPLE, "tally.toml", Path::new("/srv/finops")).unwrap();
+        assert_eq!(c.lake, Some(PathBuf::from("/srv/finops/lake")));
+        assert_eq!(c.mappings, Some(PathBuf::from("/srv/finops/mappings")));
+        assert_eq!(c.sources.paths, vec!["/srv/finops/exports/".to_string()]);
+    }
+
+    #[test]
+    fn s3_paths_and_absolute_paths_are_kept() {
+        let text = "lake = \"/data/lake\"\n[sources]\npaths = [\"s3://b/cur/\", \"/x/y\"]\nsince = \"2025-01\"\n";
+        let c = Config::parse(text, "t.toml", Path::new("base")).unwrap();
+        assert_eq!(c.lake, Some(PathBuf::from("/data/lake")));
+        assert_eq!(c.sources.paths, vec!["s3://b/cur/".to_string(), "/x/y".to_string()]);
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let e = Config::parse("lake = \"l\"\n\n[sources]\npath = [\"x\"]\n", "t.toml", Path::new(".")).unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        assert!(e.to_string().starts_with("t.toml:4: unknown field `path`"), "{e}");
+        let e = Config::parse("[reports]\nout = \"r\"\n", "t.toml", Path::new(".")).unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+        let e = Config::parse("[sources]\npaths = [\"s3://b/\"]\nsince = \"2025\"\n", "t.toml", Path::new("."))
+            .unwrap_err();
+        assert_eq!((e.line, e.message.contains("YYYY-MM")), (Some(3), true), "{e}");
+    }
+}

@@ -1,0 +1,12 @@
+//! `tally run`: the whole pipeline for cron and CI, configured by
+//! `tally.toml`, one run per lake at a time, skipping what did not change.
+//!
+//! - [`config`]: `tally.toml`, and the example `tally init` writes
+//! - [`lock`]: the lake's run lock, recovered after a killed run
+//! - [`pipeline`]: ingest -> attribute the changed periods
+//! - [`summary`]: what a run did, for people and as JSON
+
+pub mod config;
+pub mod lock;
+pub mod pipeline;
+pub mod summary;
