@@ -122,6 +122,11 @@ async fn steps(plan: &Plan, summary: &mut Summary) -> Result<(), RunError> {
     if let Some(h) = &run_lock.recovered {
         tracing::warn!("a run that did not finish held the lock ({}); finishing its work", h.describe());
     }
+    // Staging left by a killed run is garbage (readers never look there); under the lock it is ours to clear.
+    let staging = lake.root().join("_staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| other(anyhow::anyhow!("{}: {e}", staging.display())))?;
+    }
     pause_point(&lake, "locked");
     // Mappings first: a broken mappings commit should stop the run before it writes anything.
     let compiled = Compiled::load(&plan.mappings).map_err(|e| other(anyhow::Error::new(e).context("mappings")))?;

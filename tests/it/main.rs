@@ -14,6 +14,7 @@ mod ingest_focus;
 mod ingest_gcp;
 mod ingest_s3;
 mod lake_guarantees;
+mod run;
 mod sql;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,392 @@
+//! `tally run` end to end on the demo company: config, skipping unchanged
+//! inputs, a restated month, a mappings change, locked periods, the run lock
+//! (a concurrent run refused, a killed run's lock recovered) and SIGKILL at
+//! several points, after which the next run writes the same bytes as an
+//! uninterrupted one. Expected results come from plain `tally ingest` +
+//! `tally attribute` over the same files, not from `tally run` itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::{Run, fixture, tally_ok};
+
+/// A project folder: demo CUR exports, a copy of the demo mappings, a tally.toml.
+struct Project {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Project {
+    fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_path_buf();
+        let out = root.join("demo");
+        tally_ok(&["demo", "-q", "--no-ingest", "--out", out.to_str().unwrap(), "--rows", "5000", "--months", "3"]);
+        std::fs::rename(out.join("cur"), root.join("exports")).unwrap();
+        copy_dir(Path::new(&fixture("demo-mappings")), &root.join("mappings"));
+        let project = Project { _dir: dir, root };
+        let init = project.tally(&["init"]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        project
+    }
+
+    fn path(&self, relative: &str) -> String {
+        self.root.join(relative).display().to_string()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+        command.args(args).current_dir(&self.root);
+        for var in ["RUST_LOG", "TALLY_LAKE", "TALLY_MAPPINGS", "TALLY_CONFIG", "TALLY_RUN_PAUSE"] {
+            command.env_remove(var);
+        }
+        command
+    }
+
+    /// Runs tally in the project folder.
+    fn tally(&self, args: &[&str]) -> Run {
+        let output = self.command(args).output().expect("tally runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `tally run --json` on `lake` (relative to the project), with the exit code expected.
+    fn run(&self, lake: &str, code: i32) -> Value {
+        let run = self.tally(&["run", "--json", "--lake", lake]);
+        assert_eq!(run.code, code, "tally run\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+        serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+    }
+
+    /// `tally run` on `lake` paused at `point` (TALLY_RUN_PAUSE), once it is there.
+    fn run_paused(&self, lake: &str, point: &str) -> Child {
+        let mut child = self
+            .command(&["run", "-q", "--lake", lake])
+            .env("TALLY_RUN_PAUSE", point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let marker = self.root.join(lake).join("_run").join(format!("paused-{point}"));
+        wait_for(&mut child, || marker.exists());
+        child
+    }
+
+    /// The month folders of one account's exports, sorted.
+    fn months(&self, account: &str) -> Vec<PathBuf> {
+        let dir = self.root.join("exports").join(account).join("demo-cur");
+        let mut months: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+        months.sort();
+        months
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Polls until `ready`, insisting that `child` is still running meanwhile.
+fn wait_for(child: &mut Child, ready: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(child.try_wait().unwrap().is_none(), "tally run ended before the point it was to be killed at");
+        assert!(start.elapsed() < Duration::from_secs(60), "tally run never reached the point");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn kill9(mut child: Child) {
+    assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let status = child.wait().unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(libc::SIGKILL));
+}
+
+/// Every data file of the lake's line_items and attributed tables, with its bytes.
+fn data_files(lake: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for table in ["line_items", "attributed"] {
+        for e in walkdir::WalkDir::new(lake.join(table)).into_iter().filter_map(Result::ok) {
+            if e.file_type().is_file() {
+                let rel = e.path().strip_prefix(lake).unwrap().display().to_string();
+                files.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Files anywhere in the lake (names only): no partial file may be left behind.
+fn all_files(lake: &Path) -> Vec<String> {
+    let mut files: Vec<String> = walkdir::WalkDir::new(lake)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(lake).unwrap().display().to_string())
+        .collect();
+    files.sort();
+    files
+}
+
+fn sql(lake: &str, query: &str) -> Vec<String> {
+    let run = tally_ok(&["sql", "--lake", lake, "--format", "csv", query]);
+    run.stdout.lines().map(str::to_string).collect()
+}
+
+/// Per period and team: both costs, exactly.
+const BY_TEAM: &str = r#"SELECT billing_period, team, sum("BilledCost"), sum("EffectiveCost") FROM attributed GROUP BY 1, 2 ORDER BY 1, 2"#;
+
+fn attributed_periods(summary: &Value) -> Vec<(String, String)> {
+    summary["attribute"]["periods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["period"].as_str().unwrap().to_string(), p["reason"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+fn periods(p: &Project) -> Vec<String> {
+    sql(&p.path("lake"), "SELECT DISTINCT billing_period FROM line_items ORDER BY 1").split_off(1)
+}
+
+#[test]
+fn first_run_equals_plain_ingest_and_attribute_and_a_second_run_does_nothing() {
+    let p = Project::new();
+    let first = p.run("lake", 0);
+    assert_eq!(first["status"], "ok");
+    assert_eq!(first["ingest"]["files_read"], 6);
+    assert_eq!(first["ingest"]["reconciled"], true);
+    let all = periods(&p);
+    assert_eq!(all.len(), 3);
+    let new: Vec<(String, String)> = all.iter().map(|m| (m.clone(), "new".to_string())).collect();
+    assert_eq!(attributed_periods(&first), new);
+
+    // The same files through the separate commands: the same bytes.
+    let plain = p.path("plain");
+    tally_ok(&["ingest", "-q", &p.path("exports"), "--lake", &plain]);
+    tally_ok(&["attribute", "-q", "--lake", &plain, "--mappings", &p.path("mappings")]);
+    assert_eq!(data_files(&p.root.join("lake")), data_files(Path::new(&plain)));
+    // The summary's money is the lake's, exactly.
+    let period = &all[0];
+    let effective =
+        sql(&plain, &format!(r#"SELECT sum("EffectiveCost") FROM line_items WHERE billing_period = '{period}'"#));
+    let summarised = &first["attribute"]["periods"][0]["effective"]["USD"];
+    assert_eq!(
+        summarised.as_str().unwrap().trim_end_matches('0').trim_end_matches('.'),
+        effective[1].trim_end_matches('0').trim_end_matches('.')
+    );
+
+    let before = (data_files(&p.root.join("lake")), all_files(&p.root.join("lake")));
+    let second = p.run("lake", 0);
+    assert_eq!(second["status"], "nothing new");
+    assert_eq!(second["ingest"]["ran"], false);
+    assert_eq!(second["ingest"]["local_unchanged"], 6);
+    assert_eq!(attributed_periods(&second), vec![]);
+    assert_eq!(second["attribute"]["unchanged"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        before,
+        (data_files(&p.root.join("lake")), all_files(&p.root.join("lake"))),
+        "a run with nothing new wrote nothing"
+    );
+    let human = p.tally(&["run"]);
+    assert_eq!(human.code, 0);
+    assert!(human.stdout.contains("ingest: nothing new (6 local file(s) unchanged)"), "{}", human.stdout);
+    assert!(human.stdout.contains("nothing new in"), "{}", human.stdout);
+}
+
+#[test]
+fn a_restated_month_is_the_only_one_recomputed() {
+    let p = Project::new();
+    p.run("lake", 0);
+    let all = periods(&p);
+    // Account 418273645091's middle month is restated: a different file in the same folder.
+    let other = tempfile::tempdir().unwrap();
+    let out = other.path().join("d");
+    tally_ok(&[
+        "demo",
+        "-q",
+        "--no-ingest",
+        "--out",
+        out.to_str().unwrap(),
+        "--rows",
+        "3000",
+        "--months",
+        "3",
+        "--seed",
+        "7",
+    ]);
+    let month = p.months("418273645091")[1].clone();
+    let restated = out.join("cur").join("418273645091").join("demo-cur").join(month.file_name().unwrap());
+    for f in std::fs::read_dir(&restated).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), month.join(f.file_name())).unwrap();
+    }
+    let second = p.run("lake", 0);
+    assert_eq!(second["ingest"]["files_read"], 1, "only the restated month's folder is read");
+    assert_eq!(second["ingest"]["local_unchanged"], 5);
+    assert_eq!(attributed_periods(&second), vec![(all[1].clone(), "line items changed".to_string())]);
+    assert_eq!(second["attribute"]["unchanged"], serde_json::json!([all[0], all[2]]));
+
+    // Same figures as ingesting and attributing the final files from scratch.
+    let plain = p.path("plain");
+    tally_ok(&["ingest", "-q", &p.path("exports"), "--lake", &plain]);
+    tally_ok(&["attribute", "-q", "--lake", &plain, "--mappings", &p.path("mappings")]);
+    assert_eq!(sql(&p.path("lake"), BY_TEAM), sql(&plain, BY_TEAM));
+    let totals = r#"SELECT billing_period, count(*), sum("BilledCost"), sum("EffectiveCost") FROM line_items GROUP BY 1 ORDER BY 1"#;
+    assert_eq!(sql(&p.path("lake"), totals), sql(&plain, totals));
+    assert_eq!(p.run("lake", 0)["status"], "nothing new");
+}
+
+#[test]
+fn a_mappings_change_recomputes_every_period_except_locked_ones() {
+    let p = Project::new();
+    p.run("lake", 0);
+    let all = periods(&p);
+    let rules = p.root.join("mappings").join("rules.toml");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(&rules, format!("{text}\n# reviewed\n")).unwrap();
+    let second = p.run("lake", 0);
+    let changed: Vec<(String, String)> = all.iter().map(|m| (m.clone(), "mappings changed".to_string())).collect();
+    assert_eq!(attributed_periods(&second), changed);
+    assert_eq!(second["ingest"]["ran"], false);
+
+    // Locked: listed, never re-attributed, and the run still succeeds.
+    let lake = p.path("lake");
+    tally_ok(&["lock", "--lake", &lake, &all[0], "-m", "closed"]);
+    let before =
+        std::fs::read(p.root.join(format!("lake/attributed/billing_period={}/part-0.parquet", all[0]))).unwrap();
+    std::fs::write(&rules, format!("{text}\n# reviewed twice\n")).unwrap();
+    let third = p.run("lake", 0);
+    assert_eq!(attributed_periods(&third), changed[1..].to_vec());
+    assert_eq!(third["attribute"]["locked"][0]["period"], all[0].as_str());
+    assert_eq!(third["attribute"]["locked"][0]["reason"], "mappings changed");
+    let after =
+        std::fs::read(p.root.join(format!("lake/attributed/billing_period={}/part-0.parquet", all[0]))).unwrap();
+    assert_eq!(before, after);
+    // Back to run two's mappings: the periods run three changed are redone.
+    std::fs::write(&rules, format!("{text}\n# reviewed\n")).unwrap();
+    let fourth = p.run("lake", 0);
+    assert_eq!(attributed_periods(&fourth), changed[1..].to_vec());
+    // Unlocked: all[0] was last attributed with these very mappings (run two), so it stays.
+    tally_ok(&["unlock", "--lake", &lake, &all[0]]);
+    tally_ok(&["attribute", "-q", "--lake", &lake, "--mappings", &p.path("mappings"), "--period", &all[2]]);
+    let fifth = p.run("lake", 0);
+    assert_eq!(attributed_periods(&fifth), vec![(all[2].clone(), "attributed changed outside tally run".to_string())]);
+}
+
+#[test]
+fn a_concurrent_run_is_refused_and_a_killed_runs_lock_is_recovered() {
+    let p = Project::new();
+    let holder = p.run_paused("lake", "locked");
+    let pid = holder.id();
+    let second = p.tally(&["run", "--json", "--lake", "lake"]);
+    assert_eq!(second.code, 6, "{}\n{}", second.stdout, second.stderr);
+    assert!(second.stderr.contains("another tally run holds the lake's lock"), "{}", second.stderr);
+    assert!(second.stderr.contains(&format!("pid {pid} on ")), "{}", second.stderr);
+    let json: Value = serde_json::from_str(&second.stdout).unwrap();
+    assert_eq!((json["status"].as_str(), json["exit_code"].as_u64()), (Some("failed"), Some(6)));
+    assert!(!p.root.join("lake/line_items").exists(), "the refused run wrote nothing");
+
+    kill9(holder);
+    let third = p.run("lake", 0);
+    assert_eq!(third["recovered_lock"]["pid"], pid);
+    assert_eq!(third["status"], "ok");
+    // Released cleanly this time: nothing to recover.
+    assert_eq!(p.run("lake", 0)["recovered_lock"], Value::Null);
+}
+
+#[test]
+fn sigkill_at_any_step_then_the_next_run_writes_what_an_uninterrupted_run_writes() {
+    let p = Project::new();
+    p.run("reference", 0);
+    let reference = data_files(&p.root.join("reference"));
+    assert!(reference.len() == 9, "{:?}", reference.iter().map(|f| &f.0).collect::<Vec<_>>());
+
+    let check = |lake: &str, killed_in: &str| {
+        let again = p.run(lake, 0);
+        assert_eq!(again["status"], "ok", "{killed_in}");
+        assert!(again["recovered_lock"]["pid"].is_u64(), "{killed_in}: {again}");
+        assert!(data_files(&p.root.join(lake)) == reference, "{killed_in}: not the bytes of an uninterrupted run");
+        let leftovers: Vec<String> = all_files(&p.root.join(lake))
+            .into_iter()
+            .filter(|f| f.starts_with("_staging") || f.contains(".partial"))
+            .collect();
+        assert_eq!(leftovers, Vec::<String>::new(), "{killed_in}");
+        assert_eq!(p.run(lake, 0)["status"], "nothing new", "{killed_in}");
+    };
+    // At the run's own steps.
+    for point in ["locked", "ingested", "attributed"] {
+        let lake = format!("lake-{point}");
+        kill9(p.run_paused(&lake, point));
+        check(&lake, point);
+    }
+    // Inside ingest and inside attribution: killed as soon as their staging appears.
+    for (name, staging) in [("ingest", "line_items"), ("attribute", "attribute-")] {
+        let lake = format!("lake-in-{name}");
+        let mut child =
+            p.command(&["run", "-q", "--lake", &lake]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let dir = p.root.join(&lake).join("_staging");
+        wait_for(&mut child, || {
+            std::fs::read_dir(&dir).into_iter().flatten().filter_map(Result::ok).any(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if staging == "line_items" { e.path().join("line_items").exists() } else { name.starts_with(staging) }
+            })
+        });
+        kill9(child);
+        check(&lake, name);
+    }
+}
+
+#[test]
+fn config_file_errors_name_the_line_and_other_commands_read_the_lake_from_it() {
+    let p = Project::new();
+    let again = p.tally(&["init"]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("tally.toml exists; --force overwrites it"), "{}", again.stderr);
+    assert!(std::fs::read_to_string(p.root.join("tally.toml")).unwrap().contains("[sources]"));
+
+    p.run("lake", 0);
+    // --lake and --mappings from tally.toml: here, and from elsewhere with TALLY_CONFIG.
+    let count = p.tally(&["sql", "--format", "csv", "SELECT count(DISTINCT billing_period) FROM attributed"]);
+    assert_eq!((count.code, count.stdout.lines().nth(1)), (0, Some("3")), "{}", count.stderr);
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output = p
+        .command(&["check", "-q"])
+        .current_dir(elsewhere.path())
+        .env("TALLY_CONFIG", p.root.join("tally.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // A flag still wins.
+    let flag = p.tally(&["sql", "--lake", "nowhere", "SELECT count(*) FROM attributed"]);
+    assert_ne!(flag.code, 0);
+
+    let text = std::fs::read_to_string(p.root.join("tally.toml")).unwrap();
+    std::fs::write(p.root.join("tally.toml"), text.replace("[sources]\n", "[sources]\nfolders = [\"x\"]\n")).unwrap();
+    let line = text.lines().position(|l| l == "[sources]").unwrap() + 2;
+    let broken = p.tally(&["run"]);
+    assert_eq!(broken.code, 2);
+    assert!(broken.stderr.contains(&format!("tally.toml:{line}: unknown field `folders`")), "{}", broken.stderr);
+    std::fs::write(p.root.join("tally.toml"), "lake = \"lake\"\n").unwrap();
+    let no_mappings = p.tally(&["run"]);
+    assert_eq!(no_mappings.code, 2);
+    assert!(
+        no_mappings.stderr.contains("no mappings: set `mappings = \"...\"` in tally.toml or pass --mappings"),
+        "{}",
+        no_mappings.stderr
+    );
+}
