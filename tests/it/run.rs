@@ -390,3 +390,30 @@ fn config_file_errors_name_the_line_and_other_commands_read_the_lake_from_it() {
         no_mappings.stderr
     );
 }
+
+#[test]
+fn quarantined_rows_stop_the_run_with_exit_3_and_nothing_is_committed() {
+    let p = Project::new();
+    let header = "BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName";
+    let row = |day: u32, cost: &str| {
+        format!(
+            "1,USD,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,2025-01-{day:02}T00:00:00Z,2025-01-{:02}T00:00:00Z,Usage,{cost},1.00,EC2\n",
+            day + 1
+        )
+    };
+    std::fs::create_dir_all(p.root.join("exports/focus")).unwrap();
+    let file = p.root.join("exports/focus/focus.csv");
+    std::fs::write(&file, format!("{header}\n{}{}", row(1, "1.00"), row(2, "one dollar"))).unwrap();
+    let first = p.run("lake", 3);
+    assert_eq!(first["status"], "quarantined");
+    assert_eq!((first["ingest"]["rows_quarantined"].as_u64(), first["exit_code"].as_u64()), (Some(1), Some(3)));
+    assert_eq!(attributed_periods(&first), vec![]);
+    assert!(!p.root.join("lake/line_items").exists() && !p.root.join("lake/attributed").exists());
+
+    std::fs::write(&file, format!("{header}\n{}{}", row(1, "1.00"), row(2, "2.00"))).unwrap();
+    let fixed = p.run("lake", 0);
+    let done: Vec<String> = attributed_periods(&fixed).into_iter().map(|(period, _)| period).collect();
+    assert_eq!(done.len(), 4, "{done:?}");
+    assert_eq!(done[0], "2025-01");
+    assert_eq!(fixed["attribute"]["periods"][0]["billed"]["USD"], "3");
+}
