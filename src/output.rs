@@ -24,7 +24,21 @@ pub enum OutputFormat {
     Markdown,
 }
 
-/// One cell as text, or `None` for null.
+/// One cell for people: as [`cell`], but decimals already rounded for
+/// display (cents, percentages: scale 1 to 4) keep all their places, 18665.80.
+fn shown(array: &ArrayRef, row: usize) -> Option<String> {
+    match array.data_type() {
+        DataType::Decimal128(_, scale) if *scale > 0 && *scale <= 4 && !array.is_null(row) => {
+            let text = money::format(array.as_primitive::<Decimal128Type>().value(row), *scale as u32);
+            let places = text.split_once('.').map_or(0, |(_, fraction)| fraction.len());
+            let dot = if places == 0 { "." } else { "" };
+            Some(format!("{text}{dot}{}", "0".repeat(*scale as usize - places)))
+        }
+        _ => cell(array, row),
+    }
+}
+
+/// One cell as text, or `None` for null. Decimals are exact, without padding zeros.
 fn cell(array: &ArrayRef, row: usize) -> Option<String> {
     if array.is_null(row) {
         return None;
@@ -72,7 +86,7 @@ pub fn write(
             let mut rows = 0usize;
             for batch in batches {
                 for row in 0..batch.num_rows() {
-                    builder.push_record(batch.columns().iter().map(|c| cell(c, row).unwrap_or_default()));
+                    builder.push_record(batch.columns().iter().map(|c| shown(c, row).unwrap_or_default()));
                     rows += 1;
                 }
             }
@@ -121,7 +135,7 @@ pub fn write(
             for batch in batches {
                 for row in 0..batch.num_rows() {
                     let cells: Vec<String> =
-                        batch.columns().iter().map(|c| escape(cell(c, row).unwrap_or_default())).collect();
+                        batch.columns().iter().map(|c| escape(shown(c, row).unwrap_or_default())).collect();
                     writeln!(out, "| {} |", cells.join(" | "))?;
                 }
             }

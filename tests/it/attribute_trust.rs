@@ -292,20 +292,20 @@ fn diff_shows_moves_team_changes_and_coverage() {
 
 | period | currency | direct_pct | shared_pct | unallocated_pct | unallocated_before | unallocated_after |
 |---|---|---|---|---|---:|---:|
-| 2026-08 | USD | 20.8 -> 20.8 | 71.7 -> 71.7 | 7.5 -> 7.5 | 12 | 12 |
+| 2026-08 | USD | 20.8 -> 20.8 | 71.7 -> 71.7 | 7.5 -> 7.5 | 12.00 | 12.00 |
 
 #### teams whose spend changes
 
 | period | currency | team | effective_before | effective_after | effective_change | billed_change |
 |---|---|---|---:|---:|---:|---:|
-| 2026-08 | USD | alpha | 47.3 | 37 | -10.3 | -10.3 |
-| 2026-08 | USD | beta | 54.61 | 64.91 | 10.3 | 10.3 |
+| 2026-08 | USD | alpha | 47.30 | 37.00 | -10.30 | -10.30 |
+| 2026-08 | USD | beta | 54.61 | 64.91 | 10.30 | 10.30 |
 
 #### moves: line items whose owner changes
 
 | period | currency | from | to | line_items | effective | billed |
 |---|---|---|---|---:|---:|---:|
-| 2026-08 | USD | alpha | beta | 1 | 10 | 10 |
+| 2026-08 | USD | alpha | beta | 1 | 10.00 | 10.00 |
 ";
     assert!(run.stdout.starts_with("### tally diff\n\nmappings "), "{}", run.stdout);
     assert!(

@@ -255,7 +255,7 @@ fn lagging_data_is_projected_and_said() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("│ alpha   │ USD      │   2450 │   1210 │     2550 │         4.08 │ approved │"),
+        run.stdout.contains("│ alpha   │ USD      │ 2450.00 │ 1210.00 │  2550.00 │         4.08 │ approved │"),
         "{}",
         run.stdout
     );
