@@ -42,6 +42,8 @@ pub fn tally(args: &[&str]) -> Run {
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("TALLY_LAKE")
+        .env_remove("TALLY_MAPPINGS")
+        .env_remove("TALLY_CONFIG")
         .output()
         .expect("tally runs");
     Run {
