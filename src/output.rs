@@ -25,10 +25,10 @@ pub enum OutputFormat {
 }
 
 /// One cell for people: as [`cell`], but decimals already rounded for
-/// display (cents, percentages: scale 1 to 4) keep all their places, 18665.80.
+/// display (cents and percentages: scale 1 or 2) keep all their places, 18665.80.
 fn shown(array: &ArrayRef, row: usize) -> Option<String> {
     match array.data_type() {
-        DataType::Decimal128(_, scale) if *scale > 0 && *scale <= 4 && !array.is_null(row) => {
+        DataType::Decimal128(_, scale) if *scale > 0 && *scale <= 2 && !array.is_null(row) => {
             let text = money::format(array.as_primitive::<Decimal128Type>().value(row), *scale as u32);
             let places = text.split_once('.').map_or(0, |(_, fraction)| fraction.len());
             let dot = if places == 0 { "." } else { "" };
