@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 
 use super::Compiled;
 use super::org::UNALLOCATED;
-use super::rules::Decision;
+use super::rules::{Decision, Scratch};
 use super::scan::{Input, read_batches};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -103,7 +103,7 @@ pub fn direct_spend(files: &[PathBuf], compiled: &Compiled) -> Result<HashMap<St
     if !compiled.pools.needs_direct_spend() {
         return Ok(direct);
     }
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     for file in files {
         for batch in read_batches(file)? {
             let batch = batch?;

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use super::Compiled;
 use super::org::Org;
 use super::pools::Recipient;
-use super::rules::{Rule, Target};
+use super::rules::{Rule, Scratch, Target};
 use super::scan::{Input, period_files, read_batches};
 use crate::lake::Lake;
 
@@ -264,7 +264,7 @@ pub fn usage(lake: &Lake, compiled: &Compiled, periods: &[String]) -> Result<Usa
         beaten_by: vec![HashMap::new(); n],
         ..Usage::default()
     };
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     for period in periods {
         for (_, file) in period_files(lake, Some(period)) {
             for batch in read_batches(&file)? {

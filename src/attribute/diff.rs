@@ -10,6 +10,7 @@ use datafusion::arrow::array::{ArrayRef, Decimal128Array, RecordBatch, StringArr
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::assign::{Assignment, Method, assign, direct_spend};
+use super::rules::Scratch;
 use super::scan::{Input, period_files, read_batches};
 use super::{Compiled, Coverage, WHOLE};
 use crate::lake::Lake;
@@ -58,7 +59,7 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
         periods: periods.to_vec(),
         ..Diff::default()
     };
-    let (mut old_scratch, mut new_scratch) = (Vec::new(), Vec::new());
+    let (mut old_scratch, mut new_scratch) = (Scratch::default(), Scratch::default());
     for period in periods {
         let files: Vec<_> = period_files(lake, Some(period)).into_iter().map(|(_, f)| f).collect();
         if files.is_empty() {
@@ -74,7 +75,7 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
                     diff.line_items += 1;
                     let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
                     let key = (period.clone(), input.text("BillingCurrency", row).unwrap_or("").to_string());
-                    let owners = |compiled: &Compiled, scratch: &mut Vec<usize>, direct: &HashMap<String, i128>| {
+                    let owners = |compiled: &Compiled, scratch: &mut Scratch, direct: &HashMap<String, i128>| {
                         let view = input.line_view(row, &compiled.rules);
                         let decision = compiled.rules.decide(&view, &compiled.org, scratch);
                         assign(compiled, &decision, view.date, amounts, direct)

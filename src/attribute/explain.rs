@@ -10,7 +10,7 @@ use tabled::builder::Builder;
 use tabled::settings::Style;
 
 use super::assign::{Method, assign, direct_spend};
-use super::rules::{Decision, LineView, Verdict};
+use super::rules::{Decision, LineView, Scratch, Verdict};
 use super::scan::{Input, period_files, read_batches};
 use super::{Compiled, WHOLE};
 use crate::lake::Lake;
@@ -179,7 +179,7 @@ fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, direct: &H
             verdict => verdicts.push((rank, verdict)),
         }
     }
-    let mut scratch = Vec::new();
+    let mut scratch = Scratch::default();
     let decision = rules.decide(&view, org, &mut scratch);
     let winner = match &decision {
         Decision::Team { rule, .. } | Decision::Pool { rule, .. } => Some(*rule),

@@ -204,7 +204,7 @@ fn attribute_period(
     progress: bool,
 ) -> Result<(StagedPeriod, PeriodOutcome), AttributeError> {
     let Compiled { org, rules, .. } = compiled;
-    let mut scratch = Vec::new();
+    let mut scratch = rules::Scratch::default();
     // Proportional pools split by each team's direct spend in the period: a first pass.
     let direct = direct_spend(files, compiled).map_err(AttributeError::Input)?;
 

@@ -212,10 +212,30 @@ impl RuleSet {
             regex_of: vec![None; rules.len()],
             team_keys: Vec::new(),
         };
-        for (rank, rule) in rules.iter().enumerate() {
-            if let Some((key, values)) = rule.tags.first().filter(|_| rule.accounts.is_empty()) {
+        // A rule on several tags is indexed by its rarest one: `env = prod` is
+        // on most lines, a service tag on few, and every indexed rule a line
+        // hits must be checked.
+        let mut popularity: HashMap<(&str, &str), usize> = HashMap::new();
+        for rule in &rules {
+            for (key, values) in &rule.tags {
                 for value in values {
-                    set.by_tag_value.entry(key.clone()).or_default().entry(value.clone()).or_default().push(rank);
+                    *popularity.entry((key.as_str(), value.as_str())).or_default() += 1;
+                }
+            }
+        }
+        let rarest = |rule: &'_ Rule| {
+            let most_shared = |(key, values): &&(String, HashSet<String>)| {
+                values.iter().map(|v| popularity[&(key.as_str(), v.as_str())]).max()
+            };
+            rule.tags
+                .iter()
+                .min_by_key(|tag| most_shared(tag).unwrap_or(0))
+                .map(|(key, values)| (key.clone(), values.clone()))
+        };
+        for (rank, rule) in rules.iter().enumerate() {
+            if let Some((key, values)) = rarest(rule).filter(|_| rule.accounts.is_empty()) {
+                for value in values {
+                    set.by_tag_value.entry(key.clone()).or_default().entry(value).or_default().push(rank);
                 }
             } else if !rule.accounts.is_empty() {
                 for account in &rule.accounts {
@@ -309,11 +329,14 @@ impl RuleSet {
     }
 
     /// The winning rule's decision, given the org for tag-named teams.
-    pub fn decide(&self, line: &LineView, org: &Org, scratch: &mut Vec<usize>) -> Decision {
-        self.candidates(line, scratch);
-        let mut hits = RegexHits::new(&self.regexes, line.resource_id);
-        let indexed =
-            scratch.iter().copied().find_map(|rank| self.outcome(rank, line, org, &mut hits).map(|d| (rank, d)));
+    pub fn decide(&self, line: &LineView, org: &Org, scratch: &mut Scratch) -> Decision {
+        self.candidates(line, &mut scratch.candidates);
+        let mut hits = RegexHits::new(&self.regexes, line.resource_id, &mut scratch.regex);
+        let indexed = scratch
+            .candidates
+            .iter()
+            .copied()
+            .find_map(|rank| self.outcome(rank, line, org, &mut hits).map(|d| (rank, d)));
         let best_rank = indexed.as_ref().map_or(usize::MAX, |(rank, _)| *rank);
         let scanned = self
             .scanned
@@ -329,13 +352,14 @@ impl RuleSet {
     /// Every rule that would take `line`, by rank: the winner first, then
     /// those that lost on precedence. Uses the indexes, so it is cheap enough
     /// to run on every line (`check` counts dead rules with it).
-    pub fn all_matches(&self, line: &LineView, org: &Org, scratch: &mut Vec<usize>) -> Vec<(usize, Decision)> {
-        self.candidates(line, scratch);
-        scratch.extend(&self.scanned);
-        scratch.sort_unstable();
-        scratch.dedup();
-        let mut hits = RegexHits::new(&self.regexes, line.resource_id);
-        scratch.iter().filter_map(|rank| self.outcome(*rank, line, org, &mut hits).map(|d| (*rank, d))).collect()
+    pub fn all_matches(&self, line: &LineView, org: &Org, scratch: &mut Scratch) -> Vec<(usize, Decision)> {
+        let candidates = &mut scratch.candidates;
+        self.candidates(line, candidates);
+        candidates.extend(&self.scanned);
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut hits = RegexHits::new(&self.regexes, line.resource_id, &mut scratch.regex);
+        candidates.iter().filter_map(|rank| self.outcome(*rank, line, org, &mut hits).map(|d| (*rank, d))).collect()
     }
 
     /// How rule `rank` judges `line`, for `explain`: including rules whose
@@ -343,7 +367,8 @@ impl RuleSet {
     /// team-from-tag rules whose tag value names no team.
     pub fn verdict(&self, rank: usize, line: &LineView, org: &Org) -> Verdict {
         let rule = &self.rules[rank];
-        let mut hits = RegexHits::new(&self.regexes, line.resource_id);
+        let mut cache = HashMap::new();
+        let mut hits = RegexHits::new(&self.regexes, line.resource_id, &mut cache);
         if !rule.conditions_hold(line) || !self.regex_holds(rank, &mut hits) {
             return Verdict::NoMatch;
         }
@@ -394,22 +419,49 @@ impl RuleSet {
     }
 }
 
+/// Working memory for deciding lines, reused from line to line.
+#[derive(Default)]
+pub struct Scratch {
+    candidates: Vec<usize>,
+    /// ResourceId -> the regexes it matches. Resources recur on many lines
+    /// (hourly usage), so most lines need no regex run at all.
+    regex: HashMap<Box<str>, SetMatches>,
+}
+
+/// Bound on cached resources: past it the cache starts over.
+const REGEX_CACHE_LIMIT: usize = 1 << 18;
+
 /// Which regexes a line's ResourceId matches, computed on first use (most
 /// lines are decided by an indexed rule without any regex).
 struct RegexHits<'s> {
     set: &'s RegexSet,
     resource: Option<&'s str>,
+    cache: &'s mut HashMap<Box<str>, SetMatches>,
     matches: Option<SetMatches>,
 }
 
 impl<'s> RegexHits<'s> {
-    fn new(set: &'s RegexSet, resource: Option<&'s str>) -> Self {
-        RegexHits { set, resource, matches: None }
+    fn new(set: &'s RegexSet, resource: Option<&'s str>, cache: &'s mut HashMap<Box<str>, SetMatches>) -> Self {
+        RegexHits { set, resource, cache, matches: None }
     }
 
     fn hit(&mut self, index: usize) -> bool {
         let Some(resource) = self.resource else { return false };
-        self.matches.get_or_insert_with(|| self.set.matches(resource)).matched(index)
+        if self.matches.is_none() {
+            let matches = match self.cache.get(resource) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = self.set.matches(resource);
+                    if self.cache.len() >= REGEX_CACHE_LIMIT {
+                        self.cache.clear();
+                    }
+                    self.cache.insert(resource.into(), m.clone());
+                    m
+                }
+            };
+            self.matches = Some(matches);
+        }
+        self.matches.as_ref().is_some_and(|m| m.matched(index))
     }
 }
 
@@ -523,7 +575,49 @@ mod tests {
             date: NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
             ..LineView::default()
         };
-        compiled.rules.decide(&line, &compiled.org, &mut Vec::new())
+        compiled.rules.decide(&line, &compiled.org, &mut Scratch::default())
+    }
+
+    #[test]
+    fn multi_tag_rules_are_found_through_their_rarest_tag() {
+        let (compiled, _dir) = compiled(
+            r#"
+[[rule]]
+id = "api"
+precedence = 1
+tags = { env = "prod", service = "api" }
+team = "a"
+
+[[rule]]
+id = "web"
+precedence = 2
+tags = { env = "prod", service = "web" }
+team = "c"
+
+[[rule]]
+id = "prod"
+precedence = 3
+tags = { env = "prod" }
+team = "b"
+"#,
+        );
+        let decide = |tags: &[(&str, &str)]| {
+            let line = LineView {
+                tags: compiled.rules.canonical_tags(tags.iter().copied()),
+                date: NaiveDate::from_ymd_opt(2026, 8, 1).unwrap(),
+                ..LineView::default()
+            };
+            match compiled.rules.decide(&line, &compiled.org, &mut Scratch::default()) {
+                Decision::Team { team, .. } => team,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(decide(&[("env", "Prod"), ("service", "api")]), "a");
+        assert_eq!(decide(&[("service", "web"), ("env", "prod")]), "c");
+        assert_eq!(decide(&[("env", "prod"), ("service", "batch")]), "b");
+        // `service` is the rarer key of both two-tag rules: that is where they are indexed.
+        assert!(compiled.rules.by_tag_value["service"].contains_key("api"));
+        assert!(!compiled.rules.by_tag_value["env"]["prod"].contains(&0));
     }
 
     #[test]
