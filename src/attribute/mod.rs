@@ -26,7 +26,10 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Decimal128Type, UInt64Type};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::Digest;
 
 use crate::lake::Lake;
@@ -138,14 +141,38 @@ pub async fn run(
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(lake_error(&staging))?;
     }
-    let mut staged = Vec::new();
-    let mut outcomes = Vec::new();
+    let mut inputs = Vec::new();
     for period in periods {
         let files: Vec<PathBuf> = period_files(lake, Some(period)).into_iter().map(|(_, f)| f).collect();
         if files.is_empty() {
             return Err(AttributeError::Input(format!("no line items for billing period {period} in the lake")));
         }
-        let (period_staged, outcome) = attribute_period(&staging, period, &files, compiled, progress)?;
+        inputs.push((period.as_str(), files));
+    }
+    // Periods are independent: one per core. Each writes its own file, so the
+    // bytes do not depend on which finishes first.
+    let bars =
+        if progress { MultiProgress::new() } else { MultiProgress::with_draw_target(ProgressDrawTarget::hidden()) };
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, inputs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<PeriodResult>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((period, files)) = inputs.get(i) else { break };
+                    let result = attribute_period(&staging, period, files, compiled, &bars);
+                    *slots[i].lock().expect("no panics while holding it") = Some(result);
+                }
+            });
+        }
+    });
+    let mut staged = Vec::new();
+    let mut outcomes = Vec::new();
+    for slot in slots {
+        let (period_staged, outcome) =
+            slot.into_inner().expect("no panics while holding it").expect("every period ran")?;
         staged.push(period_staged);
         outcomes.push(outcome);
     }
@@ -196,23 +223,21 @@ impl PathCache {
     }
 }
 
+type PeriodResult = Result<(StagedPeriod, PeriodOutcome), AttributeError>;
+
 fn attribute_period(
     staging: &Path,
     period: &str,
     files: &[PathBuf],
     compiled: &Compiled,
-    progress: bool,
-) -> Result<(StagedPeriod, PeriodOutcome), AttributeError> {
+    bars: &MultiProgress,
+) -> PeriodResult {
     let Compiled { org, rules, .. } = compiled;
     let mut scratch = rules::Scratch::default();
     // Proportional pools split by each team's direct spend in the period: a first pass.
     let direct = direct_spend(files, compiled).map_err(AttributeError::Input)?;
 
-    let bar = if progress {
-        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = bars.add(ProgressBar::no_length());
     bar.set_style(
         ProgressStyle::with_template("{spinner} attributing {msg}: {human_pos} line items ({per_sec})")
             .expect("valid template"),
