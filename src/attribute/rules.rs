@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
-use regex::{Regex, RegexSet, SetMatches};
+use regex::{Regex, RegexSet, RegexSetBuilder, SetMatches};
 
 use super::mappings::{MappingError, Mappings, RuleSpec};
 use super::org::Org;
@@ -267,8 +267,15 @@ impl RuleSet {
                 patterns.push(regex.as_str());
             }
         }
-        set.regexes = RegexSet::new(&patterns)
-            .map_err(|e| MappingError::new(file, None, format!("resource_regex rules together: {e}")))?;
+        // Hundreds of unanchored patterns compile past the regex crate's default
+        // 10 MiB limit; the set is built once, so allow it room.
+        set.regexes = RegexSetBuilder::new(&patterns)
+            .size_limit(REGEX_SET_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SET_SIZE_LIMIT / 4)
+            .build()
+            .map_err(|e| {
+                MappingError::new(file, None, format!("the {} resource_regex rules together: {e}", patterns.len()))
+            })?;
         set.rules = rules;
         Ok(set)
     }
@@ -428,6 +435,9 @@ pub struct Scratch {
     regex: HashMap<Box<str>, SetMatches>,
 }
 
+/// Room for the compiled set of every `resource_regex` (bytes).
+const REGEX_SET_SIZE_LIMIT: usize = 256 << 20;
+
 /// Bound on cached resources: past it the cache starts over.
 const REGEX_CACHE_LIMIT: usize = 1 << 18;
 
@@ -576,6 +586,22 @@ mod tests {
             ..LineView::default()
         };
         compiled.rules.decide(&line, &compiled.org, &mut Scratch::default())
+    }
+
+    #[test]
+    fn hundreds_of_unanchored_regex_rules_compile_together() {
+        // The shapes bench/attribution.py generates: 300 of them overflowed the default limit.
+        let rules: String = (0..300)
+            .map(|i| {
+                format!(
+                    "[[rule]]\nid = \"re-{i}\"\nprecedence = {i}\nresource_regex = \"^arn:aws:lambda:[a-z0-9-]+:\\\\d{{12}}:function:svc{i}\\\\-stream-[a-z]+-(prod|staging|dev)-[0-9a-f]{{8}}$\"\nteam = \"a\"\n\n[[rule]]\nid = \"log-{i}\"\nprecedence = {i}\nresource_regex = \":log-group:/ecs/svc{i}\\\\-tracker-(prod|staging|dev)-\"\nteam = \"b\"\n"
+                )
+            })
+            .collect();
+        let (compiled, _dir) = compiled(&rules);
+        assert_eq!(compiled.rules.rules.len(), 600);
+        let team = decide(&compiled, "1", Some("arn:aws:logs:us-east-1:1:log-group:/ecs/svc299-tracker-dev-x"));
+        assert!(matches!(team, Decision::Team { ref team, .. } if team == "b"), "{team:?}");
     }
 
     #[test]
