@@ -83,6 +83,19 @@ fn shadowed(compiled: &Compiled, findings: &mut Vec<Finding>) {
     }
 }
 
+/// A rule's set conditions, in one order, so `covers` and `may_overlap`
+/// compare the same dimensions (a new condition is added once, here).
+fn condition_sets(rule: &Rule) -> [&HashSet<String>; 6] {
+    [
+        &rule.accounts,
+        &rule.billing_accounts,
+        &rule.services,
+        &rule.regions,
+        &rule.charge_categories,
+        &rule.resource_groups,
+    ]
+}
+
 /// Whether every line `b` matches is also matched by `a` (conservative:
 /// `false` when it cannot tell, e.g. two different regexes).
 fn covers(a: &Rule, b: &Rule, org: &Org) -> bool {
@@ -106,12 +119,7 @@ fn covers(a: &Rule, b: &Rule, org: &Org) -> bool {
     };
     let dates = a.from.is_none_or(|af| b.from.is_some_and(|bf| bf >= af))
         && a.until.is_none_or(|au| b.until.is_some_and(|bu| bu <= au));
-    set(&a.accounts, &b.accounts)
-        && set(&a.billing_accounts, &b.billing_accounts)
-        && set(&a.services, &b.services)
-        && set(&a.regions, &b.regions)
-        && set(&a.charge_categories, &b.charge_categories)
-        && set(&a.resource_groups, &b.resource_groups)
+    condition_sets(a).into_iter().zip(condition_sets(b)).all(|(sa, sb)| set(sa, sb))
         && tags
         && prefix
         && pattern(a.resource_glob.as_ref().map(|g| g.as_str()), b.resource_glob.as_ref().map(|g| g.as_str()))
@@ -127,14 +135,7 @@ fn may_overlap(a: &Rule, b: &Rule) -> bool {
     let tags = a.tags.iter().all(|(key, values)| b.tags.iter().all(|(k, v)| k != key || !values.is_disjoint(v)));
     let dates = a.from.is_none_or(|af| b.until.is_none_or(|bu| af < bu))
         && b.from.is_none_or(|bf| a.until.is_none_or(|au| bf < au));
-    set(&a.accounts, &b.accounts)
-        && set(&a.billing_accounts, &b.billing_accounts)
-        && set(&a.services, &b.services)
-        && set(&a.regions, &b.regions)
-        && set(&a.charge_categories, &b.charge_categories)
-        && set(&a.resource_groups, &b.resource_groups)
-        && tags
-        && dates
+    condition_sets(a).into_iter().zip(condition_sets(b)).all(|(sa, sb)| set(sa, sb)) && tags && dates
 }
 
 /// Overlapping rules with the same precedence and different owners: only

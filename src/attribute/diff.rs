@@ -75,16 +75,8 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
                     diff.line_items += 1;
                     let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
                     let key = (period.clone(), input.text("BillingCurrency", row).unwrap_or("").to_string());
-                    let owners = |compiled: &Compiled, scratch: &mut Scratch, direct: &HashMap<String, i128>| {
-                        let view = input.line_view(row, &compiled.rules);
-                        let decision = compiled.rules.decide(&view, &compiled.org, scratch);
-                        assign(compiled, &decision, view.date, amounts, direct)
-                            .into_iter()
-                            .map(|a| Assignment { rule_id: None, ..a })
-                            .collect::<Vec<_>>()
-                    };
-                    let before = owners(old, &mut old_scratch, &old_direct);
-                    let after = owners(new, &mut new_scratch, &new_direct);
+                    let before = owners(old, &input, row, amounts, &mut old_scratch, &old_direct);
+                    let after = owners(new, &input, row, amounts, &mut new_scratch, &new_direct);
                     for (owners, teams, coverage) in [
                         (&before, &mut diff.before, &mut diff.coverage_before),
                         (&after, &mut diff.after, &mut diff.coverage_after),
@@ -110,6 +102,20 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
         }
     }
     Ok(diff)
+}
+
+/// The owners of line `row` of `input` under `compiled`.
+fn owners<'c>(
+    compiled: &'c Compiled,
+    input: &Input,
+    row: usize,
+    amounts: [i128; 3],
+    scratch: &mut Scratch,
+    direct: &HashMap<String, i128>,
+) -> Vec<Assignment<'c>> {
+    let view = input.line_view(row, &compiled.rules);
+    let decision = compiled.rules.decide(&view, &compiled.org, scratch);
+    assign(compiled, &decision, view.date, amounts, direct)
 }
 
 /// Half away from zero, from the money scale to cents.
