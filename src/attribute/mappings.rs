@@ -219,8 +219,19 @@ impl Mappings {
     }
 }
 
+/// 1-based line of byte `offset` in `text` (TOML reports spans as byte offsets).
+pub fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses TOML read from `path`, naming the line of the first error.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &str, text: &str) -> Result<T, MappingError> {
+    toml::from_str(text)
+        .map_err(|e| MappingError::new(path, e.span().map(|s| line_at(text, s.start)), e.message().to_string()))
+}
+
 /// A date written `2026-09-15` (a TOML date) or `"2026-09-15"`.
-fn day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
+pub(crate) fn day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
     struct Day;
     impl<'de> serde::de::Visitor<'de> for Day {
         type Value = NaiveDate;
@@ -258,10 +269,7 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(T::default()),
         Err(e) => return Err(MappingError::new(shown, None, format!("cannot read: {e}"))),
     };
-    let value = toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-        MappingError::new(&shown, line, e.message().to_string())
-    })?;
+    let value = parse_toml(&shown, &text)?;
     sources.insert(name.to_string(), text);
     Ok(value)
 }

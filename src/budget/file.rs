@@ -13,7 +13,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::attribute::mappings::MappingError;
+use crate::attribute::mappings::{MappingError, day, line_at, parse_toml};
 use crate::attribute::org::Org;
 use crate::money;
 
@@ -306,7 +306,7 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn line(&self, offset: usize) -> usize {
-        self.text[..offset.min(self.text.len())].matches('\n').count() + 1
+        line_at(self.text, offset)
     }
 
     fn error_at(&self, offset: usize, message: impl Into<String>) -> MappingError {
@@ -314,8 +314,7 @@ impl Source<'_> {
     }
 
     fn parse<T: for<'de> Deserialize<'de>>(&self) -> Result<T, MappingError> {
-        toml::from_str(self.text)
-            .map_err(|e| MappingError::new(&self.path, e.span().map(|s| self.line(s.start)), e.message().to_string()))
+        parse_toml(&self.path, self.text)
     }
 }
 
@@ -525,28 +524,6 @@ impl Budgets {
     pub fn for_month(&self, month: Month) -> Vec<(&Budget, i128)> {
         self.budgets.iter().filter_map(|b| b.amount(month).map(|a| (b, a))).collect()
     }
-}
-
-/// A date written `2026-09-15` (a TOML date) or `"2026-09-15"`.
-fn day<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<NaiveDate, D::Error> {
-    struct Day;
-    impl<'de> serde::de::Visitor<'de> for Day {
-        type Value = NaiveDate;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a date like 2026-09-15")
-        }
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<NaiveDate, E> {
-            NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| E::custom(format!("{text:?} is not a date like 2026-09-15")))
-        }
-        // TOML dates reach serde as a one-entry map holding their text.
-        fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<NaiveDate, M::Error> {
-            let (_, text): (String, String) =
-                map.next_entry()?.ok_or_else(|| serde::de::Error::custom("empty date"))?;
-            self.visit_str(&text)
-        }
-    }
-    deserializer.deserialize_any(Day)
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ impl Config {
     pub fn parse(text: &str, shown: &str, base: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| ConfigError {
             file: shown.to_string(),
-            line: e.span().map(|s| text[..s.start].matches('\n').count() + 1),
+            line: e.span().map(|s| crate::attribute::mappings::line_at(text, s.start)),
             message: e.message().trim().to_string(),
         })?;
         let line_of = |needle: &str| text.lines().position(|l| l.trim_start().starts_with(needle)).map(|i| i + 1);
