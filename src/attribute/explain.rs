@@ -117,11 +117,17 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
         if n > 0 {
             text.push('\n');
         }
-        if !direct_by_period.contains_key(&line.period) {
+        // Only a pooled line can need the period's direct spend (a pass over the whole period).
+        let pooled = matches!(
+            compiled.rules.decide(&line.view(compiled), &compiled.org, &mut Scratch::default()),
+            Decision::Pool { .. }
+        );
+        if pooled && !direct_by_period.contains_key(&line.period) {
             let files: Vec<_> = period_files(lake, Some(&line.period)).into_iter().map(|(_, f)| f).collect();
             direct_by_period.insert(line.period.clone(), direct_spend(&files, compiled)?);
         }
-        explain_line(&mut text, line, compiled, &direct_by_period[&line.period]);
+        let none = HashMap::new();
+        explain_line(&mut text, line, compiled, direct_by_period.get(&line.period).unwrap_or(&none));
     }
     if more > 0 {
         let _ = writeln!(text, "\n{more} more line item(s) match `{id}`; narrow with --period or raise --limit");

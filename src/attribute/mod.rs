@@ -338,19 +338,24 @@ fn lines_not_whole(file: &Path) -> Result<u64, String> {
         .map(|name| schema.index_of(name).map_err(|e| format!("{}: {e}", shown())))
         .collect::<Result<Vec<_>, _>>()?;
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let (mut current, mut sum, mut bad): (Option<(String, u64)>, i128, u64) = (None, 0, 0);
+    // The current source file and row; the file's name buffer is reused, not reallocated per line.
+    let (mut file_now, mut row_now) = (String::new(), None::<u64>);
+    let (mut sum, mut bad) = (0i128, 0u64);
     for batch in builder.with_projection(mask).build().map_err(|e| format!("{}: {e}", shown()))? {
         let batch = batch.map_err(|e| format!("{}: {e}", shown()))?;
         let files = batch.column(0).as_string::<i32>();
         let rows = batch.column(1).as_primitive::<UInt64Type>();
         let shares = batch.column(2).as_primitive::<Decimal128Type>();
         for i in 0..batch.num_rows() {
-            let same = current.as_ref().is_some_and(|(f, r)| f == files.value(i) && *r == rows.value(i));
-            if !same {
+            if row_now != Some(rows.value(i)) || file_now != files.value(i) {
                 if sum != 0 {
                     bad += 1; // the previous source row's last line stopped short of 1
                 }
-                current = Some((files.value(i).to_string(), rows.value(i)));
+                if file_now != files.value(i) {
+                    file_now.clear();
+                    file_now.push_str(files.value(i));
+                }
+                row_now = Some(rows.value(i));
                 sum = 0;
             }
             sum += shares.value(i);
@@ -435,4 +440,34 @@ async fn check_invariants(
         return Err(AttributeError::Invariant(problems.join("; ")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streaming_share_check_finds_short_and_overshooting_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = PeriodWriter::create(dir.path(), "2026-08").unwrap();
+        let half = WHOLE / 2;
+        // (source row, share): row 1 is split in halves; row 2 stops at a half; row 3 holds two
+        // whole line items (a GCP usage row and its credit); row 4 overshoots; row 5 is whole.
+        for (row, share) in [
+            (1, half),
+            (1, half),
+            (2, half),
+            (3, WHOLE),
+            (3, WHOLE),
+            (4, 7 * WHOLE / 10),
+            (4, 7 * WHOLE / 10),
+            (5, WHOLE),
+        ] {
+            let mut out = Row { source_row: Some(row), share, ..Row::default() };
+            out.text[text_index("x_SourceFile")] = Some("cur.csv");
+            writer.push(&out).unwrap();
+        }
+        let staged = writer.finish().unwrap();
+        assert_eq!(lines_not_whole(&staged.staged).unwrap(), 2);
+    }
 }
