@@ -1,5 +1,6 @@
 //! tally: cloud cost attribution. Data flows one way:
-//! billing files -> [`ingest`] -> [`lake`] -> [`attribute`] -> reports / nudges.
+//! billing files -> [`ingest`] -> [`lake`] -> [`attribute`] -> [`budget`], [`findings`]
+//! -> [`report`], [`nudge`].
 //!
 //! The binary in `main.rs` is a thin shell over these modules; integration
 //! tests and `bench/` drive the same code.
@@ -7,10 +8,14 @@
 pub mod attribute;
 pub mod budget;
 pub mod demo;
+pub mod findings;
 pub mod ingest;
 pub mod lake;
+pub mod metrics;
 pub mod money;
+pub mod nudge;
 pub mod output;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod timestamp;

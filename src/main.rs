@@ -87,6 +87,12 @@ enum Command {
     /// Budgets per team or org node: actual, month-end forecast, tolerance, approvals
     #[command(after_help = commands::budget::AFTER_HELP)]
     Budget(commands::budget::BudgetArgs),
+    /// Efficiency findings: anomalies, orphans, commitments, storage tiering, realized savings
+    Findings(commands::findings::FindingsArgs),
+    /// Reports for finance and platform leads: weekly, leaderboard, unit-economics, quarterly
+    Report(commands::report::ReportArgs),
+    /// Tell each team in chat what matters: budget, drivers, recommendations, wins
+    Nudge(commands::nudge::NudgeArgs),
     /// The whole pipeline for cron and CI: ingest what changed, attribute changed periods
     #[command(after_help = commands::run::AFTER_HELP)]
     Run(commands::run::RunArgs),
@@ -139,6 +145,9 @@ fn main() -> ExitCode {
             Command::Lock(args) => commands::lock::lock(args).await,
             Command::Unlock(args) => commands::lock::unlock(args).await,
             Command::Budget(args) => commands::budget::run(args).await,
+            Command::Findings(args) => commands::findings::run(args).await,
+            Command::Report(args) => commands::report::run(args).await,
+            Command::Nudge(args) => commands::nudge::run(args).await,
             Command::Run(args) => commands::run::run(args, cli.quiet).await,
             Command::Init(args) => commands::init::run(args, cli.quiet).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,

@@ -70,8 +70,16 @@ impl Lake {
     pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
         let ctx = SessionContext::new_with_config(session_config());
         self.register_line_items(&ctx).await?;
-        for table in ["ingests", "quarantine", "periods", deliveries::TABLE, restatements::TABLE, crate::budget::TABLE]
-        {
+        for table in [
+            "ingests",
+            "quarantine",
+            "periods",
+            deliveries::TABLE,
+            restatements::TABLE,
+            crate::budget::TABLE,
+            crate::findings::TABLE,
+            crate::nudge::OUTBOX_TABLE,
+        ] {
             let dir = self.table_dir(table);
             if has_parquet(&dir) {
                 register_parquet_dir(&ctx, table, &dir, None, &[]).await?;

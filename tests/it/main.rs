@@ -7,6 +7,7 @@ mod attribute_props;
 mod attribute_trust;
 mod budget;
 mod demo;
+mod findings;
 mod ingest_aws;
 mod ingest_azure;
 mod ingest_errors;
@@ -14,6 +15,8 @@ mod ingest_focus;
 mod ingest_gcp;
 mod ingest_s3;
 mod lake_guarantees;
+mod nudge;
+mod report;
 mod run;
 mod sql;
 

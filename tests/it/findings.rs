@@ -1,0 +1,1 @@
+//! `tally findings` (see issue).

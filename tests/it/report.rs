@@ -1,0 +1,1 @@
+//! `tally report` (see issue).
