@@ -32,6 +32,15 @@ pub use company::{Account, Company, Team, company};
 pub use writer::COLUMNS;
 
 use plan::Plan;
+pub use plan::PlantedAnomaly;
+
+/// The anomalies planted in the bill `config` generates (for backtests): NAT
+/// gateways whose processed bytes jump for a few days. The generator's other
+/// deliberate changes happen on the first day of the last month: a launch
+/// (fraud, GPU instances) and a traffic step (observability, x2.2).
+pub fn planted_anomalies(config: &DemoConfig) -> Result<Vec<PlantedAnomaly>> {
+    Ok(Plan::build(config)?.planted_anomalies())
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoConfig {

@@ -20,5 +20,390 @@
 //! | `expected_monthly_savings` | `realized_savings` only: what the initiative promised |
 //! | `effort_dev_days` | estimated effort to act on it |
 //! | `status` | `open`, or for `realized_savings`: `verified` / `not_realized` / `too_early` |
+//!
+//! Added columns (after those): `subkind` (`idle`: `load_balancer`, `nat_gateway`,
+//! `unattached_volume`, `old_snapshot`; `commitment`: `coverage`, `utilization`;
+//! `storage_tiering`: the suggested class), `savings_low` / `savings_high` (the 95%
+//! band of a measured realized saving), `savings_per_dev_day`, `rank` (1 = the best
+//! monthly savings per dev-day among open recommendations; null for anomalies and
+//! realized savings) and `meets_bar` (savings per dev-day at least the bar of
+//! findings.toml, by default $10,000/month per 5 dev-days).
+//!
+//! Money columns and `effort_dev_days` are `Decimal128(38, 20)` like the rest of
+//! the lake. "Monthly" is 30 days: costs of the last 30 days of data (fewer
+//! scaled up), the data's last day being the "as of" day. The table is
+//! replaced whole on each run, rows ordered by kind, then rank / size, then id:
+//! the same lake and mappings always give the same bytes.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tally::findings::FindingsError> {
+//! let lake = tally::lake::Lake::new("lake");
+//! let findings = tally::findings::compute(&lake, "mappings".as_ref(), None).await?;
+//! tally::findings::save(&lake, &findings)?;
+//! # Ok(()) }
+//! ```
+
+pub mod anomaly;
+pub mod commitments;
+pub mod config;
+mod query;
+pub mod realized;
+pub mod tiering;
+pub mod unused;
+
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{ArrayRef, BooleanArray, Date32Array, Decimal128Array, StringArray, UInt32Array};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRef};
+use datafusion::arrow::record_batch::RecordBatch;
+use sha2::{Digest, Sha256};
+
+use crate::attribute::mappings::{MappingError, Mappings};
+use crate::attribute::org::Org;
+use crate::lake::Lake;
+use crate::money::{PRECISION, SCALE};
+
+pub use config::{Config, Initiative};
 
 pub const TABLE: &str = "findings";
+
+/// One unit of [`SCALE`]: 1 in money columns.
+pub const ONE: i128 = 100_000_000_000_000_000_000;
+
+/// Days in a "month" of findings.
+pub const MONTH_DAYS: i128 = 30;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Anomaly,
+    Orphan,
+    Idle,
+    Commitment,
+    StorageTiering,
+    RealizedSavings,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] =
+        [Kind::Anomaly, Kind::Orphan, Kind::Idle, Kind::Commitment, Kind::StorageTiering, Kind::RealizedSavings];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Anomaly => "anomaly",
+            Kind::Orphan => "orphan",
+            Kind::Idle => "idle",
+            Kind::Commitment => "commitment",
+            Kind::StorageTiering => "storage_tiering",
+            Kind::RealizedSavings => "realized_savings",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == text)
+    }
+}
+
+/// One row of the `findings` table. Money at [`SCALE`] (`ONE` = 1).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Finding {
+    pub finding_id: String,
+    pub kind: Option<Kind>,
+    pub subkind: String,
+    pub billing_period: String,
+    pub team: String,
+    pub org_path: String,
+    pub provider: String,
+    pub sub_account_id: String,
+    pub service_name: String,
+    pub resource_id: String,
+    pub start_date: Option<NaiveDate>,
+    pub title: String,
+    pub detail: String,
+    pub currency: String,
+    pub monthly_cost: i128,
+    pub monthly_savings: i128,
+    pub expected_monthly_savings: Option<i128>,
+    pub savings_low: Option<i128>,
+    pub savings_high: Option<i128>,
+    pub effort_dev_days: i128,
+    pub status: String,
+    pub savings_per_dev_day: Option<i128>,
+    pub rank: Option<u32>,
+    pub meets_bar: Option<bool>,
+}
+
+impl Finding {
+    pub fn kind(&self) -> Kind {
+        self.kind.expect("every finding has a kind")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FindingsError {
+    #[error("{0}")]
+    Mappings(#[from] MappingError),
+    #[error("{path}: {source}")]
+    Lake { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Metrics(String),
+    #[error("query {query}: {source}")]
+    Query { query: &'static str, source: datafusion::error::DataFusionError },
+    #[error("{0}")]
+    Data(String),
+}
+
+/// A stable id: the kind, then 16 hex digits of SHA-256 over the kind and its key parts.
+pub fn finding_id(kind: Kind, key: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(kind.name().as_bytes());
+    for part in key {
+        hash.update([0u8]);
+        hash.update(part.as_bytes());
+    }
+    let digest = hash.finalize();
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}", kind.name())
+}
+
+/// What every analysis needs: the session, the org, the config and the data's dates.
+pub struct Context {
+    pub ctx: datafusion::prelude::SessionContext,
+    pub org: Org,
+    pub config: Config,
+    /// The data's last day (of usage), the "as of" of every finding.
+    pub as_of: NaiveDate,
+    /// The data's first day.
+    pub first_day: NaiveDate,
+}
+
+impl Context {
+    /// First day of the "monthly" window: the last 30 days of data, or all of it when shorter.
+    pub fn window_start(&self) -> NaiveDate {
+        (self.as_of - chrono::Days::new(MONTH_DAYS as u64 - 1)).max(self.first_day)
+    }
+
+    /// Days in the window.
+    pub fn window_days(&self) -> i128 {
+        i128::from((self.as_of - self.window_start()).num_days() + 1)
+    }
+
+    /// Scales a window total to 30 days.
+    pub fn monthly(&self, window_total: i128) -> i128 {
+        div_round(window_total * MONTH_DAYS, self.window_days())
+    }
+
+    pub fn billing_period(&self) -> String {
+        self.as_of.format("%Y-%m").to_string()
+    }
+
+    /// The team's org path on the as-of day; `unallocated` and unknown names stay as they are.
+    pub fn org_path(&self, team: &str) -> String {
+        if self.org.is_team(team) { self.org.path(team, self.as_of) } else { team.to_string() }
+    }
+}
+
+/// Integer division rounded half away from zero.
+pub fn div_round(numerator: i128, denominator: i128) -> i128 {
+    let (q, r) = (numerator / denominator, numerator % denominator);
+    if 2 * r.abs() >= denominator.abs() { q + numerator.signum() * denominator.signum() } else { q }
+}
+
+/// `a * b` of two [`SCALE`] numbers, at [`SCALE`], rounded half away from zero (through 256 bits).
+pub fn mul(a: i128, b: i128) -> i128 {
+    use datafusion::arrow::datatypes::i256;
+    let product = i256::from_i128(a) * i256::from_i128(b);
+    let one = i256::from_i128(ONE);
+    let (q, r) = (product / one, product % one);
+    let half = r.wrapping_abs() * i256::from_i128(2) >= one;
+    let q = if half { if product < i256::ZERO { q - i256::ONE } else { q + i256::ONE } } else { q };
+    q.as_i128()
+}
+
+/// `a / b` of two [`SCALE`] numbers, at [`SCALE`], rounded half away from zero.
+pub fn div(a: i128, b: i128) -> i128 {
+    use datafusion::arrow::datatypes::i256;
+    let numerator = i256::from_i128(a) * i256::from_i128(ONE);
+    let denominator = i256::from_i128(b);
+    let (q, r) = (numerator / denominator, numerator % denominator);
+    let half = r.wrapping_abs() * i256::from_i128(2) >= denominator.wrapping_abs();
+    let negative = (numerator < i256::ZERO) != (denominator < i256::ZERO);
+    let q = if half { if negative { q - i256::ONE } else { q + i256::ONE } } else { q };
+    q.as_i128()
+}
+
+/// Money for people: `$1,234.56` style without the symbol, rounded to cents.
+pub fn cents(value: i128) -> String {
+    crate::money::format_cents(value)
+}
+
+/// Computes every finding from the lake's `attributed` and `line_items` tables,
+/// the mappings folder (org, `findings.toml`, `initiatives.toml`) and, when given,
+/// a business metrics file (CSV or Parquet, see [`crate::metrics`]) that
+/// realized savings are normalised by. Returns them ranked and in table order.
+/// An empty lake (nothing attributed) gives no findings.
+pub async fn compute(lake: &Lake, mappings: &Path, metrics: Option<&Path>) -> Result<Vec<Finding>, FindingsError> {
+    let parsed = Mappings::load(mappings)?;
+    let org = Org::compile(&parsed)?;
+    let config = config::load(mappings, &org)?;
+    let ctx = lake.session().await.map_err(|source| FindingsError::Query { query: "session", source })?;
+    if let Some(path) = metrics {
+        crate::metrics::register(&ctx, path).map_err(|e| FindingsError::Metrics(format!("{e:#}")))?;
+    }
+    if !ctx.table_exist("attributed").unwrap_or(false) {
+        return Ok(Vec::new());
+    }
+    let Some((first_day, as_of)) = query::data_days(&ctx).await? else {
+        return Ok(Vec::new());
+    };
+    let cx = Context { ctx, org, config, as_of, first_day };
+    let mut findings = Vec::new();
+    findings.extend(anomaly::find(&cx).await?);
+    findings.extend(unused::orphans(&cx).await?);
+    findings.extend(unused::idle(&cx).await?);
+    findings.extend(commitments::find(&cx).await?);
+    findings.extend(tiering::find(&cx).await?);
+    findings.extend(realized::find(&cx, metrics.is_some()).await?);
+    rank(&mut findings, &cx.config);
+    Ok(findings)
+}
+
+/// Effort per kind, savings per dev-day, the bar, and the rank of open
+/// recommendations (anomalies and realized savings are not ranked); then the table order.
+pub fn rank(findings: &mut [Finding], config: &Config) {
+    for f in findings.iter_mut() {
+        f.effort_dev_days = config.effort(f.kind());
+        let ranked = !matches!(f.kind(), Kind::Anomaly | Kind::RealizedSavings) && f.monthly_savings > 0;
+        if ranked {
+            let per_day =
+                if f.effort_dev_days > 0 { div(f.monthly_savings, f.effort_dev_days) } else { f.monthly_savings };
+            f.savings_per_dev_day = Some(per_day);
+            f.meets_bar = Some(per_day >= config.bar_per_dev_day());
+        }
+    }
+    let mut order: Vec<usize> = (0..findings.len()).filter(|&i| findings[i].savings_per_dev_day.is_some()).collect();
+    order.sort_by(|&a, &b| {
+        (findings[b].savings_per_dev_day, &findings[a].finding_id)
+            .cmp(&(findings[a].savings_per_dev_day, &findings[b].finding_id))
+    });
+    for (n, i) in order.into_iter().enumerate() {
+        findings[i].rank = Some(n as u32 + 1);
+    }
+    findings.sort_by(|a, b| {
+        let key = |f: &Finding| (f.kind(), f.rank.unwrap_or(u32::MAX), std::cmp::Reverse(f.monthly_savings));
+        key(a).cmp(&key(b)).then_with(|| a.finding_id.cmp(&b.finding_id))
+    });
+}
+
+pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let money = || DataType::Decimal128(PRECISION, SCALE);
+    let text = |name: &str| Field::new(name, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        text("finding_id"),
+        text("kind"),
+        text("billing_period"),
+        text("team"),
+        text("org_path"),
+        text("provider"),
+        text("SubAccountId"),
+        text("ServiceName"),
+        text("ResourceId"),
+        Field::new("start_date", DataType::Date32, true),
+        text("title"),
+        text("detail"),
+        text("currency"),
+        Field::new("monthly_cost", money(), false),
+        Field::new("monthly_savings", money(), false),
+        Field::new("expected_monthly_savings", money(), true),
+        Field::new("effort_dev_days", money(), false),
+        text("status"),
+        text("subkind"),
+        Field::new("savings_low", money(), true),
+        Field::new("savings_high", money(), true),
+        Field::new("savings_per_dev_day", money(), true),
+        Field::new("rank", DataType::UInt32, true),
+        Field::new("meets_bar", DataType::Boolean, true),
+    ]))
+});
+
+/// The findings as one batch of [`SCHEMA`].
+pub fn to_batch(findings: &[Finding]) -> RecordBatch {
+    let text =
+        |f: &dyn Fn(&Finding) -> &str| Arc::new(StringArray::from_iter_values(findings.iter().map(f))) as ArrayRef;
+    let money = |f: &dyn Fn(&Finding) -> Option<i128>| {
+        Arc::new(
+            Decimal128Array::from_iter(findings.iter().map(f))
+                .with_precision_and_scale(PRECISION, SCALE)
+                .expect("valid"),
+        ) as ArrayRef
+    };
+    let columns: Vec<ArrayRef> = vec![
+        text(&|f| &f.finding_id),
+        text(&|f| f.kind().name()),
+        text(&|f| &f.billing_period),
+        text(&|f| &f.team),
+        text(&|f| &f.org_path),
+        text(&|f| &f.provider),
+        text(&|f| &f.sub_account_id),
+        text(&|f| &f.service_name),
+        text(&|f| &f.resource_id),
+        Arc::new(Date32Array::from_iter(findings.iter().map(|f| f.start_date.map(Date32Type::from_naive_date)))),
+        text(&|f| &f.title),
+        text(&|f| &f.detail),
+        text(&|f| &f.currency),
+        money(&|f| Some(f.monthly_cost)),
+        money(&|f| Some(f.monthly_savings)),
+        money(&|f| f.expected_monthly_savings),
+        money(&|f| Some(f.effort_dev_days)),
+        text(&|f| &f.status),
+        text(&|f| &f.subkind),
+        money(&|f| f.savings_low),
+        money(&|f| f.savings_high),
+        money(&|f| f.savings_per_dev_day),
+        Arc::new(UInt32Array::from_iter(findings.iter().map(|f| f.rank))),
+        Arc::new(BooleanArray::from_iter(findings.iter().map(|f| f.meets_bar))),
+    ];
+    RecordBatch::try_new(SCHEMA.clone(), columns).expect("columns match the schema")
+}
+
+/// Replaces the lake's `findings` table with these findings: one file,
+/// `<lake>/findings/findings.parquet`, written atomically (a crash leaves the
+/// old table). No findings still writes an empty table, so stale ones go.
+pub fn save(lake: &Lake, findings: &[Finding]) -> Result<(), FindingsError> {
+    let dir = lake.table_dir(TABLE);
+    let path = dir.join("findings.parquet");
+    crate::lake::write_parquet_atomic(&path, &[to_batch(findings)])
+        .map_err(|source| FindingsError::Lake { path: path.display().to_string(), source })?;
+    // Files of other names (an older layout) would be read as part of the table.
+    if let Ok(entries) = std::fs::read_dir(&dir) {
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p != path && p.extension().is_some_and(|x| x == "parquet") {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_stable_and_keyed() {
+        assert_eq!(finding_id(Kind::Idle, &["a", "b"]), finding_id(Kind::Idle, &["a", "b"]));
+        assert_ne!(finding_id(Kind::Idle, &["ab", ""]), finding_id(Kind::Idle, &["a", "b"]));
+        assert!(finding_id(Kind::Orphan, &["x"]).starts_with("orphan-"));
+    }
+
+    #[test]
+    fn exact_arithmetic() {
+        assert_eq!(mul(3 * ONE / 2, 2 * ONE), 3 * ONE);
+        assert_eq!(div(ONE, 3 * ONE), 33_333_333_333_333_333_333);
+        assert_eq!(div(2 * ONE, 3 * ONE), 66_666_666_666_666_666_667);
+        assert_eq!(div_round(-5, 2), -3);
+        assert_eq!(mul(10_000 * ONE, 10_000 * ONE), 100_000_000 * ONE);
+    }
+}

@@ -28,6 +28,12 @@ pub enum Kind {
     Function,
     LogGroup,
     Table,
+    /// Application load balancer (planted cases only: no team profile runs one).
+    LoadBalancer,
+    /// EBS snapshot (planted cases only).
+    Snapshot,
+    /// Bucket whose objects sit in colder storage classes (planted cases only).
+    ArchiveBucket,
 }
 
 impl Kind {
@@ -44,6 +50,9 @@ impl Kind {
             Kind::Function => (1, 20_000),                         // thousand invocations per day
             Kind::LogGroup => (20, 60_000),                        // MB ingested per day
             Kind::Table => (1, 800),                               // GB stored
+            Kind::LoadBalancer => (1, 200),                        // LCU-hours per day
+            Kind::Snapshot => (20, 4_000),                         // GB stored
+            Kind::ArchiveBucket => (10, 40_000),                   // GB stored
         }
     }
 
@@ -52,6 +61,8 @@ impl Kind {
         match self {
             Kind::Database => &["db", "primary", "store"],
             Kind::Bucket | Kind::ReplicatedBucket => &["assets", "exports", "backups", "uploads", "artifacts", "raw"],
+            Kind::ArchiveBucket => &["archive"],
+            Kind::LoadBalancer => &["alb"],
             Kind::Function => &["handler", "worker", "cron", "webhook", "consumer"],
             Kind::Table => &["events", "sessions", "state", "idempotency-keys"],
             Kind::Cluster => &["cluster"],
@@ -91,10 +102,11 @@ pub enum Product {
     DynamoDb,
     ComputeSavingsPlans,
     SupportBusiness,
+    Elb,
 }
 
 impl Product {
-    pub const ALL: [Product; 10] = [
+    pub const ALL: [Product; 11] = [
         Product::Ec2,
         Product::Rds,
         Product::S3,
@@ -105,6 +117,7 @@ impl Product {
         Product::DynamoDb,
         Product::ComputeSavingsPlans,
         Product::SupportBusiness,
+        Product::Elb,
     ];
 
     /// `lineItem/ProductCode`.
@@ -120,6 +133,7 @@ impl Product {
             Product::DynamoDb => "AmazonDynamoDB",
             Product::ComputeSavingsPlans => "ComputeSavingsPlans",
             Product::SupportBusiness => "AWSSupportBusiness",
+            Product::Elb => "AWSELB",
         }
     }
 
@@ -136,6 +150,7 @@ impl Product {
             Product::DynamoDb => "Amazon DynamoDB",
             Product::ComputeSavingsPlans => "Savings Plans for AWS Compute usage",
             Product::SupportBusiness => "AWS Support (Business)",
+            Product::Elb => "Elastic Load Balancing",
         }
     }
 
@@ -237,6 +252,9 @@ mod tests {
             Kind::Function,
             Kind::LogGroup,
             Kind::Table,
+            Kind::LoadBalancer,
+            Kind::Snapshot,
+            Kind::ArchiveBucket,
         ] {
             assert!(!catalog.variants(kind).is_empty(), "{kind:?}");
         }

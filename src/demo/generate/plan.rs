@@ -5,6 +5,7 @@
 //! Resources are compact (no strings) so tens of millions of rows need only a
 //! few hundred thousand small structs; names and ids are derived when written.
 
+mod planted;
 mod resources;
 
 use std::collections::BTreeMap;
@@ -17,6 +18,7 @@ use super::catalog::{Catalog, Product, REGIONS};
 use super::company::{ACCOUNTS, Env, PAYERS, PayerSpec, TEAMS, account_index};
 use super::decimal::Fixed;
 use super::ids::{self, mix64};
+pub use planted::{Planted, PlantedAnomaly};
 pub use resources::{Resource, TeamKey, TeamVocabulary, env_tag};
 use resources::{TEAM_SHIFT, add_resources_to_empty_accounts, team_resources, vocabulary};
 
@@ -106,6 +108,9 @@ pub struct PayerPlan {
     pub resources: Vec<Resource>,
     pub reservations: Vec<Reservation>,
     pub savings_plan: Option<SavingsPlan>,
+    /// Planted cases for the findings (see [`planted`]), written after the
+    /// ordinary resources each day; not counted in [`Plan::estimated_rows`].
+    pub planted: Vec<Planted>,
 }
 
 pub struct Plan {
@@ -155,6 +160,7 @@ impl Plan {
             all.extend(team_resources(seed, &catalog, &months, team_index, count));
         }
         add_resources_to_empty_accounts(&mut all, &catalog, &months, seed);
+        let planted = planted::planted(&catalog, &months, &all);
 
         let vocabularies = TEAMS.iter().map(vocabulary).collect();
         let mut payers = Vec::new();
@@ -163,7 +169,16 @@ impl Plan {
             let mut resources: Vec<Resource> =
                 all.iter().filter(|r| ACCOUNTS[usize::from(r.account)].payer == spec.account).copied().collect();
             resources.sort_by_key(|r| (r.account, r.serial));
-            let mut payer = PayerPlan { index, spec, account, resources, reservations: Vec::new(), savings_plan: None };
+            let mine = planted.iter().filter(|p| ACCOUNTS[usize::from(p.resource.account)].payer == spec.account);
+            let mut payer = PayerPlan {
+                index,
+                spec,
+                account,
+                resources,
+                reservations: Vec::new(),
+                savings_plan: None,
+                planted: mine.copied().collect(),
+            };
             buy_commitments(&mut payer, &catalog, &months, seed);
             payers.push(payer);
         }
@@ -202,6 +217,16 @@ impl Plan {
             }
         }
         rows
+    }
+}
+
+impl Plan {
+    /// The planted anomalies, with their dates.
+    pub fn planted_anomalies(&self) -> Vec<PlantedAnomaly> {
+        let planted: Vec<Planted> = self.payers.iter().flat_map(|p| p.planted.iter().copied()).collect();
+        let mut anomalies = planted::anomalies(&planted, self.months[0].first_day);
+        anomalies.sort_by_key(|a| a.start);
+        anomalies
     }
 }
 

@@ -123,6 +123,19 @@ fn write_day(
             used_commitment += write_usage(plan, payer, month, &day, resource, meter_index, rng, &mut scratch, report)?;
         }
     }
+    // Planted cases last, from their own stream: the lines above stay as they were without them.
+    let mut planted_rng = ChaCha8Rng::seed_from_u64(mix64(plan.seed ^ mix64(0x9EA7 + u64::from(day.global))));
+    for resource in payer.planted.iter().map(|p| &p.resource).filter(|r| r.is_active_on(day.global)) {
+        let archetype = &plan.catalog.archetypes[usize::from(resource.archetype)];
+        write_resource_id(&mut scratch.resource_id, plan.seed, archetype.kind, resource);
+        let silent = resource.traffic.factor_on(day.global) == 0;
+        for (meter_index, meter) in archetype.meters.iter().enumerate() {
+            if silent && matches!(meter.quantity, Quantity::Traffic { .. }) {
+                continue;
+            }
+            write_usage(plan, payer, month, &day, resource, meter_index, &mut planted_rng, &mut scratch, report)?;
+        }
+    }
     if let Some(savings_plan) = &payer.savings_plan {
         let commitment = Fixed::whole(24).mul_exact(savings_plan.hourly_commitment);
         let fee = LineItem {
@@ -294,7 +307,12 @@ fn daily_usage(
             };
             let noise = between(rng, 8_500, 11_500);
             let factors = weekly * growth * i128::from(step) * i128::from(noise);
-            size.mul_exact(per_size).mul_div_round(factors, 10_000_i128.pow(4), decimals)
+            let planted = i128::from(resource.traffic.factor_on(day.global));
+            if planted == 10_000 {
+                size.mul_exact(per_size).mul_div_round(factors, 10_000_i128.pow(4), decimals)
+            } else {
+                size.mul_exact(per_size).mul_div_round(factors * planted, 10_000_i128.pow(5), decimals)
+            }
         }
     };
     usage.max(smallest)

@@ -120,6 +120,37 @@ pub fn archetypes() -> Vec<Archetype> {
         .traffic("15000", 0)
         .describe("$1.25 per million write request units".to_string());
     archetypes.push(archetype(Kind::Table, vec![table_storage.build(), reads.build(), writes.build()]));
+    // Kinds only the planted cases use, last so the archetypes above keep their indices.
+    let lb_hours = MeterSpec::new(Product::Elb, "LoadBalancerUsage", "LoadBalancing:Application", "0.0225")
+        .family("Load Balancer-Application")
+        .unit("Hrs")
+        .hours(Quantity::AlwaysOnHours)
+        .describe("$0.0225 per Application LoadBalancer-hour (or partial hour)".to_string());
+    let lb_lcus = MeterSpec::new(Product::Elb, "LCUUsage", "LoadBalancing:Application", "0.008")
+        .family("Load Balancer-Application")
+        .unit("LCU-Hrs")
+        .traffic("1", 4)
+        .describe("$0.008 per used Application load balancer capacity unit-hour (or partial hour)".to_string());
+    archetypes.push(archetype(Kind::LoadBalancer, vec![lb_hours.build(), lb_lcus.build()]));
+    let snapshot = MeterSpec::new(Product::Ec2, "EBS:SnapshotUsage", "CreateSnapshot", "0.05")
+        .family("Storage Snapshot")
+        .unit("GB-Mo")
+        .storage("1")
+        .describe("$0.05 per GB-Month of snapshot data stored".to_string());
+    archetypes.push(archetype(Kind::Snapshot, vec![snapshot.build()]));
+    let infrequent = MeterSpec::new(Product::S3, "TimedStorage-SIA-ByteHrs", "StandardIAStorage", "0.0125")
+        .family("Storage")
+        .unit("GB-Mo")
+        .storage("0.5")
+        .prefix(RegionPrefix::NotInHomeRegion)
+        .describe("$0.0125 per GB-Month of storage used in Standard-Infrequent Access".to_string());
+    let glacier = MeterSpec::new(Product::S3, "TimedStorage-GIR-ByteHrs", "GlacierInstantRetrievalStorage", "0.004")
+        .family("Storage")
+        .unit("GB-Mo")
+        .storage("0.5")
+        .prefix(RegionPrefix::NotInHomeRegion)
+        .describe("$0.004 per GB-Month of storage used in Glacier Instant Retrieval".to_string());
+    archetypes.push(archetype(Kind::ArchiveBucket, vec![infrequent.build(), glacier.build(), s3_requests()]));
     archetypes
 }
 

@@ -39,6 +39,26 @@ pub struct Resource {
     pub commitment: Commitment,
     /// Takes a Reserved Instance or Savings Plan if one is on offer.
     pub wants_commitment: bool,
+    /// Scales traffic-driven usage on some days (planted cases only).
+    pub traffic: TrafficChange,
+}
+
+/// Traffic-driven meters (requests, bytes, LCUs) of a resource run at
+/// `factor_bp` of their normal level on days `from..until`; at 0 they bill nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TrafficChange {
+    pub from: u32,
+    pub until: u32,
+    pub factor_bp: i64,
+}
+
+impl TrafficChange {
+    pub const NONE: TrafficChange = TrafficChange { from: 0, until: 0, factor_bp: 10_000 };
+
+    /// Basis points of normal traffic on a day.
+    pub fn factor_on(&self, global_day: u32) -> i64 {
+        if (self.from..self.until).contains(&global_day) { self.factor_bp } else { 10_000 }
+    }
 }
 
 impl Resource {
@@ -195,6 +215,7 @@ fn draw_resource(
         active_until,
         commitment: Commitment::OnDemand,
         wants_commitment: chance(rng, 8_000),
+        traffic: TrafficChange::NONE,
     }
 }
 

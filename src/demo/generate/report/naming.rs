@@ -84,9 +84,19 @@ pub fn write_resource_id(out: &mut String, seed: u64, kind: Kind, resource: &Res
             arn(out, "rds", "db:");
             name(out, true);
         }
-        Kind::Bucket | Kind::ReplicatedBucket => {
+        Kind::Bucket | Kind::ReplicatedBucket | Kind::ArchiveBucket => {
             out.push_str("acme-");
             name(out, true);
+        }
+        Kind::Snapshot => {
+            out.push_str("snap-0");
+            push_hex(out, hex_id, 16);
+        }
+        Kind::LoadBalancer => {
+            arn(out, "elasticloadbalancing", "loadbalancer/app/");
+            name(out, true);
+            out.push('/');
+            push_hex(out, hex_id, 16);
         }
         Kind::Cluster => {
             arn(out, "eks", "cluster/");
