@@ -1,0 +1,468 @@
+//! What each team is told, and whether it is told anything: the data (budget
+//! status, this week's drivers, unallocated spend in its accounts, findings) read
+//! from the lake, judged against chat.toml's thresholds and the outbox's memory.
+//!
+//! A team gets a message only when something in it is new and matters: a budget at
+//! risk or over (or back on track), a week's change over both thresholds (at most
+//! once a week), unallocated spend or a recommendation over its threshold and not
+//! told before (or changed materially since: by 20% and the threshold), a verified win.
+//! The rest of the message (e.g. an on-track budget) is context.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray, StringArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type, Int64Type};
+use datafusion::prelude::SessionContext;
+
+use super::config::{ChatConfig, Thresholds};
+use super::drivers::Driver;
+use super::message::{Item, Line, Message, Section, Span, money, percent, signed_money};
+use super::outbox::{Memory, Status as Event};
+use crate::attribute::org::{Org, UNALLOCATED};
+use crate::budget::file::{Month, PERCENT_WHOLE, div_round};
+use crate::budget::{BudgetStatus, Status};
+use crate::money::{PRECISION, SCALE};
+
+const UNALLOCATED_SQL: &str = include_str!("../../queries/nudge_unallocated.sql");
+const FINDINGS_SQL: &str = include_str!("../../queries/nudge_findings.sql");
+
+/// Unallocated spend in an account whose allocated spend is mostly one team's.
+#[derive(Debug, Clone)]
+pub struct Unallocated {
+    pub team: String,
+    pub account: String,
+    pub currency: String,
+    pub amount: i128,
+    pub resources: i64,
+    pub line_items: i64,
+}
+
+/// A row of the `findings` table, as far as nudges need it.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub finding_id: String,
+    pub kind: String,
+    pub billing_period: String,
+    pub team: String,
+    pub title: String,
+    pub currency: String,
+    pub monthly_savings: Option<i128>,
+    /// Dev-days in hundredths.
+    pub effort_centidays: Option<i128>,
+    pub status: String,
+}
+
+/// Everything messages are made from.
+#[derive(Debug)]
+pub struct Inputs {
+    pub as_of: NaiveDate,
+    pub drivers: Vec<Driver>,
+    pub budgets: Vec<BudgetStatus>,
+    pub unallocated: Vec<Unallocated>,
+    pub findings: Vec<Finding>,
+}
+
+fn texts(batch: &datafusion::arrow::record_batch::RecordBatch, i: usize) -> datafusion::error::Result<StringArray> {
+    Ok(cast(batch.column(i), &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
+fn text(a: &StringArray, i: usize) -> String {
+    if a.is_null(i) { String::new() } else { a.value(i).to_string() }
+}
+
+pub async fn unallocated(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::error::Result<Vec<Unallocated>> {
+    let sql = UNALLOCATED_SQL
+        .replace("{period}", &Month::of(as_of).to_string())
+        .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string());
+    let mut out = Vec::new();
+    for batch in ctx.sql(&sql).await?.collect().await? {
+        let (team, account, currency) = (texts(&batch, 0)?, texts(&batch, 1)?, texts(&batch, 2)?);
+        let amount = cast(batch.column(3), &DataType::Decimal128(PRECISION, SCALE))?;
+        let amount = amount.as_primitive::<Decimal128Type>();
+        let resources = cast(batch.column(4), &DataType::Int64)?;
+        let lines = cast(batch.column(5), &DataType::Int64)?;
+        for i in 0..batch.num_rows() {
+            out.push(Unallocated {
+                team: text(&team, i),
+                account: text(&account, i),
+                currency: text(&currency, i),
+                amount: amount.value(i),
+                resources: resources.as_primitive::<Int64Type>().value(i),
+                line_items: lines.as_primitive::<Int64Type>().value(i),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The findings table's rows for the as-of month or before, the latest per finding;
+/// none when the lake has no findings table.
+pub async fn findings(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::error::Result<Vec<Finding>> {
+    if !ctx.table_exist(crate::findings::TABLE)? {
+        return Ok(Vec::new());
+    }
+    let sql = FINDINGS_SQL.replace("{period}", &Month::of(as_of).to_string());
+    let mut latest: BTreeMap<String, Finding> = BTreeMap::new();
+    for batch in ctx.sql(&sql).await?.collect().await? {
+        let columns: Vec<StringArray> = (0..9).map(|i| texts(&batch, i)).collect::<Result<_, _>>()?;
+        let savings = cast(batch.column(6), &DataType::Decimal128(PRECISION, SCALE))?;
+        let savings = savings.as_primitive::<Decimal128Type>();
+        for i in 0..batch.num_rows() {
+            let effort = crate::money::parse_with_scale(&text(&columns[7], i), 2).ok().map(|p| p.value);
+            let finding = Finding {
+                finding_id: text(&columns[0], i),
+                kind: text(&columns[1], i),
+                billing_period: text(&columns[2], i),
+                team: text(&columns[3], i),
+                title: text(&columns[4], i),
+                currency: text(&columns[5], i),
+                monthly_savings: (!savings.is_null(i)).then(|| savings.value(i)),
+                effort_centidays: effort.filter(|_| !columns[7].is_null(i)),
+                status: text(&columns[8], i),
+            };
+            latest.insert(finding.finding_id.clone(), finding);
+        }
+    }
+    Ok(latest.into_values().collect())
+}
+
+/// `|new - old| >= max(20% of |old|, floor)`.
+fn material(old: Option<i128>, new: Option<i128>, floor: i128) -> bool {
+    match (old, new) {
+        (Some(old), Some(new)) => (new - old).abs() >= (old.abs() / 5).max(floor),
+        (None, None) => false,
+        _ => true,
+    }
+}
+
+/// Whether an item is new enough to tell: never told, or changed (state, or value
+/// materially), or its snooze is over. An acknowledged item stays quiet until it changes.
+fn worth_telling(memory: &Memory, id: &str, state: &str, value: Option<i128>, floor: i128, as_of: NaiveDate) -> bool {
+    let Some(event) = memory.items.get(id) else { return true };
+    match event.status {
+        Event::Snoozed => NaiveDate::parse_from_str(&event.state, "%Y-%m-%d").is_ok_and(|until| as_of >= until),
+        Event::Acked => material(event.value, value, floor),
+        Event::Sent => event.state != state || material(event.value, value, floor),
+        Event::Pending | Event::Failed => true,
+    }
+}
+
+fn fmt_day(day: NaiveDate) -> String {
+    day.format("%b %-d").to_string()
+}
+
+fn text_span(t: impl Into<String>) -> Span {
+    Span::Text(t.into())
+}
+
+/// Builds each team's message, in team order; teams with nothing that matters get none.
+pub fn build(inputs: &Inputs, org: &Org, config: &ChatConfig, memory: &Memory) -> Vec<Message> {
+    let t = &config.thresholds;
+    let as_of = inputs.as_of;
+    let mut teams: BTreeSet<&str> = BTreeSet::new();
+    teams.extend(inputs.drivers.iter().map(|d| d.team.as_str()));
+    teams.extend(inputs.budgets.iter().filter(|b| b.kind == "team").map(|b| b.owner.as_str()));
+    teams.extend(inputs.unallocated.iter().map(|u| u.team.as_str()));
+    teams.extend(inputs.findings.iter().map(|f| f.team.as_str()));
+    let mut out = Vec::new();
+    for team in teams {
+        if team == UNALLOCATED || !org.is_team(team) {
+            continue;
+        }
+        if let Some(message) = team_message(inputs, org, config, t, memory, team, as_of) {
+            out.push(message);
+        }
+    }
+    out
+}
+
+fn team_message(
+    inputs: &Inputs,
+    org: &Org,
+    config: &ChatConfig,
+    t: &Thresholds,
+    memory: &Memory,
+    team: &str,
+    as_of: NaiveDate,
+) -> Option<Message> {
+    let month = Month::of(as_of);
+    let mut sections = Vec::new();
+    let mut items = Vec::new();
+    let mut triggered = false;
+    let mut wins: Vec<Line> = Vec::new();
+
+    // Budget: context always, news when at risk or over (or back on track).
+    let budget_lines: Vec<Line> = inputs
+        .budgets
+        .iter()
+        .filter(|b| b.owner == team && b.kind == "team")
+        .map(|b| {
+            let id = format!("budget:{team}:{}", b.month);
+            let state = b.status.name().to_string();
+            let before = memory.items.get(&id).map(|e| e.state.clone());
+            let alarming = matches!(b.status, Status::AtRisk | Status::OverTolerance);
+            if alarming && worth_telling(memory, &id, &state, None, 0, as_of) {
+                triggered = true;
+            }
+            if b.status == Status::OnTrack && matches!(before.as_deref(), Some("at risk" | "over tolerance")) {
+                triggered = true;
+                wins.push(vec![
+                    text_span("Back on track: "),
+                    text_span(format!("the {} budget was {} when last told", b.month, before.unwrap_or_default())),
+                ]);
+            }
+            items.push(Item { id, kind: "budget", state, value: b.variance_pct });
+            budget_line(b)
+        })
+        .collect();
+    if !budget_lines.is_empty() {
+        sections.push(Section { heading: format!("Budget, {}", month_name(month)), lines: budget_lines });
+    }
+
+    // This week: totals per currency from the service rows, the drivers from services and resources.
+    let mine: Vec<&Driver> = inputs.drivers.iter().filter(|d| d.team == team).collect();
+    let mut currencies: Vec<&str> = mine.iter().map(|d| d.currency.as_str()).collect();
+    currencies.dedup();
+    let mut week_lines = Vec::new();
+    let start = as_of - chrono::Duration::days(6);
+    for currency in currencies {
+        let rows: Vec<&&Driver> = mine.iter().filter(|d| d.currency == currency).collect();
+        let (this, prior): (i128, i128) = rows
+            .iter()
+            .filter(|d| d.dimension == "service")
+            .fold((0, 0), |(a, b), d| (a + d.this_week, b + d.prior_week));
+        let change = this - prior;
+        let big = change.abs() >= t.min_change
+            && (prior == 0 || change.abs() * PERCENT_WHOLE >= t.min_change_pct.0 * prior.abs());
+        let id = format!("week:{team}:{currency}");
+        let recent = memory.items.get(&id).is_some_and(|e| {
+            e.status == Event::Sent && e.as_of.is_some_and(|d| d <= as_of && (as_of - d).num_days() < 7)
+        });
+        if big && !recent {
+            triggered = true;
+            items.push(Item { id, kind: "week", state: as_of.to_string(), value: Some(change) });
+        }
+        let pct = percent(change, prior).map(|p| format!(" ({}{p}%)", if change > 0 { "+" } else { "" }));
+        week_lines.push(vec![
+            text_span(format!("{}–{}: ", fmt_day(start), fmt_day(as_of))),
+            Span::Bold(money(this, currency)),
+            text_span(format!(
+                ", {}{} vs the week before ({})",
+                signed_money(change, currency),
+                pct.unwrap_or_default(),
+                money(prior, currency)
+            )),
+        ]);
+        if big && change < 0 {
+            wins.push(vec![text_span(format!("Spend down {} on the week before", money(-change, currency)))]);
+        }
+        let mut movers: Vec<&&&Driver> = rows.iter().filter(|d| d.dimension == "service" && d.change != 0).collect();
+        movers.sort_by(|a, b| b.change.abs().cmp(&a.change.abs()).then(a.key.cmp(&b.key)));
+        for d in movers.into_iter().take(t.max_items) {
+            week_lines.push(driver_line("", d, currency));
+        }
+        let resource = rows
+            .iter()
+            .filter(|d| d.dimension == "resource" && !d.key.is_empty() && d.change != 0)
+            .max_by(|a, b| a.change.abs().cmp(&b.change.abs()).then(b.key.cmp(&a.key)));
+        if let Some(d) = resource {
+            week_lines.push(driver_line("largest resource move: ", d, currency));
+        }
+    }
+    if !week_lines.is_empty() {
+        sections.push(Section { heading: "This week".into(), lines: week_lines });
+    }
+
+    // Unallocated spend in accounts the team owns most of.
+    let mut lines = Vec::new();
+    for u in inputs.unallocated.iter().filter(|u| u.team == team && u.amount >= t.min_unallocated).take(t.max_items) {
+        let id = format!("unallocated:{team}:{}:{month}", u.account);
+        if worth_telling(memory, &id, "open", Some(u.amount), t.min_unallocated, as_of) {
+            triggered = true;
+        }
+        items.push(Item { id, kind: "unallocated", state: "open".into(), value: Some(u.amount) });
+        lines.push(vec![
+            Span::Bold(money(u.amount, &u.currency)),
+            text_span(format!(" in {} so far with no owner, in account ", month_name(month))),
+            Span::Data(u.account.clone()),
+            text_span(format!(
+                " ({} resource{}, {} line items), where most spend is yours: tag them team={team} or add a rule",
+                u.resources,
+                if u.resources == 1 { "" } else { "s" },
+                u.line_items
+            )),
+        ]);
+    }
+    if !lines.is_empty() {
+        sections.push(Section { heading: "Unallocated spend you probably own".into(), lines });
+    }
+
+    // Recommendations not told before (or changed materially), largest first.
+    let mut recs: Vec<&Finding> = inputs
+        .findings
+        .iter()
+        .filter(|f| f.team == team && f.kind != "realized_savings")
+        .filter(|f| f.status.is_empty() || f.status == "open")
+        .filter(|f| f.monthly_savings.is_some_and(|s| s >= t.min_savings))
+        .filter(|f| {
+            worth_telling(
+                memory,
+                &format!("finding:{}", f.finding_id),
+                &f.status,
+                f.monthly_savings,
+                t.min_savings,
+                as_of,
+            )
+        })
+        .collect();
+    recs.sort_by(|a, b| b.monthly_savings.cmp(&a.monthly_savings).then(a.finding_id.cmp(&b.finding_id)));
+    let lines: Vec<Line> = recs
+        .iter()
+        .take(t.max_items)
+        .map(|f| {
+            triggered = true;
+            items.push(Item {
+                id: format!("finding:{}", f.finding_id),
+                kind: "recommendation",
+                state: f.status.clone(),
+                value: f.monthly_savings,
+            });
+            recommendation_line(f, t)
+        })
+        .collect();
+    if !lines.is_empty() {
+        sections.push(Section { heading: "Top recommendations".into(), lines });
+    }
+
+    // Wins: verified realized savings not told before.
+    for f in inputs.findings.iter().filter(|f| f.team == team && f.kind == "realized_savings" && f.status == "verified")
+    {
+        let id = format!("finding:{}", f.finding_id);
+        if !worth_telling(memory, &id, &f.status, f.monthly_savings, t.min_savings, as_of) {
+            continue;
+        }
+        triggered = true;
+        items.push(Item { id, kind: "win", state: f.status.clone(), value: f.monthly_savings });
+        let mut line = vec![Span::Data(f.title.clone())];
+        if let Some(s) = f.monthly_savings {
+            line.push(text_span(format!(": {}/month saved, verified", money(s, &f.currency))));
+        }
+        wins.push(line);
+        if wins.len() >= t.max_items {
+            break;
+        }
+    }
+    if !wins.is_empty() {
+        sections.push(Section { heading: "Wins".into(), lines: wins });
+    }
+
+    if !triggered {
+        return None;
+    }
+    let report = Some(match &config.report {
+        Some(template) => template
+            .replace("{team}", team)
+            .replace("{as_of}", &as_of.to_string())
+            .replace("{month}", &month.to_string()),
+        None => format!("tally report weekly --as-of {as_of}"),
+    });
+    Some(Message {
+        team: team.to_string(),
+        org_path: org.path(team, as_of),
+        as_of,
+        title: format!("{team}: cloud spend, week to {}", as_of.format("%b %-d, %Y")),
+        sections,
+        report,
+        items,
+    })
+}
+
+fn month_name(month: Month) -> String {
+    month.first().format("%B %Y").to_string()
+}
+
+fn budget_line(b: &BudgetStatus) -> Line {
+    let c = &b.currency;
+    let over = b.variance_pct.map(|v| {
+        // hundredths of a percent -> tenths, rounded half away from zero
+        let tenths = div_round(v, 10);
+        format!("{}.{}%", tenths.abs() / 10, tenths.abs() % 10)
+    });
+    let (label, detail) = match b.status {
+        Status::OnTrack => (
+            "On track".to_string(),
+            format!(": forecast {} of a {} budget by month end", money(b.forecast, c), money(b.budget, c)),
+        ),
+        Status::AtRisk => (
+            format!("At risk: forecast {} over by month end", over.unwrap_or_default()),
+            format!(" ({} forecast, {} budget)", money(b.forecast, c), money(b.budget, c)),
+        ),
+        Status::OverTolerance => (
+            format!("Over budget: forecast {} over", over.unwrap_or_default()),
+            format!(" ({} forecast, {} budget)", money(b.forecast, c), money(b.budget, c)),
+        ),
+        Status::Approved => (
+            "Over budget, within an approved variance".to_string(),
+            format!(": forecast {} of a {} budget", money(b.forecast, c), money(b.budget, c)),
+        ),
+    };
+    vec![
+        Span::Bold(label),
+        text_span(format!(
+            "{detail}; {} spent through {}",
+            money(b.actual, c),
+            b.data_end.map(fmt_day).unwrap_or_default()
+        )),
+    ]
+}
+
+fn driver_line(prefix: &str, d: &Driver, currency: &str) -> Line {
+    let key = if d.key.is_empty() { "(none)".to_string() } else { d.key.clone() };
+    vec![
+        text_span(prefix),
+        Span::Data(key),
+        text_span(format!(
+            " {} ({} → {})",
+            signed_money(d.change, currency),
+            money(d.prior_week, currency),
+            money(d.this_week, currency)
+        )),
+    ]
+}
+
+fn recommendation_line(f: &Finding, t: &Thresholds) -> Line {
+    let savings = f.monthly_savings.unwrap_or(0);
+    let c = &f.currency;
+    let mut line = vec![Span::Data(f.title.clone()), text_span(format!(": saves {}/month", money(savings, c)))];
+    match f.effort_centidays {
+        Some(days) if days > 0 => {
+            // savings per dev-week (5 dev-days) = savings * 5 / days, days in hundredths
+            let per_week = div_round(savings * 500, days);
+            let verdict = if per_week >= t.worth_per_dev_week { "worth it" } else { "below the bar" };
+            line.push(text_span(format!(
+                " for {} dev-day{}: {}/month per dev-week, {verdict} ({} per dev-week)",
+                crate::money::format(days, 2),
+                if days == 100 { "" } else { "s" },
+                money(per_week, c),
+                money(t.worth_per_dev_week, c)
+            )));
+        }
+        _ => line.push(text_span(", effort not estimated")),
+    }
+    line
+}
+
+/// The data's last charge day: the as-of date when none is given.
+pub async fn last_day(ctx: &SessionContext) -> datafusion::error::Result<Option<NaiveDate>> {
+    let sql = r#"SELECT max(CAST("ChargePeriodStart" AS DATE)) FROM attributed"#;
+    for batch in ctx.sql(sql).await?.collect().await? {
+        let column = cast(batch.column(0), &DataType::Date32)?;
+        let days = column.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
+        if batch.num_rows() > 0 && !days.is_null(0) {
+            return Ok(datafusion::arrow::datatypes::Date32Type::to_naive_date_opt(days.value(0)));
+        }
+    }
+    Ok(None)
+}
