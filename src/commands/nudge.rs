@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use tally::lake::Lake;
 use tally::nudge::{self, Options};
 
-use crate::{LakeArg, MappingsArg};
+use crate::LakeArg;
 
 /// Exit code when a message could not be delivered (it is kept for the next run).
 pub const EXIT_DELIVERY_FAILED: u8 = 7;
@@ -55,15 +55,17 @@ pub struct NudgeArgs {
     #[command(subcommand)]
     command: Option<NudgeCommand>,
     #[command(flatten)]
-    plan: Option<PlanArgs>,
+    plan: PlanArgs,
 }
 
 #[derive(Args)]
 struct PlanArgs {
-    #[command(flatten)]
-    lake: LakeArg,
-    #[command(flatten)]
-    mappings: MappingsArg,
+    /// Lake folder (Parquet tables: line_items, attributed, findings, outbox)
+    #[arg(long, env = "TALLY_LAKE", value_name = "DIR", required = true)]
+    lake: Option<PathBuf>,
+    /// Mappings folder (org.toml, rules.toml, budgets.toml, chat.toml)
+    #[arg(long, env = "TALLY_MAPPINGS", value_name = "DIR", required = true)]
+    mappings: Option<PathBuf>,
     /// Print each message exactly as it would be sent; send nothing, record nothing
     #[arg(long, conflicts_with = "send", required_unless_present = "send")]
     dry_run: bool,
@@ -127,8 +129,7 @@ pub async fn run(args: NudgeArgs) -> anyhow::Result<ExitCode> {
             println!("snoozed {} until {}", s.finding_id, s.until);
             Ok(ExitCode::SUCCESS)
         }
-        (None, Some(plan)) => nudges(plan).await,
-        (None, None) => anyhow::bail!("give --dry-run or --send (see tally nudge --help)"),
+        (None, plan) => nudges(plan).await,
     }
 }
 
@@ -143,9 +144,12 @@ fn told_again(value: Option<i128>) -> String {
 }
 
 async fn nudges(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let lake = Lake::new(&args.lake.lake);
+    let (Some(lake), Some(mappings)) = (&args.lake, &args.mappings) else {
+        anyhow::bail!("give --lake and --mappings (see tally nudge --help)");
+    };
+    let lake = Lake::new(lake);
     let options = Options { as_of: args.as_of, send: args.send };
-    let summary = nudge::run(&lake, &args.mappings.mappings, &options).await?;
+    let summary = nudge::run(&lake, mappings, &options).await?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         for (i, planned) in summary.planned.iter().enumerate() {

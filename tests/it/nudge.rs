@@ -1,1 +1,464 @@
-//! `tally nudge` (see issue).
+//! `tally nudge` on a hand-built fortnight (1-14 August 2026) with four teams,
+//! a findings table written by the test, and a real HTTP server on loopback
+//! that receives the webhooks with scripted answers.
+//!
+//! Expected figures, by hand from the rows below (`python3 -c` with `decimal` agrees):
+//! - alpha: Compute i-alpha 100/day on the 1st-7th, 200/day on the 8th-14th, Storage 10/day:
+//!   this week 7 * 210 = 1470, the week before 7 * 110 = 770, change +700 = +90.9% (700/770).
+//!   Unallocated in its account 111: i-untagged 30/day * 14 = 420 (1 resource, 14 line items).
+//!   Recommendations: f-idle 12000/month for 3 dev-days = 12000 * 5 / 3 = 20000 per dev-week (worth it);
+//!   f-tier 800/month for 10 dev-days = 400 per dev-week (below the bar); f-small 100 < min_savings.
+//! - beta: 50/day then 90/day: 630 vs 350, +280 (+80.0%): over min_change 250 and 10%.
+//! - gamma (under ops): 20/day then 21/day: 147 vs 140, +7 (+5.0%), under the thresholds (shown,
+//!   not news). Budget 600: actual 287, each weekday's mean (20 + 21) / 2 = 20.5, forecast
+//!   287 + 17 * 20.5 = 635.5, (635.5 - 600) / 600 = 5.9% over, tolerance 2% (612): at risk, the news.
+//!   Finding f-gamma 2000/month for 0.5 dev-days = 2000 * 5 / 0.5 = 20000 per dev-week.
+//! - delta: 40/day both weeks, no budget, no findings: nothing matters, no message.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::{Lake, Run, tally};
+
+const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
+
+const BETA_SERVICE: &str = "<!channel> @here <http://evil|click> *bold*";
+const GAMMA_SERVICE: &str = "[click](http://evil) <at>all</at>";
+
+const ORG: &str = r#"
+[nodes]
+acme = {}
+eng = { parent = "acme" }
+ops = { parent = "acme" }
+
+[teams.alpha]
+parent = "eng"
+
+[teams.beta]
+parent = "eng"
+
+[teams.delta]
+parent = "eng"
+
+[teams.gamma]
+parent = "ops"
+"#;
+
+const RULES: &str = r#"
+[[rule]]
+id = "team-tag"
+precedence = 100
+team_from_tag = "team"
+"#;
+
+const BUDGETS: &str = r#"currency = "USD"
+
+[[budget]]
+owner = "gamma"
+monthly = "600"
+"#;
+
+fn chat_toml(secrets: &Path) -> String {
+    format!(
+        r##"# test routes: alpha its own Slack, gamma through its org node, beta by the default
+report = "https://finops.example.com/weekly/{{as_of}}.html#{{team}}"
+secrets_file = "{}"
+
+[delivery]
+timeout_seconds = 5
+max_attempts = 3
+backoff_ms = 50
+interval_ms = 0
+
+[default]
+kind = "webhook"
+url_env = "NUDGE_DEFAULT_URL"
+channel = "finops-bot"
+
+[route.alpha]
+kind = "slack"
+url_env = "NUDGE_ALPHA_URL"
+channel = "#alpha-cost"
+
+[route.ops]
+kind = "teams"
+url_secret = "ops-teams"
+channel = "Ops / Cost"
+"##,
+        secrets.display()
+    )
+}
+
+struct Setup {
+    lake: Lake,
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn mappings(&self) -> String {
+        self.dir.path().join("mappings").display().to_string()
+    }
+
+    fn secrets(&self) -> PathBuf {
+        self.dir.path().join("secrets.toml")
+    }
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = format!("{HEADER}\n");
+    let mut row = |account: &str, day: u32, cost: u32, service: &str, resource: &str, team: Option<&str>| {
+        let tags = team.map_or("{}".to_string(), |t| format!("\"{{\"\"team\"\":\"\"{t}\"\"}}\""));
+        csv.push_str(&format!(
+            "payer,{account},USD,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-08-{day:02}T00:00:00Z,2026-08-{:02}T00:00:00Z,Usage,{cost},{cost},{service},{resource},{tags}\n",
+            day + 1
+        ));
+    };
+    for day in 1..=14 {
+        let second_week = day > 7;
+        row("111", day, if second_week { 200 } else { 100 }, "Compute", "i-alpha", Some("alpha"));
+        row("111", day, 10, "Storage", "vol-alpha", Some("alpha"));
+        row("111", day, 30, "Compute", "i-untagged", None);
+        row("222", day, if second_week { 90 } else { 50 }, BETA_SERVICE, "db-beta", Some("beta"));
+        row("333", day, if second_week { 21 } else { 20 }, GAMMA_SERVICE, "gamma-1", Some("gamma"));
+        row("444", day, 40, "Compute", "i-delta", Some("delta"));
+    }
+    let file = dir.path().join("fortnight.csv");
+    std::fs::write(&file, csv).unwrap();
+    let lake = Lake::new();
+    lake.ingest_ok(&[file.to_str().unwrap()], &[]);
+    let mappings = dir.path().join("mappings");
+    std::fs::create_dir_all(&mappings).unwrap();
+    std::fs::write(mappings.join("org.toml"), ORG).unwrap();
+    std::fs::write(mappings.join("rules.toml"), RULES).unwrap();
+    std::fs::write(mappings.join("budgets.toml"), BUDGETS).unwrap();
+    let setup = Setup { lake, dir };
+    std::fs::write(mappings.join("chat.toml"), chat_toml(&setup.secrets())).unwrap();
+    let run = tally(&["attribute", "--lake", setup.lake.arg(), "--mappings", &setup.mappings(), "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    write_findings(&setup.lake.path);
+    setup
+}
+
+/// A `findings` table with the documented columns (src/findings/mod.rs) that nudges read.
+fn write_findings(lake: &Path) {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use datafusion::parquet::arrow::ArrowWriter;
+
+    // (id, kind, team, title, savings in dollars, effort in hundredths of a dev-day, status)
+    let rows: [(&str, &str, &str, &str, i128, Option<i128>, &str); 5] = [
+        ("f-idle", "idle", "alpha", "Idle instance i-0abc <!here> @channel", 12_000, Some(300), "open"),
+        ("f-tier", "storage_tiering", "alpha", "Move vol-alpha snapshots to cold storage", 800, Some(1000), "open"),
+        ("f-small", "orphan", "alpha", "Unattached volume vol-9", 100, Some(50), "open"),
+        ("f-win", "realized_savings", "alpha", "Logs moved to infrequent access", 1_500, None, "verified"),
+        ("f-gamma", "commitment", "gamma", "<at>all</at> [buy](http://evil) a savings plan", 2_000, Some(50), "open"),
+    ];
+    let text = |f: &dyn Fn(&(&str, &str, &str, &str, i128, Option<i128>, &str)) -> String| {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef
+    };
+    let scale20 = 10i128.pow(20);
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("finding_id", text(&|r| r.0.to_string())),
+        ("kind", text(&|r| r.1.to_string())),
+        ("billing_period", text(&|_| "2026-08".to_string())),
+        ("team", text(&|r| r.2.to_string())),
+        ("org_path", text(&|_| String::new())),
+        ("title", text(&|r| r.3.to_string())),
+        ("currency", text(&|_| "USD".to_string())),
+        (
+            "monthly_savings",
+            Arc::new(
+                Decimal128Array::from_iter_values(rows.iter().map(|r| r.4 * scale20))
+                    .with_precision_and_scale(38, 20)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "effort_dev_days",
+            Arc::new(Decimal128Array::from_iter(rows.iter().map(|r| r.5)).with_precision_and_scale(10, 2).unwrap()),
+        ),
+        ("status", text(&|r| r.6.to_string())),
+    ];
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
+    assert!(schema.fields().iter().all(|f| f.data_type() != &DataType::Null));
+    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let dir = lake.join("findings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(dir.join("2026-08.parquet")).unwrap(), batch.schema(), None)
+            .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// tally with the environment a test gives (and none of the developer's).
+fn tally_env(args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tally"));
+    command.args(args);
+    for name in ["RUST_LOG", "TALLY_LAKE", "TALLY_MAPPINGS", "TALLY_CONFIG", "TALLY_CHAT_SECRETS"] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("tally runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn nudge(setup: &Setup, extra: &[&str], env: &[(&str, String)]) -> Run {
+    let mut args = vec!["nudge", "--lake", setup.lake.arg(), "--mappings"];
+    let mappings = setup.mappings();
+    args.push(&mappings);
+    args.extend_from_slice(extra);
+    tally_env(&args, env)
+}
+
+/// Payload files written by `--dry-run --out DIR`, by name.
+fn dry_run_files(setup: &Setup, extra: &[&str]) -> Vec<(String, String)> {
+    let out = setup.dir.path().join(format!("out-{}", extra.join("_").replace(['-', ' '], "")));
+    let mut args = vec!["--dry-run", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = nudge(setup, &args, &[]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut files: Vec<(String, String)> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Compares with tests/it/snapshots/nudge/<name>, reviewed by hand;
+/// `UPDATE_SNAPSHOTS=1` rewrites them.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/snapshots/nudge").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("no snapshot {}", path.display()));
+    assert_eq!(actual, expected, "payload {name} differs from its snapshot");
+}
+
+#[test]
+fn dry_run_prints_each_payload_exactly_and_quiet_teams_get_none() {
+    let setup = setup();
+    let files = dry_run_files(&setup, &[]);
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    // delta has nothing that matters: no message.
+    assert_eq!(names, ["01-alpha-slack.json", "02-beta-webhook.json", "03-gamma-teams.json"]);
+    for (name, payload) in &files {
+        assert_snapshot(name, payload);
+    }
+    // stdout holds the same bytes, each after a header line naming the destination (not the URL).
+    let run = nudge(&setup, &["--dry-run"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: String = [
+        ("alpha -> slack #alpha-cost via env:NUDGE_ALPHA_URL", &files[0].1),
+        ("beta -> webhook finops-bot via env:NUDGE_DEFAULT_URL", &files[1].1),
+        ("gamma -> teams Ops / Cost via secret:ops-teams", &files[2].1),
+    ]
+    .iter()
+    .map(|(h, p)| format!("# {h}\n{p}"))
+    .collect();
+    assert_eq!(run.stdout, expected);
+    assert!(run.stderr.contains("would send 3, 1 team(s) with nothing that matters"), "{}", run.stderr);
+    // Deterministic: the same inputs give the same bytes, and a dry run records nothing.
+    assert_eq!(dry_run_files(&setup, &[]), files);
+    assert!(!setup.lake.path.join("outbox").exists());
+}
+
+#[test]
+fn billing_values_cannot_mention_link_or_format() {
+    let setup = setup();
+    let files = dry_run_files(&setup, &[]);
+    let slack = &files[0].1;
+    assert!(slack.contains("Idle instance i-0abc &lt;!here&gt; @\u{200B}channel"), "{slack}");
+    let webhook = &files[1].1;
+    let teams = &files[2].1;
+    for payload in [slack, teams] {
+        for raw in ["<!channel>", "<!here>", "<http://evil|click>", "<at>", "](http://evil)", "@here", "@channel"] {
+            assert!(!payload.contains(raw), "{raw} unescaped in\n{payload}");
+        }
+    }
+    // (JSON text: each backslash of the markdown escape is written twice)
+    assert!(teams.contains(r#"\\[click\\]\\(http://evil\\) \\<at\\>all\\</at\\>"#), "{teams}");
+    // The generic webhook is data, not markup: the value arrives as the text it is.
+    assert!(webhook.contains("<!channel> @here <http://evil|click> *bold*"), "{webhook}");
+}
+
+/// A scripted HTTP server on 127.0.0.1: per path prefix, the answers in order
+/// (the last repeats). Records each request's path, body and arrival time.
+struct Server {
+    url: String,
+    requests: Arc<Mutex<Vec<(String, String, Instant)>>>,
+}
+
+type Answer = (u16, &'static [(&'static str, &'static str)]);
+
+impl Server {
+    fn start(script: Vec<(&'static str, Vec<Answer>)>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            let mut served = 0;
+            while Instant::now() < deadline && served < 60 {
+                let Ok((stream, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(5));
+                    continue;
+                };
+                served += 1;
+                let _ = handle(stream, &script, &seen);
+            }
+        });
+        Server { url, requests }
+    }
+
+    fn paths(&self) -> Vec<String> {
+        self.requests.lock().unwrap().iter().map(|r| r.0.clone()).collect()
+    }
+
+    fn bodies(&self, prefix: &str) -> Vec<String> {
+        self.requests.lock().unwrap().iter().filter(|r| r.0.starts_with(prefix)).map(|r| r.1.clone()).collect()
+    }
+
+    fn times(&self, prefix: &str) -> Vec<Instant> {
+        self.requests.lock().unwrap().iter().filter(|r| r.0.starts_with(prefix)).map(|r| r.2).collect()
+    }
+}
+
+fn handle(
+    stream: TcpStream,
+    script: &[(&'static str, Vec<Answer>)],
+    seen: &Mutex<Vec<(String, String, Instant)>>,
+) -> std::io::Result<()> {
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let arrived = Instant::now();
+    let answer = {
+        let mut seen = seen.lock().unwrap();
+        let before = seen.iter().filter(|r| path.starts_with(r.0.as_str()) || r.0 == path).count();
+        seen.push((path.clone(), String::from_utf8_lossy(&body).into_owned(), arrived));
+        let answers = script.iter().find(|(prefix, _)| path.starts_with(prefix)).map(|(_, a)| a.clone());
+        answers.map_or((404, &[][..]), |a| a[before.min(a.len() - 1)])
+    };
+    let mut stream = stream;
+    let mut response = format!("HTTP/1.1 {} X\r\ncontent-length: 2\r\nconnection: close\r\n", answer.0);
+    for (name, value) in answer.1 {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\nok");
+    stream.write_all(response.as_bytes())?;
+    stream.flush()
+}
+
+fn outbox(setup: &Setup) -> Vec<String> {
+    setup.lake.rows(
+        "SELECT team, destination, status, attempts, string_agg(item_id, ' ' ORDER BY item_id) FROM outbox \
+         WHERE message_id <> '' GROUP BY seq, team, destination, status, attempts ORDER BY seq, team",
+    )
+}
+
+#[test]
+fn send_retries_honours_retry_after_keeps_failures_and_never_resends() {
+    let setup = setup();
+    let dry = dry_run_files(&setup, &[]);
+    let server = Server::start(vec![
+        ("/flaky", vec![(500, &[]), (200, &[])]),
+        ("/busy", vec![(429, &[("retry-after", "1")]), (200, &[])]),
+        ("/down", vec![(503, &[])]),
+        ("/ok", vec![(200, &[])]),
+    ]);
+    std::fs::write(setup.secrets(), format!("ops-teams = \"{}/busy/SECRET-OPS-7731\"\n", server.url)).unwrap();
+    let env = |default: &str| {
+        vec![
+            ("NUDGE_ALPHA_URL", format!("{}/flaky/SECRET-ALPHA-4412", server.url)),
+            ("NUDGE_DEFAULT_URL", format!("{}/{default}/SECRET-DEFAULT-9090", server.url)),
+        ]
+    };
+
+    // First run: alpha after a 500, gamma after a 429 and its Retry-After, beta never (503 three times).
+    let run = nudge(&setup, &["--send", "-vv"], &env("down"));
+    assert_eq!(run.code, 7, "{}\n{}", run.stdout, run.stderr);
+    for secret in ["SECRET-ALPHA-4412", "SECRET-OPS-7731", "SECRET-DEFAULT-9090", &server.url] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "{secret} printed:\n{}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("not delivered to default (webhook, env:NUDGE_DEFAULT_URL) for beta: HTTP 503"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.bodies("/flaky"), vec![dry[0].1.clone(), dry[0].1.clone()]);
+    assert_eq!(server.bodies("/busy"), vec![dry[2].1.clone(), dry[2].1.clone()]);
+    assert_eq!(server.bodies("/down"), vec![dry[1].1.clone(); 3]);
+    let busy = server.times("/busy");
+    assert!(busy[1] - busy[0] >= Duration::from_secs(1), "Retry-After: 1 not honoured");
+    assert_eq!(
+        outbox(&setup),
+        vec![
+            "alpha,alpha,pending,0,finding:f-idle finding:f-tier finding:f-win unallocated:alpha:111:2026-08 week:alpha:USD",
+            "beta,default,pending,0,week:beta:USD",
+            "gamma,ops,pending,0,budget:gamma:2026-08 finding:f-gamma",
+            "alpha,alpha,sent,2,finding:f-idle finding:f-tier finding:f-win unallocated:alpha:111:2026-08 week:alpha:USD",
+            "beta,default,failed,3,week:beta:USD",
+            "gamma,ops,sent,2,budget:gamma:2026-08 finding:f-gamma",
+        ]
+    );
+
+    // Second run, endpoint still down: only beta's message is tried again.
+    let run = nudge(&setup, &["--send"], &env("down"));
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert_eq!(server.bodies("/down").len(), 6);
+    assert_eq!(server.bodies("/flaky").len() + server.bodies("/busy").len(), 4);
+
+    // Third run, the endpoint is back: the owed message arrives as it was first made.
+    let run = nudge(&setup, &["--send"], &env("ok"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(server.bodies("/ok"), vec![dry[1].1.clone()]);
+
+    // Fourth run, same day: nothing new to send, nothing sent.
+    let before = server.paths().len();
+    let run = nudge(&setup, &["--send"], &env("ok"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("nudges as of 2026-08-14: sent 0"), "{}", run.stderr);
+    assert_eq!(server.paths().len(), before);
+}
