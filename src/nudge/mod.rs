@@ -301,7 +301,8 @@ pub async fn ack(
     }
     let ctx = lake.session().await?;
     let memory = outbox::load(&ctx).await?;
-    let value = match content::findings(&ctx, NaiveDate::MAX).await {
+    let far = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date");
+    let value = match content::findings(&ctx, far).await {
         Ok(rows) => rows.into_iter().find(|f| f.finding_id == finding_id).and_then(|f| f.monthly_savings),
         Err(_) => None,
     };

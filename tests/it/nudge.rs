@@ -140,12 +140,12 @@ fn setup() -> Setup {
     std::fs::write(mappings.join("chat.toml"), chat_toml(&setup.secrets())).unwrap();
     let run = tally(&["attribute", "--lake", setup.lake.arg(), "--mappings", &setup.mappings(), "-q"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    write_findings(&setup.lake.path);
+    write_findings(&setup.lake.path, 800);
     setup
 }
 
 /// A `findings` table with the documented columns (src/findings/mod.rs) that nudges read.
-fn write_findings(lake: &Path) {
+fn write_findings(lake: &Path, tier_savings: i128) {
     use std::sync::Arc;
 
     use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
@@ -156,7 +156,15 @@ fn write_findings(lake: &Path) {
     // (id, kind, team, title, savings in dollars, effort in hundredths of a dev-day, status)
     let rows: [(&str, &str, &str, &str, i128, Option<i128>, &str); 5] = [
         ("f-idle", "idle", "alpha", "Idle instance i-0abc <!here> @channel", 12_000, Some(300), "open"),
-        ("f-tier", "storage_tiering", "alpha", "Move vol-alpha snapshots to cold storage", 800, Some(1000), "open"),
+        (
+            "f-tier",
+            "storage_tiering",
+            "alpha",
+            "Move vol-alpha snapshots to cold storage",
+            tier_savings,
+            Some(1000),
+            "open",
+        ),
         ("f-small", "orphan", "alpha", "Unattached volume vol-9", 100, Some(50), "open"),
         ("f-win", "realized_savings", "alpha", "Logs moved to infrequent access", 1_500, None, "verified"),
         ("f-gamma", "commitment", "gamma", "<at>all</at> [buy](http://evil) a savings plan", 2_000, Some(50), "open"),
@@ -461,4 +469,88 @@ fn send_retries_honours_retry_after_keeps_failures_and_never_resends() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("nudges as of 2026-08-14: sent 0"), "{}", run.stderr);
     assert_eq!(server.paths().len(), before);
+}
+
+#[test]
+fn acknowledged_and_snoozed_findings_stay_quiet_until_they_change_or_wake() {
+    let setup = setup();
+    let alpha = |extra: &[&str]| dry_run_files(&setup, extra).into_iter().find(|(n, _)| n.contains("alpha")).unwrap().1;
+    assert!(alpha(&[]).contains("Move vol-alpha snapshots"));
+    let run = tally(&["nudge", "ack", "f-tier", "--lake", setup.lake.arg(), "-m", "planned for Q4"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("acknowledged f-tier (monthly savings 800.00)"), "{}", run.stdout);
+    let run = tally(&["nudge", "snooze", "f-idle", "--until", "2026-08-20", "--lake", setup.lake.arg()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let now = alpha(&[]);
+    assert!(!now.contains("Move vol-alpha snapshots") && !now.contains("Idle instance"), "{now}");
+    // The snooze is over on the 20th; the acknowledgement holds while the finding is unchanged.
+    let later = alpha(&["--as-of", "2026-08-20"]);
+    assert!(later.contains("Idle instance") && !later.contains("Move vol-alpha snapshots"), "{later}");
+    // A material change (800 -> 2000 a month: more than 20% and min_savings 500) is news again.
+    write_findings(&setup.lake.path, 2_000);
+    assert!(alpha(&[]).contains("Move vol-alpha snapshots to cold storage: saves $2,000.00/month"));
+    // The acknowledgement is in the outbox for anyone to see.
+    assert_eq!(
+        setup
+            .lake
+            .rows("SELECT item_id, status, item_state, last_error FROM outbox WHERE message_id = '' ORDER BY seq"),
+        vec!["finding:f-tier,acked,,planned for Q4", "finding:f-idle,snoozed,2026-08-20,"]
+    );
+}
+
+#[test]
+fn chat_toml_errors_name_file_and_line_and_never_echo_a_url() {
+    let setup = setup();
+    let chat = Path::new(&setup.mappings()).join("chat.toml");
+    let cases = [
+        (
+            "[route.nobody]\nkind = \"slack\"\nurl_env = \"X\"\n",
+            ":1: route `nobody`: no such team or org node in org.toml",
+        ),
+        ("\n[default]\nkind = \"slack\"\nurl = \"https://hooks.example/T0/SECRET\"\n", ":4: unknown field `url`"),
+        (
+            "[default]\nkind = \"slack\"\nurl_env = \"https://hooks.example/T0/SECRET\"\n",
+            "chat.toml:1: route `default`: url_env/url_secret is a name",
+        ),
+        ("[default]\nkind = \"irc\"\nurl_env = \"X\"\n", ":2: unknown variant `irc`"),
+    ];
+    for (text, expected) in cases {
+        std::fs::write(&chat, text).unwrap();
+        let run = nudge(&setup, &["--dry-run"], &[]);
+        assert_eq!(run.code, 1, "{text}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{text}: {}", run.stderr);
+        assert!(!run.stderr.contains("SECRET"), "{}", run.stderr);
+    }
+    // A team with something to say and no route is named, not dropped in silence.
+    std::fs::write(&chat, "[route.alpha]\nkind = \"slack\"\nurl_env = \"X\"\n").unwrap();
+    let run = nudge(&setup, &["--dry-run"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("no route in chat.toml for: beta, gamma"), "{}", run.stderr);
+    // A secret that cannot be found fails the send (exit 7), naming the variable, and is kept.
+    let run = nudge(&setup, &["--send"], &[]);
+    assert_eq!(run.code, 7, "{}", run.stderr);
+    assert!(run.stderr.contains("environment variable X is not set"), "{}", run.stderr);
+    assert_eq!(setup.lake.rows("SELECT DISTINCT status FROM outbox WHERE seq = 2"), vec!["failed"]);
+}
+
+#[test]
+fn the_demo_chat_toml_routes_the_demo_company() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = tally(&["demo", "--out", out.to_str().unwrap(), "--rows", "20000", "-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mappings = dir.path().join("mappings");
+    std::fs::create_dir_all(&mappings).unwrap();
+    for entry in std::fs::read_dir(crate::fixture("demo-mappings")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), mappings.join(entry.file_name())).unwrap();
+        }
+    }
+    let lake = out.join("lake");
+    let run =
+        tally(&["nudge", "--dry-run", "--lake", lake.to_str().unwrap(), "--mappings", mappings.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("nudges as of "), "{}", run.stderr);
+    assert!(!run.stderr.contains("no route"), "{}", run.stderr);
 }
