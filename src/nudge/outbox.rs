@@ -269,7 +269,7 @@ fn now() -> String {
 /// Appends events as one file of the `outbox` table.
 pub fn append(lake: &Lake, seq: i64, events: &[Event]) -> std::io::Result<()> {
     let recorded_at = now();
-    let mut rows: Vec<([Option<String>; 14], i64, Option<i128>)> = Vec::new();
+    let mut rows: Vec<OutRow> = Vec::new();
     for event in events {
         let e = event.envelope;
         let payload = String::from_utf8_lossy(&e.payload).into_owned();
@@ -327,7 +327,10 @@ pub fn append_item_event(
     write_rows(lake, seq, &[(text, 0, value)])
 }
 
-fn write_rows(lake: &Lake, seq: i64, rows: &[([Option<String>; 14], i64, Option<i128>)]) -> std::io::Result<()> {
+/// A row to write: the text columns in `COLUMNS` order, attempts, item_value.
+type OutRow = ([Option<String>; 14], i64, Option<i128>);
+
+fn write_rows(lake: &Lake, seq: i64, rows: &[OutRow]) -> std::io::Result<()> {
     if rows.is_empty() {
         return Ok(());
     }

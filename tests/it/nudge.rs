@@ -154,7 +154,8 @@ fn write_findings(lake: &Path, tier_savings: i128) {
     use datafusion::parquet::arrow::ArrowWriter;
 
     // (id, kind, team, title, savings in dollars, effort in hundredths of a dev-day, status)
-    let rows: [(&str, &str, &str, &str, i128, Option<i128>, &str); 5] = [
+    type FindingRow<'a> = (&'a str, &'a str, &'a str, &'a str, i128, Option<i128>, &'a str);
+    let rows: [FindingRow; 5] = [
         ("f-idle", "idle", "alpha", "Idle instance i-0abc <!here> @channel", 12_000, Some(300), "open"),
         (
             "f-tier",
@@ -169,9 +170,8 @@ fn write_findings(lake: &Path, tier_savings: i128) {
         ("f-win", "realized_savings", "alpha", "Logs moved to infrequent access", 1_500, None, "verified"),
         ("f-gamma", "commitment", "gamma", "<at>all</at> [buy](http://evil) a savings plan", 2_000, Some(50), "open"),
     ];
-    let text = |f: &dyn Fn(&(&str, &str, &str, &str, i128, Option<i128>, &str)) -> String| {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef
-    };
+    let text =
+        |f: &dyn Fn(&FindingRow) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
     let scale20 = 10i128.pow(20);
     let columns: Vec<(&str, ArrayRef)> = vec![
         ("finding_id", text(&|r| r.0.to_string())),
