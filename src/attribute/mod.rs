@@ -12,16 +12,16 @@ pub mod diff;
 pub mod explain;
 pub mod mappings;
 pub mod org;
+mod period;
 pub mod pools;
 pub mod restate;
 pub mod rules;
 pub mod scan;
 pub mod split;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Decimal128Type, UInt64Type};
 use datafusion::parquet::arrow::ProjectionMask;
@@ -29,20 +29,20 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressDrawTarget};
 use sha2::Digest;
 
 use crate::lake::Lake;
-use crate::lake::attributed::{self, PeriodWriter, Row, StagedPeriod, text_index};
+use crate::lake::attributed::{self, StagedPeriod};
 use crate::money::SCALE;
-use assign::{Method, assign, direct_spend};
+use assign::Method;
 use mappings::{MappingError, Mappings};
 use org::Org;
 use pools::Pools;
 pub use restate::Restate;
 use rules::RuleSet;
 pub use scan::lake_periods;
-use scan::{Input, period_files, provider_of, read_batches};
+use scan::period_files;
 
 /// A share of 1 at the money scale.
 pub const WHOLE: i128 = 10i128.pow(SCALE as u32);
@@ -162,7 +162,7 @@ pub async fn run(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((period, files)) = inputs.get(i) else { break };
-                    let result = attribute_period(&staging, period, files, compiled, &bars);
+                    let result = period::attribute_period(&staging, period, files, compiled, &bars);
                     *slots[i].lock().expect("no panics while holding it") = Some(result);
                 }
             });
@@ -209,118 +209,7 @@ fn entry<'m, V: Default>(map: &'m mut BTreeMap<String, V>, key: &str) -> &'m mut
     map.get_mut(key).expect("just inserted")
 }
 
-/// Team paths by date, computed once per (date, team).
-#[derive(Default)]
-struct PathCache(HashMap<NaiveDate, HashMap<String, String>>);
-
-impl PathCache {
-    fn get(&mut self, org: &Org, team: &str, date: NaiveDate) -> &str {
-        let day = self.0.entry(date).or_default();
-        if !day.contains_key(team) {
-            day.insert(team.to_string(), org.path(team, date));
-        }
-        &day[team]
-    }
-}
-
 type PeriodResult = Result<(StagedPeriod, PeriodOutcome), AttributeError>;
-
-fn attribute_period(
-    staging: &Path,
-    period: &str,
-    files: &[PathBuf],
-    compiled: &Compiled,
-    bars: &MultiProgress,
-) -> PeriodResult {
-    let Compiled { org, rules, .. } = compiled;
-    let mut scratch = rules::Scratch::default();
-    // Proportional pools split by each team's direct spend in the period: a first pass.
-    let direct = direct_spend(files, compiled).map_err(AttributeError::Input)?;
-
-    let bar = bars.add(ProgressBar::no_length());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} attributing {msg}: {human_pos} line items ({per_sec})")
-            .expect("valid template"),
-    );
-    bar.set_message(period.to_string());
-
-    let mut writer = PeriodWriter::create(staging, period).map_err(lake_error(staging))?;
-    let mut outcome = PeriodOutcome {
-        period: period.to_string(),
-        line_items: 0,
-        rows: 0,
-        totals: BTreeMap::new(),
-        coverage: BTreeMap::new(),
-    };
-    let passed_through: Vec<(&str, usize)> = PASSED_THROUGH.iter().map(|name| (*name, text_index(name))).collect();
-    let mut paths = PathCache::default();
-    let latest = org.latest_move();
-    let mut current_paths = PathCache::default();
-    for file in files {
-        let provider = provider_of(file);
-        for batch in read_batches(file).map_err(AttributeError::Input)? {
-            let batch = batch.map_err(AttributeError::Input)?;
-            let input = Input::new(&batch);
-            for row in 0..batch.num_rows() {
-                let view = input.line_view(row, rules);
-                let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
-                let currency = input.text("BillingCurrency", row).unwrap_or("");
-                let total = entry(&mut outcome.totals, currency);
-                total[0] += amounts[0];
-                total[1] += amounts[1];
-                outcome.line_items += 1;
-
-                let mut base = Row {
-                    charge_period_start: input.start_micros(row),
-                    source_row: Some(input.source_row.value(row)),
-                    ..Row::default()
-                };
-                base.text[text_index("provider")] = Some(&provider);
-                for (name, index) in &passed_through {
-                    base.text[*index] = input.text(name, row);
-                }
-                base.text[text_index("mappings_version")] = Some(&compiled.version);
-
-                let decision = rules.decide(&view, org, &mut scratch);
-                let owners = assign(compiled, &decision, view.date, amounts, &direct);
-                let sum: [i128; 3] = owners
-                    .iter()
-                    .fold([0; 3], |acc, o| [acc[0] + o.amounts[0], acc[1] + o.amounts[1], acc[2] + o.amounts[2]]);
-                if sum != amounts {
-                    return Err(AttributeError::Invariant(format!(
-                        "{}:row {}: shares add to {sum:?}, not {amounts:?}",
-                        input.text("x_SourceFile", row).unwrap_or("?"),
-                        input.source_row.value(row)
-                    )));
-                }
-                entry(&mut outcome.coverage, currency).add(&owners);
-                for owner in &owners {
-                    let pool_chain = owner.pools.join(" > ");
-                    let kinds = owner.split_kinds.join(" > ");
-                    let mut out = base.clone();
-                    out.text[text_index("team")] = Some(&owner.team);
-                    out.text[text_index("org_path")] = Some(paths.get(org, &owner.team, view.date));
-                    out.text[text_index("org_path_current")] =
-                        Some(current_paths.get(org, &owner.team, latest.max(view.date)));
-                    out.text[text_index("rule_id")] = owner.rule_id;
-                    out.text[text_index("method")] = Some(owner.method.name());
-                    out.text[text_index("pool")] = (!pool_chain.is_empty()).then_some(pool_chain.as_str());
-                    out.text[text_index("split")] = (!kinds.is_empty()).then_some(kinds.as_str());
-                    out.text[text_index("unallocated_reason")] = owner.unallocated_reason.as_deref();
-                    out.share = owner.amounts[2];
-                    out.billed = owner.amounts[0];
-                    out.effective = owner.amounts[1];
-                    writer.push(&out).map_err(lake_error(staging))?;
-                }
-            }
-            bar.inc(batch.num_rows() as u64);
-        }
-    }
-    bar.finish_and_clear();
-    outcome.rows = writer.rows;
-    let staged = writer.finish().map_err(lake_error(staging))?;
-    Ok((staged, outcome))
-}
 
 /// Line items in a staged file whose shares do not add to exactly 1. A
 /// line's rows are written together, so one streaming pass suffices (a
@@ -445,6 +334,7 @@ async fn check_invariants(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lake::attributed::{PeriodWriter, Row, text_index};
 
     #[test]
     fn streaming_share_check_finds_short_and_overshooting_lines() {

@@ -156,31 +156,111 @@ impl Pools {
         org: &Org,
         direct: &HashMap<String, i128>,
     ) -> Result<Vec<Piece>, String> {
+        let plan = self.plan(id, date, org, direct)?;
+        let mut parts = Vec::new();
+        plan.split(amounts, &mut parts)?;
+        Ok(parts
+            .into_iter()
+            .map(|(leaf, amounts)| {
+                let leaf = &plan.leaves[leaf];
+                Piece { team: leaf.team.clone(), pools: leaf.pools.clone(), amounts }
+            })
+            .collect())
+    }
+
+    /// The weights of pool `id` and of every pool it feeds, for charges on
+    /// `date`: what `split` needs, worked out once and reused for every line
+    /// of that pool and day (attribution splits hundreds of thousands).
+    pub fn plan(&self, id: &str, date: NaiveDate, org: &Org, direct: &HashMap<String, i128>) -> Result<Plan, String> {
+        let mut leaves = Vec::new();
+        let root = self.node(id, date, org, direct, &mut Vec::new(), &mut leaves)?;
+        Ok(Plan { leaves, root })
+    }
+
+    fn node(
+        &self,
+        id: &str,
+        date: NaiveDate,
+        org: &Org,
+        direct: &HashMap<String, i128>,
+        chain: &mut Vec<String>,
+        leaves: &mut Vec<Leaf>,
+    ) -> Result<Node, String> {
         let pool = &self.pools[id];
         let weights = pool.weights(date, org, direct)?;
-        let recipients: Vec<&Recipient> = weights.iter().map(|(r, _)| r).collect();
-        let w: Vec<i128> = weights.iter().map(|(_, w)| *w).collect();
-        let columns: Vec<Vec<i128>> = amounts.iter().map(|a| split(*a, &w)).collect();
-        let mut pieces = Vec::new();
-        for (i, recipient) in recipients.iter().enumerate() {
-            let part = [columns[0][i], columns[1][i], columns[2][i]];
-            if part == [0, 0, 0] {
-                continue;
-            }
-            match recipient {
+        chain.push(id.to_string());
+        let mut node = Node { parts: Vec::with_capacity(weights.len()), weights: Vec::with_capacity(weights.len()) };
+        for (recipient, weight) in weights {
+            let part = match recipient {
                 Recipient::Team(team) => {
-                    pieces.push(Piece { team: team.clone(), pools: vec![id.to_string()], amounts: part })
+                    let kinds: Vec<&str> = chain.iter().map(|p| self.pools[p].kind.name()).collect();
+                    leaves.push(Leaf {
+                        team,
+                        pools: chain.clone(),
+                        chain: chain.join(" > "),
+                        kinds: kinds.join(" > "),
+                    });
+                    Part::Leaf(leaves.len() - 1)
                 }
-                Recipient::Pool(next) => {
-                    for mut piece in self.split(next, part, date, org, direct)? {
-                        piece.pools.insert(0, id.to_string());
-                        pieces.push(piece);
-                    }
-                }
-            }
+                // A sub-pool that cannot split fails only the lines that reach it.
+                Recipient::Pool(next) => Part::Pool(self.node(&next, date, org, direct, chain, leaves).map(Box::new)),
+            };
+            node.parts.push(part);
+            node.weights.push(weight);
         }
-        Ok(pieces)
+        chain.pop();
+        Ok(node)
     }
+}
+
+/// A pool's split worked out for one day (see `Pools::plan`).
+pub struct Plan {
+    /// The teams the spend can end at, with the pools it went through.
+    pub leaves: Vec<Leaf>,
+    root: Node,
+}
+
+pub struct Leaf {
+    pub team: String,
+    /// Outermost first.
+    pub pools: Vec<String>,
+    /// `pools` joined with ` > `, and how each of them splits, joined the same way.
+    pub chain: String,
+    pub kinds: String,
+}
+
+struct Node {
+    parts: Vec<Part>,
+    weights: Vec<i128>,
+}
+
+enum Part {
+    Leaf(usize),
+    Pool(Result<Box<Node>, String>),
+}
+
+impl Plan {
+    /// Appends `(leaf, [billed, effective, share])` for every non-zero piece
+    /// of `amounts`, in recipient order, sub-pools expanded in place.
+    pub fn split(&self, amounts: [i128; 3], out: &mut Vec<(usize, [i128; 3])>) -> Result<(), String> {
+        split_node(&self.root, amounts, out)
+    }
+}
+
+fn split_node(node: &Node, amounts: [i128; 3], out: &mut Vec<(usize, [i128; 3])>) -> Result<(), String> {
+    let columns = amounts.map(|a| split(a, &node.weights));
+    for (i, part) in node.parts.iter().enumerate() {
+        let piece = [columns[0][i], columns[1][i], columns[2][i]];
+        if piece == [0, 0, 0] {
+            continue;
+        }
+        match part {
+            Part::Leaf(leaf) => out.push((*leaf, piece)),
+            Part::Pool(Ok(next)) => split_node(next, piece, out)?,
+            Part::Pool(Err(reason)) => return Err(reason.clone()),
+        }
+    }
+    Ok(())
 }
 
 impl Pool {

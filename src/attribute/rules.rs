@@ -313,6 +313,16 @@ impl RuleSet {
         best.into_iter().map(|(k, _, v)| (k, v)).collect()
     }
 
+    /// Every `from` and `until` date of the rules, sorted: between two of
+    /// them every rule is either in effect or not, so lines that differ only
+    /// in their charge date within such a span are decided alike.
+    pub fn date_breaks(&self) -> Vec<NaiveDate> {
+        let mut dates: Vec<NaiveDate> = self.rules.iter().flat_map(|r| [r.from, r.until]).flatten().collect();
+        dates.sort_unstable();
+        dates.dedup();
+        dates
+    }
+
     /// Every rule that could match `line`, by rank.
     fn candidates(&self, line: &LineView, out: &mut Vec<usize>) {
         out.clear();

@@ -1,7 +1,6 @@
 //! Reading the lake's line items for attribution: which files hold a
 //! period, the columns rules look at, and a typed view of each row.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -53,7 +52,7 @@ pub fn provider_of(file: &Path) -> String {
 }
 
 /// The columns attribution reads from `line_items`.
-const INPUT_COLUMNS: [&str; 17] = [
+pub const INPUT_COLUMNS: [&str; 17] = [
     "ProviderName",
     "BillingAccountId",
     "SubAccountId",
@@ -74,11 +73,19 @@ const INPUT_COLUMNS: [&str; 17] = [
 ];
 
 pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch, String>>, String> {
+    read_columns(path, &INPUT_COLUMNS)
+}
+
+/// The batches of `path` with only `columns` decoded (in file order).
+pub fn read_columns(
+    path: &Path,
+    columns: &[&str],
+) -> Result<impl Iterator<Item = Result<RecordBatch, String>> + use<>, String> {
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
     let schema = builder.schema().clone();
     let mut roots = Vec::new();
-    for name in INPUT_COLUMNS {
+    for &name in columns {
         roots.push(schema.index_of(name).map_err(|_| format!("{}: no column {name}", path.display()))?);
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
@@ -87,29 +94,57 @@ pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBat
     Ok(reader.map(move |b| b.map_err(|e| format!("{shown}: {e}"))))
 }
 
-/// Typed access to one input batch.
+/// Typed access to one input batch. Text columns and `Tags` that were not
+/// read (see `read_columns`) read as absent.
 pub struct Input<'b> {
-    text: HashMap<&'static str, &'b StringArray>,
-    tags: &'b MapArray,
+    /// By position in `INPUT_COLUMNS`.
+    text: [Option<&'b StringArray>; INPUT_COLUMNS.len()],
+    tags: Option<&'b MapArray>,
     start: &'b TimestampMicrosecondArray,
     pub billed: &'b Decimal128Array,
     pub effective: &'b Decimal128Array,
     pub source_row: &'b UInt64Array,
 }
 
+/// Position of a column in `INPUT_COLUMNS`, for `Input::text_at`.
+pub const fn input_column(name: &str) -> usize {
+    const fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut i = 0;
+    while i < INPUT_COLUMNS.len() {
+        if same(INPUT_COLUMNS[i].as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not an input column")
+}
+
 impl<'b> Input<'b> {
     pub fn new(batch: &'b RecordBatch) -> Input<'b> {
-        let mut text = HashMap::new();
-        for name in INPUT_COLUMNS {
-            let column = batch.column_by_name(name).expect("projected");
-            if column.data_type() == &DataType::Utf8 {
-                text.insert(name, column.as_string::<i32>());
+        let mut text = [None; INPUT_COLUMNS.len()];
+        for (slot, name) in text.iter_mut().zip(INPUT_COLUMNS) {
+            if let Some(column) = batch.column_by_name(name)
+                && column.data_type() == &DataType::Utf8
+            {
+                *slot = Some(column.as_string::<i32>());
             }
         }
         let column = |name: &str| batch.column_by_name(name).expect("projected");
         Input {
             text,
-            tags: column("Tags").as_map(),
+            tags: batch.column_by_name("Tags").map(|c| c.as_map()),
             start: column("ChargePeriodStart").as_primitive(),
             billed: column("BilledCost").as_primitive(),
             effective: column("EffectiveCost").as_primitive(),
@@ -118,20 +153,37 @@ impl<'b> Input<'b> {
     }
 
     pub fn text(&self, name: &str, row: usize) -> Option<&'b str> {
-        let array = self.text.get(name)?;
+        let at = INPUT_COLUMNS.iter().position(|c| *c == name)?;
+        self.text_at(at, row)
+    }
+
+    /// The text of column `at` (an `input_column` position).
+    #[inline]
+    pub fn text_at(&self, at: usize, row: usize) -> Option<&'b str> {
+        let array = self.text[at]?;
         (!array.is_null(row)).then(|| array.value(row))
     }
 
     /// The raw tags of a row, as written in the export.
     pub fn tags(&self, row: usize) -> Vec<(&'b str, &'b str)> {
-        if self.tags.is_null(row) {
-            return Vec::new();
-        }
-        let offsets = self.tags.value_offsets();
-        let (start, end) = (offsets[row] as usize, offsets[row + 1] as usize);
-        let keys = self.tags.keys().as_string::<i32>();
-        let values = self.tags.values().as_string::<i32>();
-        (start..end).filter(|i| !values.is_null(*i)).map(|i| (keys.value(i), values.value(i))).collect()
+        self.tag_entries(row).collect()
+    }
+
+    /// The raw tags of a row without collecting them (those with a value).
+    pub fn tag_entries(&self, row: usize) -> impl Iterator<Item = (&'b str, &'b str)> + use<'b> {
+        let (tags, range) = match self.tags {
+            Some(tags) if !tags.is_null(row) => {
+                let offsets = tags.value_offsets();
+                (Some(tags), offsets[row] as usize..offsets[row + 1] as usize)
+            }
+            _ => (None, 0..0),
+        };
+        let keys = tags.map(|t| t.keys().as_string::<i32>());
+        let values = tags.map(|t| t.values().as_string::<i32>());
+        range.filter_map(move |i| {
+            let values = values?;
+            (!values.is_null(i)).then(|| (keys.expect("with values").value(i), values.value(i)))
+        })
     }
 
     pub fn start_micros(&self, row: usize) -> Option<i64> {

@@ -4,7 +4,9 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, LazyLock};
+use std::thread::JoinHandle;
 
 use datafusion::arrow::array::{
     ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
@@ -69,7 +71,10 @@ pub fn text_index(name: &str) -> usize {
 pub struct PeriodWriter {
     pub period: String,
     staged: PathBuf,
-    writer: ArrowWriter<File>,
+    /// Full batches go to a thread that encodes and compresses them (about
+    /// as much work as producing them), so one period keeps two cores busy.
+    batches: Option<SyncSender<RecordBatch>>,
+    encoder: Option<JoinHandle<std::io::Result<File>>>,
     text: Vec<StringBuilder>,
     start: TimestampMicrosecondBuilder,
     source_row: UInt64Builder,
@@ -84,13 +89,21 @@ impl PeriodWriter {
     pub fn create(staging: &Path, period: &str) -> std::io::Result<PeriodWriter> {
         let staged = staging.join(format!("billing_period={period}")).join("part-0.parquet");
         fs::create_dir_all(staged.parent().expect("has parent"))?;
-        let writer = ArrowWriter::try_new(File::create(&staged)?, SCHEMA.clone(), Some(writer_properties()))
+        let mut writer = ArrowWriter::try_new(File::create(&staged)?, SCHEMA.clone(), Some(writer_properties()))
             .map_err(std::io::Error::other)?;
+        let (batches, received) = sync_channel::<RecordBatch>(2);
+        let encoder = std::thread::spawn(move || {
+            for batch in received {
+                writer.write(&batch).map_err(std::io::Error::other)?;
+            }
+            writer.into_inner().map_err(std::io::Error::other)
+        });
         let decimal = || Decimal128Builder::new().with_precision_and_scale(PRECISION, SCALE).expect("valid decimal");
         Ok(PeriodWriter {
             period: period.to_string(),
             staged,
-            writer,
+            batches: Some(batches),
+            encoder: Some(encoder),
             text: TEXT_COLUMNS.iter().map(|_| StringBuilder::new()).collect(),
             start: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             source_row: UInt64Builder::new(),
@@ -128,15 +141,27 @@ impl PeriodWriter {
             columns.push(Arc::new(builder.finish()));
         }
         let batch = RecordBatch::try_new(SCHEMA.clone(), columns).map_err(std::io::Error::other)?;
-        self.writer.write(&batch).map_err(std::io::Error::other)?;
         self.buffered = 0;
+        let sent = self.batches.as_ref().is_some_and(|batches| batches.send(batch).is_ok());
+        if !sent {
+            // The encoder stopped: its error says why.
+            return Err(self.join().err().unwrap_or_else(|| std::io::Error::other("parquet encoder stopped")));
+        }
         Ok(())
+    }
+
+    fn join(&mut self) -> std::io::Result<File> {
+        self.batches = None;
+        match self.encoder.take() {
+            Some(encoder) => encoder.join().map_err(|_| std::io::Error::other("parquet encoder panicked"))?,
+            None => Err(std::io::Error::other("parquet encoder already stopped")),
+        }
     }
 
     /// Closes the staged file; `commit` moves it into the lake.
     pub fn finish(mut self) -> std::io::Result<StagedPeriod> {
         self.flush()?;
-        let file = self.writer.into_inner().map_err(std::io::Error::other)?;
+        let file = self.join()?;
         file.sync_all()?;
         Ok(StagedPeriod { period: self.period, staged: self.staged, rows: self.rows })
     }
