@@ -15,7 +15,8 @@
 //!
 //! Consecutive anomalous days make one anomaly: its start date, its size (the
 //! excess over expected, summed) and the resources that drive it (their spend
-//! during it against their daily average in the history before it).
+//! during it against their daily average in the history before it). Anomalies
+//! smaller than `min_total_excess` in all are not reported.
 
 use std::collections::BTreeMap;
 
@@ -122,7 +123,7 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
     for ((team, provider, service, currency), by_day) in series {
         let values: Vec<i128> =
             (0..days).map(|i| by_day.get(&(cx.first_day + Days::new(i as u64))).copied().unwrap_or(0)).collect();
-        for spike in detect(&values, &settings) {
+        for spike in detect(&values, &settings).into_iter().filter(|s| s.excess() >= c.anomaly_min_total_excess) {
             let start = cx.first_day + Days::new(spike.start as u64);
             let end = start + Days::new(spike.days as u64 - 1);
             let base_start = start - Days::new(settings.history_days as u64).min(Days::new(spike.start as u64));

@@ -21,6 +21,7 @@
 //! sensitivity = "4"              # robust standard deviations (1.4826 x MAD) above expected
 //! min_excess_share = "20%"       # of the expected daily level
 //! min_daily_excess = "10"
+//! min_total_excess = "100"       # smaller anomalies are not reported
 //! [orphan]
 //! min_monthly_cost = "1"
 //! [idle]
@@ -106,6 +107,7 @@ struct AnomalyFile {
     sensitivity: Option<Number>,
     min_excess_share: Option<Percent>,
     min_daily_excess: Option<Money>,
+    min_total_excess: Option<Money>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +197,7 @@ pub struct Config {
     pub anomaly_sensitivity: i128,
     pub anomaly_min_excess_share: i128,
     pub anomaly_min_daily_excess: i128,
+    pub anomaly_min_total_excess: i128,
     pub orphan_min_monthly_cost: i128,
     pub snapshot_age_days: u32,
     pub idle_min_monthly_cost: i128,
@@ -230,6 +233,7 @@ impl Default for Config {
             anomaly_sensitivity: 4 * ONE,
             anomaly_min_excess_share: 200_000,
             anomaly_min_daily_excess: 10 * ONE,
+            anomaly_min_total_excess: 100 * ONE,
             orphan_min_monthly_cost: ONE,
             snapshot_age_days: 60,
             idle_min_monthly_cost: ONE,
@@ -306,6 +310,7 @@ pub fn load(mappings: &Path, org: &Org) -> Result<Config, MappingError> {
         set(&mut config.anomaly_sensitivity, a.sensitivity);
         pct(&mut config.anomaly_min_excess_share, a.min_excess_share);
         set(&mut config.anomaly_min_daily_excess, a.min_daily_excess);
+        set(&mut config.anomaly_min_total_excess, a.min_total_excess);
         set(&mut config.orphan_min_monthly_cost, file.orphan.min_monthly_cost);
         config.snapshot_age_days = file.idle.snapshot_age_days.unwrap_or(config.snapshot_age_days);
         set(&mut config.idle_min_monthly_cost, file.idle.min_monthly_cost);
