@@ -303,7 +303,7 @@ fn team_message(
     let mut recs: Vec<&Finding> = inputs
         .findings
         .iter()
-        .filter(|f| f.team == team && f.kind != "realized_savings")
+        .filter(|f| f.team == team && f.kind != "realized_savings" && f.kind != "anomaly")
         .filter(|f| f.status.is_empty() || f.status == "open")
         .filter(|f| f.monthly_savings.is_some_and(|s| s >= t.min_savings))
         .filter(|f| {
@@ -334,6 +334,28 @@ fn team_message(
         .collect();
     if !lines.is_empty() {
         sections.push(Section { heading: "Top recommendations".into(), lines });
+    }
+
+    // Anomalies: spend over what was expected, not told before.
+    let mut lines = Vec::new();
+    for f in inputs.findings.iter().filter(|f| f.team == team && f.kind == "anomaly") {
+        let id = format!("finding:{}", f.finding_id);
+        let excess = f.monthly_savings.unwrap_or(0);
+        if lines.len() >= t.max_items
+            || excess < t.min_savings
+            || !worth_telling(memory, &id, &f.status, f.monthly_savings, t.min_savings, as_of)
+        {
+            continue;
+        }
+        triggered = true;
+        items.push(Item { id, kind: "anomaly", state: f.status.clone(), value: f.monthly_savings });
+        lines.push(vec![
+            Span::Data(f.title.clone()),
+            text_span(format!(" ({} over the expected)", money(excess, &f.currency))),
+        ]);
+    }
+    if !lines.is_empty() {
+        sections.push(Section { heading: "Anomalies".into(), lines });
     }
 
     // Wins: verified realized savings not told before.

@@ -251,6 +251,7 @@ fn item_kind(text: &str) -> &'static str {
         "week" => "week",
         "unallocated" => "unallocated",
         "recommendation" => "recommendation",
+        "anomaly" => "anomaly",
         "win" => "win",
         _ => "other",
     }

@@ -13,6 +13,7 @@
 //!   not news). Budget 600: actual 287, each weekday's mean (20 + 21) / 2 = 20.5, forecast
 //!   287 + 17 * 20.5 = 635.5, (635.5 - 600) / 600 = 5.9% over, tolerance 2% (612): at risk, the news.
 //!   Finding f-gamma 2000/month for 0.5 dev-days = 2000 * 5 / 0.5 = 20000 per dev-week.
+//!   Anomaly f-spike: 600 over the expected (min_savings 500): told under Anomalies.
 //! - delta: 40/day both weeks, no budget, no findings: nothing matters, no message.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -155,7 +156,7 @@ fn write_findings(lake: &Path, tier_savings: i128) {
 
     // (id, kind, team, title, savings in dollars, effort in hundredths of a dev-day, status)
     type FindingRow<'a> = (&'a str, &'a str, &'a str, &'a str, i128, Option<i128>, &'a str);
-    let rows: [FindingRow; 5] = [
+    let rows: [FindingRow; 6] = [
         ("f-idle", "idle", "alpha", "Idle instance i-0abc <!here> @channel", 12_000, Some(300), "open"),
         (
             "f-tier",
@@ -168,6 +169,7 @@ fn write_findings(lake: &Path, tier_savings: i128) {
         ),
         ("f-small", "orphan", "alpha", "Unattached volume vol-9", 100, Some(50), "open"),
         ("f-win", "realized_savings", "alpha", "Logs moved to infrequent access", 1_500, None, "verified"),
+        ("f-spike", "anomaly", "beta", "Database spend 2x the expected since 2026-08-08", 600, Some(0), "open"),
         ("f-gamma", "commitment", "gamma", "<at>all</at> [buy](http://evil) a savings plan", 2_000, Some(50), "open"),
     ];
     let text =
@@ -444,10 +446,10 @@ fn send_retries_honours_retry_after_keeps_failures_and_never_resends() {
         outbox(&setup),
         vec![
             "alpha,alpha,pending,0,finding:f-idle finding:f-tier finding:f-win unallocated:alpha:111:2026-08 week:alpha:USD",
-            "beta,default,pending,0,week:beta:USD",
+            "beta,default,pending,0,finding:f-spike week:beta:USD",
             "gamma,ops,pending,0,budget:gamma:2026-08 finding:f-gamma",
             "alpha,alpha,sent,2,finding:f-idle finding:f-tier finding:f-win unallocated:alpha:111:2026-08 week:alpha:USD",
-            "beta,default,failed,3,week:beta:USD",
+            "beta,default,failed,3,finding:f-spike week:beta:USD",
             "gamma,ops,sent,2,budget:gamma:2026-08 finding:f-gamma",
         ]
     );
