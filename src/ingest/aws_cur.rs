@@ -7,7 +7,6 @@
 //! (see [`effective_cost`]).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use csv::StringRecord;
 
@@ -23,7 +22,9 @@ pub enum Generation {
 }
 
 pub struct AwsCurMapper {
-    columns: HashMap<&'static str, Column>,
+    /// By position in `WANTED` (see `slot`): found once per file, so a row's
+    /// fields are read by index, not by hashing names on every field.
+    columns: Vec<Option<Column>>,
     /// Legacy CUR: one column per tag. The key is the tag name as users know
     /// it (`team`, `aws:createdBy`), computed once from the header.
     tag_columns: Vec<(Column, String)>,
@@ -78,21 +79,54 @@ const WANTED: &[(&str, &[&str])] = &[
     ("sp_used", &["savings_plan_used_commitment"]),
 ];
 
+/// Position of `key` in `WANTED`, at compile time.
+const fn slot(key: &str) -> usize {
+    const fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let mut i = 0;
+    while i < WANTED.len() {
+        if same(WANTED[i].0.as_bytes(), key.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("not a wanted column")
+}
+
+/// The column for a `WANTED` key, if the file has it.
+macro_rules! col {
+    ($mapper:expr, $key:literal) => {
+        $mapper.columns[const { slot($key) }].as_ref()
+    };
+}
+
 const REQUIRED: &[&str] = &["cost", "type", "usage_start", "period_start"];
 
 impl AwsCurMapper {
     pub fn new(header: &Header, currency_fallback: Option<String>) -> Result<Self, Vec<String>> {
         let snake = Header::new(header.names.iter().map(|n| snake_case(n)).collect());
-        let mut columns = HashMap::new();
-        for (key, spellings) in WANTED {
-            if let Some(found) = spellings.iter().find_map(|s| snake.find(s)) {
-                let original = Column { index: found.index, name: header.names[found.index].clone() };
-                columns.insert(*key, original);
-            }
-        }
+        let columns: Vec<Option<Column>> = WANTED
+            .iter()
+            .map(|(_, spellings)| {
+                let found = spellings.iter().find_map(|s| snake.find(s))?;
+                Some(Column { index: found.index, name: header.names[found.index].clone() })
+            })
+            .collect();
+        let has = |key: &str| WANTED.iter().position(|(k, _)| *k == key).is_some_and(|at| columns[at].is_some());
         let mut missing: Vec<String> =
-            REQUIRED.iter().filter(|k| !columns.contains_key(*k)).map(|k| first_spelling(k).to_string()).collect();
-        if !columns.contains_key("currency") && currency_fallback.is_none() {
+            REQUIRED.iter().filter(|k| !has(k)).map(|k| first_spelling(k).to_string()).collect();
+        if !has("currency") && currency_fallback.is_none() {
             missing.push("line_item_currency_code (or pass --currency)".to_string());
         }
         if !missing.is_empty() {
@@ -105,12 +139,8 @@ impl AwsCurMapper {
             .filter_map(|(index, name)| legacy_tag_key(name).map(|key| (Column { index, name: name.clone() }, key)))
             .collect();
         let tag_map = header.find("resource_tags");
-        let cost = columns["cost"].clone();
+        let cost = columns[slot("cost")].clone().expect("required");
         Ok(AwsCurMapper { columns, tag_columns, tag_map, currency_fallback, cost })
-    }
-
-    fn col(&self, key: &str) -> Option<&Column> {
-        self.columns.get(key)
     }
 }
 
@@ -176,30 +206,37 @@ impl Mapper for AwsCurMapper {
         item: &mut LineItem<'a>,
         notes: &mut Normalisations,
     ) -> Result<(), RowError> {
-        let col = |key| self.col(key);
-        let txt = |key| text(row, self.col(key));
-        let line_item_type = txt("type").unwrap_or("");
+        macro_rules! txt {
+            ($key:literal) => {
+                text(row, col!(self, $key))
+            };
+        }
+        let line_item_type = txt!("type").unwrap_or("");
 
-        let billed = decimal(row, col("cost"), notes)?.ok_or_else(|| RowError::new(&self.cost.name, "empty cost"))?;
+        let billed =
+            decimal(row, col!(self, "cost"), notes)?.ok_or_else(|| RowError::new(&self.cost.name, "empty cost"))?;
         item.billed_cost = Some(billed);
         item.effective_cost = Some(self.effective_cost(line_item_type, billed, row, notes)?);
-        item.list_cost = decimal(row, col("list_cost"), notes)?;
-        item.list_unit_price = decimal(row, col("list_rate"), notes)?;
+        item.list_cost = decimal(row, col!(self, "list_cost"), notes)?;
+        item.list_unit_price = decimal(row, col!(self, "list_rate"), notes)?;
 
-        item.billing_period_start = cache.timestamp(row, col("period_start"), notes, None)?;
-        item.billing_period_end = cache.timestamp(row, col("period_end"), notes, None)?;
-        item.charge_period_start = cache.timestamp(row, col("usage_start"), notes, None)?;
-        item.charge_period_end = cache.timestamp(row, col("usage_end"), notes, None)?;
+        item.billing_period_start = cache.timestamp(row, col!(self, "period_start"), notes, None)?;
+        item.billing_period_end = cache.timestamp(row, col!(self, "period_end"), notes, None)?;
+        item.charge_period_start = cache.timestamp(row, col!(self, "usage_start"), notes, None)?;
+        item.charge_period_end = cache.timestamp(row, col!(self, "usage_end"), notes, None)?;
         if item.billing_period_start.is_none() {
-            return Err(RowError::new(&self.columns["period_start"].name, "empty billing period start"));
+            return Err(RowError::new(
+                &col!(self, "period_start").expect("required").name,
+                "empty billing period start",
+            ));
         }
 
-        item.billing_currency = match txt("currency") {
+        item.billing_currency = match txt!("currency") {
             Some(c) => Some(c),
             None => {
                 notes.note("currency assumed from --currency");
                 Some(self.currency_fallback.as_deref().ok_or_else(|| {
-                    let name = col("currency").map_or("line_item_currency_code", |c| c.name.as_str());
+                    let name = col!(self, "currency").map_or("line_item_currency_code", |c| c.name.as_str());
                     RowError::new(name, "empty currency (pass --currency to assume one)")
                 })?)
             }
@@ -210,27 +247,27 @@ impl Mapper for AwsCurMapper {
             Some("Adjustment")
         });
         item.charge_frequency = Some(charge_frequency(line_item_type));
-        item.charge_description = txt("description");
+        item.charge_description = txt!("description");
         item.x_line_item_type = (!line_item_type.is_empty()).then_some(line_item_type);
-        item.x_usage_type = txt("usage_type");
-        item.x_operation = txt("operation");
-        item.x_source_line_item_id = txt("line_item_id");
+        item.x_usage_type = txt!("usage_type");
+        item.x_operation = txt!("operation");
+        item.x_source_line_item_id = txt!("line_item_id");
 
         item.provider_name = Some("AWS");
-        let billing_entity = txt("billing_entity");
-        item.publisher_name = match (billing_entity, txt("legal_entity")) {
+        let billing_entity = txt!("billing_entity");
+        item.publisher_name = match (billing_entity, txt!("legal_entity")) {
             (Some("AWS Marketplace"), Some(seller)) => Some(seller),
             _ => Some("Amazon Web Services, Inc."),
         };
-        item.invoice_issuer_name = txt("invoicing_entity").or(Some("Amazon Web Services, Inc."));
-        item.invoice_id = txt("invoice");
-        item.billing_account_id = txt("payer").or(txt("account"));
-        item.billing_account_name = txt("payer_name");
-        item.sub_account_id = txt("account");
-        item.sub_account_name = txt("account_name");
+        item.invoice_issuer_name = txt!("invoicing_entity").or(Some("Amazon Web Services, Inc."));
+        item.invoice_id = txt!("invoice");
+        item.billing_account_id = txt!("payer").or(txt!("account"));
+        item.billing_account_name = txt!("payer_name");
+        item.sub_account_id = txt!("account");
+        item.sub_account_name = txt!("account_name");
 
-        let product_code = txt("product_code");
-        item.service_name = txt("product_name").or(product_code);
+        let product_code = txt!("product_code");
+        item.service_name = txt!("product_name").or(product_code);
         item.x_service_code = product_code;
         item.service_category = Some(match product_code.and_then(service_category::aws) {
             Some(category) => category,
@@ -239,21 +276,21 @@ impl Mapper for AwsCurMapper {
                 "Other"
             }
         });
-        item.sku_id = txt("sku");
-        item.sku_price_id = txt("rate_code");
+        item.sku_id = txt!("sku");
+        item.sku_price_id = txt!("rate_code");
 
-        item.availability_zone = txt("az");
+        item.availability_zone = txt!("az");
         item.region_id =
-            txt("region_code").or(txt("region")).or_else(|| item.availability_zone.and_then(region_of_zone));
-        item.region_name = txt("location");
-        item.resource_id = txt("resource");
+            txt!("region_code").or(txt!("region")).or_else(|| item.availability_zone.and_then(region_of_zone));
+        item.region_name = txt!("location");
+        item.resource_id = txt!("resource");
 
-        let usage = decimal(row, col("usage_amount"), notes)?;
+        let usage = decimal(row, col!(self, "usage_amount"), notes)?;
         item.pricing_quantity = usage;
-        item.pricing_unit = txt("unit");
+        item.pricing_unit = txt!("unit");
         if item.charge_category == Some("Usage") {
             item.consumed_quantity = usage;
-            item.consumed_unit = txt("unit");
+            item.consumed_unit = txt!("unit");
         }
         item.pricing_category = match line_item_type {
             "DiscountedUsage" | "SavingsPlanCoveredUsage" => Some("Committed"),
@@ -264,12 +301,12 @@ impl Mapper for AwsCurMapper {
 
         match line_item_type {
             "DiscountedUsage" | "RIFee" => {
-                item.commitment_discount_id = txt("ri_arn");
+                item.commitment_discount_id = txt!("ri_arn");
                 item.commitment_discount_type = Some("Reservation");
                 item.commitment_discount_category = Some("Usage");
             }
             "SavingsPlanCoveredUsage" | "SavingsPlanRecurringFee" | "SavingsPlanUpfrontFee" | "SavingsPlanNegation" => {
-                item.commitment_discount_id = txt("sp_arn");
+                item.commitment_discount_id = txt!("sp_arn");
                 item.commitment_discount_type = Some("Savings Plan");
                 item.commitment_discount_category = Some("Spend");
             }
@@ -288,7 +325,7 @@ impl Mapper for AwsCurMapper {
     }
 
     fn currency_column(&self) -> Option<&Column> {
-        self.col("currency")
+        col!(self, "currency")
     }
 }
 
@@ -308,8 +345,8 @@ impl AwsCurMapper {
         row: &StringRecord,
         notes: &mut Normalisations,
     ) -> Result<i128, RowError> {
-        let mut amount = |key: &str| -> Result<i128, RowError> {
-            match decimal(row, self.col(key), notes)? {
+        let mut amount = |column: Option<&Column>| -> Result<i128, RowError> {
+            match decimal(row, column, notes)? {
                 Some(v) => Ok(v),
                 None => {
                     notes.note("amortization column empty -> 0");
@@ -318,11 +355,11 @@ impl AwsCurMapper {
             }
         };
         Ok(match line_item_type {
-            "SavingsPlanCoveredUsage" => amount("sp_effective")?,
-            "SavingsPlanRecurringFee" => amount("sp_commitment")? - amount("sp_used")?,
+            "SavingsPlanCoveredUsage" => amount(col!(self, "sp_effective"))?,
+            "SavingsPlanRecurringFee" => amount(col!(self, "sp_commitment"))? - amount(col!(self, "sp_used"))?,
             "SavingsPlanNegation" | "SavingsPlanUpfrontFee" => 0,
-            "DiscountedUsage" => amount("ri_effective")?,
-            "RIFee" => amount("ri_unused_upfront")? + amount("ri_unused_recurring")?,
+            "DiscountedUsage" => amount(col!(self, "ri_effective"))?,
+            "RIFee" => amount(col!(self, "ri_unused_upfront"))? + amount(col!(self, "ri_unused_recurring"))?,
             _ => unblended,
         })
     }
