@@ -69,10 +69,10 @@ fn judge(values: &[i128], t: usize, s: &Settings) -> Option<(i128, bool)> {
     let from = t.saturating_sub(s.history_days);
     // The median of the window's days on the same weekday as `day` (either side of it).
     let weekday_median = |day: usize| {
-        let mut same: Vec<i128> = (from..t).filter(|d| d.abs_diff(day) % 7 == 0).map(|d| values[d]).collect();
+        let mut same: Vec<i128> = (from..t).filter(|d| d.abs_diff(day).is_multiple_of(7)).map(|d| values[d]).collect();
         median(&mut same)
     };
-    let mut same: Vec<i128> = (from..t).filter(|d| (t - d) % 7 == 0).map(|d| values[d]).collect();
+    let mut same: Vec<i128> = (from..t).filter(|d| (t - d).is_multiple_of(7)).map(|d| values[d]).collect();
     if same.len() < 2 {
         return None;
     }
