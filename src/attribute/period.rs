@@ -429,3 +429,83 @@ pub(super) fn attribute_period(
     let staged = writer.finish().map_err(lake_error(staging))?;
     Ok((staged, outcome))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{
+        ArrayRef, Decimal128Array, MapBuilder, StringArray, StringBuilder, TimestampMicrosecondArray, UInt64Array,
+    };
+    use datafusion::arrow::record_batch::RecordBatch;
+
+    use super::*;
+
+    /// Rows of (resource, team tag, charge day of August 2026).
+    fn batch(rows: &[(Option<&str>, Option<&str>, u32)]) -> RecordBatch {
+        let text = |value: Option<&str>| Arc::new(StringArray::from(vec![value; rows.len()])) as ArrayRef;
+        let mut tags = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for (_, team, _) in rows {
+            if let Some(team) = team {
+                tags.keys().append_value("team");
+                tags.values().append_value(team);
+            }
+            tags.append(true).unwrap();
+        }
+        let micros = |day: u32| {
+            NaiveDate::from_ymd_opt(2026, 8, day).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp_micros()
+        };
+        let money = || Arc::new(Decimal128Array::from(vec![WHOLE; rows.len()])) as ArrayRef;
+        let mut columns: Vec<(&str, ArrayRef)> = vec![
+            ("SubAccountId", text(Some("111"))),
+            ("ResourceId", Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()))),
+            ("Tags", Arc::new(tags.finish())),
+            (
+                "ChargePeriodStart",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| micros(r.2)))),
+            ),
+            ("BilledCost", money()),
+            ("EffectiveCost", money()),
+            ("x_SourceRow", Arc::new(UInt64Array::from_iter_values(0..rows.len() as u64))),
+        ];
+        columns.push(("BillingCurrency", text(Some("USD"))));
+        RecordBatch::try_from_iter(columns).unwrap()
+    }
+
+    #[test]
+    fn lines_share_a_key_only_when_every_rule_must_decide_them_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("org.toml"), "[teams.a]\n[teams.b]\n").unwrap();
+        std::fs::write(
+            dir.path().join("rules.toml"),
+            "[[rule]]\nid = \"late\"\nprecedence = 1\naccounts = [\"111\"]\nfrom = 2026-08-15\nteam = \"b\"\n\n\
+             [[rule]]\nid = \"tag\"\nprecedence = 2\nteam_from_tag = \"team\"\n\n\
+             [[rule]]\nid = \"empty\"\nprecedence = 3\nresource_prefix = \"\"\nteam = \"a\"\n",
+        )
+        .unwrap();
+        let compiled = Compiled::load(dir.path()).unwrap();
+        let mut decider = Decider::new(&compiled);
+        let batch = batch(&[
+            (Some("i-1"), Some("a"), 1),
+            (Some("i-1"), Some("a"), 14), // same span of rule dates: same key
+            (Some("i-1"), Some("a"), 15), // `late` now in effect
+            (Some("i-1"), Some("b"), 1),  // another tag value
+            (Some(""), None, 1),          // empty resource: `empty` matches
+            (None, None, 1),              // no resource: nothing matches
+        ]);
+        let input = Input::new(&batch);
+        let keys: Vec<u32> = (0..batch.num_rows()).map(|row| decider.key(&input, row, input.date(row))).collect();
+        assert_eq!(keys, [0, 0, 1, 2, 3, 4]);
+        let owners: Vec<String> = keys
+            .iter()
+            .map(|k| match decider.owners[*k as usize] {
+                Owner::Team { rule, team } => {
+                    format!("{}:{}", compiled.rules.rules[rule as usize].id, decider.teams.names[team as usize])
+                }
+                Owner::Pool { .. } => "pool".to_string(),
+                Owner::Unallocated { .. } => "unallocated".to_string(),
+            })
+            .collect();
+        assert_eq!(owners, ["tag:a", "tag:a", "late:b", "tag:b", "empty:a", "unallocated"]);
+    }
+}
