@@ -112,5 +112,17 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             lake.root().display()
         );
     }
+    // The weekly ops review of the last week of data, as `tally report weekly` writes it.
+    let report_dir = args.out.join("reports");
+    let written = tally::report::write_weekly(&lake, &mappings_dir, None, &report_dir, None)
+        .await
+        .context("writing the weekly report")?;
+    if !quiet {
+        println!(
+            "\nweekly ops review: open {} in a browser (no network needed); Markdown summary {}, every table as CSV and Parquet beside them",
+            written.html.display(),
+            written.markdown.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

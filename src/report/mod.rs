@@ -1,3 +1,148 @@
 //! Reports for finance and platform leads: weekly ops review, leaderboards,
-//! spend per business volume, quarterly trends. The questions are SQL files in
-//! `queries/`; this module runs them and renders HTML, Markdown, CSV and Parquet.
+//! spend per business volume, quarterly trends.
+//!
+//! The questions are SQL files in `queries/` (built into the binary, run by
+//! DataFusion over the lake); this module puts their answers together in exact
+//! decimals and renders them:
+//!
+//! - [`query`] runs a question with its parameters;
+//! - [`context`] what every report needs: currency, as-of date, freshness, windows;
+//! - [`weekly`], [`leaderboard`], [`unit_economics`], [`quarterly`]: one report each;
+//! - [`table`] typed tables (exact CSV/Parquet, formatted for people), [`format`];
+//! - [`chart`] inline SVG charts, [`document`] HTML and Markdown from `reports/templates/`.
+//!
+//! Same lake, mappings and metrics give byte-identical files: the as-of date is
+//! the data's last charge day unless given, and nothing reads the clock.
+
+pub mod chart;
+pub mod context;
+pub mod document;
+pub mod format;
+pub mod leaderboard;
+pub mod quarterly;
+pub mod query;
+pub mod table;
+pub mod unit_economics;
+pub mod weekly;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+pub use context::{Context, Rollup};
+pub use document::{Document, Written};
+
+use crate::lake::Lake;
+
+/// The reports `tally report` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Report {
+    Weekly,
+    Leaderboard,
+    UnitEconomics,
+    Quarterly,
+}
+
+impl Report {
+    pub fn name(self) -> &'static str {
+        match self {
+            Report::Weekly => "weekly",
+            Report::Leaderboard => "leaderboard",
+            Report::UnitEconomics => "unit-economics",
+            Report::Quarterly => "quarterly",
+        }
+    }
+}
+
+/// What a report is made from.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub lake: Lake,
+    pub mappings: PathBuf,
+    /// Business metrics (CSV or Parquet): unit costs, most improved unit cost.
+    pub metrics: Option<PathBuf>,
+    /// The report's last day [default: the data's last charge day].
+    pub as_of: Option<NaiveDate>,
+    pub rollup: Rollup,
+    /// The currency shown [default: the one with the most line items].
+    pub currency: Option<String>,
+}
+
+impl Options {
+    pub fn new(lake: &Lake, mappings: &Path) -> Options {
+        Options {
+            lake: lake.clone(),
+            mappings: mappings.to_path_buf(),
+            metrics: None,
+            as_of: None,
+            rollup: Rollup::AsWas,
+            currency: None,
+        }
+    }
+}
+
+/// Builds a report in memory.
+pub async fn build(report: Report, options: &Options) -> anyhow::Result<Document> {
+    let cx = Context::load(options).await?;
+    match report {
+        Report::Weekly => weekly::build(&cx).await,
+        Report::Leaderboard => leaderboard::build(&cx).await,
+        Report::UnitEconomics => unit_economics::build(&cx).await,
+        Report::Quarterly => quarterly::build(&cx).await,
+    }
+}
+
+/// Builds a report and writes its HTML, Markdown, CSV and Parquet files into `out`.
+pub async fn write(report: Report, options: &Options, out: &Path) -> anyhow::Result<(Document, Written)> {
+    let document = build(report, options).await?;
+    let written = document.write(out)?;
+    Ok((document, written))
+}
+
+/// The weekly ops review, as `tally report weekly`, `tally run` and `tally demo` write it.
+pub async fn write_weekly(
+    lake: &Lake,
+    mappings: &Path,
+    metrics: Option<&Path>,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<Written> {
+    let options = Options { metrics: metrics.map(Path::to_path_buf), as_of, ..Options::new(lake, mappings) };
+    Ok(write(Report::Weekly, &options, out).await?.1)
+}
+
+/// The leaderboard (see [`write_weekly`]).
+pub async fn write_leaderboard(
+    lake: &Lake,
+    mappings: &Path,
+    metrics: Option<&Path>,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<Written> {
+    let options = Options { metrics: metrics.map(Path::to_path_buf), as_of, ..Options::new(lake, mappings) };
+    Ok(write(Report::Leaderboard, &options, out).await?.1)
+}
+
+/// Spend per business volume (see [`write_weekly`]); needs a metrics file.
+pub async fn write_unit_economics(
+    lake: &Lake,
+    mappings: &Path,
+    metrics: &Path,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<Written> {
+    let options = Options { metrics: Some(metrics.to_path_buf()), as_of, ..Options::new(lake, mappings) };
+    Ok(write(Report::UnitEconomics, &options, out).await?.1)
+}
+
+/// Quarterly trends (see [`write_weekly`]).
+pub async fn write_quarterly(
+    lake: &Lake,
+    mappings: &Path,
+    metrics: Option<&Path>,
+    out: &Path,
+    as_of: Option<NaiveDate>,
+) -> anyhow::Result<Written> {
+    let options = Options { metrics: metrics.map(Path::to_path_buf), as_of, ..Options::new(lake, mappings) };
+    Ok(write(Report::Quarterly, &options, out).await?.1)
+}

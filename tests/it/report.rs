@@ -1,1 +1,352 @@
-//! `tally report` (see issue).
+//! `tally report`: exact tables on a hand-built dataset and on the demo company
+//! (golden files in tests/it/snapshots, reviewed by hand), the HTML opened in
+//! headless Chromium, escaping of billing values, byte-identical re-runs.
+//!
+//! The hand-built dataset (fixtures/reports/make_dataset.py), 1 Sep - 14 Oct 2026,
+//! as of 14 Oct: this week = 8-14 Oct, prior week = 1-7 Oct, month to date = 1-14 Oct,
+//! the same days last month = 1-14 Sep.
+//!
+//! ```text
+//! alpha  (account 111): 100/day; +50/day from 8 Oct (res-a2, Database, eu-west-1)
+//!        week 1050, prior 700 (+350, +50.0%), MTD 1750, prior MTD 1400 (+25.0%)
+//! beta   (account 222): 40/day in Sep, 30/day in Oct
+//!        week 210, prior 210, MTD 420, prior MTD 560 (-25.0%)
+//! gamma  (tag team=gamma): 20/day; eng until 30 Sep, ops from 1 Oct
+//!        week 140, prior 140, MTD 280, prior MTD 280
+//! unallocated (tag team=<img src=x onerror=alert(1)>): 5/day: 35, 35, 70, 70
+//! total  week 1435, prior 1085 (+350, 350/1085 = +32.3%), MTD 2520, prior MTD 2310 (210/2310 = +9.1%)
+//! Pareto of allocated spend this week (1400): alpha 1050 = 75.0%, + beta 210 -> 90.0%: 2 teams
+//! orders (company): 1000/day, 1200/day from 8 Oct. Oct 1-14: 15400 -> 2520/15400 = 0.163636.. per order
+//! requests (alpha): 500/day Sep, 1000/day Oct. Alpha Sep 1-14: 1400/7000 = 0.2; Oct 1-14: 1750/14000 = 0.125 (-37.5%)
+//! ```
+//! Cross-checked with DuckDB over billing.csv:
+//! `SELECT sum(EffectiveCost) FROM 'billing.csv' WHERE ChargePeriodStart >= '2026-10-08'` = 1435.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Lake, fixture, tally, tally_ok};
+
+/// A lake with the hand-built dataset, ingested and attributed, and its mappings folder.
+fn hand_built() -> (Lake, String) {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&fixture("reports/billing.csv")], &["--format", "focus"]);
+    let mappings = fixture("reports/mappings");
+    tally_ok(&["attribute", "--lake", lake.arg(), "--mappings", &mappings]);
+    (lake, mappings)
+}
+
+fn report(kind: &str, lake: &Lake, mappings: &str, out: &Path, extra: &[&str]) -> crate::Run {
+    let mut args = vec!["report", kind, "--lake", lake.arg(), "--mappings", mappings, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    tally_ok(&args)
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+}
+
+/// Every file in a folder with its bytes, sorted.
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn metrics() -> String {
+    fixture("metrics/report-metrics.csv")
+}
+
+#[test]
+fn weekly_on_the_hand_built_dataset() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("weekly");
+    let run = report("weekly", &lake, &mappings, &out, &[]);
+    assert!(run.stderr.contains("weekly.html"), "{}", run.stderr);
+    assert!(run.stdout.contains("Weekly ops review: week ending 2026-10-14"), "{}", run.stdout);
+
+    // By team, exact (amounts at 20 places are written minimal in CSV).
+    assert_eq!(
+        read(&out, "weekly_by_team.csv"),
+        "currency,team,org,this_week,prior_week,week_change,week_change_pct,month_to_date,prior_month_to_date,month_change_pct\n\
+         USD,alpha,eng,1050,700,350,50,1750,1400,25\n\
+         USD,beta,eng,210,210,0,0,420,560,-25\n\
+         USD,gamma,ops,140,140,0,0,280,280,0\n\
+         USD,unallocated,unallocated,35,35,0,0,70,70,0\n"
+    );
+    // As-was: gamma's September days stay with eng.
+    assert_eq!(
+        read(&out, "weekly_by_org.csv"),
+        "currency,org,this_week,prior_week,week_change,week_change_pct,month_to_date,prior_month_to_date,month_change_pct\n\
+         USD,eng,1260,910,350,38.5,2170,2240,-3.1\n\
+         USD,ops,140,140,0,0,280,0,\n\
+         USD,unallocated,35,35,0,0,70,70,0\n"
+    );
+    assert_eq!(
+        read(&out, "weekly_pareto.csv"),
+        "currency,rank,team,this_week,share_pct,cumulative_pct\nUSD,1,alpha,1050,75,75\nUSD,2,beta,210,15,90\n"
+    );
+    let movers = read(&out, "weekly_top_movers.csv");
+    assert!(
+        movers.contains(
+            "USD,alpha,1050,700,350,50,Database (+$350.00),111 (+$350.00),eu-west-1 (+$350.00),res-a2 (+$350.00)"
+        ),
+        "{movers}"
+    );
+
+    let markdown = read(&out, "weekly.md");
+    assert!(markdown.contains("- **Spend this week:** $1,435.00, +32.3% (+$350.00) vs prior week"), "{markdown}");
+    assert!(markdown.contains("- **Month to date:** $2,520.00, +9.1% vs same days last month"), "{markdown}");
+    assert!(markdown.contains("_Data through 2026-10-14"), "{markdown}");
+    // The tag value is text in Markdown too, not HTML.
+    assert!(markdown.contains("&lt;img src=x onerror=alert(1)&gt;"), "{markdown}");
+    assert!(!markdown.contains("<img"), "{markdown}");
+
+    for table in
+        ["weekly_by_team", "weekly_by_org", "weekly_coverage", "weekly_unallocated_reasons", "weekly_budget_status"]
+    {
+        insta::assert_snapshot!(format!("hand_built_{table}"), read(&out, &format!("{table}.csv")));
+        assert!(out.join(format!("{table}.parquet")).exists());
+    }
+    insta::assert_snapshot!("hand_built_weekly_md", markdown);
+}
+
+#[test]
+fn weekly_rolls_up_as_is_when_asked() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    report("weekly", &lake, &mappings, dir.path(), &["--rollup", "as-is"]);
+    assert_eq!(
+        read(dir.path(), "weekly_by_org.csv"),
+        "currency,org,this_week,prior_week,week_change,week_change_pct,month_to_date,prior_month_to_date,month_change_pct\n\
+         USD,eng,1260,910,350,38.5,2170,1960,10.7\n\
+         USD,ops,140,140,0,0,280,280,0\n\
+         USD,unallocated,35,35,0,0,70,70,0\n"
+    );
+}
+
+#[test]
+fn reports_are_byte_identical_on_rerun() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["weekly", "leaderboard", "unit-economics", "quarterly"] {
+        let (a, b) = (dir.path().join(format!("{kind}-a")), dir.path().join(format!("{kind}-b")));
+        report(kind, &lake, &mappings, &a, &["--metrics", &metrics()]);
+        report(kind, &lake, &mappings, &b, &["--metrics", &metrics()]);
+        let (fa, fb) = (files(&a), files(&b));
+        assert!(fa.len() > 2, "{kind}: {:?}", fa.iter().map(|f| &f.0).collect::<Vec<_>>());
+        assert!(fa == fb, "{kind}: files differ between runs");
+    }
+}
+
+/// A findings table with two verified savings for beta and one not realized for alpha.
+fn write_findings(lake: &Lake) {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+
+    let text = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
+    let money = |v: &[i128]| {
+        Arc::new(
+            Decimal128Array::from(v.iter().map(|x| x * 10i128.pow(20)).collect::<Vec<_>>())
+                .with_precision_and_scale(38, 20)
+                .unwrap(),
+        ) as ArrayRef
+    };
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("finding_id", text(&["f1", "f2", "f3"])),
+        ("kind", text(&["realized_savings", "realized_savings", "realized_savings"])),
+        ("billing_period", text(&["2026-10", "2026-10", "2026-10"])),
+        ("team", text(&["beta", "beta", "alpha"])),
+        ("org_path", text(&["acme/eng/beta", "acme/eng/beta", "acme/eng/alpha"])),
+        ("title", text(&["smaller disks", "lifecycle rule", "<b>rightsizing</b>"])),
+        ("currency", text(&["USD", "USD", "USD"])),
+        ("monthly_cost", money(&[0, 0, 0])),
+        ("monthly_savings", money(&[200, 100, 50])),
+        ("expected_monthly_savings", money(&[250, 100, 400])),
+        ("status", text(&["verified", "verified", "not_realized"])),
+    ];
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), false)).collect::<Vec<_>>());
+    assert!(schema.fields().iter().all(|f| f.data_type() != &DataType::Null));
+    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let dir = lake.path.join("findings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::File::create(dir.join("2026-10.parquet")).unwrap();
+    let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+#[test]
+fn leaderboard_without_and_with_findings() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before");
+    report("leaderboard", &lake, &mappings, &before, &["--metrics", &metrics()]);
+    let html = read(&before, "leaderboard.html");
+    assert!(html.contains("The lake has no findings table yet"), "the report says so instead of failing");
+
+    write_findings(&lake);
+    let out = dir.path().join("after");
+    report("leaderboard", &lake, &mappings, &out, &["--metrics", &metrics()]);
+    assert_eq!(
+        read(&out, "leaderboard_verified_savings.csv"),
+        "currency,rank,team,monthly_savings,initiatives\nUSD,1,beta,300,2\n"
+    );
+    // beta cut 25%, alpha's cost per request fell 37.5%, gamma is owned through its tag.
+    assert_eq!(
+        read(&out, "leaderboard_badges.csv"),
+        "team,badge\n\
+         beta,cut spend 25.0% month over month\n\
+         alpha,unit cost per requests down 37.5%\n\
+         beta,verified savings of $300.00 a month\n\
+         gamma,every directly owned dollar tagged\n"
+    );
+    assert_eq!(
+        read(&out, "leaderboard_unit_cost.csv"),
+        "currency,rank,team,metric,cost_per_unit,prior_cost_per_unit,change_pct\nUSD,1,alpha,requests,0.125,0.2,-37.5\n"
+    );
+    let html = read(&out, "leaderboard.html");
+    assert!(html.contains(r#"<span class="badge"><b>beta</b>cut spend 25.0% month over month</span>"#), "{html}");
+    for table in ["leaderboard_biggest_spenders", "leaderboard_fastest_growers", "leaderboard_tag_coverage"] {
+        insta::assert_snapshot!(format!("hand_built_{table}"), read(&out, &format!("{table}.csv")));
+    }
+}
+
+#[test]
+fn unit_economics_per_week_month_and_quarter() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    let none = tally(&["report", "unit-economics", "--lake", lake.arg(), "--mappings", &mappings]);
+    assert_eq!(none.code, 2, "{}", none.stderr);
+    assert!(none.stderr.contains("--metrics"), "{}", none.stderr);
+
+    report("unit-economics", &lake, &mappings, dir.path(), &["--metrics", &metrics()]);
+    let monthly = read(dir.path(), "unit_economics_monthly.csv");
+    // Company: all spend (unallocated included) per order. September: 30 days of 165 = 4950 over 30,000 orders.
+    assert!(monthly.contains("USD,company,orders,2026-09,2026-09-01,2026-09-30,4950,30000,0.165,1650,\n"), "{monthly}");
+    // October 1-14: 2520 over 15,400 orders = 0.1636363636 (10 places), -0.8% on September.
+    assert!(
+        monthly.contains(
+            "USD,company,orders,2026-10,2026-10-01,2026-10-14,2520,15400,0.1636363636,1636.3636363636,-0.8\n"
+        ),
+        "{monthly}"
+    );
+    // alpha's own metric: its spend per request.
+    assert!(
+        monthly.contains("USD,alpha,requests,2026-10,2026-10-01,2026-10-14,1750,14000,0.125,1250,-37.5\n"),
+        "{monthly}"
+    );
+    for table in ["unit_economics_weekly", "unit_economics_monthly", "unit_economics_quarterly"] {
+        insta::assert_snapshot!(format!("hand_built_{table}"), read(dir.path(), &format!("{table}.csv")));
+    }
+}
+
+#[test]
+fn quarterly_trends() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    report("quarterly", &lake, &mappings, dir.path(), &["--metrics", &metrics()]);
+    let by_org = read(dir.path(), "quarterly_by_org.csv");
+    // Q3 (September only): eng 30*(100+40+20) = 4800; Q4 to 14 Oct: eng 1750 + 420 = 2170, ops 280.
+    assert!(by_org.contains("USD,eng,2026-Q3,2026-09-01,2026-09-30,4800,97,\n"), "{by_org}");
+    assert!(by_org.contains("USD,eng,2026-Q4,2026-10-01,2026-10-14,2170,86.1,-54.8\n"), "{by_org}");
+    for table in
+        ["quarterly_by_org", "quarterly_monthly_by_org", "quarterly_unit_cost", "quarterly_commitment_coverage"]
+    {
+        insta::assert_snapshot!(format!("hand_built_{table}"), read(dir.path(), &format!("{table}.csv")));
+    }
+}
+
+/// Runs headless Chromium on a file: a screenshot, and the DOM after parsing.
+fn chromium(html: &Path, screenshot: &Path) -> String {
+    let url = format!("file://{}", html.display());
+    let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,4200"];
+    let shot = std::process::Command::new("chromium")
+        .args(common)
+        .arg(format!("--screenshot={}", screenshot.display()))
+        .arg(&url)
+        .output()
+        .expect("chromium runs (Debian package `chromium`; .ci/run installs it)");
+    assert!(shot.status.success(), "chromium screenshot failed: {}", String::from_utf8_lossy(&shot.stderr));
+    assert!(std::fs::metadata(screenshot).map(|m| m.len() > 10_000).unwrap_or(false), "no screenshot");
+    let dom = std::process::Command::new("chromium").args(common).arg("--dump-dom").arg(&url).output().unwrap();
+    assert!(dom.status.success(), "chromium --dump-dom failed: {}", String::from_utf8_lossy(&dom.stderr));
+    String::from_utf8(dom.stdout).unwrap()
+}
+
+#[test]
+fn weekly_html_renders_in_chromium_with_charts_totals_and_escaped_tags() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    report("weekly", &lake, &mappings, dir.path(), &[]);
+    let shot = keep_dir().join("weekly-hand-built.png");
+    let dom = chromium(&dir.path().join("weekly.html"), &shot);
+
+    // Charts rendered: inline SVG, the daily line with a point per day of data in the last 5 weeks (35 days).
+    assert!(dom.matches("<svg").count() >= 2, "no charts in the DOM");
+    assert_eq!(dom.matches("<circle").count(), 35, "a data point per day");
+    assert!(dom.contains("<rect"), "bar chart");
+    // Totals shown equal the data (1435 this week; 2520 month to date: see the module comment).
+    assert!(dom.contains(r#"<div class="value" data-exact="1435">$1,435.00</div>"#), "week total");
+    assert!(dom.contains(r#"<div class="value" data-exact="2520">$2,520.00</div>"#), "month to date");
+    assert!(dom.contains("Data through 2026-10-14"));
+    // XSS: the tag value is text, never an element.
+    assert!(dom.contains("unknown team tag value `&lt;img src=x onerror=alert(1)&gt;`"), "tag value shown as text");
+    assert!(!dom.contains("<img"), "the tag value became an element");
+    assert!(!dom.contains("<script"), "no scripts at all");
+    // No network: nothing loaded from elsewhere.
+    let html = read(dir.path(), "weekly.html").replace(r#"xmlns="http://www.w3.org/2000/svg""#, "");
+    for external in ["http://", "https://", "src=\"", "href=", "<link", "url("] {
+        assert!(!html.contains(external), "external reference {external}");
+    }
+}
+
+/// Where screenshots are kept for people to look at (target dir, not a temp dir).
+fn keep_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn bad_metrics_file_names_row_and_field() {
+    let (lake, mappings) = hand_built();
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("m.csv");
+    std::fs::write(&bad, "date,metric,value\n2026-10-01,orders,12\n2026-10-02,orders,many\n").unwrap();
+    let run = tally(&[
+        "report",
+        "unit-economics",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        &mappings,
+        "--metrics",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("out").to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains(&format!("{}:3: field value", bad.display())), "{}", run.stderr);
+}
+
+#[test]
+fn demo_writes_the_weekly_report_and_says_where() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = tally_ok(&["demo", "--out", out.to_str().unwrap(), "--rows", "12000"]);
+    let html = out.join("reports").join("weekly.html");
+    assert!(run.stdout.contains(&format!("open {} in a browser", html.display())), "{}", run.stdout);
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("Weekly ops review: week ending 2026-10-31"), "the demo's last day");
+    assert!(out.join("reports").join("weekly.md").exists());
+    assert!(out.join("reports").join("weekly_by_team.csv").exists());
+}
