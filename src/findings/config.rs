@@ -49,7 +49,7 @@
 //! expected_monthly_savings = "600"
 //! services = ["Amazon Elastic Compute Cloud"]   # scope, all optional: ServiceName,
 //! accounts = ["729104638251"]                   # SubAccountId,
-//! tags = { env = "prod" }                       # tags of the line items (exact values)
+//! tags = { env = "prod" }                       # tags of the line items, matched as rules match them
 //! metric = "searches"                           # normalise by this business metric
 //! ```
 

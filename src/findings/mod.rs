@@ -11,7 +11,7 @@
 //! | `billing_period` | the month (`YYYY-MM`) the finding was measured in |
 //! | `team`, `org_path` | the owner, or the likely owner (from account or naming) for orphans |
 //! | `provider`, `SubAccountId`, `ServiceName`, `ResourceId` | where it is; empty when it does not apply |
-//! | `start_date` | when it began (anomalies, idle resources), or when an initiative shipped |
+//! | `start_date` | when it began (an anomaly's first day; the first day the data bills an idle resource or shows an orphan unowned), or when an initiative shipped |
 //! | `title` | one line in plain words, safe to show as text |
 //! | `detail` | the evidence and the assumptions behind any estimate |
 //! | `currency` | `BillingCurrency` of the amounts |
@@ -62,6 +62,8 @@ use sha2::{Digest, Sha256};
 
 use crate::attribute::mappings::{MappingError, Mappings};
 use crate::attribute::org::Org;
+use crate::attribute::pools::Pools;
+use crate::attribute::rules::RuleSet;
 use crate::lake::Lake;
 use crate::money::{PRECISION, SCALE};
 
@@ -172,6 +174,8 @@ pub struct Context {
     pub ctx: datafusion::prelude::SessionContext,
     pub org: Org,
     pub config: Config,
+    /// The ownership rules, for matching tags the way they do (initiatives scoped by tags).
+    pub rules: RuleSet,
     /// The data's last day (of usage), the "as of" of every finding.
     pub as_of: NaiveDate,
     /// The data's first day.
@@ -247,6 +251,7 @@ pub async fn compute(lake: &Lake, mappings: &Path, metrics: Option<&Path>) -> Re
     let parsed = Mappings::load(mappings)?;
     let org = Org::compile(&parsed)?;
     let config = config::load(mappings, &org)?;
+    let rules = RuleSet::compile(&parsed, &org, &Pools::ids(&parsed))?;
     let ctx = lake.session().await.map_err(|source| FindingsError::Query { query: "session", source })?;
     if let Some(path) = metrics {
         crate::metrics::register(&ctx, path).map_err(|e| FindingsError::Metrics(format!("{e:#}")))?;
@@ -257,7 +262,7 @@ pub async fn compute(lake: &Lake, mappings: &Path, metrics: Option<&Path>) -> Re
     let Some((first_day, as_of)) = query::data_days(&ctx).await? else {
         return Ok(Vec::new());
     };
-    let cx = Context { ctx, org, config, as_of, first_day };
+    let cx = Context { ctx, org, config, rules, as_of, first_day };
     let mut findings = Vec::new();
     findings.extend(anomaly::find(&cx).await?);
     findings.extend(unused::orphans(&cx).await?);

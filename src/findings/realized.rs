@@ -1,6 +1,7 @@
 //! Realized savings of the initiatives in `initiatives.toml`: the team's usage
-//! spend in the initiative's scope (services, accounts) before it shipped
-//! against after.
+//! spend in the initiative's scope (services, accounts, tags) before it shipped
+//! against after. Tags match as in rules.toml: a scope key also matches its
+//! aliases (`[tag_aliases]`), and values are compared trimmed and in any case.
 //!
 //! - before: the `baseline_days` days before the ship date; after: from the day
 //!   after it, up to `baseline_days` days, to the data's last day (the ship day
@@ -22,8 +23,10 @@ use chrono::{Days, NaiveDate};
 use super::config::{Initiative, share};
 use super::query::{self, date_param, text_param};
 use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, ONE, cents, div_round, finding_id};
+use crate::attribute::rules::RuleSet;
 
 const DAILY: &str = include_str!("../../queries/findings_realized_daily.sql");
+const DAILY_TAGS: &str = include_str!("../../queries/findings_realized_daily_tags.sql");
 const VOLUME: &str = include_str!("../../queries/findings_realized_volume.sql");
 
 const CENT: i128 = ONE / 100;
@@ -89,25 +92,37 @@ fn in_scope(initiative: &Initiative, service: &str, account: &str) -> bool {
         && (initiative.accounts.is_empty() || initiative.accounts.iter().any(|a| a == account))
 }
 
+/// Whether a line's tags (`tags` of `findings_realized_daily_tags.sql`: keys, then values,
+/// each joined by `\u{1f}`, the two by `\u{1e}`) carry every tag of the scope, matched as
+/// rules match tags: key aliases of rules.toml, values trimmed and in any case.
+pub fn tags_match(rules: &RuleSet, scope: &[(&str, std::borrow::Cow<'_, str>)], tags: &str) -> bool {
+    let (keys, values) = tags.split_once('\u{1e}').unwrap_or(("", ""));
+    let pairs = keys.split('\u{1f}').zip(values.split('\u{1f}')).filter(|(k, _)| !k.is_empty());
+    let line = rules.canonical_tags(pairs);
+    scope.iter().all(|(key, value)| line.iter().any(|(k, v)| k == key && v == value))
+}
+
 pub async fn find(cx: &Context, metrics: bool) -> Result<Vec<Finding>, FindingsError> {
     let mut findings = Vec::new();
     for initiative in &cx.config.initiatives {
-        if !initiative.tags.is_empty() {
-            return Err(FindingsError::Data(format!(
-                "{}: a tags scope is not supported yet; scope by services and accounts",
-                initiative.location
-            )));
-        }
         let days = u64::from(cx.config.baseline_days);
         let shipped = initiative.shipped;
         let before_start = (shipped - Days::new(days)).max(cx.first_day);
         let after_end = (shipped + Days::new(days)).min(cx.as_of);
         let params = vec![text_param(&initiative.team), date_param(before_start), date_param(after_end)];
-        let rows = query::rows(&cx.ctx, "findings_realized_daily.sql", DAILY, params).await?;
+        let rows = if initiative.tags.is_empty() {
+            query::rows(&cx.ctx, "findings_realized_daily.sql", DAILY, params).await?
+        } else {
+            query::rows(&cx.ctx, "findings_realized_daily_tags.sql", DAILY_TAGS, params).await?
+        };
+        // The scope's tags in the canonical form rules give a line's tags.
+        let scope_tags = cx.rules.canonical_tags(initiative.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut daily = BTreeMap::<NaiveDate, i128>::new();
         let mut currency = String::new();
         for row in &rows {
-            if in_scope(initiative, &row.text("ServiceName"), &row.text("SubAccountId")) {
+            if in_scope(initiative, &row.text("ServiceName"), &row.text("SubAccountId"))
+                && (scope_tags.is_empty() || tags_match(&cx.rules, &scope_tags, &row.text("tags")))
+            {
                 *daily.entry(row.date("day").expect("day")).or_default() += row.number("cost");
                 currency = row.text("BillingCurrency");
             }
@@ -152,6 +167,10 @@ pub async fn find(cx: &Context, metrics: bool) -> Result<Vec<Finding>, FindingsE
         let scope: Vec<String> = [
             (!initiative.services.is_empty()).then(|| format!("services {}", initiative.services.join(", "))),
             (!initiative.accounts.is_empty()).then(|| format!("accounts {}", initiative.accounts.join(", "))),
+            (!initiative.tags.is_empty()).then(|| {
+                let tags: Vec<String> = initiative.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("tags {}", tags.join(", "))
+            }),
         ]
         .into_iter()
         .flatten()
