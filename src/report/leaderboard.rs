@@ -145,7 +145,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
                 "No badges this month yet.".to_string()
             } else {
                 format!(
-                    "{} badge(s): a cut of {} or more month over month, unit cost down {} or more, verified savings, or every directly owned dollar tagged.",
+                    "{} badge(s): a cut of {} or more month over month, unit cost down {} or more, verified savings, or reaching full tag coverage.",
                     badges.len(),
                     format::percent(BADGE_TENTHS),
                     format::percent(BADGE_TENTHS)
@@ -305,15 +305,19 @@ async fn hygiene(cx: &Context, badges: &mut Vec<Badge>) -> anyhow::Result<Sectio
     let cur = cx.currency.as_str();
     let tagged = tag_rules(cx);
     let rows = cx.query("leaderboard_spend_by_rule.sql", RULES_SQL).await?;
-    let mut teams: BTreeMap<String, (i128, i128)> = BTreeMap::new();
+    // team -> [direct now, via tags now, direct before, via tags before]
+    let mut windows: BTreeMap<String, [i128; 4]> = BTreeMap::new();
     for r in &rows {
-        let entry = teams.entry(r[0].text()).or_default();
-        let cost = r[2].money();
-        entry.0 += cost;
+        let entry = windows.entry(r[0].text()).or_default();
+        let (now, before) = (r[2].money(), r[3].money());
+        entry[0] += now;
+        entry[2] += before;
         if tagged.contains(&r[1].text()) {
-            entry.1 += cost;
+            entry[1] += now;
+            entry[3] += before;
         }
     }
+    let teams: BTreeMap<String, (i128, i128)> = windows.iter().map(|(t, w)| (t.clone(), (w[0], w[1]))).collect();
     let mut ranked: Vec<(String, i128, i128, i128)> = teams
         .into_iter()
         .filter(|(_, (direct, _))| *direct > 0)
@@ -341,9 +345,14 @@ async fn hygiene(cx: &Context, badges: &mut Vec<Badge>) -> anyhow::Result<Sectio
             Cell::Num(*share),
         ]);
     }
+    // A win is getting there: fully tagged now, not over the same days last month.
     for (team, direct, via, _) in &ranked {
-        if via == direct {
-            badges.push(Badge { team: team.clone(), label: "every directly owned dollar tagged".into() });
+        let w = windows[team];
+        if via == direct && w[2] > 0 && w[3] < w[2] {
+            badges.push(Badge {
+                team: team.clone(),
+                label: "tagged every directly owned dollar, up from last month".into(),
+            });
         }
     }
     Ok(Section {

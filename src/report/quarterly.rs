@@ -12,8 +12,18 @@ use super::document::{Document, Kpi, Section};
 use super::format::{self, change_tenths, share_tenths};
 use super::query;
 use super::table::{Kind, Table, col};
-use super::unit_economics::{self, Grain, periods};
+use super::unit_economics::{self, Grain, Period, periods};
 use super::weekly::DAILY_SQL;
+
+/// A month or quarter with every day of the data: only whole periods are compared with each other.
+fn whole(p: &Period, grain: Grain) -> bool {
+    let full = periods(grain, p.start, p.end);
+    full.len() == 1 && super::context::month_start(p.start) == p.start && {
+        let next =
+            if grain == Grain::Month { next_month(p.start) } else { next_month(next_month(next_month(p.start))) };
+        next.pred_opt() == Some(p.end)
+    }
+}
 
 const COMMITMENT_SQL: &str = include_str!("../../queries/quarterly_commitment_coverage.sql");
 /// Lines drawn; smaller orgs are summed as "other orgs".
@@ -67,6 +77,9 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         let mut before: Option<i128> = None;
         for m in &months {
             let v = series[*org].get(&m.label).copied().unwrap_or(0);
+            if !whole(m, Grain::Month) {
+                before = None;
+            }
             table.push(vec![
                 org.as_str().into(),
                 m.label.as_str().into(),
@@ -75,7 +88,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
                 v.into(),
                 before.and_then(|b| change_tenths(v, b)).into(),
             ]);
-            before = Some(v);
+            before = whole(m, Grain::Month).then_some(v);
         }
     }
     let mut lines: Vec<Series> = orgs
@@ -125,6 +138,9 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         let mut before: Option<i128> = None;
         for q in &quarters {
             let v = per_quarter.get(*org).and_then(|m| m.get(&q.label)).copied().unwrap_or(0);
+            if !whole(q, Grain::Quarter) {
+                before = None;
+            }
             quarter_table.push(vec![
                 org.as_str().into(),
                 q.label.as_str().into(),
@@ -134,7 +150,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
                 share_tenths(v, quarter_total(&q.label)).into(),
                 before.and_then(|b| change_tenths(v, b)).into(),
             ]);
-            before = Some(v);
+            before = whole(q, Grain::Quarter).then_some(v);
         }
     }
     let mut kpis = Vec::new();
@@ -151,7 +167,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         id: "orgs",
         title: "Spend per org".into(),
         paragraphs: vec![format!(
-            "Months and quarters from {from} to {}; the first and last are partial where the data or the as-of date cut them (see From and To). Orgs roll up {}.",
+            "Months and quarters from {from} to {}; the first and last are partial where the data or the as-of date cut them (see From and To), and only whole periods are compared with the one before. Orgs roll up {}.",
             cx.as_of,
             cx.options.rollup.words()
         )],
