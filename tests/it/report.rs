@@ -344,15 +344,43 @@ fn bad_metrics_file_names_row_and_field() {
     assert!(run.stderr.contains(&format!("{}:3: field value", bad.display())), "{}", run.stderr);
 }
 
+/// The demo company (default seed and size), as `tally demo` writes it: the weekly report
+/// and where to open it, and its tables exactly (golden files, reviewed by hand).
+///
+/// Independent figures, DuckDB over the demo lake's attributed Parquet files:
+/// ```sql
+/// SELECT sum(CASE WHEN CAST(ChargePeriodStart AS DATE) BETWEEN DATE '2026-10-25' AND DATE '2026-10-31'
+///                 THEN EffectiveCost ELSE 0 END),          -- 14453.7709512298
+///        ... '2026-10-01' AND '2026-10-31' ...             -- 75625.0318622509
+/// FROM read_parquet('lake/attributed/**/*.parquet')
+/// -- fraud this week 1697.24775845165792809471, the largest team
+/// ```
 #[test]
 fn demo_writes_the_weekly_report_and_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let run = tally_ok(&["demo", "--out", out.to_str().unwrap(), "--rows", "12000"]);
-    let html = out.join("reports").join("weekly.html");
+    let run = tally_ok(&["demo", "--out", out.to_str().unwrap()]);
+    let reports = out.join("reports");
+    let html = reports.join("weekly.html");
     assert!(run.stdout.contains(&format!("open {} in a browser", html.display())), "{}", run.stdout);
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.contains("Weekly ops review: week ending 2026-10-31"), "the demo's last day");
-    assert!(out.join("reports").join("weekly.md").exists());
-    assert!(out.join("reports").join("weekly_by_team.csv").exists());
+    assert!(text.contains(r#"data-exact="14453.7709512298">$14,453.77<"#), "week total equals the data");
+    assert!(text.contains(r#"data-exact="75625.0318622509">$75,625.03<"#), "month to date equals the data");
+    let by_team = read(&reports, "weekly_by_team.csv");
+    assert!(by_team.lines().nth(1).unwrap().starts_with("USD,fraud,data,1697.24775845165792809471,"), "{by_team}");
+    for table in [
+        "weekly_by_org",
+        "weekly_by_team",
+        "weekly_top_movers",
+        "weekly_pareto",
+        "weekly_coverage",
+        "weekly_unallocated_reasons",
+        "weekly_budget_status",
+    ] {
+        insta::assert_snapshot!(format!("demo_{table}"), read(&reports, &format!("{table}.csv")));
+    }
+    let shot = keep_dir().join("weekly-demo.png");
+    let dom = chromium(&html, &shot);
+    assert_eq!(dom.matches("<circle").count(), 35, "a point per day of the last five weeks");
 }
