@@ -173,7 +173,8 @@ impl Document {
     pub fn terminal(&self) -> String {
         let mut out = format!("{}\n{}\n{}\n", self.title, self.subtitle, self.freshness);
         for kpi in &self.kpis {
-            out.push_str(&format!("  {}: {}{}\n", kpi.label, kpi.value, paren(&kpi.change)));
+            let change = if kpi.change.is_empty() { String::new() } else { format!(", {}", kpi.change) };
+            out.push_str(&format!("  {}: {}{change}\n", kpi.label, kpi.value));
         }
         for section in &self.sections {
             out.push_str(&format!("\n== {} ==\n", section.title));
@@ -186,7 +187,8 @@ impl Document {
             for b in &section.badges {
                 out.push_str(&format!("  * {} {}\n", b.team, b.label));
             }
-            for table in &section.tables {
+            // Chart data stays in the files.
+            for table in section.tables.iter().filter(|t| !t.detail) {
                 out.push('\n');
                 out.push_str(&table.to_terminal());
             }
@@ -196,10 +198,6 @@ impl Document {
         }
         out
     }
-}
-
-fn paren(text: &str) -> String {
-    if text.is_empty() { String::new() } else { format!(" ({text})") }
 }
 
 #[cfg(test)]
