@@ -138,8 +138,9 @@ def ablate(rules, pools, demo_teams, ablation):
     return rules, pools
 
 
-def generate_mappings(vocab, out, seed=7, ablation="none"):
-    """Writes out/{org,rules,pools}.toml; returns a summary of what was generated."""
+def generate_mappings(vocab, out, seed=7, ablation="none", noise=1.0):
+    """Writes out/{org,rules,pools}.toml; returns a summary of what was generated. `noise` scales the
+    number of account and tag-value rules (exact-match rules), for the rule-count scaling table."""
     rng = random.Random(seed)
     os.makedirs(out, exist_ok=True)
     demo_org_text = open(os.path.join(ROOT, "fixtures", "demo-mappings", "org.toml")).read()
@@ -266,7 +267,7 @@ def generate_mappings(vocab, out, seed=7, ablation="none"):
                      "pool": rng.choice(["company-overhead", "platform-shared", "growth-shared", "core-shared"])})
     summary["account_rules_on_lake_accounts"] = len(acct)
     fake_accounts = set()
-    while len(acct) < 2000:
+    while len(acct) < round(2000 * noise):
         n = rng.choice([1, 1, 1, 2, 3])
         accts = []
         for _ in range(n):
@@ -299,7 +300,7 @@ def generate_mappings(vocab, out, seed=7, ablation="none"):
     tag.append({"id": "tag-team-typo", "precedence": 205, "tags": {"owner-team": "paymnets-api"}, "team": "payments-api"})
     summary["tag_rules_on_lake_values"] = len(tag)
     fake_services = set()
-    while len(tag) < 10000:
+    while len(tag) < round(10000 * noise):
         i = len(tag)
         kind = rng.random()
         if kind < 0.55:
@@ -446,6 +447,8 @@ def main():
     parser.add_argument("--tally", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "tally"))
     parser.add_argument("--skip-check", action="store_true", help="no cross-check (it joins both outputs per line)")
     parser.add_argument("--tally-only", action="store_true", help="time tally only (no DuckDB, no check)")
+    parser.add_argument("--noise", type=float, default=1.0,
+                        help="scale the 2,000 account and 10,000 tag-value rules by this factor (rule-count scaling)")
     parser.add_argument("--ablation", choices=ABLATIONS, default="none",
                         help="remove one feature from the mappings to see its cost: " +
                         "; ".join(f"{k}: {v}" for k, v in ABLATIONS.items()))
@@ -472,7 +475,7 @@ def main():
     mappings = os.path.join(args.out, "mappings")
     shutil.rmtree(mappings, ignore_errors=True)
     results["line_items"] = vocab["line_items"]
-    results["mappings"] = generate_mappings(vocab, mappings, ablation=args.ablation)
+    results["mappings"] = generate_mappings(vocab, mappings, ablation=args.ablation, noise=args.noise)
     results["mappings"]["generation_seconds"] = round(time.perf_counter() - start, 2)
 
     log = os.path.join(args.out, "tally-attribute.log")
