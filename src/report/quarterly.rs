@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 
 use super::chart::{self, Series};
-use super::context::{Context, next_month, org_of_path};
+use super::context::{Context, next_month};
 use super::document::{Document, Kpi, Section};
 use super::format::{self, change_tenths, share_tenths};
 use super::query;
@@ -45,7 +45,6 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         let path = r[2].text();
         let current = r[3].text();
         let org = cx.org_of(&path, &current).to_string();
-        let _ = org_of_path("");
         let cost = r[4].money();
         if let Some(m) = months.iter().find(|p| day >= p.start && day <= p.end) {
             *series.entry(org.clone()).or_default().entry(m.label.clone()).or_default() += cost;

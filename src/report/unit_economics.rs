@@ -12,7 +12,7 @@ use super::context::{Context, month_end, month_start, next_month};
 use super::document::{Document, Section};
 use super::format::{self, RATIO_SCALE, change_tenths, div_round};
 use super::query;
-use super::table::{Cell, Kind, Table, col};
+use super::table::{Kind, Table, col};
 use super::weekly::DAILY_SQL;
 use crate::metrics::VALUE_SCALE;
 use crate::money::SCALE;
@@ -264,7 +264,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         let mut section =
             Section { id: grain.name(), title: title.into(), paragraphs: Vec::new(), ..Default::default() };
         if let Some(latest) =
-            rows.iter().filter(|r| r.scope == "company" && r.period == *periods.last().expect("a period")).next()
+            rows.iter().find(|r| r.scope == "company" && r.period == *periods.last().expect("a period"))
         {
             section.paragraphs.push(format!(
                 "{}: {} spent for {} {} ({} per unit{}).",
@@ -300,7 +300,6 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
             cx.as_of
         ),
     );
-    let _ = Cell::Null;
     Ok(Document {
         kind: "unit-economics",
         as_of: cx.as_of,
