@@ -96,7 +96,7 @@ def queries_stage(tally, lake, out):
         filled = os.path.join(out, f"{name}.sql")
         with open(filled, "w") as f:
             f.write(sql)
-        t = run.timed([tally, "sql", "--lake", lake, "--format", "csv", sql], log=os.path.join(out, f"{name}.tally.log"))
+        t = run.timed([tally, "sql", "--lake", lake, "--format", "csv", "--", sql], log=os.path.join(out, f"{name}.tally.log"))
         d = run.timed([sys.executable, "-c", DUCK_SQL, lake, filled], log=os.path.join(out, f"{name}.duckdb.log"))
         total["per_query"][name] = {"tally_s": round(t[0], 2), "duckdb_s": round(d[0], 2)}
         for side, (s, rss, cpu) in (("tally", t), ("duckdb", d)):
