@@ -39,6 +39,9 @@ struct Cli {
     /// More logging: -v for debug, -vv for trace (RUST_LOG overrides)
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Log lines on stderr as text for people, or as one JSON object per line for log collectors
+    #[arg(long, value_enum, default_value = "text", env = "TALLY_LOG_FORMAT", global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,10 +106,16 @@ enum Command {
     Demo(commands::demo::DemoArgs),
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 /// Exit code when rows were quarantined and nothing was committed.
 pub const EXIT_QUARANTINED: u8 = 3;
 
-fn init_logging(quiet: bool, verbose: u8) {
+fn init_logging(quiet: bool, verbose: u8, format: LogFormat) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
         (false, 0) => "warn,tally=info",
@@ -115,12 +124,13 @@ fn init_logging(quiet: bool, verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        // People read the message; a terminal shows when it happened.
+        LogFormat::Text => builder.without_time().with_target(false).init(),
+        // Machines get time, level, target and every field (step, rows, dollars, duration_ms).
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).init(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -132,7 +142,7 @@ fn main() -> ExitCode {
     // --lake/--mappings default to tally.toml's, below flags and env (commands::run).
     let matches = commands::run::with_config_defaults(<Cli as clap::CommandFactory>::command()).get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    init_logging(cli.quiet, cli.verbose);
+    init_logging(cli.quiet, cli.verbose, cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {

@@ -76,7 +76,7 @@ pub async fn run(args: RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(RunError::Usage(_)) => 2,
         Some(RunError::Quarantined { .. }) => EXIT_QUARANTINED,
         Some(RunError::Invariant(_)) => EXIT_INVARIANT,
-        Some(RunError::LockHeld(_)) => EXIT_LOCKED,
+        Some(RunError::LockHeld(_) | RunError::RemoteLockHeld(_)) => EXIT_LOCKED,
         Some(RunError::Other(_)) => 1,
     };
     let summary = tally::run::summary::Summary { exit_code: code, ..summary };
@@ -122,7 +122,9 @@ fn plan(args: &RunArgs, quiet: bool) -> Result<Plan, String> {
     if sources.since.is_some() && !sources.paths.iter().any(|p| tally::ingest::s3::is_s3_url(p)) {
         return Err("since picks billing periods of s3:// sources, and the sources have none".to_string());
     }
-    Ok(Plan { config: path, lake, mappings, sources, progress: !quiet })
+    // --lake on the command line is a local folder; tally.toml's s3:// lake applies only without it.
+    let lake_s3 = if args.lake.is_some() { None } else { config.lake_s3.clone() };
+    Ok(Plan { config: path, lake, mappings, sources, progress: !quiet, lake_s3 })
 }
 
 /// Gives every command's `--lake` and `--mappings` a default from tally.toml

@@ -222,7 +222,7 @@ fn warn_about_shared_periods(deliveries: &[DeliveryRecord]) {
 }
 
 /// `s3://bucket/some/prefix/` -> (`bucket`, `some/prefix`).
-fn parse_url(url: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_url(url: &str) -> Result<(String, String), String> {
     let rest = url.strip_prefix("s3://").ok_or("not an s3:// URL")?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
@@ -236,7 +236,7 @@ fn parse_url(url: &str) -> Result<(String, String), String> {
 
 /// An S3 client for `bucket`, configured as the AWS CLI would be from the
 /// environment (see README: credentials), pointed at `--s3-endpoint` if given.
-async fn build_store(bucket: &str, options: &S3Options) -> Result<AmazonS3, String> {
+pub(crate) async fn build_store(bucket: &str, options: &S3Options) -> Result<AmazonS3, String> {
     let retry = RetryConfig {
         // Few, quick retries: a cron job should fail fast and clearly, and run again tomorrow.
         backoff: BackoffConfig {
@@ -363,7 +363,7 @@ async fn download(d: Download) -> Result<(), IngestError> {
 }
 
 /// An object_store error with its causes, and a hint for the usual suspects.
-fn describe(e: &object_store::Error) -> String {
+pub(crate) fn describe(e: &object_store::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {

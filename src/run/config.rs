@@ -14,8 +14,15 @@ pub const FILE_NAME: &str = "tally.toml";
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Lake folder.
+    /// Lake folder; for a lake in S3 (`lake = "s3://bucket/prefix"`), its local copy.
     pub lake: Option<PathBuf>,
+    /// `s3://bucket/prefix` when the lake lives in S3 (set from `lake`).
+    #[serde(skip)]
+    pub lake_s3: Option<String>,
+    /// Local copy of an S3 lake [default: .tally/lake beside tally.toml].
+    pub lake_cache: Option<PathBuf>,
+    /// S3-compatible endpoint (MinIO, Ceph, R2) for an s3:// lake and s3:// sources.
+    pub s3_endpoint: Option<String>,
     /// Mappings folder (org.toml, rules.toml, pools.toml).
     pub mappings: Option<PathBuf>,
     #[serde(default)]
@@ -85,6 +92,24 @@ impl Config {
             });
         }
         let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        if let Some(url) =
+            config.lake.as_ref().map(|p| p.display().to_string()).filter(|p| crate::ingest::s3::is_s3_url(p))
+        {
+            if let Err(message) = crate::ingest::s3::parse_url(&url) {
+                return Err(ConfigError { file: shown.to_string(), line: line_of("lake"), message });
+            }
+            config.lake_s3 = Some(url);
+            config.lake = Some(config.lake_cache.clone().unwrap_or_else(|| PathBuf::from(".tally/lake")));
+        } else if config.lake_cache.is_some() {
+            return Err(ConfigError {
+                file: shown.to_string(),
+                line: line_of("lake_cache"),
+                message: "lake_cache is the local copy of a lake in S3, and `lake` is not an s3:// URL".to_string(),
+            });
+        }
+        if config.sources.s3_endpoint.is_none() {
+            config.sources.s3_endpoint = config.s3_endpoint.clone();
+        }
         config.lake = config.lake.as_ref().map(resolve);
         config.mappings = config.mappings.as_ref().map(resolve);
         for p in &mut config.sources.paths {
@@ -116,6 +141,14 @@ pub const EXAMPLE: &str = r#"# tally.toml: what `tally run` reads. Paths are rel
 
 # The Parquet lake: a local folder (line_items, attributed, ... tables).
 lake = "lake"
+# Or in S3: tally runs on a local copy (lake_cache), pulled before and pushed after each run;
+# one run at a time across machines (a lock object in S3). Other commands (tally sql, report)
+# read the local copy.
+# lake = "s3://acme-finops/tally-lake"
+# lake_cache = ".tally/lake"
+
+# An S3-compatible endpoint (MinIO, Ceph, R2) for an s3:// lake and s3:// sources.
+# s3_endpoint = "http://127.0.0.1:9000"
 
 # Ownership mappings (org.toml, rules.toml, pools.toml), usually a git checkout.
 mappings = "mappings"
@@ -162,6 +195,22 @@ mod tests {
         let c = Config::parse(text, "t.toml", Path::new("base")).unwrap();
         assert_eq!(c.lake, Some(PathBuf::from("/data/lake")));
         assert_eq!(c.sources.paths, vec!["s3://b/cur/".to_string(), "/x/y".to_string()]);
+    }
+
+    #[test]
+    fn an_s3_lake_runs_on_a_local_copy() {
+        let text = "lake = \"s3://finops/lake/\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n";
+        let c = Config::parse(text, "t.toml", Path::new("/srv")).unwrap();
+        assert_eq!(c.lake_s3.as_deref(), Some("s3://finops/lake/"));
+        assert_eq!(c.lake, Some(PathBuf::from("/srv/.tally/lake")));
+        assert_eq!(c.sources.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let c =
+            Config::parse("lake = \"s3://finops\"\nlake_cache = \"/tmp/copy\"\n", "t.toml", Path::new("/srv")).unwrap();
+        assert_eq!(c.lake, Some(PathBuf::from("/tmp/copy")));
+        let e = Config::parse("lake = \"lake\"\nlake_cache = \"c\"\n", "t.toml", Path::new(".")).unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = Config::parse("lake = \"s3:///x\"\n", "t.toml", Path::new(".")).unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:1: no bucket name"), "{e}");
     }
 
     #[test]

@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::Sources;
 use super::lock;
+use super::remote::{RemoteError, RemoteLake};
 use super::summary::{LockedPeriod, PeriodDone, Reconciled, Summary};
 use crate::attribute::{self, AttributeError, Compiled};
 use crate::ingest::{self, IngestError};
@@ -47,6 +48,8 @@ pub struct Plan {
     pub mappings: PathBuf,
     pub sources: Sources,
     pub progress: bool,
+    /// `s3://bucket/prefix` when the lake lives in S3 and `lake` is its local copy.
+    pub lake_s3: Option<String>,
 }
 
 /// Why a run stopped; each has its own exit code (see `commands::run`).
@@ -56,6 +59,8 @@ pub enum RunError {
     Usage(String),
     #[error(transparent)]
     LockHeld(lock::LockError),
+    #[error(transparent)]
+    RemoteLockHeld(RemoteError),
     #[error(
         "{rows} row(s) quarantined, so nothing was committed and nothing attributed; details: tally sql --lake {lake} \"SELECT * FROM quarantine WHERE run_id = '{run_id}'\""
     )]
@@ -122,6 +127,99 @@ async fn steps(plan: &Plan, summary: &mut Summary) -> Result<(), RunError> {
     if let Some(h) = &run_lock.recovered {
         tracing::warn!("a run that did not finish held the lock ({}); finishing its work", h.describe());
     }
+    let remote = match &plan.lake_s3 {
+        Some(url) => Some(pull(url, plan, summary).await?),
+        None => None,
+    };
+    let result = local_steps(plan, &lake, summary).await;
+    if let Some((remote, remote_lock)) = remote {
+        // A failed run publishes nothing: the next run pulls S3's state again.
+        let pushed = if result.is_ok() { push(&remote, summary).await } else { Ok(()) };
+        remote_lock.release().await;
+        pushed?;
+    }
+    drop(run_lock);
+    result
+}
+
+fn remote_error(e: RemoteError) -> RunError {
+    match e {
+        RemoteError::Held { .. } => RunError::RemoteLockHeld(e),
+        other => RunError::Other(anyhow::Error::new(other)),
+    }
+}
+
+/// Takes the S3 lake's lock, finishes a killed run's push, then makes the local copy equal to S3.
+async fn pull(
+    url: &str,
+    plan: &Plan,
+    summary: &mut Summary,
+) -> Result<(RemoteLake, super::remote::RemoteLock), RunError> {
+    let t = Instant::now();
+    let remote = RemoteLake::open(url, &plan.lake, plan.sources.s3_endpoint.clone()).await.map_err(remote_error)?;
+    let remote_lock = remote.lock().await.map_err(remote_error)?;
+    let step = summary.remote.get_or_insert_with(Default::default);
+    step.url = url.to_string();
+    step.cache = plan.lake.display().to_string();
+    let pulled = async {
+        if remote.push_pending() {
+            tracing::warn!("the last run finished but was killed while pushing to {url}; pushing its work first");
+            step.resumed_push = true;
+            step.pushed = remote.push().await?;
+        }
+        remote.pull().await
+    }
+    .await;
+    match pulled {
+        Ok(moved) => step.pulled = moved,
+        Err(e) => {
+            remote_lock.release().await;
+            return Err(remote_error(e));
+        }
+    }
+    tracing::info!(
+        step = "pull",
+        files = step.pulled.files,
+        bytes = step.pulled.bytes,
+        deleted = step.pulled.deleted,
+        "pull: {} file(s) from {url}",
+        step.pulled.files
+    );
+    step.duration_ms = t.elapsed().as_millis() as u64;
+    Ok((remote, remote_lock))
+}
+
+/// Publishes the finished run: the copy is marked ahead of S3 until the push ends.
+async fn push(remote: &RemoteLake, summary: &mut Summary) -> Result<(), RunError> {
+    let t = Instant::now();
+    remote.mark_push_pending().map_err(remote_error)?;
+    pause_point_at(&remote_cache(summary), "pushing");
+    let pushed = remote.push().await.map_err(remote_error)?;
+    let step = summary.remote.get_or_insert_with(Default::default);
+    tracing::info!(
+        step = "push",
+        files = pushed.files,
+        bytes = pushed.bytes,
+        deleted = pushed.deleted,
+        "push: {} file(s) to {}",
+        pushed.files,
+        step.url
+    );
+    let resumed = std::mem::take(&mut step.pushed);
+    step.pushed = super::remote::Moved {
+        files: resumed.files + pushed.files,
+        bytes: resumed.bytes + pushed.bytes,
+        deleted: resumed.deleted + pushed.deleted,
+    };
+    step.duration_ms += t.elapsed().as_millis() as u64;
+    Ok(())
+}
+
+fn remote_cache(summary: &Summary) -> PathBuf {
+    PathBuf::from(summary.remote.as_ref().map(|r| r.cache.clone()).unwrap_or_default())
+}
+
+async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<(), RunError> {
     // Staging left by a killed run is garbage (readers never look there); under the lock it is ours to clear.
     let staging = lake.root().join("_staging");
     if staging.exists() {
@@ -135,13 +233,36 @@ async fn steps(plan: &Plan, summary: &mut Summary) -> Result<(), RunError> {
     let t = Instant::now();
     ingest_step(&lake, plan, summary).await?;
     summary.ingest.duration_ms = t.elapsed().as_millis() as u64;
+    let i = &summary.ingest;
+    tracing::info!(
+        step = "ingest",
+        ran = i.ran,
+        files_read = i.files_read,
+        rows_landed = i.rows_landed,
+        rows_quarantined = i.rows_quarantined,
+        s3_deliveries_skipped = i.s3_deliveries_skipped,
+        duration_ms = i.duration_ms,
+        "ingest: {} file(s) read, {} row(s) landed",
+        i.files_read,
+        i.rows_landed
+    );
     pause_point(&lake, "ingested");
 
     let t = Instant::now();
     attribute_step(&lake, &compiled, plan.progress, summary).await?;
     summary.attribute.duration_ms = t.elapsed().as_millis() as u64;
+    let a = &summary.attribute;
+    tracing::info!(
+        step = "attribute",
+        periods = a.periods.len(),
+        unchanged = a.unchanged.len(),
+        locked = a.locked.len(),
+        duration_ms = a.duration_ms,
+        "attribute: {} period(s) attributed, {} unchanged",
+        a.periods.len(),
+        a.unchanged.len()
+    );
     // TODO(issue 9): budgets, findings, reports and nudges go here as they land.
-    drop(run_lock);
     Ok(())
 }
 
@@ -149,10 +270,14 @@ async fn steps(plan: &Plan, summary: &mut Summary) -> Result<(), RunError> {
 /// `<lake>/_run/paused-<point>` there and wait (to be killed). Points:
 /// `locked`, `ingested`, `attributed`.
 fn pause_point(lake: &Lake, point: &str) {
+    pause_point_at(lake.root(), point)
+}
+
+fn pause_point_at(root: &Path, point: &str) {
     if std::env::var("TALLY_RUN_PAUSE").ok().as_deref() != Some(point) {
         return;
     }
-    let marker = lake.root().join("_run").join(format!("paused-{point}"));
+    let marker = root.join("_run").join(format!("paused-{point}"));
     let _ = std::fs::write(&marker, std::process::id().to_string());
     std::thread::sleep(std::time::Duration::from_secs(120));
     let _ = std::fs::remove_file(&marker);

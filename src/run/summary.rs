@@ -21,6 +21,9 @@ pub struct Summary {
     pub error: Option<String>,
     /// A run that was killed holding the lock, whose lock this run took over.
     pub recovered_lock: Option<Holder>,
+    /// A lake in S3: what was pulled before the run and pushed after it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote: Option<super::remote::RemoteStep>,
     pub ingest: IngestStep,
     pub attribute: AttributeStep,
     pub duration_ms: u64,
@@ -99,6 +102,20 @@ impl Summary {
         let i = &self.ingest;
         if let Some(h) = &self.recovered_lock {
             let _ = writeln!(out, "recovered the lock of a run that did not finish ({})", h.describe());
+        }
+        if let Some(r) = &self.remote {
+            let _ = writeln!(
+                out,
+                "lake {}: pulled {} file(s) ({} bytes, {} deleted locally){}, pushed {} file(s) ({} bytes, {} deleted)",
+                r.url,
+                r.pulled.files,
+                r.pulled.bytes,
+                r.pulled.deleted,
+                if r.resumed_push { " after finishing the last run's push" } else { "" },
+                r.pushed.files,
+                r.pushed.bytes,
+                r.pushed.deleted
+            );
         }
         if i.ran {
             let _ = writeln!(

@@ -19,7 +19,7 @@ use flate2::write::GzEncoder;
 
 use crate::{Lake, Run, fixture, shared};
 
-const BUCKET: &str = "billing";
+pub(crate) const BUCKET: &str = "billing";
 const STALE: &str = "0f9d7c52-0a53-4b8e-9a63-6a1a4c1e0001";
 const CURRENT: &str = "7e2b1d4a-5c6f-4e80-8d1f-2b3c4d5e0002";
 const LEGACY_DIR: &str = "cur/daily/20231101-20231201";
@@ -27,14 +27,14 @@ const CUR2_DATA: &str = "exports/cur2/data/BILLING_PERIOD=2025-01";
 const CUR2_META: &str = "exports/cur2/metadata/BILLING_PERIOD=2025-01";
 
 /// A moto S3 server on a loopback port of its choosing, killed on drop.
-struct Moto {
+pub(crate) struct Moto {
     child: Child,
     port: u16,
     log: Arc<Mutex<String>>,
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub(crate) fn start() -> Moto {
         let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_string());
         // Port 0: the kernel picks a free port and moto prints it, so parallel tests never collide.
         let mut child = Command::new(&program)
@@ -80,17 +80,17 @@ impl Moto {
         moto
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn create_bucket(&self, bucket: &str) {
+    pub(crate) fn create_bucket(&self, bucket: &str) {
         let (status, body) = http(self.port, "PUT", &format!("/{bucket}"), &[S3_SCOPE], b"").unwrap();
         assert_eq!(status, 200, "create bucket {bucket}: {body}");
     }
 
     /// An unchecked PUT: moto accepts it until IAM authentication is switched on.
-    fn put(&self, key: &str, bytes: &[u8]) {
+    pub(crate) fn put(&self, key: &str, bytes: &[u8]) {
         let (status, body) = http(self.port, "PUT", &format!("/{BUCKET}/{key}"), &[S3_SCOPE], bytes).unwrap();
         assert_eq!(status, 200, "put {key}: {body}");
     }
@@ -122,6 +122,13 @@ impl Moto {
         let (status, text) = http(self.port, "POST", "/moto-api/reset-auth", &[], b"0").unwrap();
         assert_eq!(status, 200, "{text}");
         (field("AccessKeyId"), field("SecretAccessKey"))
+    }
+}
+
+impl Moto {
+    pub(crate) fn delete(&self, key: &str) {
+        let (status, body) = http(self.port, "DELETE", &format!("/{BUCKET}/{key}"), &[S3_SCOPE], b"").unwrap();
+        assert_eq!(status, 204, "delete {key}: {body}");
     }
 }
 

@@ -417,3 +417,112 @@ fn quarantined_rows_stop_the_run_with_exit_3_and_nothing_is_committed() {
     assert_eq!(done[0], "2025-01");
     assert_eq!(fixed["attribute"]["periods"][0]["billed"]["USD"], "3");
 }
+
+/// The project's tally.toml pointed at a lake in moto's S3, with `cache` as the local copy.
+fn use_s3_lake(p: &Project, moto: &crate::ingest_s3::Moto, cache: &str) {
+    let toml = format!(
+        "lake = \"s3://{}/tally\"\nlake_cache = \"{cache}\"\ns3_endpoint = \"{}\"\nmappings = \"mappings\"\n\n[sources]\npaths = [\"exports/\"]\n",
+        crate::ingest_s3::BUCKET,
+        moto.endpoint()
+    );
+    std::fs::write(p.root.join("tally.toml"), toml).unwrap();
+}
+
+/// `tally run --json` with moto's test credentials and nothing else from AWS's environment.
+fn run_s3(p: &Project, extra_env: &[(&str, &str)], code: i32) -> (Value, String) {
+    let mut command = p.command(&["run", "--json"]);
+    for (key, _) in std::env::vars() {
+        if key.to_ascii_uppercase().starts_with("AWS_") || key.to_ascii_uppercase().ends_with("_PROXY") {
+            command.env_remove(&key);
+        }
+    }
+    command.envs([("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")]);
+    command.envs(extra_env.iter().copied());
+    let output = command.output().unwrap();
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned());
+    assert_eq!(output.status.code(), Some(code), "tally run\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    (serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")), stderr)
+}
+
+fn lock_body(age_seconds: i64) -> Vec<u8> {
+    let started = chrono::Utc::now().timestamp() - age_seconds;
+    format!("{{\"pid\":4242,\"host\":\"ci-runner-7\",\"started_at\":{started}}}").into_bytes()
+}
+
+#[test]
+fn a_lake_in_s3_is_pulled_run_on_a_local_copy_and_pushed() {
+    let moto = crate::ingest_s3::Moto::start();
+    moto.create_bucket(crate::ingest_s3::BUCKET);
+    let p = Project::new();
+    // The reference: the same project on a local lake.
+    p.run("local", 0);
+
+    use_s3_lake(&p, &moto, "copy-a");
+    let (first, _) = run_s3(&p, &[], 0);
+    assert_eq!(first["status"], "ok");
+    assert_eq!(first["remote"]["pulled"]["files"], 0);
+    let pushed = first["remote"]["pushed"]["files"].as_u64().unwrap();
+    assert_eq!(pushed as usize, all_files(&p.root.join("copy-a")).iter().filter(|f| !f.starts_with("_run/")).count());
+
+    // A fresh machine (another copy): pulls everything, ingests nothing, and what it
+    // re-attributes has the same bytes, so nothing is pushed.
+    use_s3_lake(&p, &moto, "copy-b");
+    let (fresh, _) = run_s3(&p, &[], 0);
+    assert_eq!(fresh["remote"]["pulled"]["files"].as_u64().unwrap(), pushed);
+    assert_eq!(fresh["ingest"]["ran"], false);
+    assert_eq!(fresh["remote"]["pushed"]["files"], 0);
+    assert_eq!(fresh["remote"]["pushed"]["deleted"], 0);
+    let attributed = |lake: &str| {
+        data_files(&p.root.join(lake)).into_iter().filter(|(f, _)| f.starts_with("attributed/")).collect::<Vec<_>>()
+    };
+    assert_eq!(attributed("copy-a"), attributed("local"));
+    assert_eq!(attributed("copy-b"), attributed("local"));
+    assert_eq!(data_files(&p.root.join("copy-b")), data_files(&p.root.join("copy-a")));
+
+    // The first machine again: its copy is current, nothing moves.
+    use_s3_lake(&p, &moto, "copy-a");
+    let (again, _) = run_s3(&p, &[], 0);
+    assert_eq!(again["status"], "nothing new");
+    assert_eq!(
+        (again["remote"]["pulled"]["files"].as_u64(), again["remote"]["pushed"]["files"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // Another machine's run holds the lake: refused with exit 6, naming it.
+    moto.put("tally/_run/lock.json", &lock_body(60));
+    let (held, _) = run_s3(&p, &[], 6);
+    let error = held["error"].as_str().unwrap();
+    assert!(error.contains("pid 4242 on ci-runner-7"), "{error}");
+    // A lock over 6 hours old is a dead run's: taken over, with a warning.
+    moto.put("tally/_run/lock.json", &lock_body(7 * 3600));
+    let (recovered, stderr) = run_s3(&p, &[], 0);
+    assert_eq!(recovered["status"], "nothing new");
+    assert!(stderr.contains("taking it over"), "{stderr}");
+
+    // Killed while pushing: the next run (once the dead run's lock is gone) pushes first.
+    use_s3_lake(&p, &moto, "copy-c");
+    let mut child = p
+        .command(&["run", "-q"])
+        .envs([("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"), ("TALLY_RUN_PAUSE", "pushing")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = p.root.join("copy-c/_run/paused-pushing");
+    wait_for(&mut child, || marker.exists());
+    // Make the copy ahead of S3, as a run with new data would be.
+    std::fs::create_dir_all(p.root.join("copy-c/notes")).unwrap();
+    std::fs::write(p.root.join("copy-c/notes/handover.txt"), "ahead of S3").unwrap();
+    kill9(child);
+    let (refused, _) = run_s3(&p, &[], 6);
+    assert!(refused["error"].as_str().unwrap().contains("lock.json"));
+    moto.delete("tally/_run/lock.json");
+    let (resumed, _) = run_s3(&p, &[], 0);
+    assert_eq!(resumed["remote"]["resumed_push"], true);
+    assert_eq!(resumed["remote"]["pushed"]["files"], 1);
+    // Published: a fresh copy now has it.
+    use_s3_lake(&p, &moto, "copy-d");
+    run_s3(&p, &[], 0);
+    assert_eq!(std::fs::read_to_string(p.root.join("copy-d/notes/handover.txt")).unwrap(), "ahead of S3");
+}
