@@ -19,7 +19,7 @@ Examples:
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine),
 4 a budget over tolerance (budget status --fail-on-breach), 5 an invariant failed (tally run),
-6 another run holds the lake's lock (tally run), 7 reserved: nudge delivery failed.
+6 another run holds the lake's lock (tally run), 7 a nudge could not be delivered (kept for the next run).
 tally.toml (./tally.toml or $TALLY_CONFIG) gives every command's --lake and --mappings a default.";
 
 #[derive(Parser)]

@@ -40,12 +40,15 @@ pub struct DemoArgs {
 }
 
 /// The demo company's ownership mappings, written to DIR/mappings.
-const MAPPINGS: [(&str, &str); 6] = [
+const MAPPINGS: [(&str, &str); 9] = [
     ("org.toml", include_str!("../../fixtures/demo-mappings/org.toml")),
     ("rules.toml", include_str!("../../fixtures/demo-mappings/rules.toml")),
     ("pools.toml", include_str!("../../fixtures/demo-mappings/pools.toml")),
     ("budgets.toml", include_str!("../../fixtures/demo-mappings/budgets.toml")),
     ("approvals.toml", include_str!("../../fixtures/demo-mappings/approvals.toml")),
+    ("findings.toml", include_str!("../../fixtures/demo-mappings/findings.toml")),
+    ("initiatives.toml", include_str!("../../fixtures/demo-mappings/initiatives.toml")),
+    ("chat.toml", include_str!("../../fixtures/demo-mappings/chat.toml")),
     ("telemetry/eks-cpu-hours.csv", include_str!("../../fixtures/demo-mappings/telemetry/eks-cpu-hours.csv")),
 ];
 

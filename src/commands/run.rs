@@ -13,8 +13,7 @@ use crate::EXIT_QUARANTINED;
 pub const EXIT_INVARIANT: u8 = 5;
 /// Exit code when another run holds the lake's lock.
 pub const EXIT_LOCKED: u8 = 6;
-/// Exit code reserved for chat/e-mail delivery failures (nudges, not built yet).
-#[allow(dead_code)] // reserved, so scripts can rely on it before nudges exist
+/// Exit code when a nudge could not be delivered (kept in the outbox for the next run).
 pub const EXIT_DELIVERY: u8 = 7;
 
 pub const AFTER_HELP: &str = "\
@@ -23,6 +22,10 @@ Reads tally.toml (--config, $TALLY_CONFIG, else ./tally.toml; `tally init` write
      whose manifest changed; unchanged inputs are not read again
   2. attribute: periods whose line items changed, new periods, and every period when the mappings
      changed; locked periods are listed, never re-attributed (use tally attribute --restate)
+  3. budgets (budgets.toml), findings, and the weekly report ([reports] out), as of the data's last
+     day; skipped when the attributed lake, mappings and metrics did not change
+  4. nudges, when [nudges] send = true (chat.toml): owed messages retried, nothing sent twice
+A lake in S3 (lake = \"s3://...\") is pulled to a local copy first and pushed after.
 A second run with nothing new does nothing and says so. One run per lake: a second one exits 6.
 A run killed at any point (even kill -9) leaves no partial file; the next run finishes its work
 with the same bytes an uninterrupted run writes.
@@ -34,7 +37,7 @@ Exit codes:
   3  rows quarantined: nothing committed, nothing attributed
   5  invariant failed: a file did not reconcile or attribution did not add up; nothing committed
   6  another run holds the lake's lock (a killed run's lock is recovered, not reported)
-  7  reserved: delivering nudges failed
+  7  a nudge could not be delivered (kept in the outbox, retried by the next run)
 
 Examples:
   tally init && $EDITOR tally.toml
@@ -57,6 +60,18 @@ pub struct RunArgs {
     /// Billing sources instead of tally.toml's [sources] paths; repeatable
     #[arg(long = "source", value_name = "PATH")]
     sources: Vec<String>,
+    /// Business metrics file, instead of tally.toml's `metrics`
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+    /// Folder for the weekly report, instead of tally.toml's [reports] out
+    #[arg(long, value_name = "DIR")]
+    reports: Option<PathBuf>,
+    /// Do not write the weekly report
+    #[arg(long)]
+    no_report: bool,
+    /// Do not send nudges even if tally.toml's [nudges] send = true
+    #[arg(long)]
+    no_send: bool,
     /// Print the run summary as JSON on stdout (also on failure)
     #[arg(long)]
     json: bool,
@@ -77,6 +92,7 @@ pub async fn run(args: RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(RunError::Quarantined { .. }) => EXIT_QUARANTINED,
         Some(RunError::Invariant(_)) => EXIT_INVARIANT,
         Some(RunError::LockHeld(_) | RunError::RemoteLockHeld(_)) => EXIT_LOCKED,
+        Some(RunError::Delivery(_)) => EXIT_DELIVERY,
         Some(RunError::Other(_)) => 1,
     };
     let summary = tally::run::summary::Summary { exit_code: code, ..summary };
@@ -115,6 +131,12 @@ fn plan(args: &RunArgs, quiet: bool) -> Result<Plan, String> {
         .or(config.mappings.clone())
         .or_else(|| env("TALLY_MAPPINGS"))
         .ok_or_else(|| missing("mappings", "mappings = \"...\"", "--mappings"))?;
+    let derived = tally::run::derived::DerivedPlan {
+        mappings: mappings.clone(),
+        metrics: args.metrics.clone().or(config.metrics.clone()),
+        reports_out: if args.no_report { None } else { args.reports.clone().or(config.reports.out.clone()) },
+        send_nudges: config.nudges.send && !args.no_send,
+    };
     let mut sources = config.sources;
     if !args.sources.is_empty() {
         sources.paths = args.sources.clone();
@@ -124,7 +146,7 @@ fn plan(args: &RunArgs, quiet: bool) -> Result<Plan, String> {
     }
     // --lake on the command line is a local folder; tally.toml's s3:// lake applies only without it.
     let lake_s3 = if args.lake.is_some() { None } else { config.lake_s3.clone() };
-    Ok(Plan { config: path, lake, mappings, sources, progress: !quiet, lake_s3 })
+    Ok(Plan { config: path, lake, mappings, sources, progress: !quiet, lake_s3, derived })
 }
 
 /// Gives every command's `--lake` and `--mappings` a default from tally.toml

@@ -25,8 +25,29 @@ pub struct Config {
     pub s3_endpoint: Option<String>,
     /// Mappings folder (org.toml, rules.toml, pools.toml).
     pub mappings: Option<PathBuf>,
+    /// Business metrics (CSV or Parquet: date, metric, value[, team][, product]).
+    pub metrics: Option<PathBuf>,
     #[serde(default)]
     pub sources: Sources,
+    #[serde(default)]
+    pub reports: Reports,
+    #[serde(default)]
+    pub nudges: Nudges,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Reports {
+    /// The weekly report goes to `<out>/<as-of day>/` after a run that changed something.
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Nudges {
+    /// Send each team's message (routes in the mappings' chat.toml).
+    #[serde(default)]
+    pub send: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -112,6 +133,8 @@ impl Config {
         }
         config.lake = config.lake.as_ref().map(resolve);
         config.mappings = config.mappings.as_ref().map(resolve);
+        config.metrics = config.metrics.as_ref().map(resolve);
+        config.reports.out = config.reports.out.as_ref().map(resolve);
         for p in &mut config.sources.paths {
             if !crate::ingest::s3::is_s3_url(p) && !Path::new(p).is_absolute() {
                 *p = base.join(&*p).display().to_string();
@@ -173,8 +196,19 @@ paths = ["exports/"]
 # nothing and exit 3).
 # allow_quarantine = false
 
-# Not yet read by tally run (issue 9 grows with them): business metrics, reports and
-# chat settings. Sections for them are refused until they exist.
+# Business volume for unit economics and realized savings: CSV or Parquet with
+# date, metric, value and optionally team, product.
+# metrics = "metrics.csv"
+
+[reports]
+# After each run that changed something: budgets (budgets.toml), findings, and the weekly
+# ops review in <out>/<as-of day>/ (HTML, Markdown, CSV and Parquet of every table).
+out = "reports"
+
+[nudges]
+# Send each team's message to its chat (routes and thresholds in the mappings' chat.toml).
+# Off by default: preview them with `tally nudge --dry-run` first.
+send = false
 "#;
 
 #[cfg(test)]
@@ -187,6 +221,8 @@ mod tests {
         assert_eq!(c.lake, Some(PathBuf::from("/srv/finops/lake")));
         assert_eq!(c.mappings, Some(PathBuf::from("/srv/finops/mappings")));
         assert_eq!(c.sources.paths, vec!["/srv/finops/exports/".to_string()]);
+        assert_eq!(c.reports.out, Some(PathBuf::from("/srv/finops/reports")));
+        assert!(!c.nudges.send);
     }
 
     #[test]
@@ -218,7 +254,7 @@ mod tests {
         let e = Config::parse("lake = \"l\"\n\n[sources]\npath = [\"x\"]\n", "t.toml", Path::new(".")).unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
         assert!(e.to_string().starts_with("t.toml:4: unknown field `path`"), "{e}");
-        let e = Config::parse("[reports]\nout = \"r\"\n", "t.toml", Path::new(".")).unwrap_err();
+        let e = Config::parse("[report]\nout = \"r\"\n", "t.toml", Path::new(".")).unwrap_err();
         assert_eq!(e.line, Some(1), "{e}");
         let e = Config::parse("[sources]\npaths = [\"s3://b/\"]\nsince = \"2025\"\n", "t.toml", Path::new("."))
             .unwrap_err();

@@ -50,6 +50,8 @@ pub struct Plan {
     pub progress: bool,
     /// `s3://bucket/prefix` when the lake lives in S3 and `lake` is its local copy.
     pub lake_s3: Option<String>,
+    /// Budgets, findings, report and nudges after attribution.
+    pub derived: super::derived::DerivedPlan,
 }
 
 /// Why a run stopped; each has its own exit code (see `commands::run`).
@@ -67,6 +69,8 @@ pub enum RunError {
     Quarantined { rows: usize, lake: String, run_id: String },
     #[error("{0}")]
     Invariant(String),
+    #[error("{0}")]
+    Delivery(String),
     #[error("{0:#}")]
     Other(anyhow::Error),
 }
@@ -262,7 +266,26 @@ async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<
         a.periods.len(),
         a.unchanged.len()
     );
-    // TODO(issue 9): budgets, findings, reports and nudges go here as they land.
+
+    let t = Instant::now();
+    let derived = summary.derived.get_or_insert_with(Default::default);
+    super::derived::run(lake, &plan.derived, derived).await.map_err(|e| other(e.context("after attribution")))?;
+    derived.duration_ms = t.elapsed().as_millis() as u64;
+    tracing::info!(
+        step = "derived",
+        unchanged = derived.unchanged,
+        findings = derived.findings.as_ref().map_or(0, |f| f.findings),
+        nudges_sent = derived.nudges.as_ref().map_or(0, |n| n.sent),
+        duration_ms = derived.duration_ms,
+        "budgets, findings, report, nudges done"
+    );
+    if let Some(n) = derived.nudges.as_ref().filter(|n| n.failed > 0) {
+        return Err(RunError::Delivery(format!(
+            "{} nudge(s) could not be delivered; they are kept in the outbox and retried by the next run \
+             (tally sql \"SELECT * FROM outbox WHERE status = 'failed'\")",
+            n.failed
+        )));
+    }
     Ok(())
 }
 

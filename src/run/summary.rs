@@ -26,6 +26,9 @@ pub struct Summary {
     pub remote: Option<super::remote::RemoteStep>,
     pub ingest: IngestStep,
     pub attribute: AttributeStep,
+    /// Budgets, findings, the weekly report and nudges (absent when the run stopped before them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived: Option<super::derived::DerivedStep>,
     pub duration_ms: u64,
 }
 
@@ -180,11 +183,54 @@ impl Summary {
                 l.period, l.reason, l.lock, l.period
             );
         }
+        if let Some(d) = &self.derived {
+            derived_lines(&mut out, d);
+        }
         let _ = write!(out, "{} in {:.1}s", self.status, self.duration_ms as f64 / 1000.0);
         if let Some(e) = &self.error {
             let _ = write!(out, ": {e}");
         }
         out.push('\n');
         out
+    }
+}
+
+fn derived_lines(out: &mut String, d: &super::derived::DerivedStep) {
+    let Some(as_of) = d.as_of else { return };
+    if d.unchanged {
+        let _ = writeln!(out, "budgets, findings, report: unchanged since the last run (as of {as_of})");
+    }
+    if let Some(b) = &d.budgets {
+        let _ = write!(out, "budgets {} (as of {as_of}): {} budget(s)", b.month, b.budgets);
+        if !b.over_tolerance.is_empty() {
+            let _ = write!(out, ", over tolerance: {}", b.over_tolerance.join(", "));
+        }
+        if !b.at_risk.is_empty() {
+            let _ = write!(out, ", at risk: {}", b.at_risk.join(", "));
+        }
+        out.push('\n');
+    }
+    if let Some(f) = &d.findings {
+        let kinds: Vec<String> = f.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(
+            out,
+            "findings: {} ({}); {} recommendation(s) worth a dev-week per $10K/month",
+            f.findings,
+            kinds.join(", "),
+            f.worth_doing
+        );
+    }
+    if let Some(r) = &d.report {
+        let _ = writeln!(out, "report: {r}");
+    }
+    if let Some(n) = &d.nudges {
+        let _ = write!(out, "nudges: {} sent, {} failed, {} quiet team(s)", n.sent, n.failed, n.quiet_teams);
+        if n.deferred > 0 {
+            let _ = write!(out, ", {} left for the next run by the rate limit", n.deferred);
+        }
+        if !n.unrouted_teams.is_empty() {
+            let _ = write!(out, ", no chat route for: {}", n.unrouted_teams.join(", "));
+        }
+        out.push('\n');
     }
 }

@@ -526,3 +526,116 @@ fn a_lake_in_s3_is_pulled_run_on_a_local_copy_and_pushed() {
     run_s3(&p, &[], 0);
     assert_eq!(std::fs::read_to_string(p.root.join("copy-d/notes/handover.txt")).unwrap(), "ahead of S3");
 }
+
+/// A webhook receiver on loopback answering 200 to every POST; counts them. Stops with the test.
+fn webhook_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(500) {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    (url, count)
+}
+
+/// The demo's chat routes all pointed at `url`; quick retries so a dead endpoint fails fast.
+fn chat_env(p: &Project, url: &str) -> Vec<(String, String)> {
+    let chat = p.root.join("mappings/chat.toml");
+    let secrets = p.root.join("chat-secrets.toml");
+    let text = std::fs::read_to_string(&chat)
+        .unwrap()
+        .replace("/etc/tally/chat-secrets.toml", &secrets.display().to_string())
+        .replace("backoff_ms = 1000", "backoff_ms = 10")
+        .replace("interval_ms = 1000", "interval_ms = 0")
+        .replace("max_attempts = 4", "max_attempts = 2")
+        .replace("timeout_seconds = 10", "timeout_seconds = 2");
+    std::fs::write(&chat, text).unwrap();
+    std::fs::write(&secrets, format!("payments-slack = \"{url}\"\ndata-teams = \"{url}\"\nfraud-slack = \"{url}\"\n"))
+        .unwrap();
+    vec![("TALLY_SLACK_FINOPS".into(), url.into()), ("TALLY_PLATFORM_WEBHOOK".into(), url.into())]
+}
+
+fn run_with_env(p: &Project, env: &[(String, String)], code: i32) -> Value {
+    let output = p.command(&["run", "--json"]).envs(env.iter().map(|(k, v)| (k, v))).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "tally run\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap()
+}
+
+#[test]
+fn budgets_findings_report_and_nudges_follow_attribution() {
+    let p = Project::new();
+    let toml = std::fs::read_to_string(p.root.join("tally.toml")).unwrap().replace("send = false", "send = true");
+    std::fs::write(p.root.join("tally.toml"), toml).unwrap();
+    // First run: nobody listens on the chat port, so every message fails, is kept, and the run exits 7.
+    let closed = format!(
+        "http://127.0.0.1:{}/hook",
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    );
+    let env = chat_env(&p, &closed);
+    let first = run_with_env(&p, &env, 7);
+    let derived = &first["derived"];
+    let as_of = derived["as_of"].as_str().unwrap().to_string();
+    let failed = derived["nudges"]["failed"].as_u64().unwrap();
+    assert!(failed > 0, "{derived}");
+    assert_eq!(derived["nudges"]["sent"], 0);
+    assert!(first["error"].as_str().unwrap().contains("kept in the outbox"), "{first}");
+
+    // What the run wrote equals the separate commands over a lake built by ingest + attribute.
+    let plain = p.path("plain");
+    let mappings = p.path("mappings");
+    tally_ok(&["ingest", "-q", &p.path("exports"), "--lake", &plain]);
+    tally_ok(&["attribute", "-q", "--lake", &plain, "--mappings", &mappings]);
+    tally_ok(&["findings", "--lake", &plain, "--mappings", &mappings, "--format", "csv"]);
+    let month = &as_of[..7];
+    tally_ok(&["budget", "status", "--lake", &plain, "--mappings", &mappings, "--month", month, "--as-of", &as_of]);
+    let read = |lake: &str, rel: &str| std::fs::read(p.root.join(lake).join(rel)).unwrap();
+    assert_eq!(read("lake", "findings/findings.parquet"), read("plain", "findings/findings.parquet"));
+    let budgets = format!("budgets/{month}.parquet");
+    assert_eq!(read("lake", &budgets), read("plain", &budgets));
+    assert_eq!(
+        derived["findings"]["findings"].as_u64().unwrap() as usize,
+        sql(&plain, "SELECT finding_id FROM findings").len() - 1
+    );
+    let report = p.root.join("reports").join(&as_of).join("weekly.html");
+    assert!(derived["report"].as_str().unwrap().ends_with(&format!("reports/{as_of}/weekly.html")), "{derived}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<svg"), "the weekly report has its charts");
+
+    // Second run, chat back: nothing else changed, so only the owed messages go out.
+    let (url, received) = webhook_receiver();
+    let env = chat_env(&p, &url);
+    let second = run_with_env(&p, &env, 0);
+    assert_eq!(second["status"], "nothing new");
+    assert_eq!(second["derived"]["unchanged"], true);
+    assert!(second["derived"].get("findings").is_none_or(Value::is_null), "{second}");
+    assert_eq!(second["derived"]["nudges"]["sent"].as_u64(), Some(failed));
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst) as u64, failed);
+    // Third run: nothing owed, nothing new to tell.
+    let third = run_with_env(&p, &env, 0);
+    assert_eq!(third["derived"]["nudges"]["sent"], 0);
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst) as u64, failed);
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), html);
+}

@@ -1,0 +1,182 @@
+//! The steps of `tally run` after attribution: budgets -> findings -> weekly
+//! report -> nudges. Each reads the attributed lake and the mappings, so each
+//! uses the library code its own command uses.
+//!
+//! Budgets, findings and the report are skipped when their inputs did not
+//! change since they were last written: the attributed files, every file of the
+//! mappings folder and the business metrics, fingerprinted into
+//! `<lake>/_run/derived.json` once all three are written (a run killed before
+//! that simply writes them again, with the same bytes). Nudges always run: a
+//! message owed from a failed send is retried, and the outbox keeps a same-day
+//! re-run from sending anything twice.
+//!
+//! The as-of day is the data's last charge day, never the clock, so the same
+//! inputs give byte-identical outputs.
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::lake::Lake;
+
+/// What the derived steps are asked to do (tally.toml and flags).
+#[derive(Debug, Clone, Default)]
+pub struct DerivedPlan {
+    pub mappings: PathBuf,
+    pub metrics: Option<PathBuf>,
+    /// The weekly report goes to `<out>/<as-of>/`.
+    pub reports_out: Option<PathBuf>,
+    /// Send nudges (chat.toml in the mappings); otherwise they are not planned at all.
+    pub send_nudges: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct DerivedStep {
+    /// The data's last charge day, which every derived output is "as of".
+    pub as_of: Option<NaiveDate>,
+    /// Inputs unchanged since the last run wrote budgets, findings and the report.
+    pub unchanged: bool,
+    pub budgets: Option<BudgetsDone>,
+    pub findings: Option<FindingsDone>,
+    pub report: Option<String>,
+    pub nudges: Option<NudgesDone>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct BudgetsDone {
+    pub month: String,
+    pub budgets: usize,
+    pub at_risk: Vec<String>,
+    pub over_tolerance: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct FindingsDone {
+    pub findings: usize,
+    /// Kind -> count.
+    pub by_kind: std::collections::BTreeMap<String, usize>,
+    /// Recommendations that meet the effort bar.
+    pub worth_doing: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct NudgesDone {
+    pub sent: usize,
+    pub failed: usize,
+    pub deferred: usize,
+    pub quiet_teams: usize,
+    pub unrouted_teams: Vec<String>,
+}
+
+/// Runs the derived steps; `Err` carries a message for the run's error.
+pub async fn run(lake: &Lake, plan: &DerivedPlan, step: &mut DerivedStep) -> anyhow::Result<()> {
+    if !lake.table_dir("attributed").exists() {
+        return Ok(());
+    }
+    let ctx = lake.session().await?;
+    let Some(as_of) = crate::nudge::content::last_day(&ctx).await? else { return Ok(()) };
+    step.as_of = Some(as_of);
+    let fingerprint = fingerprint(lake, plan, as_of)?;
+    let record = lake.root().join("_run").join("derived.json");
+    let report_dir = plan.reports_out.as_ref().map(|out| out.join(as_of.to_string()));
+    let previous = std::fs::read_to_string(&record).ok();
+    step.unchanged =
+        previous.as_deref() == Some(fingerprint.as_str()) && report_dir.as_ref().is_none_or(|d| d.exists());
+
+    if !step.unchanged {
+        if plan.mappings.join("budgets.toml").exists() {
+            step.budgets = Some(budgets(lake, &plan.mappings, as_of).await?);
+        }
+        step.findings = Some(findings(lake, plan).await?);
+        if let Some(dir) = &report_dir {
+            crate::report::write_weekly(lake, &plan.mappings, plan.metrics.as_deref(), dir, Some(as_of)).await?;
+            step.report = Some(dir.join("weekly.html").display().to_string());
+        }
+        write_atomic(&record, &fingerprint)?;
+    }
+    if plan.send_nudges && plan.mappings.join("chat.toml").exists() {
+        let options = crate::nudge::Options { as_of: Some(as_of), send: true };
+        let summary = crate::nudge::run(lake, &plan.mappings, &options).await?;
+        step.nudges = Some(NudgesDone {
+            sent: summary.sent,
+            failed: summary.failed.len(),
+            deferred: summary.deferred,
+            quiet_teams: summary.quiet,
+            unrouted_teams: summary.unrouted.clone(),
+        });
+    }
+    Ok(())
+}
+
+async fn budgets(lake: &Lake, mappings: &Path, as_of: NaiveDate) -> anyhow::Result<BudgetsDone> {
+    let loaded = crate::budget::load(lake, mappings).await?;
+    let month = crate::budget::Month::of(as_of);
+    let rows = crate::budget::status(&loaded, Some(month), as_of).await?;
+    crate::budget::save(lake, &rows)?;
+    let owners = |status: crate::budget::Status| {
+        rows.iter().filter(|r| r.status == status).map(|r| r.owner.clone()).collect::<Vec<_>>()
+    };
+    Ok(BudgetsDone {
+        month: month.to_string(),
+        budgets: rows.len(),
+        at_risk: owners(crate::budget::Status::AtRisk),
+        over_tolerance: owners(crate::budget::Status::OverTolerance),
+    })
+}
+
+async fn findings(lake: &Lake, plan: &DerivedPlan) -> anyhow::Result<FindingsDone> {
+    let found = crate::findings::compute(lake, &plan.mappings, plan.metrics.as_deref()).await?;
+    crate::findings::save(lake, &found)?;
+    let mut done = FindingsDone { findings: found.len(), ..Default::default() };
+    for f in &found {
+        *done.by_kind.entry(f.kind().name().to_string()).or_default() += 1;
+        done.worth_doing += usize::from(f.meets_bar == Some(true));
+    }
+    Ok(done)
+}
+
+/// A hash of everything budgets, findings and the report read: the attributed
+/// files (name, size, modification time), the mappings folder's files and the
+/// business metrics (bytes), and the as-of day.
+fn fingerprint(lake: &Lake, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Result<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut hasher = Sha256::new();
+    hasher.update(as_of.to_string());
+    let mut attributed: Vec<_> = walkdir::WalkDir::new(lake.table_dir("attributed"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    attributed.sort();
+    for path in attributed {
+        let m = std::fs::metadata(&path)?;
+        hasher.update(format!("{}\0{}\0{}.{}\0", path.display(), m.len(), m.mtime(), m.mtime_nsec()));
+    }
+    let mut inputs: Vec<PathBuf> = walkdir::WalkDir::new(&plan.mappings)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && !e.path().components().any(|c| c.as_os_str() == ".git"))
+        .map(|e| e.into_path())
+        .collect();
+    inputs.sort();
+    inputs.extend(plan.metrics.clone());
+    for path in inputs {
+        hasher.update(path.display().to_string());
+        hasher.update([0]);
+        hasher.update(std::fs::read(&path)?);
+        hasher.update([0]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(path.parent().expect("a file in _run"))?;
+    let tmp = path.with_extension("json.partial");
+    std::fs::write(&tmp, text)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
