@@ -229,13 +229,13 @@ async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| other(anyhow::anyhow!("{}: {e}", staging.display())))?;
     }
-    pause_point(&lake, "locked");
+    pause_point(lake, "locked");
     // Mappings first: a broken mappings commit should stop the run before it writes anything.
     let compiled = Compiled::load(&plan.mappings).map_err(|e| other(anyhow::Error::new(e).context("mappings")))?;
     summary.mappings_version = Some(compiled.version.clone());
 
     let t = Instant::now();
-    ingest_step(&lake, plan, summary).await?;
+    ingest_step(lake, plan, summary).await?;
     summary.ingest.duration_ms = t.elapsed().as_millis() as u64;
     let i = &summary.ingest;
     tracing::info!(
@@ -250,10 +250,10 @@ async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<
         i.files_read,
         i.rows_landed
     );
-    pause_point(&lake, "ingested");
+    pause_point(lake, "ingested");
 
     let t = Instant::now();
-    attribute_step(&lake, &compiled, plan.progress, summary).await?;
+    attribute_step(lake, &compiled, plan.progress, summary).await?;
     summary.attribute.duration_ms = t.elapsed().as_millis() as u64;
     let a = &summary.attribute;
     tracing::info!(
