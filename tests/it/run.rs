@@ -639,3 +639,22 @@ fn budgets_findings_report_and_nudges_follow_attribution() {
     assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst) as u64, failed);
     assert_eq!(std::fs::read_to_string(&report).unwrap(), html);
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_step_fields() {
+    let p = Project::new();
+    let output = p.command(&["run", "--log-format", "json", "--no-report"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let events: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON object ({e}): {l}")))
+        .collect();
+    let step =
+        |name: &str| events.iter().find(|e| e["step"] == name).unwrap_or_else(|| panic!("no {name} event: {stderr}"));
+    let ingest = step("ingest");
+    assert_eq!((ingest["level"].as_str(), ingest["files_read"].as_u64()), (Some("INFO"), Some(6)));
+    assert!(ingest["timestamp"].is_string(), "{ingest}");
+    assert_eq!(step("attribute")["periods"], 3);
+    assert!(step("derived")["findings"].as_u64().unwrap() > 0);
+}
