@@ -243,6 +243,23 @@ pub fn column_index(name: &str) -> usize {
     SCHEMA.index_of(name).unwrap_or_else(|_| panic!("no canonical column {name}"))
 }
 
+/// Column names compared in a `const fn` (slices have no const `==`), so column
+/// positions can be resolved at compile time.
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -108,22 +108,9 @@ pub struct Input<'b> {
 
 /// Position of a column in `INPUT_COLUMNS`, for `Input::text_at`.
 pub const fn input_column(name: &str) -> usize {
-    const fn same(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
-    }
     let mut i = 0;
     while i < INPUT_COLUMNS.len() {
-        if same(INPUT_COLUMNS[i].as_bytes(), name.as_bytes()) {
+        if crate::schema::same_name(INPUT_COLUMNS[i], name) {
             return i;
         }
         i += 1;

@@ -81,22 +81,9 @@ const WANTED: &[(&str, &[&str])] = &[
 
 /// Position of `key` in `WANTED`, at compile time.
 const fn slot(key: &str) -> usize {
-    const fn same(a: &[u8], b: &[u8]) -> bool {
-        if a.len() != b.len() {
-            return false;
-        }
-        let mut i = 0;
-        while i < a.len() {
-            if a[i] != b[i] {
-                return false;
-            }
-            i += 1;
-        }
-        true
-    }
     let mut i = 0;
     while i < WANTED.len() {
-        if same(WANTED[i].0.as_bytes(), key.as_bytes()) {
+        if crate::schema::same_name(WANTED[i].0, key) {
             return i;
         }
         i += 1;

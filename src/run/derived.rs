@@ -170,7 +170,7 @@ fn fingerprint(lake: &Lake, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Re
         hasher.update(std::fs::read(&path)?);
         hasher.update([0]);
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(super::pipeline::hex(&hasher.finalize()))
 }
 
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {

@@ -34,6 +34,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::pipeline::{hex, sha256_file};
 use crate::ingest::s3::{S3Options, build_store, describe, parse_url};
 
 /// A remote lock this old is from a run that died (runs take minutes, not hours).
@@ -419,17 +420,6 @@ fn is_partial(rel: &str) -> bool {
 
 fn local_meta(path: &Path) -> Option<(u64, i64)> {
     std::fs::metadata(path).ok().map(|m| (m.len(), m.mtime() * 1_000_000_000 + m.mtime_nsec()))
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    std::io::copy(&mut file, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
