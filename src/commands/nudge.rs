@@ -39,6 +39,7 @@ recorded, on the next run; an item already told is not repeated until it changes
 A kill between a send and its record re-sends that one message once (never drops it).
 
 Exit codes: 0 ok, 1 error (chat.toml errors name file:line), 2 usage error,
+6 --send while another tally run or nudge --send holds the lake's lock,
 7 a message could not be delivered: it is kept in the outbox and retried on the next run.
 
 Examples:
@@ -148,6 +149,19 @@ async fn nudges(args: PlanArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("give --lake and --mappings (see tally nudge --help)");
     };
     let lake = Lake::new(lake);
+    // Sending writes the outbox: one writer per lake, the same lock `tally run` holds.
+    let _run_lock = if args.send {
+        match tally::run::lock::acquire(lake.root()) {
+            Ok(lock) => Some(lock),
+            Err(e @ tally::run::lock::LockError::Held { .. }) => {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(crate::commands::run::EXIT_LOCKED));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        None
+    };
     let options = Options { as_of: args.as_of, send: args.send };
     let summary = nudge::run(&lake, mappings, &options).await?;
     if let Some(dir) = &args.out {

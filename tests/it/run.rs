@@ -658,3 +658,16 @@ fn json_logs_are_one_object_per_line_with_step_fields() {
     assert_eq!(step("attribute")["periods"], 3);
     assert!(step("derived")["findings"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn nudge_send_is_refused_while_a_run_holds_the_lake() {
+    let p = Project::new();
+    let child = p.run_paused("lake", "locked");
+    let sent = p.tally(&["nudge", "--send", "--lake", &p.path("lake"), "--mappings", &p.path("mappings")]);
+    assert_eq!(sent.code, 6, "{}", sent.stderr);
+    assert!(sent.stderr.contains("another tally run holds the lake's lock"), "{}", sent.stderr);
+    kill9(child);
+    // A dry run writes nothing, so it needs no lock.
+    let dry = p.tally(&["nudge", "--dry-run", "--lake", &p.path("lake"), "--mappings", &p.path("mappings")]);
+    assert_ne!(dry.code, 6, "{}", dry.stderr);
+}
