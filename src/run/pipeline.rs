@@ -197,7 +197,7 @@ async fn pull(
 async fn push(remote: &RemoteLake, summary: &mut Summary) -> Result<(), RunError> {
     let t = Instant::now();
     remote.mark_push_pending().map_err(remote_error)?;
-    pause_point_at(&remote_cache(summary), "pushing");
+    pause_point_at(remote.cache(), "pushing");
     let pushed = remote.push().await.map_err(remote_error)?;
     let step = summary.remote.get_or_insert_with(Default::default);
     tracing::info!(
@@ -217,10 +217,6 @@ async fn push(remote: &RemoteLake, summary: &mut Summary) -> Result<(), RunError
     };
     step.duration_ms += t.elapsed().as_millis() as u64;
     Ok(())
-}
-
-fn remote_cache(summary: &Summary) -> PathBuf {
-    PathBuf::from(summary.remote.as_ref().map(|r| r.cache.clone()).unwrap_or_default())
 }
 
 async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<(), RunError> {

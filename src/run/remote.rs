@@ -132,6 +132,11 @@ impl RemoteLake {
         })
     }
 
+    /// The local copy the pipeline runs on.
+    pub fn cache(&self) -> &Path {
+        &self.cache
+    }
+
     fn key(&self, rel: &str) -> ObjectPath {
         if self.prefix.is_empty() { ObjectPath::from(rel) } else { ObjectPath::from(format!("{}/{rel}", self.prefix)) }
     }
@@ -272,12 +277,7 @@ impl RemoteLake {
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
-        for result in results {
-            let (rel, mirrored) = result?;
-            moved.files += 1;
-            moved.bytes += mirrored.size;
-            record.files.insert(rel, mirrored);
-        }
+        absorb(&mut record, &mut moved, results)?;
         for rel in self.list_local()? {
             if !remote.contains_key(&rel) {
                 let path = self.cache.join(&rel);
@@ -356,12 +356,7 @@ impl RemoteLake {
             .buffer_unordered(PARALLEL)
             .collect()
             .await;
-        for result in results {
-            let (rel, mirrored) = result?;
-            moved.files += 1;
-            moved.bytes += mirrored.size;
-            record.files.insert(rel, mirrored);
-        }
+        absorb(&mut record, &mut moved, results)?;
         // Deletions last, so a reader never misses a file that has a replacement.
         for rel in self.list_remote().await?.keys() {
             if !local.contains(rel) {
@@ -406,6 +401,21 @@ impl RemoteLake {
             self.store.head(&self.key(rel)).await.map_err(|e| self.store_error(&format!("checking {rel}"), &e))?;
         Ok(Mirrored { e_tag: head.e_tag, size: head.size, sha256: hex(&hasher.finalize()), local_len, local_mtime_ns })
     }
+}
+
+/// Records each file moved, or stops at the first that failed (the record keeps what moved before it).
+fn absorb(
+    record: &mut Record,
+    moved: &mut Moved,
+    results: Vec<Result<(String, Mirrored), RemoteError>>,
+) -> Result<(), RemoteError> {
+    for result in results {
+        let (rel, mirrored) = result?;
+        moved.files += 1;
+        moved.bytes += mirrored.size;
+        record.files.insert(rel, mirrored);
+    }
+    Ok(())
 }
 
 /// Run state and work in progress stay with the copy.
