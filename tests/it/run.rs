@@ -657,6 +657,8 @@ fn json_logs_are_one_object_per_line_with_step_fields() {
     assert!(ingest["timestamp"].is_string(), "{ingest}");
     assert_eq!(step("attribute")["periods"], 3);
     assert!(step("derived")["findings"].as_u64().unwrap() > 0);
+    // --no-report: tally.toml asks for reports/, this run writes none.
+    assert!(!p.root.join("reports").exists());
 }
 
 #[test]
