@@ -10,7 +10,7 @@ use crate::schema::LineItem;
 use crate::{money, timestamp};
 
 /// Turns one source row into a canonical [`LineItem`].
-pub trait Mapper: Send {
+pub trait Mapper: Send + Sync {
     fn map<'a>(
         &'a self,
         row: &'a StringRecord,

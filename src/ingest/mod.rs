@@ -8,6 +8,7 @@
 
 pub mod aws_cur;
 pub mod azure;
+mod chunks;
 pub mod discover;
 pub mod focus;
 pub mod gcp;
@@ -21,9 +22,7 @@ pub mod source;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
 
-use csv::StringRecord;
 use datafusion::arrow::array::{AsArray, Int64Array};
 use datafusion::arrow::datatypes::Decimal128Type;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -33,9 +32,9 @@ use crate::lake::line_items::{StagedLineItems, StagedUnit, commit};
 use crate::lake::log::{IngestRecord, QuarantinedRow, write_ingests, write_quarantine};
 use crate::lake::{Lake, register_parquet_dir, session_config};
 use crate::money;
-use crate::schema::{LineItem, SCHEMA};
-use mapper::{Header, Mapper, Normalisations, ParseCache};
-use source::{RowRead, Rows};
+use crate::schema::SCHEMA;
+use mapper::{Header, Mapper, Normalisations};
+use source::Rows;
 
 /// A billing export format tally reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -246,7 +245,7 @@ fn ingest_file(
     progress: &ProgressBar,
 ) -> Result<(), IngestError> {
     let name = record.source_file.clone();
-    let mut rows = Rows::open(path).map_err(|e| file_error(&name, e))?;
+    let rows = Rows::open(path).map_err(|e| file_error(&name, e))?;
     let header = Header::new(rows.header.clone());
     let (format, how) = match options.format {
         Some(f) => (f, "given"),
@@ -310,87 +309,11 @@ fn ingest_file(
     record.format = format!("{}{version} ({}, {how})", format.name(), rows.encoding.name());
     tracing::debug!("{name}: {how} format {}{version}", format.name());
 
-    let cost_column = mapper.cost_column().clone();
-    let currency_column = mapper.currency_column().cloned();
-    let mut cache = ParseCache::default();
-    let mut currency: Option<(String, u64)> = None;
-    let mut periods = BTreeSet::new();
-    let mut row = StringRecord::new();
-    let mut row_number = 0u64;
-    let mut bytes_seen = 0u64;
-    loop {
-        let read = rows.next(&mut row).map_err(|e| file_error(&name, format!("{e} (after row {row_number})")))?;
-        let bad_row = match read {
-            RowRead::End => break,
-            RowRead::Row => None,
-            RowRead::Bad { reason, raw } => Some((reason, raw)),
-        };
-        row_number += 1;
-        record.rows_read += 1;
-        if row_number.is_multiple_of(4096) {
-            let now = rows.bytes_read.load(Ordering::Relaxed);
-            progress.inc(now - bytes_seen);
-            bytes_seen = now;
-        }
-        let source_cost = if bad_row.is_some() {
-            row.get(cost_column.index).and_then(|c| money::parse_lenient(c).ok()).map(|(p, _)| p.value)
-        } else {
-            mapper.source_cost(&row)
-        };
-        record.source_cost += source_cost.unwrap_or(0);
-
-        let mut item = LineItem::default();
-        // Empty unless the format yields several line items per row (GCP credits).
-        let mut extra = Vec::new();
-        let mapped = match bad_row {
-            Some((reason, raw)) => Err(("(whole row)".to_string(), reason, raw)),
-            None => mapper
-                .map(&row, &mut cache, &mut item, &mut notes)
-                .and_then(|()| mapper.extra_items(&row, &item, &mut extra, &mut notes))
-                .map_err(|e| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","))),
-        };
-        match mapped {
-            Ok(()) => {
-                let row_currency = item.billing_currency.unwrap_or_default();
-                match &currency {
-                    None => currency = Some((row_currency.to_string(), row_number)),
-                    Some((first, first_row)) if first != row_currency => {
-                        let column = currency_column.as_ref().map_or("BillingCurrency", |c| c.name.as_str());
-                        return Err(file_error(
-                            &name,
-                            format!(
-                                "mixed currencies: {first} from row {first_row}, then {row_currency} at row {row_number} \
-                                 (column {column}); split the file by currency"
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                }
-                periods.insert(item.billing_period_start.expect("mapped rows have a billing period"));
-                for line in std::iter::once(&mut item).chain(&mut extra) {
-                    line.x_source_file = Some(&name);
-                    line.x_source_row = Some(row_number);
-                    line.x_ingest_run_id = Some(run_id);
-                    staged.push(line).map_err(|e| file_error(&name, format!("writing staged Parquet: {e}")))?;
-                    record.lines_landed += 1;
-                }
-                record.rows_landed += 1;
-            }
-            Err((column, reason, raw)) => {
-                record.rows_quarantined += 1;
-                record.quarantined_cost += source_cost.unwrap_or(0);
-                quarantined.push(QuarantinedRow {
-                    source_file: name.clone(),
-                    source_row: row_number,
-                    column,
-                    reason,
-                    raw,
-                });
-            }
-        }
-    }
-    progress.inc(record.source_bytes.saturating_sub(bytes_seen));
-    record.currency = currency.map(|c| c.0).unwrap_or_default();
+    let file = chunks::FileMapping { name: &name, run_id, mapper: mapper.as_ref(), bytes: record.source_bytes };
+    let summary = chunks::map_file(rows, &file, staged, record, quarantined, progress)?;
+    let (currency, periods) = (summary.currency, summary.periods);
+    notes.merge(&summary.notes);
+    record.currency = currency.unwrap_or_default();
     record.billing_periods = periods
         .iter()
         .map(|p| crate::timestamp::year_month(*p))

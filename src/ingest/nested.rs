@@ -208,7 +208,7 @@ impl<'a> Node<'a> {
 /// Newline-delimited JSON (BigQuery's `NEWLINE_DELIMITED_JSON` export): one
 /// object per line, objects spread into dotted columns, lists kept as JSON.
 pub struct JsonLines {
-    reader: Box<dyn BufRead>,
+    reader: Box<dyn BufRead + Send>,
     columns: HashMap<String, usize>,
     width: usize,
     line: String,
@@ -259,7 +259,7 @@ fn flatten_object(fields: &[(Cow<'_, str>, Value<'_>)], prefix: &str, out: &mut 
 }
 
 impl JsonLines {
-    pub fn new(reader: Box<dyn BufRead>, header: &[String]) -> Self {
+    pub fn new(reader: Box<dyn BufRead + Send>, header: &[String]) -> Self {
         let columns = header.iter().enumerate().map(|(i, n)| (n.clone(), i)).collect();
         JsonLines { reader, columns, width: header.len(), line: String::new(), cells: Vec::new() }
     }

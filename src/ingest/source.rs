@@ -61,7 +61,7 @@ pub struct Rows {
 }
 
 enum Inner {
-    Csv(csv::Reader<Box<dyn Read>>),
+    Csv(csv::Reader<Box<dyn Read + Send>>),
     Parquet { reader: ParquetRecordBatchReader, pending: VecDeque<StringRecord> },
     Json(super::nested::JsonLines),
 }
@@ -111,7 +111,7 @@ impl Rows {
         match encoding {
             Encoding::Csv | Encoding::CsvGzip => {
                 let counted = Counting { inner: file, count: bytes_read.clone() };
-                let input: Box<dyn Read> = if encoding == Encoding::CsvGzip {
+                let input: Box<dyn Read + Send> = if encoding == Encoding::CsvGzip {
                     Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(BufReader::new(counted))))
                 } else {
                     Box::new(BufReader::with_capacity(1 << 20, counted))
@@ -195,7 +195,11 @@ fn sniff_json(path: &Path, encoding: Encoding) -> std::io::Result<Encoding> {
 }
 
 /// A buffered text reader over a JSON-lines file, counting file bytes when asked.
-fn text_reader(path: &Path, encoding: Encoding, count: Option<Arc<AtomicU64>>) -> Result<Box<dyn BufRead>, String> {
+fn text_reader(
+    path: &Path,
+    encoding: Encoding,
+    count: Option<Arc<AtomicU64>>,
+) -> Result<Box<dyn BufRead + Send>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
     let counted = Counting { inner: file, count: count.unwrap_or_default() };
     Ok(if encoding == Encoding::JsonGzip {

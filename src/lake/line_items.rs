@@ -11,14 +11,15 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
 use super::{Lake, writer_properties};
 use crate::schema::{BatchBuilder, LineItem, SCHEMA};
 use crate::timestamp;
 
-/// Rows buffered per unit before they are handed to the Parquet writer.
-const BATCH_ROWS: usize = 8192;
+/// Rows a unit's builder starts with room for; it grows past that.
+const BATCH_ROWS: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UnitKey {
@@ -74,7 +75,6 @@ fn file_safe(id: &str) -> String {
 struct Unit {
     key: UnitKey,
     staged: PathBuf,
-    builder: BatchBuilder,
     writer: ArrowWriter<File>,
     rows: u64,
 }
@@ -87,22 +87,19 @@ pub struct StagedUnit {
     pub rows: u64,
 }
 
-pub struct StagedLineItems {
-    staging: PathBuf,
-    units: Vec<Unit>,
-    index: HashMap<UnitKey, usize>,
-    /// The last row's raw key, to skip hashing when consecutive rows share a unit.
+/// Line items grouped into Arrow batches by unit, in the order they came.
+/// Built wherever rows are mapped (one per thread); the batches then go to
+/// the one [`StagedLineItems`] that writes them.
+#[derive(Default)]
+pub struct UnitBatches {
+    units: Vec<(UnitKey, BatchBuilder)>,
+    /// The last row's raw key, to skip building a key when consecutive rows share a unit.
     last: Option<(String, i64, String, &'static str, usize)>,
 }
 
-impl StagedLineItems {
-    pub fn new(staging: &Path) -> std::io::Result<Self> {
-        fs::create_dir_all(staging)?;
-        Ok(StagedLineItems { staging: staging.to_path_buf(), units: Vec::new(), index: HashMap::new(), last: None })
-    }
-
+impl UnitBatches {
     /// Adds a line item to its unit. The item must have a billing period start.
-    pub fn push(&mut self, item: &LineItem<'_>) -> std::io::Result<()> {
+    pub fn push(&mut self, item: &LineItem<'_>) {
         let provider = item.lake_provider.or(item.provider_name).unwrap_or("");
         let period_start = item.billing_period_start.expect("mapper guarantees a billing period");
         let account = item.billing_account_id.unwrap_or("");
@@ -116,21 +113,48 @@ impl StagedLineItems {
                     billing_account: account.to_string(),
                     variant: variant.to_string(),
                 };
-                let i = match self.index.get(&key) {
-                    Some(&i) => i,
-                    None => self.open_unit(key)?,
+                let i = match self.units.iter().position(|(k, _)| *k == key) {
+                    Some(i) => i,
+                    None => {
+                        self.units.push((key, BatchBuilder::with_capacity(BATCH_ROWS)));
+                        self.units.len() - 1
+                    }
                 };
                 self.last = Some((provider.to_string(), period_start, account.to_string(), variant, i));
                 i
             }
         };
+        self.units[unit].1.push(item);
+    }
+
+    /// The batches built, one per unit, in the order each unit first appeared.
+    pub fn finish(self) -> Vec<(UnitKey, RecordBatch)> {
+        self.units.into_iter().map(|(key, mut builder)| (key, builder.finish())).collect()
+    }
+}
+
+/// The Parquet files of one ingest's units, in staging.
+pub struct StagedLineItems {
+    staging: PathBuf,
+    units: Vec<Unit>,
+    index: HashMap<UnitKey, usize>,
+}
+
+impl StagedLineItems {
+    pub fn new(staging: &Path) -> std::io::Result<Self> {
+        fs::create_dir_all(staging)?;
+        Ok(StagedLineItems { staging: staging.to_path_buf(), units: Vec::new(), index: HashMap::new() })
+    }
+
+    /// Appends a batch of line items to its unit's file.
+    pub fn write(&mut self, key: UnitKey, batch: &RecordBatch) -> std::io::Result<()> {
+        let unit = match self.index.get(&key) {
+            Some(&i) => i,
+            None => self.open_unit(key)?,
+        };
         let unit = &mut self.units[unit];
-        unit.builder.push(item);
-        unit.rows += 1;
-        if unit.builder.len() >= BATCH_ROWS {
-            let batch = unit.builder.finish();
-            unit.writer.write(&batch).map_err(std::io::Error::other)?;
-        }
+        unit.writer.write(batch).map_err(std::io::Error::other)?;
+        unit.rows += batch.num_rows() as u64;
         Ok(())
     }
 
@@ -140,13 +164,7 @@ impl StagedLineItems {
         let file = File::create(&staged)?;
         let writer =
             ArrowWriter::try_new(file, SCHEMA.clone(), Some(writer_properties())).map_err(std::io::Error::other)?;
-        self.units.push(Unit {
-            key: key.clone(),
-            staged,
-            builder: BatchBuilder::with_capacity(BATCH_ROWS),
-            writer,
-            rows: 0,
-        });
+        self.units.push(Unit { key: key.clone(), staged, writer, rows: 0 });
         self.index.insert(key, self.units.len() - 1);
         Ok(self.units.len() - 1)
     }
@@ -154,11 +172,7 @@ impl StagedLineItems {
     /// Flushes and closes every unit file (synced to disk), sorted by key.
     pub fn finish(self) -> std::io::Result<Vec<StagedUnit>> {
         let mut staged = Vec::with_capacity(self.units.len());
-        for mut unit in self.units {
-            if !unit.builder.is_empty() {
-                let batch = unit.builder.finish();
-                unit.writer.write(&batch).map_err(std::io::Error::other)?;
-            }
+        for unit in self.units {
             let file = unit.writer.into_inner().map_err(std::io::Error::other)?;
             file.sync_all()?;
             staged.push(StagedUnit { key: unit.key, staged: unit.staged, rows: unit.rows });

@@ -182,3 +182,98 @@ fn sql_without_a_lake_says_how_to_make_one() {
         run.stderr
     );
 }
+
+/// A FOCUS CSV of `rows` one-cent-per-row-number charges in USD, with
+/// `change(row)` replacing a row's line when it returns one.
+fn focus_rows(rows: u64, change: impl Fn(u64) -> Option<String>) -> String {
+    let mut text = format!("{FOCUS_HEADER}\n");
+    for row in 1..=rows {
+        let line = change(row).unwrap_or_else(|| {
+            let cost = format!("{}.{:02}", row / 100, row % 100);
+            format!(
+                "1,USD,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,2025-01-01T00:00:00Z,2025-01-02T00:00:00Z,Usage,{cost},{cost},EC2"
+            )
+        });
+        text.push_str(&line);
+        text.push('\n');
+    }
+    text
+}
+
+#[test]
+fn mixed_currencies_deep_in_a_large_file_name_the_first_other_row() {
+    // Large files are mapped in chunks on several threads: the row named is
+    // still the first that differs, whether it starts a chunk or not.
+    let dir = tempfile::tempdir().unwrap();
+    let euro = |at: u64| {
+        move |row: u64| {
+            (row >= at).then(|| {
+                "1,EUR,2025-01-01T00:00:00Z,2025-02-01T00:00:00Z,2025-01-01T00:00:00Z,2025-01-02T00:00:00Z,Usage,1.00,1.00,EC2"
+                    .to_string()
+            })
+        }
+    };
+    for at in [4097, 6000, 19_999] {
+        let file = write(dir.path(), &format!("mixed-{at}.csv"), &focus_rows(20_000, euro(at)));
+        let lake = Lake::new();
+        let run = lake.ingest(&[&file], &[]);
+        assert_eq!(run.code, 1);
+        assert!(
+            run.stderr.contains(&format!(
+                "error: {file}: mixed currencies: USD from row 1, then EUR at row {at} (column BillingCurrency); split the file by currency"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(!lake.path.join("line_items").exists());
+    }
+}
+
+#[test]
+fn a_large_file_lands_in_file_order_with_the_same_bytes_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 30_000u64;
+    let bad = [4096u64, 4097, 12_345];
+    let text = focus_rows(rows, |row| bad.contains(&row).then(|| "1,USD,too,few".to_string()));
+    let file = write(dir.path(), "large.csv", &text);
+
+    let first = Lake::new();
+    first.ingest_ok(&[&file], &["--allow-quarantine"]);
+    // Sum of 1..=30000 cents, less the quarantined rows' (none of their cost parses).
+    let cents: u64 = (1..=rows).filter(|r| !bad.contains(r)).sum();
+    assert_eq!(cents, 450_015_000 - 4096 - 4097 - 12_345);
+    assert_eq!(
+        first.value(r#"SELECT count(*), sum("BilledCost") FROM line_items"#),
+        format!("{},{}.{:02}", rows - 3, cents / 100, cents % 100)
+    );
+    assert_eq!(
+        first.rows("SELECT source_row, reason FROM quarantine ORDER BY source_row"),
+        bad.iter().map(|r| format!("{r},\"row has 4 fields, header has 10\"")).collect::<Vec<_>>()
+    );
+
+    // Stored in the file's order, read straight from the Parquet file.
+    let files = first.data_files();
+    assert_eq!(files.len(), 1, "{:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        std::fs::File::open(first.path.join(&files[0].0)).unwrap(),
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    let mut stored = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let column = batch.column_by_name("x_SourceRow").unwrap();
+        let rows = column.as_any().downcast_ref::<datafusion::arrow::array::UInt64Array>().unwrap();
+        stored.extend(rows.values().iter().copied());
+    }
+    let expected: Vec<u64> = (1..=rows).filter(|r| !bad.contains(r)).collect();
+    assert!(stored == expected, "line items are not in the file's order");
+
+    // Threads finish chunks in any order; the lake's bytes do not depend on it.
+    for _ in 0..3 {
+        let again = Lake::new();
+        again.ingest_ok(&[&file], &["--allow-quarantine"]);
+        assert!(again.data_files() == files, "a second ingest wrote different bytes");
+    }
+}
