@@ -183,7 +183,9 @@ impl<'c> Decider<'c> {
         for column in KEY_TEXT {
             push(input.text_at(column, row));
         }
-        for (key, value) in input.tag_entries(row) {
+        // Only tags a rule reads: a tag with a value per request must not
+        // make every line a key of its own.
+        for (key, value) in input.tag_entries(row).filter(|(key, _)| self.compiled.rules.reads_tag(key)) {
             push(Some(key));
             push(Some(value));
         }
@@ -441,14 +443,16 @@ mod tests {
 
     use super::*;
 
-    /// Rows of (resource, team tag, charge day of August 2026).
-    fn batch(rows: &[(Option<&str>, Option<&str>, u32)]) -> RecordBatch {
+    /// A test line: resource, tags, charge day of August 2026.
+    type TestLine<'a> = (Option<&'a str>, &'a [(&'a str, &'a str)], u32);
+
+    fn batch(rows: &[TestLine]) -> RecordBatch {
         let text = |value: Option<&str>| Arc::new(StringArray::from(vec![value; rows.len()])) as ArrayRef;
         let mut tags = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
-        for (_, team, _) in rows {
-            if let Some(team) = team {
-                tags.keys().append_value("team");
-                tags.values().append_value(team);
+        for (_, row_tags, _) in rows {
+            for (key, value) in *row_tags {
+                tags.keys().append_value(key);
+                tags.values().append_value(value);
             }
             tags.append(true).unwrap();
         }
@@ -486,16 +490,18 @@ mod tests {
         let compiled = Compiled::load(dir.path()).unwrap();
         let mut decider = Decider::new(&compiled);
         let batch = batch(&[
-            (Some("i-1"), Some("a"), 1),
-            (Some("i-1"), Some("a"), 14), // same span of rule dates: same key
-            (Some("i-1"), Some("a"), 15), // `late` now in effect
-            (Some("i-1"), Some("b"), 1),  // another tag value
-            (Some(""), None, 1),          // empty resource: `empty` matches
-            (None, None, 1),              // no resource: nothing matches
+            (Some("i-1"), &[("team", "a")], 1),
+            (Some("i-1"), &[("team", "a")], 14), // same span of rule dates: same key
+            (Some("i-1"), &[("team", "a")], 15), // `late` now in effect
+            (Some("i-1"), &[("team", "b")], 1),  // another tag value
+            (Some(""), &[], 1),                  // empty resource: `empty` matches
+            (None, &[], 1),                      // no resource: nothing matches
+            (Some("i-1"), &[("request", "r-1"), ("team", "a")], 1), // a tag no rule reads
+            (Some("i-1"), &[("request", "r-2"), ("team", "a")], 2),
         ]);
         let input = Input::new(&batch);
         let keys: Vec<u32> = (0..batch.num_rows()).map(|row| decider.key(&input, row, input.date(row))).collect();
-        assert_eq!(keys, [0, 0, 1, 2, 3, 4]);
+        assert_eq!(keys, [0, 0, 1, 2, 3, 4, 0, 0]);
         let owners: Vec<String> = keys
             .iter()
             .map(|k| match decider.owners[*k as usize] {
@@ -506,6 +512,6 @@ mod tests {
                 Owner::Unallocated { .. } => "unallocated".to_string(),
             })
             .collect();
-        assert_eq!(owners, ["tag:a", "tag:a", "late:b", "tag:b", "empty:a", "unallocated"]);
+        assert_eq!(owners, ["tag:a", "tag:a", "late:b", "tag:b", "empty:a", "unallocated", "tag:a", "tag:a"]);
     }
 }

@@ -101,6 +101,9 @@ pub struct RuleSet {
     regex_of: Vec<Option<usize>>,
     /// Canonical keys whose value names a team (for unallocated reasons).
     team_keys: Vec<String>,
+    /// Raw tag keys any rule can read: canonical keys in conditions or
+    /// naming teams, and their aliases. Other tags cannot change a decision.
+    keys_read: HashSet<String>,
 }
 
 impl RuleSet {
@@ -211,6 +214,7 @@ impl RuleSet {
             regexes: RegexSet::empty(),
             regex_of: vec![None; rules.len()],
             team_keys: Vec::new(),
+            keys_read: HashSet::new(),
         };
         // A rule on several tags is indexed by its rarest one: `env = prod` is
         // on most lines, a service tag on few, and every indexed rule a line
@@ -258,6 +262,17 @@ impl RuleSet {
                 && !set.team_keys.contains(key)
             {
                 set.team_keys.push(key.clone());
+            }
+        }
+        let canonical_read: HashSet<&str> = rules
+            .iter()
+            .flat_map(|rule| rule.tags.iter().map(|(key, _)| key.as_str()))
+            .chain(set.team_keys.iter().map(String::as_str))
+            .collect();
+        set.keys_read = canonical_read.iter().map(|key| key.to_string()).collect();
+        for (alias, (canonical, _)) in &set.aliases {
+            if canonical_read.contains(canonical.as_str()) {
+                set.keys_read.insert(alias.clone());
             }
         }
         let mut patterns = Vec::new();
@@ -311,6 +326,11 @@ impl RuleSet {
         }
         best.sort_unstable_by(|a, b| a.0.cmp(b.0));
         best.into_iter().map(|(k, _, v)| (k, v)).collect()
+    }
+
+    /// Whether a tag with this (raw) key can change what any rule decides.
+    pub fn reads_tag(&self, key: &str) -> bool {
+        self.keys_read.contains(key)
     }
 
     /// Every `from` and `until` date of the rules, sorted: between two of
@@ -612,6 +632,33 @@ mod tests {
         assert_eq!(compiled.rules.rules.len(), 600);
         let team = decide(&compiled, "1", Some("arn:aws:logs:us-east-1:1:log-group:/ecs/svc299-tracker-dev-x"));
         assert!(matches!(team, Decision::Team { ref team, .. } if team == "b"), "{team:?}");
+    }
+
+    #[test]
+    fn only_tags_a_rule_reads_can_change_a_decision() {
+        let (compiled, _dir) = compiled(
+            r#"
+[tag_aliases]
+team = ["Team", "owner-team"]
+cost-center = ["CostCenter"]
+
+[[rule]]
+id = "prod"
+precedence = 1
+tags = { env = "prod" }
+team = "b"
+
+[[rule]]
+id = "owner"
+precedence = 2
+team_from_tag = "team"
+"#,
+        );
+        let read: Vec<bool> = ["env", "team", "Team", "owner-team", "Env", "request-id", "cost-center", "CostCenter"]
+            .iter()
+            .map(|key| compiled.rules.reads_tag(key))
+            .collect();
+        assert_eq!(read, [true, true, true, true, false, false, false, false]);
     }
 
     #[test]
