@@ -18,8 +18,9 @@ use super::{Lake, writer_properties};
 use crate::schema::{BatchBuilder, LineItem, SCHEMA};
 use crate::timestamp;
 
-/// Rows a unit's builder starts with room for; it grows past that.
-const BATCH_ROWS: usize = 1024;
+/// Rows a unit's builder starts with room for: a chunk of mapped rows
+/// (`ingest::chunks`), which usually all go to one unit.
+const BATCH_ROWS: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UnitKey {

@@ -110,7 +110,21 @@ impl Lake {
 /// SQL sees column names exactly as the lake stores them (`BilledCost`,
 /// not `billedcost`), as DuckDB, Spark and Trino users expect.
 pub fn session_config() -> SessionConfig {
-    let mut config = SessionConfig::new().with_information_schema(true);
+    // DataFusion's own settings can be tuned without a rebuild, e.g.
+    // DATAFUSION_EXECUTION_TARGET_PARTITIONS=8 (see DataFusion's configuration docs).
+    let config = SessionConfig::from_env().unwrap_or_else(|e| {
+        tracing::warn!("ignoring DATAFUSION_* settings from the environment: {e}");
+        SessionConfig::new()
+    });
+    let mut config = config.with_information_schema(true);
+    if std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none() {
+        // Four scan partitions per core: a report that reads one week prunes
+        // most row groups, and with one partition per core the few left can
+        // all land on one core (measured: 7 report queries over 16M rows,
+        // 10.8 s with 2 partitions, 8.4 s with 8, on 2 cores).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        config = config.with_target_partitions(4 * cores);
+    }
     config.options_mut().sql_parser.enable_ident_normalization = false;
     config
 }

@@ -101,3 +101,25 @@ fn bad_query_is_a_clear_error() {
     assert!(run.stderr.starts_with("error: "), "{}", run.stderr);
     assert!(run.stderr.contains("nope"), "{}", run.stderr);
 }
+
+#[test]
+fn datafusion_settings_come_from_the_environment() {
+    let lake = cur2_lake();
+    let setting =
+        "SELECT value FROM information_schema.df_settings WHERE name = 'datafusion.execution.target_partitions'";
+    let partitions = |env: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tally"));
+        command.args(["sql", "--lake", lake.arg(), "--format", "csv", setting]);
+        command.env_remove("DATAFUSION_EXECUTION_TARGET_PARTITIONS");
+        if let Some(value) = env {
+            command.env("DATAFUSION_EXECUTION_TARGET_PARTITIONS", value);
+        }
+        let output = command.output().unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    // Four scan partitions per core unless the user says otherwise.
+    let cores = std::thread::available_parallelism().unwrap().get();
+    assert_eq!(partitions(None), format!("value\n{}\n", 4 * cores));
+    assert_eq!(partitions(Some("3")), "value\n3\n");
+}
