@@ -115,25 +115,26 @@ pub(super) fn map_file(
         let written = write_in_order(mapped, free, file, staged, record, quarantined);
         let read = reader.join().expect("the reader does not panic");
         let summary = written?;
-        read.map_err(|e| file_error(file.name, e))?;
-        record.rows_read = record.rows_landed + record.rows_quarantined;
+        // Counted by the reader, apart from what landed: reconciliation compares them.
+        record.rows_read = read.map_err(|e| file_error(file.name, e))?;
         Ok(summary)
     })
 }
 
-/// The reader: fills free chunks with rows until the file ends.
+/// The reader: fills free chunks with rows until the file ends; returns the
+/// number of rows read.
 fn read_chunks(
     mut rows: Rows,
     free: Receiver<Chunk>,
     to_map: SyncSender<Chunk>,
     file_bytes: u64,
     progress: &ProgressBar,
-) -> Result<(), String> {
+) -> Result<u64, String> {
     let mut row_number = 0u64;
     let mut bytes_seen = 0u64;
     for seq in 0.. {
         // No free chunk: the writer stopped.
-        let Ok(mut chunk) = free.recv() else { return Ok(()) };
+        let Ok(mut chunk) = free.recv() else { return Ok(row_number) };
         chunk.seq = seq;
         chunk.first_row = row_number + 1;
         chunk.len = 0;
@@ -159,14 +160,14 @@ fn read_chunks(
         progress.inc(now - bytes_seen);
         bytes_seen = now;
         if chunk.len > 0 && to_map.send(chunk).is_err() {
-            return Ok(());
+            return Ok(row_number);
         }
         if ended {
             break;
         }
     }
     progress.inc(file_bytes.saturating_sub(bytes_seen));
-    Ok(())
+    Ok(row_number)
 }
 
 /// A worker: maps chunks until there are none left.

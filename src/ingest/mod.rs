@@ -23,16 +23,17 @@ pub mod source;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::{AsArray, Int64Array};
-use datafusion::arrow::datatypes::Decimal128Type;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::{Decimal128Type, UInt64Type};
+use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
+use crate::lake::Lake;
 use crate::lake::line_items::{StagedLineItems, StagedUnit, commit};
 use crate::lake::log::{IngestRecord, QuarantinedRow, write_ingests, write_quarantine};
-use crate::lake::{Lake, register_parquet_dir, session_config};
 use crate::money;
-use crate::schema::SCHEMA;
 use mapper::{Header, Mapper, Normalisations};
 use source::Rows;
 
@@ -339,7 +340,7 @@ async fn reconcile_and_commit(
     quarantined: Vec<QuarantinedRow>,
     options: &Options,
 ) -> Result<Outcome, IngestError> {
-    let landed = read_back(staging).await?;
+    let landed = read_back(&units)?;
     let mut problems = Vec::new();
     for r in &mut records {
         let (rows, lines, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0, 0));
@@ -398,29 +399,63 @@ async fn reconcile_and_commit(
 /// Source rows, line items and BilledCost per source file, read back from the
 /// staged Parquet by DataFusion: an independent check of the writer, not a
 /// reuse of its counters. A row may land as several line items (GCP credits).
-async fn read_back(staging: &Path) -> Result<HashMap<String, (u64, u64, i128)>, IngestError> {
-    let dir = staging.join("line_items");
-    let mut landed = HashMap::new();
-    if !dir.exists() {
-        return Ok(landed);
-    }
-    let ctx = datafusion::prelude::SessionContext::new_with_config(session_config());
-    register_parquet_dir(&ctx, "line_items", &dir, Some(SCHEMA.clone()), &crate::lake::PARTITION_COLUMNS).await?;
-    let batches = ctx
-        .sql(
-            r#"SELECT "x_SourceFile", count(DISTINCT "x_SourceRow") AS n, count(*) AS lines, sum("BilledCost") AS cost
-               FROM line_items GROUP BY "x_SourceFile""#,
-        )
-        .await?
-        .collect()
-        .await?;
-    for batch in batches {
-        let files = batch.column(0).as_string::<i32>();
-        let counts = batch.column(1).as_any().downcast_ref::<Int64Array>().expect("count is Int64");
-        let lines = batch.column(2).as_any().downcast_ref::<Int64Array>().expect("count is Int64");
-        let costs = batch.column(3).as_primitive::<Decimal128Type>();
-        for i in 0..batch.num_rows() {
-            landed.insert(files.value(i).to_string(), (counts.value(i) as u64, lines.value(i) as u64, costs.value(i)));
+/// Per source file, what the staged unit files hold: distinct source rows,
+/// line items and the sum of BilledCost. Read straight from the files, one
+/// batch at a time: memory does not grow with the rows ingested.
+///
+/// The writer keeps each file's rows in file order within a unit, and a
+/// source row's line items in one unit, so distinct rows are counted as
+/// changes of `x_SourceRow`; a row number going backwards is reported.
+fn read_back(units: &[StagedUnit]) -> Result<HashMap<String, (u64, u64, i128)>, IngestError> {
+    let mut landed: HashMap<String, (u64, u64, i128)> = HashMap::new();
+    for unit in units {
+        let staged = unit.staged.display().to_string();
+        let failed = |e: &dyn std::fmt::Display| IngestError::Lake {
+            path: staged.clone(),
+            source: std::io::Error::other(format!("reading back the staged line items: {e}")),
+        };
+        let file = std::fs::File::open(&unit.staged).map_err(|e| failed(&e))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(&e))?;
+        let columns = ["x_SourceFile", "x_SourceRow", "BilledCost"].map(|name| crate::schema::column_index(name));
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
+        let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| failed(&e))?;
+        // The last source row seen per source file in this unit.
+        let mut last_row: HashMap<String, u64> = HashMap::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| failed(&e))?;
+            // A projection keeps the schema's column order, not the mask's.
+            let column = |name: &str| batch.column_by_name(name).expect("projected column");
+            let files = column("x_SourceFile").as_string::<i32>();
+            let rows = column("x_SourceRow").as_primitive::<UInt64Type>();
+            let costs = column("BilledCost").as_primitive::<Decimal128Type>();
+            for i in 0..batch.num_rows() {
+                let source = files.value(i);
+                let entry = match landed.get_mut(source) {
+                    Some(entry) => entry,
+                    None => landed.entry(source.to_string()).or_default(),
+                };
+                entry.1 += 1;
+                if costs.is_valid(i) {
+                    entry.2 += costs.value(i);
+                }
+                let row = rows.value(i);
+                match last_row.get_mut(source) {
+                    Some(last) if *last == row => {}
+                    Some(last) if *last > row => {
+                        return Err(IngestError::Reconciliation(format!(
+                            "{source}: row {row} stored after row {last} in {staged}"
+                        )));
+                    }
+                    Some(last) => {
+                        *last = row;
+                        entry.0 += 1;
+                    }
+                    None => {
+                        last_row.insert(source.to_string(), row);
+                        entry.0 += 1;
+                    }
+                }
+            }
         }
     }
     Ok(landed)
