@@ -416,7 +416,7 @@ fn read_back(units: &[StagedUnit]) -> Result<HashMap<String, (u64, u64, i128)>, 
         };
         let file = std::fs::File::open(&unit.staged).map_err(|e| failed(&e))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| failed(&e))?;
-        let columns = ["x_SourceFile", "x_SourceRow", "BilledCost"].map(|name| crate::schema::column_index(name));
+        let columns = ["x_SourceFile", "x_SourceRow", "BilledCost"].map(crate::schema::column_index);
         let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
         let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| failed(&e))?;
         // The last source row seen per source file in this unit.
