@@ -95,7 +95,8 @@ pub(super) fn map_file(
     quarantined: &mut Vec<QuarantinedRow>,
     progress: &ProgressBar,
 ) -> Result<FileSummary, IngestError> {
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // More workers than chunks in flight would only wait.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(IN_FLIGHT);
     let (free, free_chunks) = sync_channel::<Chunk>(IN_FLIGHT);
     for _ in 0..IN_FLIGHT {
         free.send(Chunk::default()).expect("room for every chunk");
