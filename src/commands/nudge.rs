@@ -10,9 +10,6 @@ use tally::nudge::{self, Options};
 
 use crate::LakeArg;
 
-/// Exit code when a message could not be delivered (it is kept for the next run).
-pub const EXIT_DELIVERY_FAILED: u8 = 7;
-
 pub const AFTER_HELP: &str = "\
 Each team gets one short message in its own chat, only when something matters: its budget at
 risk or over (or back on track), this week's change and its top drivers (service, resource) when
@@ -216,5 +213,5 @@ async fn nudges(args: PlanArgs) -> anyhow::Result<ExitCode> {
             failure.destination, failure.team, failure.error
         );
     }
-    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(EXIT_DELIVERY_FAILED) })
+    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(crate::commands::run::EXIT_DELIVERY) })
 }
