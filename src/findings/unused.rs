@@ -9,14 +9,13 @@
 
 use std::collections::BTreeMap;
 
-use super::query::{self, Row, date_param};
+use super::query::{self, Row, date_param, text_param};
 use super::{Context, Finding, FindingsError, Kind, cents, finding_id};
 
 const ORPHANS: &str = include_str!("../../queries/findings_orphans.sql");
 const ACCOUNT_OWNERS: &str = include_str!("../../queries/findings_account_owners.sql");
 const RESOURCE_OWNERS: &str = include_str!("../../queries/findings_resource_owners.sql");
-const IDLE_LOAD_BALANCERS: &str = include_str!("../../queries/findings_idle_load_balancers.sql");
-const IDLE_NAT_GATEWAYS: &str = include_str!("../../queries/findings_idle_nat_gateways.sql");
+const IDLE_HOURLY: &str = include_str!("../../queries/findings_idle_hourly.sql");
 const UNATTACHED_VOLUMES: &str = include_str!("../../queries/findings_unattached_volumes.sql");
 const OLD_SNAPSHOTS: &str = include_str!("../../queries/findings_old_snapshots.sql");
 
@@ -123,10 +122,12 @@ fn resource_finding(cx: &Context, kind: Kind, row: &Row, monthly: i128) -> Findi
 
 pub async fn idle(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
     let window = || vec![date_param(cx.window_start()), date_param(cx.as_of)];
+    // Billed hours, and the usage that shows the resource did any work.
+    let hourly = |hours: &str, work: &str| [window(), vec![text_param(hours), text_param(work)]].concat();
     let cutoff = cx.as_of - chrono::Days::new(u64::from(cx.config.snapshot_age_days));
     let checks: [(&'static str, &str, &str, Vec<_>); 4] = [
-        ("findings_idle_load_balancers.sql", IDLE_LOAD_BALANCERS, "load_balancer", window()),
-        ("findings_idle_nat_gateways.sql", IDLE_NAT_GATEWAYS, "nat_gateway", window()),
+        ("findings_idle_hourly.sql", IDLE_HOURLY, "load_balancer", hourly("%LoadBalancerUsage", "%LCUUsage")),
+        ("findings_idle_hourly.sql", IDLE_HOURLY, "nat_gateway", hourly("%NatGateway-Hours", "%NatGateway-Bytes")),
         ("findings_unattached_volumes.sql", UNATTACHED_VOLUMES, "unattached_volume", window()),
         (
             "findings_old_snapshots.sql",
