@@ -110,39 +110,3 @@ pub async fn write_weekly(
     let options = Options { metrics: metrics.map(Path::to_path_buf), as_of, ..Options::new(lake, mappings) };
     Ok(write(Report::Weekly, &options, out).await?.1)
 }
-
-/// The leaderboard (see [`write_weekly`]).
-pub async fn write_leaderboard(
-    lake: &Lake,
-    mappings: &Path,
-    metrics: Option<&Path>,
-    out: &Path,
-    as_of: Option<NaiveDate>,
-) -> anyhow::Result<Written> {
-    let options = Options { metrics: metrics.map(Path::to_path_buf), as_of, ..Options::new(lake, mappings) };
-    Ok(write(Report::Leaderboard, &options, out).await?.1)
-}
-
-/// Spend per business volume (see [`write_weekly`]); needs a metrics file.
-pub async fn write_unit_economics(
-    lake: &Lake,
-    mappings: &Path,
-    metrics: &Path,
-    out: &Path,
-    as_of: Option<NaiveDate>,
-) -> anyhow::Result<Written> {
-    let options = Options { metrics: Some(metrics.to_path_buf()), as_of, ..Options::new(lake, mappings) };
-    Ok(write(Report::UnitEconomics, &options, out).await?.1)
-}
-
-/// Quarterly trends (see [`write_weekly`]).
-pub async fn write_quarterly(
-    lake: &Lake,
-    mappings: &Path,
-    metrics: Option<&Path>,
-    out: &Path,
-    as_of: Option<NaiveDate>,
-) -> anyhow::Result<Written> {
-    let options = Options { metrics: metrics.map(Path::to_path_buf), as_of, ..Options::new(lake, mappings) };
-    Ok(write(Report::Quarterly, &options, out).await?.1)
-}
