@@ -129,8 +129,6 @@ pub enum IngestError {
     Reconciliation(String),
     #[error("lake {path}: {source}")]
     Lake { path: String, source: std::io::Error },
-    #[error("query over staged data failed: {0}")]
-    Query(#[from] datafusion::error::DataFusionError),
 }
 
 fn file_error(file: &str, message: impl Into<String>) -> IngestError {
@@ -312,10 +310,10 @@ fn ingest_file(
 
     let file = chunks::FileMapping { name: &name, run_id, mapper: mapper.as_ref(), bytes: record.source_bytes };
     let summary = chunks::map_file(rows, &file, staged, record, quarantined, progress)?;
-    let (currency, periods) = (summary.currency, summary.periods);
     notes.merge(&summary.notes);
-    record.currency = currency.unwrap_or_default();
-    record.billing_periods = periods
+    record.currency = summary.currency.unwrap_or_default();
+    record.billing_periods = summary
+        .periods
         .iter()
         .map(|p| crate::timestamp::year_month(*p))
         .collect::<BTreeSet<_>>()
@@ -396,12 +394,11 @@ async fn reconcile_and_commit(
     })
 }
 
-/// Source rows, line items and BilledCost per source file, read back from the
-/// staged Parquet by DataFusion: an independent check of the writer, not a
-/// reuse of its counters. A row may land as several line items (GCP credits).
 /// Per source file, what the staged unit files hold: distinct source rows,
-/// line items and the sum of BilledCost. Read straight from the files, one
-/// batch at a time: memory does not grow with the rows ingested.
+/// line items (a row may land as several, e.g. GCP credits) and the sum of
+/// BilledCost. An independent check of the writer, not a reuse of its
+/// counters; read straight from the files one batch at a time, so memory does
+/// not grow with the rows ingested.
 ///
 /// The writer keeps each file's rows in file order within a unit, and a
 /// source row's line items in one unit, so distinct rows are counted as
