@@ -8,6 +8,7 @@ mod attribute_trust;
 mod budget;
 mod demo;
 mod findings;
+mod hostile;
 mod ingest_aws;
 mod ingest_azure;
 mod ingest_errors;
