@@ -19,7 +19,7 @@ Examples:
 
 Exit codes: 0 ok, 1 error, 2 usage error, 3 rows quarantined (nothing committed; see --allow-quarantine),
 4 a budget over tolerance (budget status --fail-on-breach), 5 an invariant failed (tally run),
-6 another run holds the lake's lock (tally run), 7 a nudge could not be delivered (kept for the next run).
+6 another command holds the lake's lock (every command that writes the lake takes it), 7 a nudge could not be delivered (kept for the next run).
 tally.toml (./tally.toml or $TALLY_CONFIG) gives every command's --lake and --mappings a default.";
 
 #[derive(Parser)]
@@ -139,6 +139,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A bug or an overflow check that fired: say so plainly, not as a Rust backtrace hint.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!(
+            "error: tally stopped on an internal error ({info}). Every file in the lake is still whole \
+             (each is replaced by one rename); please report this with the input that caused it"
+        );
+    }));
     // --lake/--mappings default to tally.toml's, below flags and env (commands::run).
     let matches = commands::run::with_config_defaults(<Cli as clap::CommandFactory>::command()).get_matches();
     let cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -167,7 +174,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let locked = e
+                .downcast_ref::<tally::lake::lock::LockError>()
+                .is_some_and(|l| matches!(l, tally::lake::lock::LockError::Held { .. }));
+            ExitCode::from(if locked { commands::EXIT_LOCKED } else { 1 })
         }
     }
 }

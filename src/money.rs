@@ -169,6 +169,28 @@ pub fn format_cents(value: i128) -> String {
     format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
 }
 
+/// A sum that left the range of the lake's decimals (38 digits: about
+/// ±1.7 × 10^18 at [`SCALE`]). No real bill comes near it, so it means corrupt
+/// or hostile amounts; callers name the file or period it happened in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "amounts add up to more than a decimal of 38 digits holds (about 1.7e18 at 20 decimal places); no real bill \
+     comes near this, so the data holds corrupt or hostile amounts"
+)]
+pub struct Overflow;
+
+/// `sum += amount`, checked: never a wrapped number.
+#[inline]
+pub fn add(sum: &mut i128, amount: i128) -> Result<(), Overflow> {
+    *sum = sum.checked_add(amount).ok_or(Overflow)?;
+    Ok(())
+}
+
+/// The exact sum of `amounts`, checked.
+pub fn sum(amounts: impl IntoIterator<Item = i128>) -> Result<i128, Overflow> {
+    amounts.into_iter().try_fold(0i128, |sum, a| sum.checked_add(a).ok_or(Overflow))
+}
+
 /// An exact amount at [`SCALE`], printable as a plain decimal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Amount(pub i128);
@@ -199,6 +221,17 @@ impl fmt::Display for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_are_checked() {
+        // 9 * 10^17 fits the lake's decimals; two of them do not fit 128 bits.
+        let big = parse("900000000000000000").unwrap().value;
+        assert_eq!(sum([big, -big, big]), Ok(big));
+        assert_eq!(sum([big; 5]), Err(Overflow));
+        let mut total = big;
+        assert_eq!(add(&mut total, big), Err(Overflow));
+        assert_eq!(total, big, "a failed add leaves the sum as it was");
+    }
 
     #[test]
     fn cents_round_half_away_from_zero() {

@@ -111,7 +111,8 @@ pub fn direct_spend(files: &[PathBuf], compiled: &Compiled) -> Result<HashMap<St
             for row in 0..batch.num_rows() {
                 let view = input.line_view(row, &compiled.rules);
                 if let Decision::Team { team, .. } = compiled.rules.decide(&view, &compiled.org, &mut scratch) {
-                    *direct.entry(team).or_default() += input.effective.value(row);
+                    crate::money::add(direct.entry(team).or_default(), input.effective.value(row))
+                        .map_err(|e| format!("summing each team's direct EffectiveCost: the {e}"))?;
                 }
             }
         }

@@ -299,7 +299,7 @@ async fn check_invariants(
         sums("line_items"),
         sums("attributed")
     );
-    let broken = ctx.sql(&query).await?.collect().await?;
+    let broken = crate::lake::sql::query(&ctx, &query).await?.collect().await?;
     let mut problems = Vec::new();
     for batch in &broken {
         for row in 0..batch.num_rows() {

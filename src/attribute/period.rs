@@ -22,6 +22,7 @@ use super::rules::{self, Decision};
 use super::scan::{INPUT_COLUMNS, Input, input_column, provider_of, read_columns};
 use super::{AttributeError, Compiled, PASSED_THROUGH, PeriodOutcome, PeriodResult, WHOLE, entry, lake_error};
 use crate::lake::attributed::{PeriodWriter, Row, text_index};
+use crate::money;
 
 /// FxHash (rustc's): line keys are hashed on every line, and SipHash's
 /// protection against chosen keys buys nothing on a billing export.
@@ -237,6 +238,10 @@ fn first_pass_columns() -> Vec<&'static str> {
     columns
 }
 
+fn overflowed(period: &str, what: &str, e: money::Overflow) -> AttributeError {
+    AttributeError::Input(format!("billing period {period}: summing {what}: the {e}"))
+}
+
 pub(super) fn attribute_period(
     staging: &Path,
     period: &str,
@@ -274,7 +279,8 @@ pub(super) fn attribute_period(
                         if spend.len() <= team as usize {
                             spend.resize(team as usize + 1, None);
                         }
-                        *spend[team as usize].get_or_insert(0) += input.effective.value(row);
+                        money::add(spend[team as usize].get_or_insert(0), input.effective.value(row))
+                            .map_err(|e| overflowed(period, "direct EffectiveCost of a team", e))?;
                     }
                 }
             }
@@ -320,8 +326,9 @@ pub(super) fn attribute_period(
                 let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
                 let currency = input.text_at(currency_at, row).unwrap_or("");
                 let total = entry(&mut outcome.totals, currency);
-                total[0] += amounts[0];
-                total[1] += amounts[1];
+                money::add(&mut total[0], amounts[0])
+                    .and_then(|()| money::add(&mut total[1], amounts[1]))
+                    .map_err(|e| overflowed(period, "the period's total", e))?;
                 outcome.line_items += 1;
 
                 let mut base = Row {
@@ -351,8 +358,9 @@ pub(super) fn attribute_period(
                         Method::Shared => &mut coverage.shared,
                         Method::Unallocated => &mut coverage.unallocated,
                     };
-                    class[0] += part[0];
-                    class[1] += part[1];
+                    money::add(&mut class[0], part[0])
+                        .and_then(|()| money::add(&mut class[1], part[1]))
+                        .map_err(|e| overflowed(period, method.name(), e))?;
                     for (s, p) in sum.iter_mut().zip(part) {
                         *s += p;
                     }

@@ -87,7 +87,7 @@ pub async fn record(
         sums("staged")
     );
     let mut changes: BTreeMap<String, (String, Vec<TeamChange>)> = BTreeMap::new();
-    for batch in ctx.sql(&query).await?.collect().await? {
+    for batch in crate::lake::sql::query(&ctx, &query).await?.collect().await? {
         let text = |i: usize| batch.column(i).as_string::<i32>().clone();
         let (period, team, currency, version) = (text(0), text(1), text(2), text(7));
         let money = |i: usize| batch.column(i).as_primitive::<Decimal128Type>().clone();

@@ -46,7 +46,7 @@ pub async fn daily_rows(ctx: &SessionContext, months: &[Month]) -> datafusion::e
     // Months are formatted by us (digits and a dash), so quoting them inline is safe.
     let periods: Vec<String> = months.iter().map(|m| format!("'{m}'")).collect();
     let sql = DAILY_SQL.replace("{periods}", &periods.join(", "));
-    let batches = ctx.sql(&sql).await?.collect().await?;
+    let batches = crate::lake::sql::query(ctx, &sql).await?.collect().await?;
     let mut rows = Vec::new();
     for batch in batches {
         // Text may come back as Utf8 or Utf8View depending on the plan: read it as Utf8.
@@ -79,7 +79,7 @@ pub async fn daily_rows(ctx: &SessionContext, months: &[Month]) -> datafusion::e
 pub async fn currencies(ctx: &SessionContext) -> datafusion::error::Result<Vec<String>> {
     let sql = r#"SELECT DISTINCT "BillingCurrency" FROM attributed WHERE "BillingCurrency" IS NOT NULL ORDER BY 1"#;
     let mut out = Vec::new();
-    for batch in ctx.sql(sql).await?.collect().await? {
+    for batch in crate::lake::sql::query(ctx, sql).await?.collect().await? {
         let column = cast(batch.column(0), &DataType::Utf8)?;
         out.extend(column.as_string::<i32>().iter().flatten().map(str::to_string));
     }

@@ -65,6 +65,7 @@ pub fn parse_period(text: &str) -> Result<String, String> {
 
 pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    let _lock = crate::commands::lock_lake(lake.root(), "tally attribute", false)?;
     let compiled = Compiled::load(&args.mappings.mappings)?;
     let mut periods = select_periods(&lake, &args.period, args.since.as_deref())?;
     let restate = args.restate.then(|| Restate {
@@ -137,7 +138,7 @@ pub async fn print_coverage(lake: &Lake, periods: &[String]) -> anyhow::Result<(
     ctx.deregister_table("attributed")?;
     ctx.register_table("attributed", only.into_view())?;
     for (title, sql) in [("coverage", COVERAGE_SQL), ("unallocated, by reason", REASONS_SQL)] {
-        let frame = ctx.sql(sql.trim().trim_end_matches(';')).await?;
+        let frame = tally::lake::sql::query(&ctx, sql.trim().trim_end_matches(';')).await?;
         let schema = frame.schema().as_arrow().clone();
         let batches = frame.collect().await?;
         println!("\n{title}:");

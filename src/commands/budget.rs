@@ -105,6 +105,8 @@ pub async fn run(args: BudgetArgs) -> anyhow::Result<ExitCode> {
 
 async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    // It keeps the month's status in the lake's budgets table.
+    let _lock = crate::commands::lock_lake(lake.root(), "tally budget status", false)?;
     let loaded = budget::load(&lake, &args.mappings.mappings).await?;
     let as_of = args.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let rows = budget::status(&loaded, args.month, as_of).await?;

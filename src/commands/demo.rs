@@ -87,11 +87,12 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
 
     let lake = Lake::new(args.out.join("lake"));
+    let _lock = crate::commands::lock_lake(lake.root(), "tally demo", true)?;
     let options = ingest::Options { progress: !quiet, ..Default::default() };
     let outcome = ingest::run(&lake, &[cur_dir.display().to_string()], &options).await?;
     anyhow::ensure!(outcome.committed, "demo data was quarantined: this is a bug in the generator");
     if !quiet {
-        let frame = lake.session().await?.sql(SUMMARY_SQL).await?;
+        let frame = tally::lake::sql::query(&lake.session().await?, SUMMARY_SQL).await?;
         let schema = frame.schema().as_arrow().clone();
         let batches = frame.collect().await?;
         println!("\nlake {} (every file reconciled: rows and cost in = out)", lake.root().display());

@@ -70,6 +70,7 @@ fn parse_kind(text: &str) -> Result<Kind, String> {
 
 pub async fn run(args: FindingsArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    let _lock = crate::commands::lock_lake(lake.root(), "tally findings", false)?;
     let all = findings::compute(&lake, &args.mappings.mappings, args.metrics.as_deref()).await?;
     findings::save(&lake, &all)?;
     let mut shown: Vec<&findings::Finding> =

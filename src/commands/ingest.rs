@@ -103,6 +103,7 @@ fn parse_format(text: &str) -> Result<FormatArg, String> {
 
 pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    let _lock = crate::commands::lock_lake(lake.root(), "tally ingest", true)?;
     let options = ingest::Options {
         format: args.format.0,
         currency: args.currency,

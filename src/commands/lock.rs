@@ -45,6 +45,7 @@ pub struct UnlockArgs {
 
 pub async fn lock(args: LockArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    let _lock = crate::commands::lock_lake(lake.root(), "tally lock", false)?;
     if args.periods.is_empty() {
         let all = locks::all(&lake).map_err(anyhow::Error::msg)?;
         if all.is_empty() {
@@ -84,6 +85,7 @@ pub async fn lock(args: LockArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn unlock(args: UnlockArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    let _lock = crate::commands::lock_lake(lake.root(), "tally unlock", false)?;
     for period in &args.periods {
         match locks::unlock(&lake, period).map_err(anyhow::Error::msg)? {
             Some(lock) => println!("unlocked {period} (was {})", lock.describe()),

@@ -15,3 +15,21 @@ pub mod nudge;
 pub mod report;
 pub mod run;
 pub mod sql;
+
+use std::path::Path;
+
+use tally::lake::lock::{LockError, RunLock};
+
+/// Exit code when another command holds the lake's lock.
+pub const EXIT_LOCKED: u8 = 6;
+
+/// Takes the lake's lock for a command that writes the lake. A lock held by
+/// another command ends this one with exit 6 (main maps [`LockError::Held`]).
+/// A lake that does not exist yet is created only by commands that make one
+/// (`create`: ingest, demo); the others leave it to fail on their own.
+pub fn lock_lake(root: &Path, command: &str, create: bool) -> Result<Option<RunLock>, LockError> {
+    if !create && !root.exists() {
+        return Ok(None);
+    }
+    tally::lake::lock::acquire(root, command).map(Some)
+}

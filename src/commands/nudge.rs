@@ -118,11 +118,13 @@ fn parse_day(text: &str) -> Result<NaiveDate, String> {
 pub async fn run(args: NudgeArgs) -> anyhow::Result<ExitCode> {
     match (args.command, args.plan) {
         (Some(NudgeCommand::Ack(a)), _) => {
+            let _lock = crate::commands::lock_lake(&a.lake.lake, "tally nudge ack", false)?;
             let value = nudge::ack(&Lake::new(&a.lake.lake), &a.finding_id, None, &a.message).await?;
             println!("acknowledged {}{}", a.finding_id, told_again(value));
             Ok(ExitCode::SUCCESS)
         }
         (Some(NudgeCommand::Snooze(s)), _) => {
+            let _lock = crate::commands::lock_lake(&s.lake.lake, "tally nudge snooze", false)?;
             nudge::ack(&Lake::new(&s.lake.lake), &s.finding_id, Some(s.until), &s.message).await?;
             println!("snoozed {} until {}", s.finding_id, s.until);
             Ok(ExitCode::SUCCESS)
@@ -146,19 +148,8 @@ async fn nudges(args: PlanArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("give --lake and --mappings (see tally nudge --help)");
     };
     let lake = Lake::new(lake);
-    // Sending writes the outbox: one writer per lake, the same lock `tally run` holds.
-    let _run_lock = if args.send {
-        match tally::run::lock::acquire(lake.root()) {
-            Ok(lock) => Some(lock),
-            Err(e @ tally::run::lock::LockError::Held { .. }) => {
-                eprintln!("error: {e}");
-                return Ok(ExitCode::from(crate::commands::run::EXIT_LOCKED));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    } else {
-        None
-    };
+    // Sending writes the outbox: one writer per lake.
+    let _lock = if args.send { crate::commands::lock_lake(lake.root(), "tally nudge --send", false)? } else { None };
     let options = Options { as_of: args.as_of, send: args.send };
     let summary = nudge::run(&lake, mappings, &options).await?;
     if let Some(dir) = &args.out {

@@ -12,7 +12,7 @@ use crate::EXIT_QUARANTINED;
 /// Exit code when an invariant failed: a file did not reconcile, or attribution did not add up.
 pub const EXIT_INVARIANT: u8 = 5;
 /// Exit code when another run holds the lake's lock.
-pub const EXIT_LOCKED: u8 = 6;
+pub use super::EXIT_LOCKED;
 /// Exit code when a nudge could not be delivered (kept in the outbox for the next run).
 pub const EXIT_DELIVERY: u8 = 7;
 

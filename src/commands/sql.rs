@@ -41,7 +41,7 @@ pub async fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("lake {} does not exist (run `tally ingest` or `tally demo` first)", lake.root().display());
     }
     let ctx = lake.session().await.with_context(|| format!("opening lake {}", lake.root().display()))?;
-    let frame = ctx.sql(&args.query).await?;
+    let frame = tally::lake::sql::query(&ctx, &args.query).await?;
     let schema = frame.schema().as_arrow().clone();
     let batches = frame.collect().await?;
     output::write(&mut std::io::stdout().lock(), &schema, &batches, args.format)?;

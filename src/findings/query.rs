@@ -62,7 +62,7 @@ pub async fn rows(
     params: Vec<ScalarValue>,
 ) -> Result<Vec<Row>, FindingsError> {
     let err = |source| FindingsError::Query { query: name, source };
-    let mut frame = ctx.sql(sql).await.map_err(err)?;
+    let mut frame = crate::lake::sql::query(ctx, sql).await.map_err(err)?;
     if !params.is_empty() {
         frame = frame.with_param_values(params).map_err(err)?;
     }

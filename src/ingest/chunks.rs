@@ -76,6 +76,8 @@ struct Mapped {
     lines_landed: u64,
     source_cost: i128,
     quarantined_cost: i128,
+    /// The first row at which a cost sum left the range of the lake's decimals.
+    overflow_at: Option<u64>,
     quarantined: Vec<QuarantinedRow>,
     /// The first landed row's currency and row number, and the first later
     /// row of the chunk with another currency.
@@ -198,7 +200,9 @@ fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mappe
         } else {
             mapper.source_cost(row)
         };
-        out.source_cost += source_cost.unwrap_or(0);
+        if money::add(&mut out.source_cost, source_cost.unwrap_or(0)).is_err() {
+            out.overflow_at.get_or_insert(row_number);
+        }
 
         let mut item = LineItem::default();
         // Empty unless the format yields several line items per row (GCP credits).
@@ -231,7 +235,9 @@ fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mappe
                 out.rows_landed += 1;
             }
             Err((column, reason, raw)) => {
-                out.quarantined_cost += source_cost.unwrap_or(0);
+                if money::add(&mut out.quarantined_cost, source_cost.unwrap_or(0)).is_err() {
+                    out.overflow_at.get_or_insert(row_number);
+                }
                 out.quarantined.push(QuarantinedRow {
                     source_file: file.name.to_string(),
                     source_row: row_number,
@@ -272,6 +278,7 @@ fn write_in_order(
                 lines_landed,
                 source_cost,
                 quarantined_cost,
+                overflow_at,
                 quarantined: rows_quarantined,
                 currency,
                 other_currency,
@@ -305,8 +312,12 @@ fn write_in_order(
             record.rows_landed += rows_landed;
             record.lines_landed += lines_landed;
             record.rows_quarantined += rows_quarantined.len() as u64;
-            record.source_cost += source_cost;
-            record.quarantined_cost += quarantined_cost;
+            let summed = money::add(&mut record.source_cost, source_cost)
+                .and_then(|()| money::add(&mut record.quarantined_cost, quarantined_cost));
+            if let Some(row) = overflow_at.or(summed.err().map(|_| chunk.first_row + chunk.len as u64 - 1)) {
+                let column = &file.mapper.cost_column().name;
+                return Err(file_error(name, format!("column {column}, by row {row}: the {}", money::Overflow)));
+            }
             quarantined.extend(rows_quarantined);
             summary.periods.extend(periods);
             summary.notes.merge(&notes);

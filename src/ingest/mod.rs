@@ -432,8 +432,11 @@ fn read_back(units: &[StagedUnit]) -> Result<HashMap<String, (u64, u64, i128)>, 
                     None => landed.entry(source.to_string()).or_default(),
                 };
                 entry.1 += 1;
-                if costs.is_valid(i) {
-                    entry.2 += costs.value(i);
+                if costs.is_valid(i) && money::add(&mut entry.2, costs.value(i)).is_err() {
+                    return Err(IngestError::Reconciliation(format!(
+                        "{source}: BilledCost in {staged}: the {}",
+                        money::Overflow
+                    )));
                 }
                 let row = rows.value(i);
                 match last_row.get_mut(source) {

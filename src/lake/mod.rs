@@ -17,10 +17,12 @@
 pub mod attributed;
 pub mod deliveries;
 pub mod line_items;
+pub mod lock;
 pub mod locks;
 pub mod log;
 pub mod periods;
 pub mod restatements;
+pub mod sql;
 
 use std::fs;
 use std::io::Write;
@@ -68,7 +70,7 @@ impl Lake {
     /// `line_items` (always, empty when nothing was ingested yet), `ingests`,
     /// `quarantine`, `periods` and `s3_deliveries` when they exist.
     pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
-        let ctx = SessionContext::new_with_config(session_config());
+        let ctx = sql::session(session_config());
         self.register_line_items(&ctx).await?;
         for table in [
             "ingests",

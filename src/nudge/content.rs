@@ -77,7 +77,7 @@ pub async fn unallocated(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::
         .replace("{period}", &Month::of(as_of).to_string())
         .replace("{as_of}", &as_of.format("%Y-%m-%d").to_string());
     let mut out = Vec::new();
-    for batch in ctx.sql(&sql).await?.collect().await? {
+    for batch in crate::lake::sql::query(ctx, &sql).await?.collect().await? {
         let (team, account, currency) = (texts(&batch, 0)?, texts(&batch, 1)?, texts(&batch, 2)?);
         let amount = cast(batch.column(3), &DataType::Decimal128(PRECISION, SCALE))?;
         let amount = amount.as_primitive::<Decimal128Type>();
@@ -105,7 +105,7 @@ pub async fn findings(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::err
     }
     let sql = FINDINGS_SQL.replace("{period}", &Month::of(as_of).to_string());
     let mut latest: BTreeMap<String, Finding> = BTreeMap::new();
-    for batch in ctx.sql(&sql).await?.collect().await? {
+    for batch in crate::lake::sql::query(ctx, &sql).await?.collect().await? {
         let columns: Vec<StringArray> = (0..9).map(|i| texts(&batch, i)).collect::<Result<_, _>>()?;
         let savings = cast(batch.column(6), &DataType::Decimal128(PRECISION, SCALE))?;
         let savings = savings.as_primitive::<Decimal128Type>();
@@ -479,7 +479,7 @@ fn recommendation_line(f: &Finding, t: &Thresholds) -> Line {
 /// The data's last charge day: the as-of date when none is given.
 pub async fn last_day(ctx: &SessionContext) -> datafusion::error::Result<Option<NaiveDate>> {
     let sql = r#"SELECT max(CAST("ChargePeriodStart" AS DATE)) FROM attributed"#;
-    for batch in ctx.sql(sql).await?.collect().await? {
+    for batch in crate::lake::sql::query(ctx, sql).await?.collect().await? {
         let column = cast(batch.column(0), &DataType::Date32)?;
         let days = column.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
         if batch.num_rows() > 0 && !days.is_null(0) {

@@ -41,7 +41,7 @@ pub fn sql(as_of: NaiveDate) -> String {
 /// org path, currency, dimension, largest absolute change first, key).
 /// The session must have the `attributed` table (see [`crate::lake::Lake::session`]).
 pub async fn week_drivers(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::error::Result<Vec<Driver>> {
-    let batches = ctx.sql(&sql(as_of)).await?.collect().await?;
+    let batches = crate::lake::sql::query(ctx, &sql(as_of)).await?.collect().await?;
     let money_type = DataType::Decimal128(PRECISION, SCALE);
     let mut rows = Vec::new();
     for batch in batches {

@@ -142,7 +142,7 @@ async fn read_rows(ctx: &SessionContext) -> datafusion::error::Result<Vec<Row>> 
     select.push("item_value".into());
     let sql = format!("SELECT {} FROM {OUTBOX_TABLE} ORDER BY seq, message_id, item_id", select.join(", "));
     let mut rows = Vec::new();
-    for batch in ctx.sql(&sql).await?.collect().await? {
+    for batch in crate::lake::sql::query(ctx, &sql).await?.collect().await? {
         let seq = cast(batch.column(0), &DataType::Int64)?;
         let seq = seq.as_primitive::<Int64Type>();
         let texts: Vec<StringArray> = (0..COLUMNS.len())

@@ -80,7 +80,7 @@ pub async fn run(ctx: &SessionContext, name: &str, sql: &str, params: &[(&str, P
         text = text.replace(&format!("{{{key}}}"), &value.literal());
     }
     debug_assert!(!text.contains("{as_of}"), "unsubstituted parameter in {name}");
-    let frame = ctx.sql(&text).await.map_err(|e| anyhow::anyhow!("queries/{name}: {e}"))?;
+    let frame = crate::lake::sql::query(ctx, &text).await.map_err(|e| anyhow::anyhow!("queries/{name}: {e}"))?;
     let batches = frame.collect().await.map_err(|e| anyhow::anyhow!("queries/{name}: {e}"))?;
     let mut rows = Vec::new();
     for batch in batches {

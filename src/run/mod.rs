@@ -3,14 +3,12 @@
 //!
 //! - [`config`]: `tally.toml`, and the example `tally init` writes
 //! - [`derived`]: budgets -> findings -> weekly report -> nudges, after attribution
-//! - [`lock`]: the lake's run lock, recovered after a killed run
 //! - [`pipeline`]: ingest -> attribute the changed periods
 //! - [`remote`]: a lake kept in S3, mirrored to a local copy
 //! - [`summary`]: what a run did, for people and as JSON
 
 pub mod config;
 pub mod derived;
-pub mod lock;
 pub mod pipeline;
 pub mod remote;
 pub mod summary;

@@ -32,11 +32,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::config::Sources;
-use super::lock;
 use super::remote::{RemoteError, RemoteLake};
 use super::summary::{LockedPeriod, PeriodDone, Reconciled, Summary};
 use crate::attribute::{self, AttributeError, Compiled};
 use crate::ingest::{self, IngestError};
+use crate::lake::lock;
 use crate::lake::{Lake, locks};
 use crate::money;
 
@@ -123,7 +123,7 @@ pub async fn run(plan: &Plan) -> (Summary, Option<RunError>) {
 
 async fn steps(plan: &Plan, summary: &mut Summary) -> Result<(), RunError> {
     let lake = Lake::new(&plan.lake);
-    let run_lock = lock::acquire(lake.root()).map_err(|e| match e {
+    let run_lock = lock::acquire(lake.root(), "tally run").map_err(|e| match e {
         lock::LockError::Held { .. } => RunError::LockHeld(e),
         other => RunError::Other(other.into()),
     })?;
@@ -459,16 +459,16 @@ async fn ingested_files(lake: &Lake) -> Result<Known, RunError> {
         let column = columns[i].as_string::<i32>();
         if column.is_null(row) { String::new() } else { column.value(row).to_string() }
     };
-    let batches = ctx
-        .sql(
-            r#"SELECT DISTINCT "x_SourceFile", "x_IngestRunId", provider, billing_period, "BillingAccountId"
+    let batches = crate::lake::sql::query(
+        &ctx,
+        r#"SELECT DISTINCT "x_SourceFile", "x_IngestRunId", provider, billing_period, "BillingAccountId"
                FROM line_items"#,
-        )
-        .await
-        .map_err(other)?
-        .collect()
-        .await
-        .map_err(other)?;
+    )
+    .await
+    .map_err(other)?
+    .collect()
+    .await
+    .map_err(other)?;
     for b in &batches {
         let c = strings(b)?;
         for row in 0..b.num_rows() {
@@ -477,16 +477,16 @@ async fn ingested_files(lake: &Lake) -> Result<Known, RunError> {
             known.units.entry((text(&c, 2, row), text(&c, 3, row), text(&c, 4, row))).or_default().insert(file);
         }
     }
-    let batches = ctx
-        .sql(
-            r#"SELECT run_id, source_file, source_sha256, rows_landed, CAST(ingested_at AS BIGINT) AS at
+    let batches = crate::lake::sql::query(
+        &ctx,
+        r#"SELECT run_id, source_file, source_sha256, rows_landed, CAST(ingested_at AS BIGINT) AS at
                FROM ingests WHERE status = 'committed'"#,
-        )
-        .await
-        .map_err(other)?
-        .collect()
-        .await
-        .map_err(other)?;
+    )
+    .await
+    .map_err(other)?
+    .collect()
+    .await
+    .map_err(other)?;
     for b in &batches {
         let c = strings(b)?;
         let rows = b.column(3).as_primitive::<datafusion::arrow::datatypes::UInt64Type>();

@@ -153,7 +153,7 @@ impl RemoteLake {
     pub async fn lock(&self) -> Result<RemoteLock, RemoteError> {
         let location = self.key("_run/lock.json");
         let now = chrono::Utc::now().timestamp();
-        let body = LockBody { pid: std::process::id(), host: super::lock::hostname(), started_at: now };
+        let body = LockBody { pid: std::process::id(), host: crate::lake::lock::hostname(), started_at: now };
         let payload = serde_json::to_vec(&body).expect("serialisable");
         for _ in 0..2 {
             let create = PutOptions { mode: PutMode::Create, ..Default::default() };

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use super::lock::Holder;
+use crate::lake::lock::Holder;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {

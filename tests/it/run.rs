@@ -295,7 +295,7 @@ fn a_concurrent_run_is_refused_and_a_killed_runs_lock_is_recovered() {
     let pid = holder.id();
     let second = p.tally(&["run", "--json", "--lake", "lake"]);
     assert_eq!(second.code, 6, "{}\n{}", second.stdout, second.stderr);
-    assert!(second.stderr.contains("another tally run holds the lake's lock"), "{}", second.stderr);
+    assert!(second.stderr.contains("another tally command holds the lake's lock"), "{}", second.stderr);
     assert!(second.stderr.contains(&format!("pid {pid} on ")), "{}", second.stderr);
     let json: Value = serde_json::from_str(&second.stdout).unwrap();
     assert_eq!((json["status"].as_str(), json["exit_code"].as_u64()), (Some("failed"), Some(6)));
@@ -667,7 +667,7 @@ fn nudge_send_is_refused_while_a_run_holds_the_lake() {
     let child = p.run_paused("lake", "locked");
     let sent = p.tally(&["nudge", "--send", "--lake", &p.path("lake"), "--mappings", &p.path("mappings")]);
     assert_eq!(sent.code, 6, "{}", sent.stderr);
-    assert!(sent.stderr.contains("another tally run holds the lake's lock"), "{}", sent.stderr);
+    assert!(sent.stderr.contains("another tally command holds the lake's lock"), "{}", sent.stderr);
     kill9(child);
     // A dry run writes nothing, so it needs no lock.
     let dry = p.tally(&["nudge", "--dry-run", "--lake", &p.path("lake"), "--mappings", &p.path("mappings")]);

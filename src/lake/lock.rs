@@ -1,4 +1,8 @@
-//! One `tally run` per lake: `<lake>/_run/lock`.
+//! One writer per lake: `<lake>/_run/lock`, taken by every command that
+//! writes the lake (`tally run`, ingest, attribute, lock, unlock, budget status,
+//! findings, nudge, demo), so an ingest cannot delete a run's staging and two
+//! attributions cannot swap the same period. Readers (`tally sql`, reports,
+//! explain, diff, check) take no lock: every file is replaced by one `rename`.
 //!
 //! The authority is an advisory `flock` on that file: the kernel drops it when
 //! the holder exits, however it exits (SIGKILL, OOM, power loss), so a killed
@@ -23,6 +27,9 @@ use serde::{Deserialize, Serialize};
 /// Who holds (or held) the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Holder {
+    /// The command holding it (`tally ingest`); empty in records of older versions.
+    #[serde(default)]
+    pub command: String,
     pub pid: u32,
     pub host: String,
     /// RFC 3339, UTC.
@@ -30,8 +37,9 @@ pub struct Holder {
 }
 
 impl Holder {
-    fn me() -> Holder {
+    fn me(command: &str) -> Holder {
         Holder {
+            command: command.to_string(),
             pid: std::process::id(),
             host: hostname(),
             started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -39,23 +47,24 @@ impl Holder {
     }
 
     pub fn describe(&self) -> String {
-        format!("pid {} on {} since {}", self.pid, self.host, self.started_at)
+        let command = if self.command.is_empty() { String::new() } else { format!("{}, ", self.command) };
+        format!("{command}pid {} on {} since {}", self.pid, self.host, self.started_at)
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error(
-        "another tally run holds the lake's lock {} ({}); wait for it to finish",
+        "another tally command holds the lake's lock {} ({}); wait for it to finish",
         path.display(),
         holder.as_ref().map_or("holder unknown".to_string(), Holder::describe)
     )]
     Held { path: PathBuf, holder: Option<Holder> },
-    #[error("run lock {}: {source}", path.display())]
+    #[error("lake lock {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
 }
 
-/// A held run lock; dropping it releases the lock.
+/// A held lake lock; dropping it releases the lock.
 #[derive(Debug)]
 pub struct RunLock {
     file: File,
@@ -68,8 +77,8 @@ pub fn path(lake_root: &Path) -> PathBuf {
     lake_root.join("_run").join("lock")
 }
 
-/// Takes the lake's run lock, or says who holds it.
-pub fn acquire(lake_root: &Path) -> Result<RunLock, LockError> {
+/// Takes the lake's lock for `command` (e.g. `tally ingest`), or says who holds it.
+pub fn acquire(lake_root: &Path, command: &str) -> Result<RunLock, LockError> {
     let path = path(lake_root);
     let io = |source| LockError::Io { path: path.clone(), source };
     std::fs::create_dir_all(path.parent().expect("lock has a folder")).map_err(io)?;
@@ -99,7 +108,7 @@ pub fn acquire(lake_root: &Path) -> Result<RunLock, LockError> {
         if !same {
             continue;
         }
-        write_holder(&mut file, Some(&Holder::me())).map_err(io)?;
+        write_holder(&mut file, Some(&Holder::me(command))).map_err(io)?;
         return Ok(RunLock { file, path, recovered: previous });
     }
     Err(io(std::io::Error::other("the lock file keeps being replaced")))
@@ -120,6 +129,7 @@ fn read_holder(file: &mut File) -> std::io::Result<Option<Holder>> {
     Ok(match text.trim() {
         "" => None,
         t => Some(serde_json::from_str(t).unwrap_or(Holder {
+            command: String::new(),
             pid: 0,
             host: "unknown".to_string(),
             started_at: "unknown".to_string(),
@@ -145,7 +155,7 @@ fn pid_alive(pid: u32) -> bool {
     unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
 }
 
-pub(crate) fn hostname() -> String {
+pub fn hostname() -> String {
     let mut buf = [0u8; 256];
     let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
@@ -159,14 +169,14 @@ mod tests {
     #[test]
     fn second_acquire_is_refused_until_the_first_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let first = acquire(dir.path()).unwrap();
+        let first = acquire(dir.path(), "tally test").unwrap();
         assert_eq!(first.recovered, None);
-        match acquire(dir.path()) {
+        match acquire(dir.path(), "tally test") {
             Err(LockError::Held { holder: Some(h), .. }) => assert_eq!(h.pid, std::process::id()),
             other => panic!("expected Held, got {other:?}"),
         }
         drop(first);
-        let again = acquire(dir.path()).unwrap();
+        let again = acquire(dir.path(), "tally test").unwrap();
         assert_eq!(again.recovered, None, "a clean release leaves nothing to recover");
     }
 
@@ -176,7 +186,7 @@ mod tests {
         let p = path(dir.path());
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, r#"{"pid":999999,"host":"h","started_at":"2026-01-01T00:00:00Z"}"#).unwrap();
-        let lock = acquire(dir.path()).unwrap();
+        let lock = acquire(dir.path(), "tally test").unwrap();
         assert_eq!(lock.recovered.as_ref().map(|h| h.pid), Some(999999));
         assert!(!pid_alive(999_999_999));
         assert!(pid_alive(std::process::id()));
