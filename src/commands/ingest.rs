@@ -44,6 +44,13 @@ pub struct IngestArgs {
     /// Commit the good rows even when some rows are quarantined
     #[arg(long)]
     allow_quarantine: bool,
+    /// Replace a month even when the new data has over 10% fewer line items, or less gross
+    /// cost, than the lake holds for it (a restatement that really removes charges)
+    #[arg(long)]
+    allow_shrink: bool,
+    /// Ingest some files of a delivery whose AWS manifest (beside them) lists more
+    #[arg(long)]
+    allow_partial: bool,
     /// For s3:// inputs: only billing periods from this month on
     #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
     since: Option<String>,
@@ -108,6 +115,8 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         format: args.format.0,
         currency: args.currency,
         allow_quarantine: args.allow_quarantine,
+        allow_shrink: args.allow_shrink,
+        allow_partial: args.allow_partial,
         progress: !quiet,
         s3: ingest::s3::S3Options { endpoint: args.s3_endpoint, since: args.since },
     };
@@ -172,6 +181,7 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
     if outcome.quarantined.len() > 10 {
         println!("... and {} more quarantined rows", outcome.quarantined.len() - 10);
     }
+    print_changes(outcome);
     if outcome.committed {
         let rows: u64 = outcome.units.iter().map(|u| u.rows).sum();
         println!(
@@ -181,9 +191,6 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
             outcome.units.len(),
             lake_root.join("line_items").display()
         );
-        for unit in &outcome.units {
-            println!("  {} ({} rows)", unit.key.relative_path().display(), unit.rows);
-        }
         for p in outcome.periods.iter().filter(|p| p.is_final()) {
             let restated = if p.restated_final { ", restated after it was final" } else { "" };
             println!(
@@ -195,6 +202,32 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
             );
         }
     }
+}
+
+/// What each unit held before and holds after (or would have, when nothing
+/// was committed): line items and BilledCost.
+fn print_changes(outcome: &Outcome) {
+    if outcome.changes.is_empty() {
+        return;
+    }
+    let mut table = tabled::builder::Builder::default();
+    table.push_record(["unit", "file", "action", "line items before", "after", "BilledCost before", "after"]);
+    let cost = |c: i128| money::format(c, money::SCALE as u32);
+    for c in &outcome.changes {
+        let action = if outcome.committed { c.action() } else { "not committed" };
+        table.push_record([
+            c.unit(),
+            c.key.relative_path().display().to_string(),
+            action.to_string(),
+            c.before.map_or("-".to_string(), |b| b.line_items.to_string()),
+            c.after.line_items.to_string(),
+            c.before.map_or("-".to_string(), |b| cost(b.billed)),
+            cost(c.after.billed),
+        ]);
+    }
+    let mut table = table.build();
+    table.with(tabled::settings::Style::sharp());
+    println!("{table}");
 }
 
 /// The last two path components: enough to tell files apart in a table.

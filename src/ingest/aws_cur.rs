@@ -314,6 +314,12 @@ impl Mapper for AwsCurMapper {
     fn currency_column(&self) -> Option<&Column> {
         col!(self, "currency")
     }
+
+    fn one_period_per_file(&self) -> Option<&Column> {
+        // AWS delivers each billing period in its own files (a period folder, or a
+        // BILLING_PERIOD= partition), so a row of another period is a stray.
+        col!(self, "period_start")
+    }
 }
 
 impl AwsCurMapper {

@@ -83,6 +83,9 @@ struct Mapped {
     /// row of the chunk with another currency.
     currency: Option<(String, u64)>,
     other_currency: Option<(String, u64)>,
+    /// Likewise the first landed row's billing period, and the first later row with another.
+    period: Option<(i64, u64)>,
+    other_period: Option<(i64, u64)>,
     periods: BTreeSet<i64>,
     notes: Normalisations,
 }
@@ -224,7 +227,15 @@ fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mappe
                     }
                     Some(_) => {}
                 }
-                out.periods.insert(item.billing_period_start.expect("mapped rows have a billing period"));
+                let period = item.billing_period_start.expect("mapped rows have a billing period");
+                match out.period {
+                    None => out.period = Some((period, row_number)),
+                    Some((first, _)) if first != period && out.other_period.is_none() => {
+                        out.other_period = Some((period, row_number));
+                    }
+                    Some(_) => {}
+                }
+                out.periods.insert(period);
                 for line in std::iter::once(&mut item).chain(&mut extra) {
                     line.x_source_file = Some(file.name);
                     line.x_source_row = Some(row_number);
@@ -266,6 +277,7 @@ fn write_in_order(
     let currency_column = file.mapper.currency_column().map_or("BillingCurrency", |c| c.name.as_str());
     let mut summary = FileSummary::default();
     let mut first_currency: Option<(String, u64)> = None;
+    let mut first_period: Option<(i64, u64)> = None;
     let mut waiting: BTreeMap<u64, (Chunk, Mapped)> = BTreeMap::new();
     let mut next = 0u64;
     for arrived in mapped {
@@ -282,6 +294,8 @@ fn write_in_order(
                 quarantined: rows_quarantined,
                 currency,
                 other_currency,
+                period,
+                other_period,
                 periods,
                 notes,
             } = chunk_mapped;
@@ -303,6 +317,32 @@ fn write_in_order(
                          (column {currency_column}); split the file by currency"
                     ),
                 ));
+            }
+            if let Some(column) = file.mapper.one_period_per_file() {
+                let stray = match (&first_period, period) {
+                    (_, None) => None,
+                    (None, Some(first)) => {
+                        first_period = Some(first);
+                        other_period
+                    }
+                    (Some((file_first, _)), Some(chunk_first)) if *file_first != chunk_first.0 => Some(chunk_first),
+                    (Some(_), Some(_)) => other_period,
+                };
+                if let (Some((first, first_row)), Some((other, row))) = (&first_period, stray) {
+                    let month = crate::timestamp::year_month;
+                    return Err(file_error(
+                        name,
+                        format!(
+                            "row {row}, column {}: billing period {} differs from the file's {} (row {first_row}); \
+                             AWS delivers each billing period in its own files, so this row is a stray that would \
+                             replace all of {} for its account. Remove it, or split the file by billing period",
+                            column.name,
+                            month(other),
+                            month(*first),
+                            month(other)
+                        ),
+                    ));
+                }
             }
             for (key, batch) in &batches {
                 staged

@@ -50,5 +50,8 @@ pub fn discover(inputs: &[String]) -> Result<Vec<PathBuf>, String> {
     }
     files.sort();
     files.dedup();
+    // `a/../a/f.csv` and `a/f.csv` are one file, not a copy: read it once, by its first spelling.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
     Ok(files)
 }

@@ -178,6 +178,27 @@ pub fn parse(layout: Layout, json: &[u8], bucket: &str) -> Result<Manifest, Stri
 }
 
 /// `s3://bucket/key` (as Data Exports writes it) or a bare key -> the key.
+/// The object keys a manifest file lists, for a local copy of a delivery:
+/// legacy `reportKeys`, or CUR 2.0 `dataFiles` without their `s3://bucket/`.
+/// `None` when the JSON is neither kind of manifest.
+pub fn listed_keys(json: &[u8]) -> Option<(Layout, Vec<String>)> {
+    if let Ok(m) = serde_json::from_slice::<LegacyJson>(json)
+        && !m.report_keys.is_empty()
+    {
+        return Some((Layout::Cur, m.report_keys));
+    }
+    let m = serde_json::from_slice::<Cur2Json>(json).ok().filter(|m| !m.data_files.is_empty())?;
+    let keys = m
+        .data_files
+        .iter()
+        .map(|f| match f.strip_prefix("s3://").and_then(|rest| rest.split_once('/')) {
+            Some((_bucket, key)) => key.to_string(),
+            None => f.clone(),
+        })
+        .collect();
+    Some((Layout::Cur2, keys))
+}
+
 fn data_file_key(file: &str, bucket: &str) -> Result<String, String> {
     let Some(rest) = file.strip_prefix("s3://") else {
         return Ok(file.to_string());

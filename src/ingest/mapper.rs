@@ -45,6 +45,13 @@ pub trait Mapper: Send + Sync {
 
     /// The source column that lands as BillingCurrency, when the file has one.
     fn currency_column(&self) -> Option<&Column>;
+
+    /// For formats whose files each hold one billing period, the column that
+    /// says which: a row of another period stops the file. `None` where a
+    /// file may span periods (FOCUS, GCP, Azure exports).
+    fn one_period_per_file(&self) -> Option<&Column> {
+        None
+    }
 }
 
 /// A column found in the header: where it is and what the file calls it.

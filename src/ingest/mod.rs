@@ -10,12 +10,15 @@ pub mod aws_cur;
 pub mod azure;
 mod chunks;
 pub mod discover;
+mod duplicates;
 pub mod focus;
 pub mod gcp;
 pub mod literal;
 pub mod manifest;
 pub mod mapper;
 pub mod nested;
+mod parts;
+pub mod replace;
 pub mod s3;
 pub mod service_category;
 pub mod source;
@@ -31,7 +34,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::lake::Lake;
-use crate::lake::line_items::{StagedLineItems, StagedUnit, commit};
+use crate::lake::line_items::{StagedLineItems, StagedUnit, UnitTotals, commit};
 use crate::lake::log::{IngestRecord, QuarantinedRow, write_ingests, write_quarantine};
 use crate::money;
 use mapper::{Header, Mapper, Normalisations};
@@ -97,6 +100,11 @@ pub struct Options {
     pub currency: Option<String>,
     /// Commit the good rows even when some rows were quarantined.
     pub allow_quarantine: bool,
+    /// Replace units even when the new data drops more of their cost or line
+    /// items than [`replace`] allows.
+    pub allow_shrink: bool,
+    /// Ingest some files of a local AWS delivery whose manifest lists more.
+    pub allow_partial: bool,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
     /// Endpoint and period filter for `s3://` inputs.
@@ -108,6 +116,8 @@ pub struct Outcome {
     pub run_id: String,
     pub files: Vec<IngestRecord>,
     pub units: Vec<StagedUnit>,
+    /// Each unit's line items and BilledCost before and after (also when nothing was committed).
+    pub changes: Vec<replace::UnitChange>,
     pub quarantined: Vec<QuarantinedRow>,
     /// False when rows were quarantined without `allow_quarantine`: the lake's
     /// line items are unchanged, only `ingests` and `quarantine` were written.
@@ -125,6 +135,9 @@ pub enum IngestError {
     Input(String),
     #[error("{file}: {message}")]
     File { file: String, message: String },
+    /// The input is readable but committing it would lose data (see [`replace`]).
+    #[error("{0}")]
+    Refused(String),
     #[error("reconciliation failed, nothing committed: {0}")]
     Reconciliation(String),
     #[error("lake {path}: {source}")]
@@ -150,6 +163,15 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     if !local.is_empty() {
         let found = discover::discover(&local).map_err(IngestError::Input)?;
+        let incomplete = parts::incomplete(&found);
+        if !incomplete.is_empty() && !options.allow_partial {
+            return Err(IngestError::Refused(format!(
+                "refusing part of a delivery, nothing committed: {}. A month is replaced whole, so one part \
+                 alone would replace all of it: ingest the folder (every file the manifest lists), or rerun with \
+                 --allow-partial if this part is all you mean to load",
+                incomplete.join("; ")
+            )));
+        }
         files.extend(found.into_iter().map(|f| (f.clone(), display(&f))));
     }
     clear_stale_staging(lake).map_err(lake_error(&lake.root().join("_staging")))?;
@@ -160,8 +182,19 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
         fetched.as_ref().map(|f| (f.deliveries.clone(), f.skipped.clone())).unwrap_or_default();
     if files.is_empty() {
         // Every S3 delivery was skipped: nothing to do, nothing written.
-        let (run_id, files, units, quarantined, periods) = (String::new(), vec![], vec![], vec![], vec![]);
-        return Ok(Outcome { run_id, files, units, quarantined, committed: true, periods, s3_deliveries, s3_skipped });
+        let (run_id, files, units, changes, quarantined, periods) =
+            (String::new(), vec![], vec![], vec![], vec![], vec![]);
+        return Ok(Outcome {
+            run_id,
+            files,
+            units,
+            changes,
+            quarantined,
+            committed: true,
+            periods,
+            s3_deliveries,
+            s3_skipped,
+        });
     }
     let digests = files
         .iter()
@@ -175,6 +208,8 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let started_at = chrono::Utc::now().timestamp_micros();
     let mut records = Vec::new();
     let mut quarantined = Vec::new();
+    // The first file with given bytes, by SHA-256: a byte-identical copy is read once.
+    let mut first_with: HashMap<&str, &str> = HashMap::new();
     for ((path, name), (sha, bytes)) in files.iter().zip(&digests) {
         let mut record = IngestRecord {
             run_id: run_id.clone(),
@@ -184,6 +219,14 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
             source_bytes: *bytes,
             ..Default::default()
         };
+        if let Some(original) = first_with.get(sha.as_str()) {
+            tracing::warn!("{name}: the same bytes as {original}, so it is read once (as {original})");
+            record.format = format!("{COPY_OF}{original}");
+            progress.inc(*bytes);
+            records.push(record);
+            continue;
+        }
+        first_with.insert(sha, name);
         let result = ingest_file(path, options, &run_id, &mut staged, &mut record, &mut quarantined, &progress);
         if let Err(e) = result {
             progress.finish_and_clear();
@@ -201,6 +244,9 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let _ = std::fs::remove_dir_all(&staging);
     outcome
 }
+
+/// How `ingests.format` marks a byte-identical copy of a file read in the same run.
+pub const COPY_OF: &str = "copy of ";
 
 /// After a commit: log each unit's finality and the S3 deliveries read, and
 /// warn about invoiced periods that were restated.
@@ -338,7 +384,7 @@ async fn reconcile_and_commit(
     quarantined: Vec<QuarantinedRow>,
     options: &Options,
 ) -> Result<Outcome, IngestError> {
-    let landed = read_back(&units)?;
+    let (landed, unit_totals) = read_back(&units)?;
     let mut problems = Vec::new();
     for r in &mut records {
         let (rows, lines, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0, 0));
@@ -364,6 +410,23 @@ async fn reconcile_and_commit(
         return Err(IngestError::Reconciliation(problems.join("; ")));
     }
 
+    let repeats = repeated_line_items(&units, &unit_totals, &records)?;
+    if !repeats.is_empty() {
+        return Err(IngestError::Refused(format!(
+            "refusing line items that two files deliver, nothing committed: {}. They would be counted twice: if \
+             the files are two deliveries of the same month, ingest only the current one (its manifest names it); \
+             if one is a copy of the other, remove it",
+            repeats.join("; ")
+        )));
+    }
+    let staged: Vec<(StagedUnit, _)> = units.iter().cloned().zip(unit_totals.into_iter().map(|(t, _)| t)).collect();
+    let changes = replace::changes(lake, &staged).map_err(lake_error(lake.root()))?;
+    if !options.allow_shrink
+        && let Some(refusal) = replace::refusal(&changes)
+    {
+        return Err(IngestError::Refused(refusal));
+    }
+
     let commit_rows = quarantined.is_empty() || options.allow_quarantine;
     let status = if commit_rows { "committed" } else { "rejected: rows quarantined" };
     for r in &mut records {
@@ -386,12 +449,36 @@ async fn reconcile_and_commit(
         run_id,
         files: records,
         units,
+        changes,
         quarantined,
         committed: commit_rows,
         periods,
         s3_deliveries: Vec::new(),
         s3_skipped: Vec::new(),
     })
+}
+
+/// Line items repeated across the source files of a unit (see [`duplicates`]).
+fn repeated_line_items(
+    units: &[StagedUnit],
+    read: &[(UnitTotals, Vec<String>)],
+    records: &[IngestRecord],
+) -> Result<Vec<String>, IngestError> {
+    let is_cur = |file: &String| {
+        records.iter().find(|r| &r.source_file == file).is_some_and(|r| r.format.starts_with("aws-cur"))
+    };
+    let mut repeats = Vec::new();
+    for (unit, (_, sources)) in units.iter().zip(read) {
+        if sources.len() < 2 {
+            continue;
+        }
+        let io = lake_error(&unit.staged);
+        let by_id = sources.iter().all(is_cur) && duplicates::every_row_has_a_line_item_id(&unit.staged).map_err(io)?;
+        if let Some(repeat) = duplicates::find(&unit.staged, by_id).map_err(lake_error(&unit.staged))? {
+            repeats.push(repeat.describe());
+        }
+    }
+    Ok(repeats)
 }
 
 /// Per source file, what the staged unit files hold: distinct source rows,
@@ -403,9 +490,15 @@ async fn reconcile_and_commit(
 /// The writer keeps each file's rows in file order within a unit, and a
 /// source row's line items in one unit, so distinct rows are counted as
 /// changes of `x_SourceRow`; a row number going backwards is reported.
-fn read_back(units: &[StagedUnit]) -> Result<HashMap<String, (u64, u64, i128)>, IngestError> {
+/// Also returns each unit's totals and source files, in the order of `units`.
+#[allow(clippy::type_complexity)]
+fn read_back(
+    units: &[StagedUnit],
+) -> Result<(HashMap<String, (u64, u64, i128)>, Vec<(UnitTotals, Vec<String>)>), IngestError> {
     let mut landed: HashMap<String, (u64, u64, i128)> = HashMap::new();
+    let mut unit_totals = Vec::with_capacity(units.len());
     for unit in units {
+        let mut totals = UnitTotals::default();
         let staged = unit.staged.display().to_string();
         let failed = |e: &dyn std::fmt::Display| IngestError::Lake {
             path: staged.clone(),
@@ -432,7 +525,9 @@ fn read_back(units: &[StagedUnit]) -> Result<HashMap<String, (u64, u64, i128)>, 
                     None => landed.entry(source.to_string()).or_default(),
                 };
                 entry.1 += 1;
-                if costs.is_valid(i) && money::add(&mut entry.2, costs.value(i)).is_err() {
+                let cost = costs.is_valid(i).then(|| costs.value(i));
+                let summed = totals.add(cost).and_then(|()| money::add(&mut entry.2, cost.unwrap_or(0)));
+                if summed.is_err() {
                     return Err(IngestError::Reconciliation(format!(
                         "{source}: BilledCost in {staged}: the {}",
                         money::Overflow
@@ -457,8 +552,11 @@ fn read_back(units: &[StagedUnit]) -> Result<HashMap<String, (u64, u64, i128)>, 
                 }
             }
         }
+        let mut sources: Vec<String> = last_row.into_keys().collect();
+        sources.sort();
+        unit_totals.push((totals, sources));
     }
-    Ok(landed)
+    Ok((landed, unit_totals))
 }
 
 /// Content identity of an input file: its SHA-256 and size.

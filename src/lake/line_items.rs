@@ -183,6 +183,51 @@ impl StagedLineItems {
     }
 }
 
+/// What a unit file holds, for the before/after of a replacement.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnitTotals {
+    pub line_items: u64,
+    /// Sum of BilledCost.
+    pub billed: i128,
+    /// Sum of |BilledCost|: credits do not cancel charges in it, so a unit
+    /// whose charges vanish shows even when refunds net it to the same total.
+    pub gross: i128,
+}
+
+impl UnitTotals {
+    /// Adds one line item's BilledCost (`None` when null), checked.
+    pub fn add(&mut self, billed: Option<i128>) -> Result<(), crate::money::Overflow> {
+        self.line_items += 1;
+        if let Some(b) = billed {
+            crate::money::add(&mut self.billed, b)?;
+            crate::money::add(&mut self.gross, b.checked_abs().ok_or(crate::money::Overflow)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a line items file's [`UnitTotals`] (its BilledCost column only).
+pub fn totals(path: &Path) -> std::io::Result<UnitTotals> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Decimal128Type;
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let failed = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?).map_err(|e| failed(&e))?;
+    let index = builder.schema().index_of("BilledCost").map_err(|e| failed(&e))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
+    let mut totals = UnitTotals::default();
+    for batch in builder.with_projection(mask).build().map_err(|e| failed(&e))? {
+        let batch = batch.map_err(|e| failed(&e))?;
+        let costs = batch.column(0).as_primitive::<Decimal128Type>();
+        for i in 0..costs.len() {
+            totals.add(costs.is_valid(i).then(|| costs.value(i))).map_err(|e| failed(&e))?;
+        }
+    }
+    Ok(totals)
+}
+
 /// Moves staged units into the lake, each with one atomic rename that
 /// replaces the unit's previous file.
 pub fn commit(lake: &Lake, units: &[StagedUnit]) -> std::io::Result<()> {

@@ -65,6 +65,12 @@ pub struct Sources {
     /// Commit the good rows of a file even when some rows are quarantined.
     #[serde(default)]
     pub allow_quarantine: bool,
+    /// Replace a month even when the new data drops more than 10% of its line items or cost.
+    #[serde(default)]
+    pub allow_shrink: bool,
+    /// Ingest part of a delivery whose manifest lists more files.
+    #[serde(default)]
+    pub allow_partial: bool,
 }
 
 /// A config error, naming the file and, where known, the line.
@@ -195,6 +201,14 @@ paths = ["exports/"]
 # Commit a file's good rows even when some rows are quarantined (default: commit
 # nothing and exit 3).
 # allow_quarantine = false
+
+# Replace a month even when the new data has over 10% fewer line items or less gross
+# cost than the lake holds for it (default: refuse, naming the month; a restatement that
+# really removes charges needs this once).
+# allow_shrink = false
+
+# Ingest some files of a delivery whose AWS manifest lists more (default: refuse).
+# allow_partial = false
 
 # Business volume for unit economics and realized savings: CSV or Parquet with
 # date, metric, value and optionally team, product.

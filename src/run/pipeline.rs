@@ -325,6 +325,8 @@ async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary) -> Result<
         format: None,
         currency: plan.sources.currency.clone(),
         allow_quarantine: plan.sources.allow_quarantine,
+        allow_shrink: plan.sources.allow_shrink,
+        allow_partial: plan.sources.allow_partial,
         progress: plan.progress,
         s3: ingest::s3::S3Options { endpoint: plan.sources.s3_endpoint.clone(), since: plan.sources.since.clone() },
     };

@@ -5,10 +5,12 @@
 //! committed files are byte-identical before and after.
 
 mod chat;
+mod duplicates;
 mod lock;
 mod mappings;
 mod markdown;
 mod overflow;
+mod replace;
 mod sql;
 
 use std::path::{Path, PathBuf};
