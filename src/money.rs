@@ -8,10 +8,18 @@ use std::fmt;
 
 /// Precision of every decimal column in the lake (the Decimal128 maximum).
 pub const PRECISION: u8 = 38;
-/// Fractional digits kept for costs, prices and quantities. Real CUR files carry
+/// Fractional digits kept for costs and unit prices. Real CUR files carry
 /// up to 19 (float artefacts such as `0.0007458096045417008`); 20 keeps them all
 /// and still leaves 18 integer digits, far above any bill.
 pub const SCALE: i8 = 20;
+/// Fractional digits kept for quantities (usage, pricing and consumed
+/// quantity). Quantities need more integer digits than money: GCP bills
+/// storage in byte-seconds, and 1 PB kept for a day is 8.64e19 of them. 16
+/// places leave 22 integer digits (past 1e21 byte-seconds, 10 PB for a day,
+/// or 1 EB for an hour) and still keep every digit of a usage amount a bill
+/// writes to 16 places; further digits (float artefacts) are rounded half to
+/// even and counted.
+pub const QUANTITY_SCALE: i8 = 16;
 
 /// A parsed decimal: `value / 10^SCALE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +34,8 @@ pub struct Parsed {
 pub enum DecimalError {
     #[error("not a number: {0:?}")]
     NotANumber(String),
-    #[error("number out of range: {0:?}")]
-    OutOfRange(String),
+    #[error("number out of range: {text:?} (at most {} digits before the decimal point)", PRECISION as u32 - scale)]
+    OutOfRange { text: String, scale: u32 },
 }
 
 /// Parses `12`, `-0.5`, `+3.`, `.25`, `1.2E-7`, `7.0e+3` (surrounding spaces allowed).
@@ -37,7 +45,7 @@ pub fn parse(text: &str) -> Result<Parsed, DecimalError> {
 
 pub fn parse_with_scale(text: &str, scale: u32) -> Result<Parsed, DecimalError> {
     let bad = || DecimalError::NotANumber(text.to_string());
-    let out_of_range = || DecimalError::OutOfRange(text.to_string());
+    let out_of_range = || DecimalError::OutOfRange { text: text.to_string(), scale };
     let s = text.trim().as_bytes();
     let (negative, s) = match s.first() {
         Some(b'-') => (true, &s[1..]),
@@ -101,6 +109,10 @@ pub fn parse_with_scale(text: &str, scale: u32) -> Result<Parsed, DecimalError> 
         let round_up = remainder > half || (remainder == half && quotient % 2 == 1);
         (quotient + round_up as i128, remainder != 0)
     };
+    // The lake's decimals hold 38 digits, whatever fits in 128 bits.
+    if magnitude >= pow10(PRECISION as u32).expect("10^38 fits") {
+        return Err(out_of_range());
+    }
     Ok(Parsed { value: if negative { -magnitude } else { magnitude }, rounded })
 }
 
@@ -109,8 +121,16 @@ pub fn parse_with_scale(text: &str, scale: u32) -> Result<Parsed, DecimalError> 
 /// Grouping must be regular (`1,234,567.5`), so `1,5` stays an error rather
 /// than being guessed as a decimal comma. The flag says the lenient path was taken.
 pub fn parse_lenient(text: &str) -> Result<(Parsed, bool), DecimalError> {
-    if let Ok(parsed) = parse(text) {
-        return Ok((parsed, false));
+    parse_lenient_with_scale(text, SCALE as u32)
+}
+
+/// [`parse_lenient`] at another scale (quantities: [`QUANTITY_SCALE`]).
+pub fn parse_lenient_with_scale(text: &str, scale: u32) -> Result<(Parsed, bool), DecimalError> {
+    match parse_with_scale(text, scale) {
+        Ok(parsed) => return Ok((parsed, false)),
+        // Digits that do not fit are not a formatting problem: say so.
+        Err(e @ DecimalError::OutOfRange { .. }) => return Err(e),
+        Err(DecimalError::NotANumber(_)) => {}
     }
     let trimmed = text.trim();
     let (negative, rest) = match trimmed.strip_prefix('-') {
@@ -138,7 +158,10 @@ pub fn parse_lenient(text: &str) -> Result<(Parsed, bool), DecimalError> {
         groups.concat(),
         fraction.map(|f| format!(".{f}")).unwrap_or_default()
     );
-    parse(&plain).map(|p| (p, true)).map_err(|_| DecimalError::NotANumber(text.to_string()))
+    parse_with_scale(&plain, scale).map(|p| (p, true)).map_err(|e| match e {
+        DecimalError::OutOfRange { scale, .. } => DecimalError::OutOfRange { text: text.to_string(), scale },
+        DecimalError::NotANumber(_) => DecimalError::NotANumber(text.to_string()),
+    })
 }
 
 fn pow10(exp: u32) -> Option<i128> {
@@ -279,6 +302,20 @@ mod tests {
         let p = parse("0.0007458096045417008").unwrap();
         assert_eq!(p.value, 74_580_960_454_170_080);
         assert!(!p.rounded);
+    }
+
+    #[test]
+    fn out_of_range_is_not_not_a_number() {
+        assert_eq!(
+            parse("1234567890123456789").unwrap_err().to_string(),
+            "number out of range: \"1234567890123456789\" (at most 18 digits before the decimal point)"
+        );
+        assert_eq!(parse("999999999999999999.99999999999999999999").unwrap().value, 10i128.pow(38) - 1);
+        assert!(matches!(parse_lenient("$1,234,567,890,123,456,789"), Err(DecimalError::OutOfRange { .. })));
+        assert!(matches!(parse_lenient("1e30"), Err(DecimalError::OutOfRange { .. })));
+        // A day of a petabyte in byte-seconds is a quantity, not money.
+        let q = parse_with_scale("8.64e19", QUANTITY_SCALE as u32).unwrap();
+        assert_eq!(q.value, 864 * 10i128.pow(17 + 16));
     }
 
     #[test]

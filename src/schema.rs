@@ -22,8 +22,10 @@ use crate::money;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Text,
-    /// Exact decimal, `Decimal128(38, 20)`: costs, prices, quantities.
+    /// Exact decimal, `Decimal128(38, 20)`: costs and unit prices.
     Decimal,
+    /// Exact decimal, `Decimal128(38, 16)`: usage, pricing and consumed quantities.
+    Quantity,
     /// UTC microseconds.
     Timestamp,
     Count,
@@ -34,6 +36,7 @@ impl Kind {
         match self {
             Kind::Text => DataType::Utf8,
             Kind::Decimal => DataType::Decimal128(money::PRECISION, money::SCALE),
+            Kind::Quantity => DataType::Decimal128(money::PRECISION, money::QUANTITY_SCALE),
             Kind::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Kind::Count => DataType::UInt64,
         }
@@ -43,6 +46,7 @@ impl Kind {
 macro_rules! value_type {
     (Text, $a:lifetime) => { Option<&$a str> };
     (Decimal, $a:lifetime) => { Option<i128> };
+    (Quantity, $a:lifetime) => { Option<i128> };
     (Timestamp, $a:lifetime) => { Option<i64> };
     (Count, $a:lifetime) => { Option<u64> };
 }
@@ -52,6 +56,9 @@ macro_rules! builder_type {
         StringBuilder
     };
     (Decimal) => {
+        Decimal128Builder
+    };
+    (Quantity) => {
         Decimal128Builder
     };
     (Timestamp) => {
@@ -69,6 +76,11 @@ macro_rules! new_builder {
     (Decimal, $n:expr) => {
         Decimal128Builder::with_capacity($n)
             .with_precision_and_scale(money::PRECISION, money::SCALE)
+            .expect("valid decimal type")
+    };
+    (Quantity, $n:expr) => {
+        Decimal128Builder::with_capacity($n)
+            .with_precision_and_scale(money::PRECISION, money::QUANTITY_SCALE)
             .expect("valid decimal type")
     };
     (Timestamp, $n:expr) => {
@@ -165,11 +177,11 @@ canonical_columns! {
     "ListCost" => list_cost: Decimal,
     "ContractedCost" => contracted_cost: Decimal,
     "PricingCategory" => pricing_category: Text,
-    "PricingQuantity" => pricing_quantity: Decimal,
+    "PricingQuantity" => pricing_quantity: Quantity,
     "PricingUnit" => pricing_unit: Text,
     "ListUnitPrice" => list_unit_price: Decimal,
     "ContractedUnitPrice" => contracted_unit_price: Decimal,
-    "ConsumedQuantity" => consumed_quantity: Decimal,
+    "ConsumedQuantity" => consumed_quantity: Quantity,
     "ConsumedUnit" => consumed_unit: Text,
     "ServiceName" => service_name: Text,
     "ServiceCategory" => service_category: Text,

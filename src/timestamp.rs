@@ -146,6 +146,31 @@ fn micros(t: NaiveDateTime) -> i64 {
     t.and_utc().timestamp_micros()
 }
 
+/// The first instant a billing date may name: 2000-01-01T00:00:00Z. No cloud
+/// billed anything before it (AWS began billing in 2006); earlier dates, year
+/// 0000 among them, are typing or export errors.
+pub const EARLIEST: i64 = 946_684_800_000_000;
+/// The first instant past the accepted range: 2100-01-01T00:00:00Z. Far enough
+/// for any commitment's end, near enough that `9999-12-31` is refused.
+pub const LATEST: i64 = 4_102_444_800_000_000;
+
+/// How far a charge may start before its billing period (corrections and
+/// credits for earlier usage) and after it ends, in microseconds: 366 days and 31 days.
+pub const CHARGE_BEFORE_PERIOD: i64 = 366 * 86_400_000_000;
+pub const CHARGE_AFTER_PERIOD: i64 = 31 * 86_400_000_000;
+
+/// `None` when `micros` is in the accepted range [`EARLIEST`, [`LATEST`]), else why not.
+pub fn out_of_range(micros: i64) -> Option<String> {
+    (!(EARLIEST..LATEST).contains(&micros))
+        .then(|| format!("{} is outside the dates tally accepts (2000-01-01 to 2099-12-31)", iso(micros)))
+}
+
+/// `2023-11-01T00:00:00Z`, or the raw microseconds when chrono cannot show them.
+pub fn iso(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .map_or_else(|| format!("{micros} µs"), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
 /// `2023-11` for the month containing `micros`.
 pub fn year_month(micros: i64) -> String {
     let t = chrono::DateTime::from_timestamp_micros(micros).expect("timestamp in range");
@@ -158,6 +183,19 @@ mod tests {
 
     fn utc(text: &str) -> i64 {
         parse(text).unwrap().micros
+    }
+
+    #[test]
+    fn accepted_range() {
+        assert_eq!(parse("2000-01-01T00:00:00Z").unwrap().micros, EARLIEST);
+        assert_eq!(parse("2100-01-01T00:00:00Z").unwrap().micros, LATEST);
+        assert_eq!(out_of_range(EARLIEST), None);
+        assert!(out_of_range(LATEST).is_some());
+        let y0 = parse("0000-01-01").unwrap().micros;
+        assert_eq!(
+            out_of_range(y0).unwrap(),
+            "0000-01-01T00:00:00Z is outside the dates tally accepts (2000-01-01 to 2099-12-31)"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::borrow::Cow;
 
 use csv::StringRecord;
 
-use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, snake_case, text};
+use super::mapper::{
+    Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, snake_case, text,
+};
 use super::service_category;
 use crate::schema::LineItem;
 
@@ -146,7 +148,7 @@ pub fn generation(header: &Header) -> Generation {
 
 /// `resourceTags/user:team` -> `team`; `resourceTags/aws:createdBy` ->
 /// `aws:createdBy`; Athena's `resource_tags_user_team` -> `team`.
-fn legacy_tag_key(column: &str) -> Option<String> {
+pub(super) fn legacy_tag_key(column: &str) -> Option<String> {
     if let Some(key) = column.strip_prefix("resourceTags/") {
         return Some(key.strip_prefix("user:").unwrap_or(key).to_string());
     }
@@ -272,7 +274,7 @@ impl Mapper for AwsCurMapper {
         item.region_name = txt!("location");
         item.resource_id = txt!("resource");
 
-        let usage = decimal(row, col!(self, "usage_amount"), notes)?;
+        let usage = quantity(row, col!(self, "usage_amount"), notes)?;
         item.pricing_quantity = usage;
         item.pricing_unit = txt!("unit");
         if item.charge_category == Some("Usage") {

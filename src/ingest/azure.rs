@@ -27,7 +27,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::literal::{self, Pairs, Value};
-use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, text};
+use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, text};
 use super::service_category;
 use crate::lake::line_items::{StagedUnit, UnitKey};
 use crate::lake::{Lake, writer_properties};
@@ -392,11 +392,11 @@ impl Mapper for AzureMapper {
         item.region_id = txt("location").filter(|l| !l.contains(char::is_whitespace));
         item.availability_zone = txt("zone");
 
-        let quantity = decimal(row, col("quantity"), notes)?;
-        item.pricing_quantity = quantity;
+        let used = quantity(row, col("quantity"), notes)?;
+        item.pricing_quantity = used;
         item.pricing_unit = txt("unit");
         if category == "Usage" {
-            item.consumed_quantity = quantity;
+            item.consumed_quantity = used;
             item.consumed_unit = txt("unit");
         }
         item.list_unit_price = decimal(row, col("payg_price"), notes)?;

@@ -214,6 +214,7 @@ fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mappe
             Some((reason, raw)) => Err(("(whole row)".to_string(), reason, raw)),
             None => mapper
                 .map(row, cache, &mut item, &mut out.notes)
+                .and_then(|()| super::mapper::check_dates(&item))
                 .and_then(|()| mapper.extra_items(row, &item, &mut extra, &mut out.notes))
                 .map_err(|e| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","))),
         };

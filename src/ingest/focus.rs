@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use csv::StringRecord;
 
-use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, text};
+use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, text};
 use crate::schema::{self, LineItem};
 
 pub struct FocusMapper {
@@ -165,10 +165,10 @@ impl Mapper for FocusMapper {
         };
         item.list_cost = number!("ListCost");
         item.contracted_cost = number!("ContractedCost");
-        item.pricing_quantity = number!("PricingQuantity");
+        item.pricing_quantity = quantity(row, present("PricingQuantity", notes), notes)?;
         item.list_unit_price = number!("ListUnitPrice");
         item.contracted_unit_price = number!("ContractedUnitPrice");
-        item.consumed_quantity = number!("ConsumedQuantity");
+        item.consumed_quantity = quantity(row, present("ConsumedQuantity", notes), notes)?;
 
         item.billing_period_start = time!("BillingPeriodStart");
         item.billing_period_end = time!("BillingPeriodEnd");

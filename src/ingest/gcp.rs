@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use csv::StringRecord;
 
 use super::literal::{self, Pairs, Value};
-use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, text};
+use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, text};
 use super::service_category;
 use crate::money;
 use crate::schema::LineItem;
@@ -313,10 +313,10 @@ impl Mapper for GcpMapper {
         item.resource_name = txt("resource.name");
         item.resource_id = txt("resource.global_name").or(item.resource_name);
 
-        item.pricing_quantity = decimal(row, col("usage.amount_in_pricing_units"), notes)?;
+        item.pricing_quantity = quantity(row, col("usage.amount_in_pricing_units"), notes)?;
         item.pricing_unit = txt("usage.pricing_unit");
         if usage {
-            item.consumed_quantity = decimal(row, col("usage.amount"), notes)?;
+            item.consumed_quantity = quantity(row, col("usage.amount"), notes)?;
             item.consumed_unit = txt("usage.unit");
             item.pricing_category = Some(if discounts != 0 { "Committed" } else { "Standard" });
         }

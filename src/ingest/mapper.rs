@@ -162,6 +162,27 @@ pub fn decimal(
     Ok(Some(parsed.value))
 }
 
+/// A quantity cell (usage, pricing or consumed quantity) at [`money::QUANTITY_SCALE`].
+pub fn quantity(
+    row: &StringRecord,
+    column: Option<&Column>,
+    notes: &mut Normalisations,
+) -> Result<Option<i128>, RowError> {
+    let Some(cell) = text(row, column) else {
+        return Ok(None);
+    };
+    let column = column.expect("text() found a cell");
+    let (parsed, lenient) = money::parse_lenient_with_scale(cell, money::QUANTITY_SCALE as u32)
+        .map_err(|e| RowError::new(&column.name, e.to_string()))?;
+    if lenient {
+        notes.note("number with thousands separators");
+    }
+    if parsed.rounded {
+        notes.note("quantity rounded to 16 places");
+    }
+    Ok(Some(parsed.value))
+}
+
 /// Remembers the last timestamp parsed per column: billing files repeat the
 /// same period bounds on every row, so most parses become a string compare.
 #[derive(Default)]
@@ -192,6 +213,9 @@ impl ParseCache {
                 parsed
             }
         };
+        if let Some(why) = timestamp::out_of_range(parsed.micros) {
+            return Err(RowError::new(&column.name, why));
+        }
         if !parsed.strict
             && let Some(note) = loose_note
         {
@@ -199,6 +223,59 @@ impl ParseCache {
         }
         Ok(Some(parsed.micros))
     }
+}
+
+/// The dates of a mapped line item hold together: each in the accepted range,
+/// a charge that does not end before it starts, a billing period that ends
+/// after it starts, and a charge that starts no more than
+/// [`timestamp::CHARGE_BEFORE_PERIOD`] before its billing period or
+/// [`timestamp::CHARGE_AFTER_PERIOD`] after it. A row that fails goes to quarantine.
+pub fn check_dates(item: &LineItem<'_>) -> Result<(), RowError> {
+    let dates = [
+        ("BillingPeriodStart", item.billing_period_start),
+        ("BillingPeriodEnd", item.billing_period_end),
+        ("ChargePeriodStart", item.charge_period_start),
+        ("ChargePeriodEnd", item.charge_period_end),
+    ];
+    for (name, date) in dates {
+        if let Some(why) = date.and_then(timestamp::out_of_range) {
+            return Err(RowError::new(name, why));
+        }
+    }
+    let iso = timestamp::iso;
+    if let (Some(start), Some(end)) = (item.charge_period_start, item.charge_period_end)
+        && end < start
+    {
+        return Err(RowError::new(
+            "ChargePeriodEnd",
+            format!("the charge ends ({}) before it starts ({})", iso(end), iso(start)),
+        ));
+    }
+    if let (Some(start), Some(end)) = (item.billing_period_start, item.billing_period_end)
+        && end <= start
+    {
+        return Err(RowError::new(
+            "BillingPeriodEnd",
+            format!("the billing period ends ({}) before it starts ({})", iso(end), iso(start)),
+        ));
+    }
+    if let (Some(charge), Some(period_start)) = (item.charge_period_start, item.billing_period_start) {
+        let period_end = item.billing_period_end.unwrap_or(period_start);
+        if charge < period_start - timestamp::CHARGE_BEFORE_PERIOD
+            || charge >= period_end + timestamp::CHARGE_AFTER_PERIOD
+        {
+            return Err(RowError::new(
+                "ChargePeriodStart",
+                format!(
+                    "the charge starts {}, far outside its billing period {} (accepted: from 366 days before the \
+                     period starts to 31 days after it ends)",
+                    iso(charge),
+                    timestamp::year_month(period_start)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `lineItem/UnblendedCost` -> `line_item_unblended_cost`: AWS's own rule for

@@ -319,6 +319,9 @@ fn ingest_file(
         },
         other => other,
     };
+    if let Some(problem) = repeated_column(&header, format) {
+        return Err(file_error(&name, problem));
+    }
     let mut notes = Normalisations::default();
     let mapper: Box<dyn Mapper> = match format {
         Format::AwsCur | Format::AwsCur2 => Box::new(
@@ -369,6 +372,40 @@ fn ingest_file(
     record.normalised_values = notes.total();
     record.normalisations = notes.summary();
     Ok(())
+}
+
+/// A header that names one column twice, after the format's own reading of
+/// names (case, and AWS's snake_case and tag prefixes): which of the two holds
+/// the cost, or the team tag, would be a guess.
+fn repeated_column(header: &Header, format: Format) -> Option<String> {
+    let identity = |name: &str| -> Option<String> {
+        if name.is_empty() {
+            return None; // unnamed columns are never read
+        }
+        Some(match format {
+            Format::AwsCur | Format::AwsCur2 => match aws_cur::legacy_tag_key(name) {
+                Some(key) => format!("the tag {key}"),
+                None => mapper::snake_case(name).to_ascii_lowercase(),
+            },
+            _ => name.to_ascii_lowercase(),
+        })
+    };
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (i, name) in header.names.iter().enumerate() {
+        let Some(id) = identity(name) else { continue };
+        if let Some(&j) = first.get(&id) {
+            return Some(format!(
+                "the header names one column twice: column {} ({}) and column {} ({}) are both {id}; tally will not \
+                 guess which one is meant, so remove or rename one",
+                j + 1,
+                header.names[j],
+                i + 1,
+                name
+            ));
+        }
+        first.insert(id, i);
+    }
+    None
 }
 
 fn missing(file: &str, format: Format, columns: Vec<String>) -> IngestError {

@@ -5,10 +5,13 @@
 //! committed files are byte-identical before and after.
 
 mod chat;
+mod dates;
 mod duplicates;
+mod headers;
 mod lock;
 mod mappings;
 mod markdown;
+mod numbers;
 mod overflow;
 mod replace;
 mod sql;
