@@ -13,6 +13,7 @@ mod mappings;
 mod markdown;
 mod numbers;
 mod overflow;
+mod paths;
 mod replace;
 mod sql;
 
