@@ -7,6 +7,7 @@
 
 pub mod attribute;
 pub mod budget;
+pub mod currency;
 pub mod demo;
 pub mod findings;
 pub mod ingest;

@@ -41,6 +41,8 @@ pub(super) struct FileMapping<'f> {
     pub name: &'f str,
     pub run_id: &'f str,
     pub mapper: &'f dyn Mapper,
+    /// The file's column names, to name a cell's column in errors.
+    pub header: &'f [String],
     /// The file's size, where progress ends.
     pub bytes: u64,
 }
@@ -192,6 +194,7 @@ fn map_chunks(chunks: &Mutex<Receiver<Chunk>>, to_write: SyncSender<(Chunk, Mapp
 fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mapped {
     let mapper = file.mapper;
     let cost_column = mapper.cost_column().index;
+    let currency_column = mapper.currency_column().map_or("BillingCurrency", |c| c.name.as_str());
     let mut out = Mapped::default();
     let mut units = UnitBatches::default();
     let mut bad = chunk.bad.iter().peekable();
@@ -215,6 +218,9 @@ fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mappe
             None => mapper
                 .map(row, cache, &mut item, &mut out.notes)
                 .and_then(|()| super::mapper::check_dates(&item))
+                .and_then(|()| {
+                    super::mapper::check_currency(&mut item, row, file.header, currency_column, &mut out.notes)
+                })
                 .and_then(|()| mapper.extra_items(row, &item, &mut extra, &mut out.notes))
                 .map_err(|e| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","))),
         };

@@ -278,6 +278,44 @@ pub fn check_dates(item: &LineItem<'_>) -> Result<(), RowError> {
     Ok(())
 }
 
+/// The line item's currency as an ISO 4217 code in upper case (`usd` ->
+/// `USD`, counted), an unknown code an error; and no money cell of the row
+/// written with a symbol of another currency (`€5` in a USD file).
+/// `column` names the source's currency column; `header` the row's columns.
+pub fn check_currency(
+    item: &mut LineItem<'_>,
+    row: &StringRecord,
+    header: &[String],
+    column: &str,
+    notes: &mut Normalisations,
+) -> Result<(), RowError> {
+    let Some(written) = item.billing_currency else { return Ok(()) };
+    let code = crate::currency::iso_4217(written).ok_or_else(|| {
+        RowError::new(
+            column,
+            format!("unknown currency code {written:?}: billing currencies are ISO 4217 codes (USD, EUR, ...)"),
+        )
+    })?;
+    if code != written {
+        notes.note("currency code upper-cased");
+    }
+    item.billing_currency = Some(code);
+    for (i, cell) in row.iter().enumerate() {
+        let unsigned = cell.trim().trim_start_matches('-').trim_start();
+        let Some(symbol) = unsigned.chars().next().filter(|c| matches!(c, '$' | '€' | '£' | '¥')) else { continue };
+        if !crate::currency::symbol_fits(symbol, code) && money::parse_lenient(cell).is_ok() {
+            let name = header.get(i).map_or("?", String::as_str);
+            return Err(RowError::new(
+                name,
+                format!(
+                    "{cell:?} is written in {symbol}, but the row's currency is {code}: tally does not guess which is right"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `lineItem/UnblendedCost` -> `line_item_unblended_cost`: AWS's own rule for
 /// Athena and CUR 2.0 names (every capital starts a new word, so
 /// `ReservationARN` becomes `reservation_a_r_n`, as AWS writes it).

@@ -154,6 +154,13 @@ fn lake_error(path: &Path) -> impl FnOnce(std::io::Error) -> IngestError + '_ {
 
 /// Ingests `inputs` (files, folders, globs, `s3://` prefixes) into `lake`.
 pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Outcome, IngestError> {
+    if let Some(code) = &options.currency
+        && crate::currency::iso_4217(code) != Some(code.as_str())
+    {
+        return Err(IngestError::Input(format!(
+            "--currency {code:?} is not an ISO 4217 code in upper case (USD, EUR, ...)"
+        )));
+    }
     let (remote, local): (Vec<String>, Vec<String>) = inputs.iter().cloned().partition(|i| s3::is_s3_url(i));
     if options.s3.since.is_some() && remote.is_empty() {
         return Err(IngestError::Input(
@@ -357,7 +364,13 @@ fn ingest_file(
     record.format = format!("{}{version} ({}, {how})", format.name(), rows.encoding.name());
     tracing::debug!("{name}: {how} format {}{version}", format.name());
 
-    let file = chunks::FileMapping { name: &name, run_id, mapper: mapper.as_ref(), bytes: record.source_bytes };
+    let file = chunks::FileMapping {
+        name: &name,
+        run_id,
+        mapper: mapper.as_ref(),
+        header: &header.names,
+        bytes: record.source_bytes,
+    };
     let summary = chunks::map_file(rows, &file, staged, record, quarantined, progress)?;
     notes.merge(&summary.notes);
     record.currency = summary.currency.unwrap_or_default();

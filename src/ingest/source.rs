@@ -108,6 +108,9 @@ impl Rows {
             .map_err(|e| format!("cannot open: {e}"))?;
         let bytes_read = Arc::new(AtomicU64::new(0));
         let file = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
+        if let Some(hint) = utf16(path, encoding).map_err(|e| format!("cannot open: {e}"))? {
+            return Err(hint);
+        }
         match encoding {
             Encoding::Csv | Encoding::CsvGzip => {
                 let counted = Counting { inner: file, count: bytes_read.clone() };
@@ -158,7 +161,12 @@ impl Rows {
                 Ok(true) => Ok(RowRead::Row),
                 Err(e) => match e.kind() {
                     csv::ErrorKind::Utf8 { err, .. } => Ok(RowRead::Bad {
-                        reason: format!("invalid UTF-8 in field {}", err.field() + 1),
+                        reason: format!(
+                            "invalid UTF-8 in column {} (field {}): the file is not UTF-8 (Latin-1 or Windows-1252?); \
+                             re-export it as UTF-8, or convert it: iconv -f WINDOWS-1252 -t UTF-8",
+                            self.header.get(err.field()).map_or("?", String::as_str),
+                            err.field() + 1
+                        ),
                         raw: String::new(),
                     }),
                     _ => Err(describe_csv_error(&e, self.encoding)),
@@ -178,6 +186,31 @@ impl Rows {
             Inner::Json(lines) => lines.next(record),
         }
     }
+}
+
+/// Text that is UTF-16 (a byte order mark, or NUL bytes between ASCII ones)
+/// would read as one garbled column: say what it is instead.
+fn utf16(path: &Path, encoding: Encoding) -> std::io::Result<Option<String>> {
+    let reader: Box<dyn Read> = match encoding {
+        Encoding::Csv | Encoding::Json => Box::new(File::open(path)?),
+        Encoding::CsvGzip | Encoding::JsonGzip => Box::new(MultiGzDecoder::new(File::open(path)?)),
+        Encoding::Parquet => return Ok(None),
+    };
+    let mut head = [0u8; 64];
+    let n = read_up_to(&mut reader.take(64), &mut head).unwrap_or(0);
+    let head = &head[..n];
+    let what = match head {
+        [0xff, 0xfe, ..] => "UTF-16 (it starts with the byte order mark FF FE)",
+        [0xfe, 0xff, ..] => "UTF-16 (it starts with the byte order mark FE FF)",
+        _ if head.len() >= 4 && head.iter().filter(|b| **b == 0).count() * 3 >= head.len() => {
+            "UTF-16 or binary (every other byte is NUL)"
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(format!(
+        "the file is {what}: tally reads UTF-8 text (CSV, JSON lines, gzipped or not) and Parquet; convert it \
+         first, e.g. iconv -f UTF-16 -t UTF-8 in.csv > out.csv"
+    )))
 }
 
 /// A `{` as the first character (after a BOM or spaces) makes a file JSON lines, not CSV.

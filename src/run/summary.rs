@@ -140,6 +140,9 @@ impl Summary {
                     if i.reconciled { " (reconciled)" } else { " (MISMATCH)" }
                 );
             }
+        } else if self.error.is_some() {
+            // The run stopped before ingest committed: "nothing new" would hide that.
+            let _ = writeln!(out, "ingest: nothing committed (the run stopped, see below)");
         } else {
             let _ = writeln!(out, "ingest: nothing new ({} local file(s) unchanged)", i.local_unchanged);
         }
@@ -151,7 +154,9 @@ impl Summary {
             );
         }
         let a = &self.attribute;
-        if a.periods.is_empty() {
+        if a.periods.is_empty() && self.error.is_some() {
+            let _ = writeln!(out, "attribute: nothing committed (the run stopped, see below)");
+        } else if a.periods.is_empty() {
             let _ = writeln!(out, "attribute: nothing to do ({} period(s) unchanged)", a.unchanged.len());
         } else {
             let _ = writeln!(

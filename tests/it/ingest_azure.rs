@@ -36,7 +36,6 @@ const SAMPLES: &[(&str, &[&str], &str, &[&str])] = &[
         // No billing account column: the subscription is the billing scope.
         &["azure,2019-07,2639de71-ca37-4a17-a104-17665a50e7fc,USD,3"],
     ),
-    ("azure/azure_version_2.csv", &[], "5,19.998413754,19.998413754", &["azure,2020-09,99999999,MC,5"]),
     (
         "azure/camel_azure_version_2.csv",
         &[],
@@ -119,6 +118,28 @@ fn every_public_sample_lands_every_row_and_cent() {
             "{file}"
         );
     }
+}
+
+#[test]
+fn a_currency_that_is_not_iso_4217_is_quarantined() {
+    // koku's azure_version_2.csv bills in "MC" (BillingCurrencyCode on all 5 rows, Python's
+    // csv module), which no ISO 4217 list has: every row is quarantined, its cost kept.
+    let lake = Lake::new();
+    let file = shared("azure/azure_version_2.csv");
+    let run = lake.ingest(&[&file], &[]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "quarantined azure/azure_version_2.csv:row 1 column BillingCurrencyCode: unknown currency code \"MC\""
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lake.value("SELECT rows_read, rows_quarantined, source_cost, quarantined_cost, status FROM ingests"),
+        "5,5,19.998413754,19.998413754,rejected: rows quarantined"
+    );
+    assert!(!lake.path.join("line_items").exists());
 }
 
 #[test]

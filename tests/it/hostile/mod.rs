@@ -16,6 +16,7 @@ mod overflow;
 mod paths;
 mod replace;
 mod sql;
+mod text;
 
 use std::path::{Path, PathBuf};
 
