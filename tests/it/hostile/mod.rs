@@ -5,5 +5,5 @@
 //! committed files are byte-identical before and after.
 
 mod chat;
-mod markdown;
 mod mappings;
+mod markdown;
