@@ -126,22 +126,85 @@ pub fn write(
             if objects.is_empty() { writeln!(out, "[]") } else { writeln!(out, "[\n{}\n]", objects.join(",\n")) }
         }
         OutputFormat::Markdown => {
-            // Pipes inside cells would end the cell early.
-            let escape = |text: String| text.replace('|', "\\|");
-            writeln!(out, "| {} |", names.iter().map(|n| escape(n.clone())).collect::<Vec<_>>().join(" | "))?;
+            // Values are data: escaped so they cannot link, format, or end their cell early.
+            writeln!(out, "| {} |", names.iter().map(|n| markdown_escape(n)).collect::<Vec<_>>().join(" | "))?;
             let rule: Vec<&str> =
                 schema.fields().iter().map(|f| if is_numeric(f.data_type()) { "---:" } else { "---" }).collect();
             writeln!(out, "|{}|", rule.join("|"))?;
             for batch in batches {
                 for row in 0..batch.num_rows() {
                     let cells: Vec<String> =
-                        batch.columns().iter().map(|c| escape(shown(c, row).unwrap_or_default())).collect();
+                        batch.columns().iter().map(|c| markdown_escape(&shown(c, row).unwrap_or_default())).collect();
                     writeln!(out, "| {} |", cells.join(" | "))?;
                 }
             }
             Ok(())
         }
     }
+}
+
+/// Text from billing data or mappings (a service name, resource id, team alias, tag value),
+/// made inert in Markdown: CommonMark and GitHub-flavoured renderers (GitHub, GitLab, most
+/// docs sites) show it as the text it is, and it can neither link, format, nor break a table.
+/// Every Markdown output (report `.md` files, `--format markdown`, `tally diff`) passes each
+/// value through here.
+///
+/// - `` \ ` * [ ] ~ | `` are backslash-escaped: `[` and `]` stop links, images (`![x](y)`),
+///   footnotes and link references; `|` keeps a table cell whole (and reads as `|` elsewhere);
+/// - `_` too, except between letters or digits, where CommonMark never reads it as emphasis
+///   (`ml_platform` stays as written);
+/// - `& < >` become entities rather than `\<`: renderers that do not honour that escape
+///   (Python-Markdown) would pass raw HTML through, and `<http://x>` would be an autolink;
+/// - the `:` of `://` and the `.` of `www.` are escaped: GitHub links bare URLs;
+/// - a leading `#`, `- `, `+ ` or `1. ` is escaped, since a value can start a line (a bullet);
+/// - newlines and tabs become spaces, so a value cannot end a table row or open a block.
+///
+/// Checked against cmark-gfm (GitHub's renderer), commonmark and Python-Markdown: a value
+/// comes out as text, never as a tag. Left as they are: e-mail addresses, which cmark-gfm links
+/// as `mailto:` whatever the escaping (harmless: no script, no other site), and `@name`
+/// (GitHub's mentions are not Markdown). Python-Markdown shows `\:` and `\~` as written.
+pub fn markdown_escape(text: &str) -> String {
+    let chars: Vec<char> = text.chars().map(|c| if matches!(c, '\n' | '\r' | '\t') { ' ' } else { c }).collect();
+    // Where a block marker would be read: after up to three leading spaces.
+    let start = chars.iter().take_while(|c| **c == ' ').count().min(3);
+    let marker = {
+        let rest = &chars[start..];
+        let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+        let spaced = |i: usize| rest.get(i).is_none_or(|c| *c == ' ');
+        match rest.first() {
+            Some('#') => Some(start),
+            Some('-' | '+') if spaced(1) || rest.iter().all(|c| matches!(c, '-' | ' ')) => Some(start),
+            Some(_)
+                if (1..=9).contains(&digits) && matches!(rest.get(digits), Some('.' | ')')) && spaced(digits + 1) =>
+            {
+                Some(start + digits)
+            }
+            _ => None,
+        }
+    };
+    let alnum = |i: Option<usize>| i.and_then(|i| chars.get(i)).is_some_and(|c| c.is_alphanumeric());
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let escape = match c {
+            '\\' | '`' | '*' | '[' | ']' | '~' | '|' => true,
+            '_' => !(alnum(i.checked_sub(1)) && alnum(Some(i + 1))),
+            ':' => chars.get(i + 1..i + 3) == Some(&['/', '/']),
+            '.' => i >= 3 && chars[i - 3..i].iter().all(|c| c.eq_ignore_ascii_case(&'w')) && !alnum(i.checked_sub(4)),
+            _ => false,
+        } || marker == Some(i);
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            _ => {
+                if escape {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn json_string(s: &str) -> String {
@@ -217,5 +280,69 @@ mod tests {
         let text = render(OutputFormat::Table);
         assert!(text.contains("│ a,b  │    1.25 │"), "{text}");
         assert!(text.ends_with("(2 rows)\n"));
+    }
+
+    #[test]
+    fn markdown_escape_leaves_no_link_format_or_html() {
+        let cases = [
+            ("[l](http://evil.example)", r"\[l\](http\://evil.example)"),
+            ("![x](y)", r"!\[x\](y)"),
+            ("[^1] [ref]: http://evil", r"\[^1\] \[ref\]: http\://evil"),
+            ("*b* **b**", r"\*b\* \*\*b\*\*"),
+            ("_x_ __x__", r"\_x\_ \_\_x\_\_"),
+            ("ml_platform snake_case_id", "ml_platform snake_case_id"),
+            ("`code`", r"\`code\`"),
+            ("~~s~~", r"\~\~s\~\~"),
+            ("a|b", r"a\|b"),
+            (r"a\*b\", r"a\\\*b\\"),
+            ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
+            ("<http://evil.example>", r"&lt;http\://evil.example&gt;"),
+            ("R&D &lt;", "R&amp;D &amp;lt;"),
+            ("see http://evil.example and HTTPS://x.example/a", r"see http\://evil.example and HTTPS\://x.example/a"),
+            ("www.evil.example, WWW.x.example, awww.x", r"www\.evil.example, WWW\.x.example, awww.x"),
+            ("line\nbreak\r\tend", "line break  end"),
+        ];
+        for (text, escaped) in cases {
+            assert_eq!(markdown_escape(text), escaped, "{text}");
+        }
+    }
+
+    #[test]
+    fn markdown_escape_stops_block_markers_only_where_a_line_starts() {
+        let cases = [
+            ("# heading", r"\# heading"),
+            ("  ## heading", r"  \## heading"),
+            ("team #1", "team #1"),
+            ("- item", r"\- item"),
+            ("-", r"\-"),
+            ("---", r"\---"),
+            ("+ item", r"\+ item"),
+            ("1. first", r"1\. first"),
+            ("12) twelfth", r"12\) twelfth"),
+            ("> quote", "&gt; quote"),
+            // What tally itself writes stays as it is.
+            ("-$700.00", "-$700.00"),
+            ("+32.3%", "+32.3%"),
+            ("2026-10-14", "2026-10-14"),
+            ("1.5 GB", "1.5 GB"),
+            ("$12,345.67 (+9.1%) vs prior week", "$12,345.67 (+9.1%) vs prior week"),
+            ("20.8 -> 20.8", "20.8 -&gt; 20.8"),
+        ];
+        for (text, escaped) in cases {
+            assert_eq!(markdown_escape(text), escaped, "{text}");
+        }
+    }
+
+    #[test]
+    fn markdown_tables_escape_every_cell() {
+        let schema = Schema::new(vec![Field::new("team", DataType::Utf8, true)]);
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![Arc::new(StringArray::from(vec![Some("[x](http://evil)|*b*")]))],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write(&mut out, &batch.schema(), &[batch], OutputFormat::Markdown).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "| team |\n|---|\n| \\[x\\](http\\://evil)\\|\\*b\\* |\n");
     }
 }

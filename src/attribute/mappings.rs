@@ -217,6 +217,36 @@ impl Mappings {
         let (file, line) = self.locate(file, needle);
         MappingError::new(file, line, message)
     }
+
+    /// An error at the line where `key` is written in `file`: a path of keys from the top
+    /// (`["teams", "fraud", "moves"]`) and, for an array, the element's index. Exact where
+    /// [`Mappings::error`] searches for text; the nearest enclosing key when the path stops short.
+    pub fn error_at(&self, file: &str, key: &[&str], index: Option<usize>, message: impl Into<String>) -> MappingError {
+        let line = self.sources.get(file).and_then(|text| key_line(text, key, index));
+        MappingError::new(self.dir.join(file).display().to_string(), line, message)
+    }
+}
+
+/// 1-based line of `key` (and of element `index` of the array it holds) in TOML `text`.
+fn key_line(text: &str, key: &[&str], index: Option<usize>) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    let document = DeTable::parse(text).ok()?;
+    let mut table = document.get_ref();
+    let mut found = None;
+    for (i, name) in key.iter().enumerate() {
+        let Some((k, value)) = table.get_key_value(*name) else { break };
+        found = Some(k.span().start);
+        match value.get_ref() {
+            DeValue::Table(inner) => table = inner,
+            DeValue::Array(items) if i + 1 == key.len() => {
+                if let Some(item) = index.and_then(|n| items.get(n)) {
+                    found = Some(item.span().start);
+                }
+            }
+            _ => break,
+        }
+    }
+    found.map(|offset| line_at(text, offset))
 }
 
 /// 1-based line of byte `offset` in `text` (TOML reports spans as byte offsets).
@@ -272,4 +302,23 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(
     let value = parse_toml(&shown, &text)?;
     sources.insert(name.to_string(), text);
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lines_are_where_the_key_is_written() {
+        let text = "[nodes]\nacme = {}\neng = { parent = \"acme\" }\n\n[teams.fraud]\nparent = \"eng\"\nmoves = [\n  { from = 2026-10-15, parent = \"acme\" },\n  { from = 2026-11-01, parent = \"eng\" },\n]\n\n[[teams.ops.moves]]\nfrom = 2026-01-01\nparent = \"acme\"\n";
+        assert_eq!(key_line(text, &["nodes", "eng"], None), Some(3));
+        assert_eq!(key_line(text, &["nodes", "eng", "parent"], None), Some(3));
+        assert_eq!(key_line(text, &["teams", "fraud"], None), Some(5));
+        assert_eq!(key_line(text, &["teams", "fraud", "parent"], None), Some(6));
+        assert_eq!(key_line(text, &["teams", "fraud", "moves"], Some(1)), Some(9));
+        assert_eq!(key_line(text, &["teams", "ops", "moves"], Some(0)), Some(12));
+        // A key that is not there: the nearest one above it.
+        assert_eq!(key_line(text, &["teams", "fraud", "aliases"], None), Some(5));
+        assert_eq!(key_line("not = [toml", &["nodes"], None), None);
+    }
 }

@@ -83,9 +83,11 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
                 _ => (OutputFormat::Table, ""),
             };
             if args.format == DiffFormat::Markdown {
-                writeln!(out, "### tally diff\n")?;
+                // Pasted into a pull request: the summary is text too, like every cell.
+                writeln!(out, "### tally diff\n\n{}", output::markdown_escape(&summary))?;
+            } else {
+                writeln!(out, "{summary}")?;
             }
-            writeln!(out, "{summary}")?;
             for (title, (schema, batch)) in &tables {
                 writeln!(out, "\n{heading}{title}\n")?;
                 if batch.num_rows() == 0 {

@@ -350,8 +350,3 @@ pub fn resolve_secret(
         }
     }
 }
-
-/// The text of a secret, hidden from any output: every occurrence replaced.
-pub fn redact(text: &str, secret: &str) -> String {
-    if secret.is_empty() { text.to_string() } else { text.replace(secret, "<redacted>") }
-}

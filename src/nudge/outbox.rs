@@ -95,6 +95,7 @@ pub struct Envelope {
     pub payload: Vec<u8>,
     pub items: Vec<Item>,
     pub attempts: i64,
+    /// Why the last attempt failed, scrubbed of the webhook URL ([`super::deliver::scrub`]).
     pub last_error: String,
 }
 

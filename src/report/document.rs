@@ -93,9 +93,10 @@ pub fn safe_file_name(text: &str) -> String {
     name
 }
 
-/// Markdown cell text: pipes would end a cell, angle brackets would be HTML, newlines end a row.
+/// The `md` filter: every value in a Markdown report, from data or not, is text
+/// ([`crate::output::markdown_escape`]).
 fn markdown_escape(text: String) -> String {
-    text.replace('\\', "\\\\").replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;").replace(['\n', '\r'], " ")
+    crate::output::markdown_escape(&text)
 }
 
 fn environment() -> Environment<'static> {

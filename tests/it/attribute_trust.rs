@@ -287,12 +287,13 @@ fn diff_shows_moves_team_changes_and_coverage() {
     // beta gains both (20/33 -> 30/33 of the tax). Before: alpha 10 + 100/3 + 10/33 + 3 + 2/3,
     // beta 18 + 100/3 + 20/33 + 2/3 + 2. Coverage is unchanged: direct 33, shared 114,
     // unallocated 12 of 159.
+    // (Markdown cells are escaped text: `->` is written `-&gt;`.)
     let expected_tail = "\
 #### coverage of EffectiveCost (%)
 
 | period | currency | direct_pct | shared_pct | unallocated_pct | unallocated_before | unallocated_after |
 |---|---|---|---|---|---:|---:|
-| 2026-08 | USD | 20.8 -> 20.8 | 71.7 -> 71.7 | 7.5 -> 7.5 | 12.00 | 12.00 |
+| 2026-08 | USD | 20.8 -&gt; 20.8 | 71.7 -&gt; 71.7 | 7.5 -&gt; 7.5 | 12.00 | 12.00 |
 
 #### teams whose spend changes
 
