@@ -215,8 +215,16 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let started_at = chrono::Utc::now().timestamp_micros();
     let mut records = Vec::new();
     let mut quarantined = Vec::new();
-    // The first file with given bytes, by SHA-256: a byte-identical copy is read once.
-    let mut first_with: HashMap<&str, &str> = HashMap::new();
+    // Byte-identical files (same SHA-256) are read once, as the one with the
+    // shortest name (then the first): copies are usually the longer names
+    // ("x (1).csv.gz", "copy of x"), so the original keeps its lineage.
+    let mut original_of: HashMap<&str, &str> = HashMap::new();
+    for ((_, name), (sha, _)) in files.iter().zip(&digests) {
+        let best = original_of.entry(sha.as_str()).or_insert(name.as_str());
+        if name.len() < best.len() {
+            *best = name.as_str();
+        }
+    }
     for ((path, name), (sha, bytes)) in files.iter().zip(&digests) {
         let mut record = IngestRecord {
             run_id: run_id.clone(),
@@ -226,14 +234,13 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
             source_bytes: *bytes,
             ..Default::default()
         };
-        if let Some(original) = first_with.get(sha.as_str()) {
+        if let Some(original) = original_of.get(sha.as_str()).filter(|o| **o != name.as_str()) {
             tracing::warn!("{name}: the same bytes as {original}, so it is read once (as {original})");
             record.format = format!("{COPY_OF}{original}");
             progress.inc(*bytes);
             records.push(record);
             continue;
         }
-        first_with.insert(sha, name);
         let result = ingest_file(path, options, &run_id, &mut staged, &mut record, &mut quarantined, &progress);
         if let Err(e) = result {
             progress.finish_and_clear();

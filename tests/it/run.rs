@@ -673,3 +673,24 @@ fn nudge_send_is_refused_while_a_run_holds_the_lake() {
     let dry = p.tally(&["nudge", "--dry-run", "--lake", &p.path("lake"), "--mappings", &p.path("mappings")]);
     assert_ne!(dry.code, 6, "{}", dry.stderr);
 }
+
+#[test]
+fn a_copy_of_an_export_in_the_sources_is_read_once_then_left_alone() {
+    let p = Project::new();
+    p.run("lake", 0);
+    let totals = r#"SELECT billing_period, count(*), sum("BilledCost") FROM line_items GROUP BY 1 ORDER BY 1"#;
+    let before = sql(&p.path("lake"), totals);
+    // Someone copies a month's part next to itself ("... (1).csv.gz", as a browser names a second download).
+    let month = p.months("418273645091")[1].clone();
+    let part = std::fs::read_dir(&month).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+    let copy = month.join(format!("{} (1).csv.gz", part.file_stem().unwrap().to_string_lossy()));
+    std::fs::copy(&part, &copy).unwrap();
+    let second = p.run("lake", 0);
+    assert_eq!(sql(&p.path("lake"), totals), before, "the copy added nothing");
+    assert_eq!(second["status"], "ok", "{second}");
+    assert_eq!(
+        sql(&p.path("lake"), "SELECT format FROM ingests WHERE format LIKE 'copy of %'"),
+        vec!["format".to_string(), format!("copy of {}", part.display())]
+    );
+    assert_eq!(p.run("lake", 0)["status"], "nothing new");
+}

@@ -41,7 +41,7 @@ fn byte_identical_files_are_read_once_and_said_so() {
     let dir = tempfile::tempdir().unwrap();
     let rows: Vec<String> = (1..=5).map(|d| cur_row(&format!("li-{d}"), "2026-09", d, "2", "web")).collect();
     let original = cur_file(dir.path(), "a/cur.csv", &rows);
-    let copy = write(dir.path(), "b/cur-copy.csv", &std::fs::read_to_string(&original).unwrap());
+    let copy = write(dir.path(), "b/copy-of-cur.csv", &std::fs::read_to_string(&original).unwrap());
     let lake = Lake::new();
     // The same file under two spellings is one file (read once, silently, by its first
     // spelling in sorted order); a copy elsewhere is read once, and said so.

@@ -7,6 +7,7 @@
 mod chat;
 mod dates;
 mod duplicates;
+mod files;
 mod headers;
 mod lock;
 mod mappings;
