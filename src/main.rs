@@ -141,6 +141,9 @@ fn main() -> ExitCode {
     }
     // A bug or an overflow check that fired: say so plainly, not as a Rust backtrace hint.
     std::panic::set_hook(Box::new(|info| {
+        if tally::ingest::source::panic_is_guarded() {
+            return; // caught and reported as an error naming the file
+        }
         eprintln!(
             "error: tally stopped on an internal error ({info}). Every file in the lake is still whole \
              (each is replaced by one rename); please report this with the input that caused it"

@@ -13,7 +13,12 @@ use crate::{EXIT_QUARANTINED, LakeArg};
 pub const AFTER_HELP: &str = "\
 Each file's format is detected from its header unless --format is given. Files are reconciled
 (rows and cost sums in = out) before anything is committed. Line items are replaced per
-provider, billing period and billing account: re-ingesting a restated month replaces it.
+provider, billing period and billing account: re-ingesting a restated month replaces it, and
+the summary shows each unit's line items and BilledCost before and after. A replacement that
+drops over 10% of a unit's cost or 25% of its line items (a stray row of another month, one
+part of a multi-part month) is refused unless --allow-shrink; so are line items two files
+both deliver, and part of a local AWS delivery whose manifest lists more (--allow-partial).
+A byte-identical copy of a file is read once.
 
 s3://bucket/prefix reads the AWS deliveries under the prefix (legacy CUR and CUR 2.0 / Data
 Exports): only the files the current manifest of each report and month lists. A delivery already

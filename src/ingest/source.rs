@@ -129,14 +129,14 @@ impl Rows {
                 }
                 Ok(Rows { header, encoding, inner: Inner::Csv(reader), bytes_read })
             }
-            Encoding::Parquet => {
+            Encoding::Parquet => guarded(|| {
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|e| format!("not a readable Parquet file: {e}"))?;
                 let header = super::nested::flat_names(builder.schema().fields());
                 let reader =
                     builder.with_batch_size(8192).build().map_err(|e| format!("not a readable Parquet file: {e}"))?;
                 Ok(Rows { header, encoding, inner: Inner::Parquet { reader, pending: VecDeque::new() }, bytes_read })
-            }
+            }),
             Encoding::Json | Encoding::JsonGzip => {
                 // Lines may differ in their keys, so a first pass collects them all.
                 let header = super::nested::json_lines_header(text_reader(path, encoding, None)?)?;
@@ -174,7 +174,7 @@ impl Rows {
             },
             Inner::Parquet { reader, pending } => {
                 while pending.is_empty() {
-                    match reader.next() {
+                    match guarded(|| Ok(reader.next()))? {
                         None => return Ok(RowRead::End),
                         Some(Err(e)) => return Err(format!("Parquet read error: {e}")),
                         Some(Ok(batch)) => pending.extend(batch_to_records(&batch)?),
@@ -186,6 +186,33 @@ impl Rows {
             Inner::Json(lines) => lines.next(record),
         }
     }
+}
+
+thread_local! {
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `read` on a Parquet file, turning a panic of the parquet crate (it
+/// asserts on some corrupt metadata, e.g. a negative column offset) into the
+/// error it should have been: a mutated file must stop with its name, not crash.
+fn guarded<T>(read: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    GUARDED.with(|g| g.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(read));
+    GUARDED.with(|g| g.set(false));
+    result.unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".to_string());
+        Err(format!("not a readable Parquet file: corrupt ({why})"))
+    })
+}
+
+/// True on a thread inside [`guarded`]: a panic there is caught and becomes an
+/// error, so a panic hook should stay quiet about it.
+pub fn panic_is_guarded() -> bool {
+    GUARDED.with(|g| g.get())
 }
 
 /// Text that is UTF-16 (a byte order mark, or NUL bytes between ASCII ones)

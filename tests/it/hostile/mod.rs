@@ -8,6 +8,7 @@ mod chat;
 mod dates;
 mod duplicates;
 mod files;
+mod fuzz;
 mod headers;
 mod lock;
 mod mappings;
