@@ -9,7 +9,7 @@
 
 use std::path::Path;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::AsArray;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use tally::ingest::{Options, run};
