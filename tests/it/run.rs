@@ -694,3 +694,16 @@ fn a_copy_of_an_export_in_the_sources_is_read_once_then_left_alone() {
     );
     assert_eq!(p.run("lake", 0)["status"], "nothing new");
 }
+
+#[test]
+fn a_run_that_fails_does_not_say_nothing_new() {
+    let p = Project::new();
+    std::fs::write(p.root.join("exports/payroll.csv"), "employee,salary\nada,100\n").unwrap();
+    let run = p.tally(&["run", "--lake", "lake"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let text = format!("{}{}", run.stdout, run.stderr);
+    assert!(text.contains("ingest: nothing committed (the run stopped, see below)"), "{text}");
+    assert!(text.contains("attribute: nothing committed (the run stopped, see below)"), "{text}");
+    assert!(!text.contains("nothing new"), "{text}");
+    assert!(text.contains("payroll.csv: unknown billing format"), "{text}");
+}

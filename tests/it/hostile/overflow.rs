@@ -72,3 +72,32 @@ fn a_period_whose_total_overflows_is_refused_by_attribution_and_sql_says_so() {
         vec!["900000000000000000.00000000000000000000"; 2]
     );
 }
+
+#[test]
+fn a_report_whose_sum_over_months_overflows_names_its_query() {
+    let dir = tempfile::tempdir().unwrap();
+    // One line item per month: each month, and each attribution, is within range; a
+    // quarter holding both is not.
+    let rows = [cur_row("li-8", "2026-08", 1, HUGE, "web"), cur_row("li-9", "2026-09", 1, HUGE, "web")];
+    let lake = Lake::new();
+    let files: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| cur_file(dir.path(), &format!("m{i}.csv"), std::slice::from_ref(r)))
+        .collect();
+    lake.ingest_ok(&[&files[0], &files[1]], &[]);
+    let mappings = dir.path().join("mappings");
+    write(&mappings, "org.toml", "[nodes]\nacme = {}\n\n[teams.web]\nparent = \"acme\"\n");
+    write(&mappings, "rules.toml", "[[rule]]\nid = \"team-tag\"\nprecedence = 100\nteam_from_tag = \"team\"\n");
+    let m = mappings.to_str().unwrap();
+    crate::tally_ok(&["attribute", "--lake", lake.arg(), "--mappings", m]);
+    let out = dir.path().join("reports");
+    let run = tally(&["report", "quarterly", "--lake", lake.arg(), "--mappings", m, "--out", out.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("queries/report_"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("overflowed: the amounts add up to more than a decimal of 38 digits holds"),
+        "{}",
+        run.stderr
+    );
+}
