@@ -340,7 +340,7 @@ async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary) -> Result<
         let mut inputs = batch.clone();
         inputs.append(&mut remote_pending);
         let outcome = ingest::run(lake, &inputs, &options).await?;
-        record_ingest(summary, &outcome);
+        record_ingest(summary, &outcome)?;
         if !outcome.committed {
             return Err(RunError::Quarantined {
                 rows: outcome.quarantined.len(),
@@ -367,12 +367,23 @@ async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary) -> Result<
     Ok(())
 }
 
-fn record_ingest(summary: &mut Summary, outcome: &ingest::Outcome) {
+fn record_ingest(summary: &mut Summary, outcome: &ingest::Outcome) -> Result<(), RunError> {
     let step = &mut summary.ingest;
     step.s3_deliveries_read += outcome.s3_deliveries.len() as u64;
     step.s3_deliveries_skipped += outcome.s3_skipped.len() as u64;
     if outcome.files.is_empty() {
-        return;
+        return Ok(());
+    }
+    let fmt = |v: i128| money::format(v, money::SCALE as u32);
+    if outcome.committed {
+        step.units.extend(outcome.changes.iter().map(|c| super::summary::UnitSummary {
+            unit: c.unit(),
+            action: c.action().to_string(),
+            line_items_before: c.before.map(|b| b.line_items),
+            line_items_after: c.after.line_items,
+            billed_before: c.before.map(|b| fmt(b.billed)),
+            billed_after: fmt(c.after.billed),
+        }));
     }
     step.ran = true;
     step.run_id = Some(outcome.run_id.clone());
@@ -383,20 +394,21 @@ fn record_ingest(summary: &mut Summary, outcome: &ingest::Outcome) {
         step.rows_landed += f.rows_landed;
         step.rows_quarantined += f.rows_quarantined;
         let s = step.sums.entry(f.currency.clone()).or_default();
-        s[0] += f.source_cost;
-        s[1] += f.landed_cost;
-        s[2] += f.quarantined_cost;
+        money::add(&mut s[0], f.source_cost)
+            .and_then(|()| money::add(&mut s[1], f.landed_cost))
+            .and_then(|()| money::add(&mut s[2], f.quarantined_cost))
+            .map_err(|e| other(anyhow::anyhow!("summing the run's {} cost: the {e}", f.currency)))?;
         if f.source_cost != f.landed_cost + f.quarantined_cost || f.rows_read != f.rows_landed + f.rows_quarantined {
             step.unbalanced_files += 1;
         }
     }
     step.reconciled = step.unbalanced_files == 0;
-    let fmt = |v: i128| money::format(v, money::SCALE as u32);
     step.cost = step
         .sums
         .iter()
         .map(|(c, s)| (c.clone(), Reconciled { source: fmt(s[0]), landed: fmt(s[1]), quarantined: fmt(s[2]) }))
         .collect();
+    Ok(())
 }
 
 /// How ingest names a file: its absolute path.

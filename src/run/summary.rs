@@ -51,6 +51,8 @@ pub struct IngestStep {
     pub reconciled: bool,
     /// Line-item files (provider, billing period, account) written.
     pub units_written: u64,
+    /// Each unit an ingest pass committed: what the lake held before, and holds now.
+    pub units: Vec<UnitSummary>,
     pub s3_deliveries_read: u64,
     pub s3_deliveries_skipped: u64,
     pub duration_ms: u64,
@@ -59,6 +61,18 @@ pub struct IngestStep {
     pub sums: BTreeMap<String, [i128; 3]>,
     #[serde(skip)]
     pub unbalanced_files: u64,
+}
+
+/// One unit of the lake as an ingest pass replaced it.
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct UnitSummary {
+    pub unit: String,
+    /// `new`, `replaced` or `unchanged`.
+    pub action: String,
+    pub line_items_before: Option<u64>,
+    pub line_items_after: u64,
+    pub billed_before: Option<String>,
+    pub billed_after: String,
 }
 
 #[derive(Debug, Default, Serialize, Clone)]
@@ -130,6 +144,17 @@ impl Summary {
                 i.units_written,
                 i.run_id.as_ref().map(|r| format!(" (run {r})")).unwrap_or_default()
             );
+            for u in i.units.iter().filter(|u| u.action == "replaced") {
+                let _ = writeln!(
+                    out,
+                    "  replaced {}: {} -> {} line items, BilledCost {} -> {}",
+                    u.unit,
+                    u.line_items_before.unwrap_or(0),
+                    u.line_items_after,
+                    u.billed_before.as_deref().unwrap_or("0"),
+                    u.billed_after
+                );
+            }
             for (currency, c) in &i.cost {
                 let _ = writeln!(
                     out,

@@ -230,6 +230,11 @@ fn a_restated_month_is_the_only_one_recomputed() {
         "7",
     ]);
     let month = p.months("418273645091")[1].clone();
+    let unit_sql = format!(
+        r#"SELECT count(*), sum("BilledCost") FROM line_items WHERE billing_period = '{}' AND "BillingAccountId" = '418273645091'"#,
+        all[1]
+    );
+    let before = sql(&p.path("lake"), &unit_sql)[1].clone();
     let restated = out.join("cur").join("418273645091").join("demo-cur").join(month.file_name().unwrap());
     for f in std::fs::read_dir(&restated).unwrap() {
         let f = f.unwrap();
@@ -237,6 +242,15 @@ fn a_restated_month_is_the_only_one_recomputed() {
     }
     let second = p.run("lake", 0);
     assert_eq!(second["ingest"]["files_read"], 1, "only the restated month's folder is read");
+    // The run says what the restatement replaced: the unit's line items and BilledCost before and after.
+    let after = sql(&p.path("lake"), &unit_sql)[1].clone();
+    let units = second["ingest"]["units"].as_array().unwrap();
+    assert_eq!(units.len(), 1, "{second}");
+    let u = &units[0];
+    assert_eq!(u["unit"], format!("aws {} account 418273645091", all[1]));
+    assert_eq!(u["action"], "replaced");
+    assert_eq!(format!("{},{}", u["line_items_before"], u["billed_before"].as_str().unwrap()), before);
+    assert_eq!(format!("{},{}", u["line_items_after"], u["billed_after"].as_str().unwrap()), after);
     assert_eq!(second["ingest"]["local_unchanged"], 5);
     assert_eq!(attributed_periods(&second), vec![(all[1].clone(), "line items changed".to_string())]);
     assert_eq!(second["attribute"]["unchanged"], serde_json::json!([all[0], all[2]]));
