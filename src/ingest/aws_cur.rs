@@ -2,14 +2,14 @@
 //! Athena snake_case twin) and CUR 2.0 / Data Exports (fixed snake_case
 //! columns with `resource_tags` and `product` as maps).
 //!
-//! Costs follow AWS's own FOCUS conversion: BilledCost is the unblended cost;
-//! EffectiveCost is the amortized cost, which depends on the line item type
-//! (see [`effective_cost`]).
+//! What each line item type means (its costs, category, commitment status)
+//! is in [`super::aws_line_items`]; this file finds the columns and reads the cells.
 
 use std::borrow::Cow;
 
 use csv::StringRecord;
 
+use super::aws_line_items::{self as line_items, Amortization, Amortizations, LineItemType};
 use super::mapper::{
     Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, snake_case, text,
 };
@@ -39,6 +39,7 @@ pub struct AwsCurMapper {
 /// Canonical (snake_case) names this mapper reads, with accepted spellings.
 const WANTED: &[(&str, &[&str])] = &[
     ("cost", &["line_item_unblended_cost"]),
+    ("net_cost", &["line_item_net_unblended_cost"]),
     ("type", &["line_item_line_item_type"]),
     ("usage_start", &["line_item_usage_start_date"]),
     ("usage_end", &["line_item_usage_end_date"]),
@@ -167,26 +168,6 @@ fn normalise_cur2_tag_key(key: &str) -> String {
     }
 }
 
-/// FOCUS ChargeCategory for a CUR line item type.
-fn charge_category(line_item_type: &str) -> Option<&'static str> {
-    Some(match line_item_type {
-        "Usage" | "DiscountedUsage" | "SavingsPlanCoveredUsage" | "SavingsPlanNegation" => "Usage",
-        "Tax" => "Tax",
-        "Credit" | "Refund" => "Credit",
-        "Fee" | "RIFee" | "SavingsPlanRecurringFee" | "SavingsPlanUpfrontFee" => "Purchase",
-        "BundledDiscount" | "EdpDiscount" | "PrivateRateDiscount" | "DistributorDiscount" | "Discount" => "Credit",
-        _ => return None,
-    })
-}
-
-fn charge_frequency(line_item_type: &str) -> &'static str {
-    match line_item_type {
-        "RIFee" | "SavingsPlanRecurringFee" => "Recurring",
-        "Fee" | "SavingsPlanUpfrontFee" => "One-Time",
-        _ => "Usage-Based",
-    }
-}
-
 impl Mapper for AwsCurMapper {
     fn map<'a>(
         &'a self,
@@ -201,12 +182,10 @@ impl Mapper for AwsCurMapper {
             };
         }
         let line_item_type = txt!("type").unwrap_or("");
+        let kind = LineItemType::parse(line_item_type);
 
-        let billed =
+        let unblended =
             decimal(row, col!(self, "cost"), notes)?.ok_or_else(|| RowError::new(&self.cost.name, "empty cost"))?;
-        item.billed_cost = Some(billed);
-        item.effective_cost = Some(self.effective_cost(line_item_type, billed, row, notes)?);
-        item.list_cost = decimal(row, col!(self, "list_cost"), notes)?;
         item.list_unit_price = decimal(row, col!(self, "list_rate"), notes)?;
 
         item.billing_period_start = cache.timestamp(row, col!(self, "period_start"), notes, None)?;
@@ -231,11 +210,28 @@ impl Mapper for AwsCurMapper {
             }
         };
 
-        item.charge_category = charge_category(line_item_type).or_else(|| {
+        let facts = line_items::Row {
+            unblended,
+            net_unblended: decimal(row, col!(self, "net_cost"), notes)?,
+            public_on_demand: decimal(row, col!(self, "list_cost"), notes)?,
+            reservation_arn: txt!("ri_arn"),
+            savings_plan_arn: txt!("sp_arn"),
+            product_code: txt!("product_code"),
+            description: txt!("description"),
+            charge_start: item.charge_period_start,
+            billing_start: item.billing_period_start,
+        };
+        let costs = line_items::costs(kind, &facts, &mut Cells { mapper: self, row, notes })?;
+        item.billed_cost = Some(costs.billed);
+        item.effective_cost = Some(costs.effective);
+        item.list_cost = costs.list;
+        item.contracted_cost = costs.contracted;
+        item.charge_category = line_items::charge_category(kind, &facts).or_else(|| {
             notes.note("unknown CUR line item type -> Adjustment");
             Some("Adjustment")
         });
-        item.charge_frequency = Some(charge_frequency(line_item_type));
+        item.charge_class = line_items::charge_class(kind, &facts);
+        item.charge_frequency = Some(line_items::charge_frequency(kind, &facts));
         item.charge_description = txt!("description");
         item.x_line_item_type = (!line_item_type.is_empty()).then_some(line_item_type);
         item.x_usage_type = txt!("usage_type");
@@ -277,32 +273,25 @@ impl Mapper for AwsCurMapper {
         let usage = quantity(row, col!(self, "usage_amount"), notes)?;
         item.pricing_quantity = usage;
         item.pricing_unit = txt!("unit");
-        if item.charge_category == Some("Usage") {
+        // The negation repeats the covered usage's quantity; counting it would count the hours twice.
+        if kind.is_consumption() {
             item.consumed_quantity = usage;
             item.consumed_unit = txt!("unit");
         }
-        item.pricing_category = match line_item_type {
-            "DiscountedUsage" | "SavingsPlanCoveredUsage" => Some("Committed"),
-            "Usage" if item.x_usage_type.is_some_and(|u| u.contains("SpotUsage")) => Some("Dynamic"),
-            "Usage" => Some("Standard"),
+        item.pricing_category = match kind {
+            LineItemType::DiscountedUsage
+            | LineItemType::SavingsPlanCoveredUsage
+            | LineItemType::SavingsPlanNegation => Some("Committed"),
+            LineItemType::Usage if item.x_usage_type.is_some_and(|u| u.contains("SpotUsage")) => Some("Dynamic"),
+            LineItemType::Usage => Some("Standard"),
             _ => None,
         };
 
-        match line_item_type {
-            "DiscountedUsage" | "RIFee" => {
-                item.commitment_discount_id = txt!("ri_arn");
-                item.commitment_discount_type = Some("Reservation");
-                item.commitment_discount_category = Some("Usage");
-            }
-            "SavingsPlanCoveredUsage" | "SavingsPlanRecurringFee" | "SavingsPlanUpfrontFee" | "SavingsPlanNegation" => {
-                item.commitment_discount_id = txt!("sp_arn");
-                item.commitment_discount_type = Some("Savings Plan");
-                item.commitment_discount_category = Some("Spend");
-            }
-            _ => {}
-        }
-        if matches!(line_item_type, "DiscountedUsage" | "SavingsPlanCoveredUsage") {
-            item.commitment_discount_status = Some("Used");
+        if let Some((id, kind_of, category)) = line_items::commitment(kind, &facts) {
+            item.commitment_discount_id = Some(id);
+            item.commitment_discount_type = Some(kind_of);
+            item.commitment_discount_category = Some(category);
+            item.commitment_discount_status = line_items::commitment_status(kind);
         }
 
         self.tags(row, item, notes)?;
@@ -325,40 +314,6 @@ impl Mapper for AwsCurMapper {
 }
 
 impl AwsCurMapper {
-    /// The amortized cost of a CUR line, per AWS's definition:
-    /// - SavingsPlanCoveredUsage: the Savings Plan effective cost;
-    /// - SavingsPlanRecurringFee: the unused commitment (total - used), since
-    ///   the used part already shows on the covered usage lines;
-    /// - SavingsPlanNegation and SavingsPlanUpfrontFee: zero (amortized elsewhere);
-    /// - DiscountedUsage: the reservation effective cost;
-    /// - RIFee: the unused amortized upfront fee plus the unused recurring fee;
-    /// - anything else: the unblended cost.
-    fn effective_cost(
-        &self,
-        line_item_type: &str,
-        unblended: i128,
-        row: &StringRecord,
-        notes: &mut Normalisations,
-    ) -> Result<i128, RowError> {
-        let mut amount = |column: Option<&Column>| -> Result<i128, RowError> {
-            match decimal(row, column, notes)? {
-                Some(v) => Ok(v),
-                None => {
-                    notes.note("amortization column empty -> 0");
-                    Ok(0)
-                }
-            }
-        };
-        Ok(match line_item_type {
-            "SavingsPlanCoveredUsage" => amount(col!(self, "sp_effective"))?,
-            "SavingsPlanRecurringFee" => amount(col!(self, "sp_commitment"))? - amount(col!(self, "sp_used"))?,
-            "SavingsPlanNegation" | "SavingsPlanUpfrontFee" => 0,
-            "DiscountedUsage" => amount(col!(self, "ri_effective"))?,
-            "RIFee" => amount(col!(self, "ri_unused_upfront"))? + amount(col!(self, "ri_unused_recurring"))?,
-            _ => unblended,
-        })
-    }
-
     fn tags<'a>(
         &'a self,
         row: &'a StringRecord,
@@ -382,6 +337,47 @@ impl AwsCurMapper {
             }
         }
         Ok(())
+    }
+}
+
+/// A row's amortization cells, read on demand.
+struct Cells<'m, 'r> {
+    mapper: &'m AwsCurMapper,
+    row: &'r StringRecord,
+    notes: &'r mut Normalisations,
+}
+
+impl<'m> Cells<'m, '_> {
+    fn key(which: Amortization) -> &'static str {
+        match which {
+            Amortization::ReservationEffectiveCost => "ri_effective",
+            Amortization::ReservationUnusedAmortizedUpfront => "ri_unused_upfront",
+            Amortization::ReservationUnusedRecurring => "ri_unused_recurring",
+            Amortization::SavingsPlanEffectiveCost => "sp_effective",
+            Amortization::SavingsPlanTotalCommitment => "sp_commitment",
+            Amortization::SavingsPlanUsedCommitment => "sp_used",
+        }
+    }
+
+    fn column(&self, which: Amortization) -> Option<&'m Column> {
+        let (key, mapper) = (Self::key(which), self.mapper);
+        WANTED.iter().position(|(k, _)| *k == key).and_then(|at| mapper.columns[at].as_ref())
+    }
+}
+
+impl Amortizations for Cells<'_, '_> {
+    fn amount(&mut self, which: Amortization) -> Result<i128, RowError> {
+        match decimal(self.row, self.column(which), self.notes)? {
+            Some(v) => Ok(v),
+            None => {
+                self.notes.note("amortization column empty -> 0");
+                Ok(0)
+            }
+        }
+    }
+
+    fn name(&self, which: Amortization) -> String {
+        self.column(which).map_or_else(|| first_spelling(Self::key(which)).to_string(), |c| c.name.clone())
     }
 }
 
@@ -464,8 +460,12 @@ mod tests {
             ("DiscountedUsage", "0", "0.4", "Usage"),
             ("RIFee", "5", "3.75", "Purchase"),
             ("Tax", "0.5", "0.5", "Tax"),
-            ("Refund", "-2", "-2", "Credit"),
+            // Was Credit: FOCUS counts a refund in the category of what it gives back
+            // (Usage here: no reservation or Savings Plan on the row).
+            ("Refund", "-2", "-2", "Usage"),
             ("Credit", "-3", "-3", "Credit"),
+            // No reservation ARN column: a fee no commitment amortizes keeps its cost.
+            ("Fee", "4", "4", "Purchase"),
         ];
         for (t, cost, effective, category) in cases {
             let (billed, eff, cat, _) = map_row(&m, &row(t, cost));

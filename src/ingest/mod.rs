@@ -7,6 +7,7 @@
 //! read back from the staged files + the quarantined rows' cost.
 
 pub mod aws_cur;
+mod aws_line_items;
 pub mod azure;
 mod chunks;
 pub mod discover;
