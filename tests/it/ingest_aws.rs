@@ -133,3 +133,150 @@ fn cur2_csv_and_parquet_agree() {
         );
     }
 }
+
+// Every CUR line item type, legacy CUR and its CUR 2.0 twin: one January 2025 month
+// (744 hours, monthly granularity) written by fixtures/make_line_item_fixtures.py, which names
+// the documentation section each row follows and prints these figures from Python's decimal
+// module. The rule each figure follows is the README table "How AWS CUR maps to FOCUS";
+// EffectiveCost is AWS Cost Explorer's amortized cost, as the `amortized_cost` of AWS's Cloud
+// Intelligence Dashboards (summary_view.sql) and the CUR Query Library compute it.
+//
+// The Reserved Instance: 1-year Partial Upfront m5.xlarge, 438.00 upfront (8760 h x 0.05) and
+// 0.05 an hour; 744 RI hours in January, 700 used, 44 unused.
+// - li-03 Fee 438.00 is the upfront: EffectiveCost 0 (before this was fixed it kept 438.00,
+//   counting the upfront twice: it is amortized into li-05 and li-04).
+// - li-04 RIFee 744 x 0.05 = 37.20; EffectiveCost = UnusedAmortizedUpfrontFee 44 x 0.05 = 2.20
+//   + UnusedRecurringFee 44 x 0.05 = 2.20 = 4.40; CommitmentDiscountStatus Unused.
+// - li-05 DiscountedUsage: unblended 0; EffectiveCost = AmortizedUpfrontCostForUsage 700 x 0.05
+//   = 35.00 + RecurringFeeForUsage 700 x 0.05 = 35.00 = 70.00; ListCost = ContractedCost =
+//   publicOnDemandCost 700 x 0.192 = 134.40.
+// - So the RI costs 70.00 + 4.40 = 74.40 = 744 x (0.05 + 0.05) amortized, 475.20 billed.
+//
+// The Savings Plan: 1-year Partial Upfront, 0.50 an hour: 2190.00 upfront (8760 h x 0.25) and
+// 0.25 an hour; January commits 744 x 0.50 = 372.00, of which 350.00 is used.
+// - li-07 SavingsPlanUpfrontFee 2190.00: EffectiveCost 0; net 2190.00 x 0.95 = 2080.50 (EDP 5%)
+//   is its ContractedCost.
+// - li-08 SavingsPlanRecurringFee 744 x 0.25 = 186.00 (net 176.70): EffectiveCost =
+//   TotalCommitmentToDate 372.00 - UsedCommitment 350.00 = 22.00; status Unused.
+// - li-09/li-10 SavingsPlanCoveredUsage: unblended = on-demand 500 h x 0.34 = 170.00 and 8000
+//   vCPU-h x 0.04125 = 330.00; EffectiveCost = SavingsPlanEffectiveCost 500 x 0.238 = 119.00 and
+//   8000 x 0.028875 = 231.00 (119.00 + 231.00 = the 350.00 used); their
+//   NetSavingsPlanEffectiveCost (113.05, 219.45) is not EffectiveCost: that is Cost Explorer's
+//   *net* amortized cost, and the EDP already has rows of its own (li-19, li-20).
+// - li-11/li-12 SavingsPlanNegation -170.00 and -330.00: EffectiveCost, ListCost,
+//   ContractedCost 0; status Used.
+// - li-13 an All Upfront plan's 100.00 upfront, li-14 its refund -100.00 (CID: a ComputeSavingsPlans
+//   "Refund for one-time fee for Savings Plan ID..." is 0 amortized): both EffectiveCost 0, the
+//   refund a Purchase.
+//
+// The rest keep their unblended cost as EffectiveCost: Usage li-01 192.00 (net 192.00 x 0.95 =
+// 182.40 is its ContractedCost) and li-02 11.50, a support Fee li-06 100.00 (no reservation),
+// Credit li-15 -25.00, Refunds li-16 -12.00 (Usage) and li-17 -8.00 (for 15 December 2024:
+// ChargeClass Correction), Tax li-18 43.21, EdpDiscount li-19 -9.60 (192.00 x 0.05) and li-20
+// -118.80 ((2190.00 + 186.00) x 0.05), PrivateRateDiscount li-21 -5.00, BundledDiscount li-22
+// -1.50, SppDiscount li-23 -3.00, RiVolumeDiscount li-24 -2.00, FlatRateSubscription li-25 15.00.
+// Discounts have ListCost 0; the EDP rows, whose net cost is filled (0: the net columns carry
+// them on the rows they discount), ContractedCost 0; the others their BilledCost.
+//
+// The month:
+// - BilledCost 3028.01 = 192.00 + 11.50 + 438.00 + 37.20 + 0 + 100.00 + 2190.00 + 186.00
+//   + 170.00 + 330.00 - 170.00 - 330.00 + 100.00 - 100.00 - 25.00 - 12.00 - 8.00 + 43.21
+//   - 9.60 - 118.80 - 5.00 - 1.50 - 3.00 - 2.00 + 15.00, the invoice.
+// - EffectiveCost 623.21 = 192.00 + 11.50 + 4.40 + 70.00 + 100.00 + 22.00 + 119.00 + 231.00
+//   - 25.00 - 12.00 - 8.00 + 43.21 - 9.60 - 118.80 - 5.00 - 1.50 - 3.00 - 2.00 + 15.00, which is
+//   also the bill less its upfront fees plus their share of January: 3028.01 - (438.00 + 2190.00
+//   + 100.00 - 100.00) + 37.20 + 186.00 = 623.21. (Before the fix: 961.21, the RI's 438.00 upfront
+//   counted twice and the returned plan's refund -100.00 counted once.)
+// - ListCost 3802.31 = 192.00 + 11.50 + 438.00 + 37.20 + 134.40 + 100.00 + 2190.00 + 186.00
+//   + 170.00 + 330.00 + 100.00 - 100.00 - 25.00 - 12.00 - 8.00 + 43.21 + 15.00.
+// - ContractedCost 3662.41 = ListCost 3802.31 less the discounts it keeps: 3802.31 - 9.60 - 118.80
+//   (the EDP, through the net costs 182.40, 2080.50, 176.70) - 5.00 - 1.50 - 3.00 - 2.00.
+#[test]
+fn every_line_item_type_maps_to_focus_costs_by_hand() {
+    for (file, format) in [
+        ("aws-cur/line-item-types-2025-01.csv", "aws-cur (csv, detected)"),
+        ("aws-cur2/line-item-types-2025-01.csv", "aws-cur2 (csv, detected)"),
+    ] {
+        let lake = Lake::new();
+        let run = lake.ingest_ok(&[&fixture(file)], &[]);
+        assert!(run.stdout.contains(format), "{file}: {}", run.stdout);
+        assert_eq!(
+            lake.rows(
+                r#"SELECT "x_SourceLineItemId", "x_LineItemType", "BilledCost", "EffectiveCost", "ListCost",
+                          "ContractedCost", "ChargeCategory", "ChargeClass", "CommitmentDiscountStatus"
+                   FROM line_items ORDER BY 1"#
+            ),
+            vec![
+                "li-01,Usage,192,192,192,182.4,Usage,,",
+                "li-02,Usage,11.5,11.5,11.5,11.5,Usage,,",
+                "li-03,Fee,438,0,438,438,Purchase,,",
+                "li-04,RIFee,37.2,4.4,37.2,37.2,Purchase,,Unused",
+                "li-05,DiscountedUsage,0,70,134.4,134.4,Usage,,Used",
+                "li-06,Fee,100,100,100,100,Purchase,,",
+                "li-07,SavingsPlanUpfrontFee,2190,0,2190,2080.5,Purchase,,",
+                "li-08,SavingsPlanRecurringFee,186,22,186,176.7,Purchase,,Unused",
+                "li-09,SavingsPlanCoveredUsage,170,119,170,170,Usage,,Used",
+                "li-10,SavingsPlanCoveredUsage,330,231,330,330,Usage,,Used",
+                "li-11,SavingsPlanNegation,-170,0,0,0,Usage,,Used",
+                "li-12,SavingsPlanNegation,-330,0,0,0,Usage,,Used",
+                "li-13,SavingsPlanUpfrontFee,100,0,100,100,Purchase,,",
+                "li-14,Refund,-100,0,-100,-100,Purchase,,",
+                "li-15,Credit,-25,-25,-25,-25,Credit,,",
+                "li-16,Refund,-12,-12,-12,-12,Usage,,",
+                "li-17,Refund,-8,-8,-8,-8,Usage,Correction,",
+                "li-18,Tax,43.21,43.21,43.21,43.21,Tax,,",
+                "li-19,EdpDiscount,-9.6,-9.6,0,0,Credit,,",
+                "li-20,EdpDiscount,-118.8,-118.8,0,0,Credit,,",
+                "li-21,PrivateRateDiscount,-5,-5,0,-5,Credit,,",
+                "li-22,BundledDiscount,-1.5,-1.5,0,-1.5,Credit,,",
+                "li-23,SppDiscount,-3,-3,0,-3,Credit,,",
+                "li-24,RiVolumeDiscount,-2,-2,0,-2,Credit,,",
+                "li-25,FlatRateSubscription,15,15,15,15,Purchase,,",
+            ],
+            "{file}"
+        );
+        // Per line item type, from the rows above.
+        assert_eq!(
+            lake.rows(
+                r#"SELECT "x_LineItemType", count(*), sum("BilledCost"), sum("EffectiveCost"), sum("ListCost"),
+                          sum("ContractedCost")
+                   FROM line_items GROUP BY 1 HAVING count(*) > 1 ORDER BY 1"#
+            ),
+            vec![
+                // 438.00 + 100.00; only the support fee is amortized cost.
+                "EdpDiscount,2,-128.4,-128.4,0,0",
+                "Fee,2,538,100,538,538",
+                // -100.00 - 12.00 - 8.00; the Savings Plan refund is 0 amortized.
+                "Refund,3,-120,-20,-120,-120",
+                "SavingsPlanCoveredUsage,2,500,350,500,500",
+                "SavingsPlanNegation,2,-500,0,0,0",
+                // 2190.00 + 100.00.
+                "SavingsPlanUpfrontFee,2,2290,0,2290,2180.5",
+                "Usage,2,203.5,203.5,203.5,193.9",
+            ],
+            "{file}"
+        );
+        assert_eq!(
+            lake.value(
+                r#"SELECT count(*), sum("BilledCost"), sum("EffectiveCost"), sum("ListCost"), sum("ContractedCost")
+                   FROM line_items"#
+            ),
+            "25,3028.01,623.21,3802.31,3662.41",
+            "{file}"
+        );
+        // The upfront Fee names its reservation; the negation repeats the covered hours, which
+        // are consumed once (li-09).
+        assert_eq!(
+            lake.rows(
+                r#"SELECT "x_SourceLineItemId", "CommitmentDiscountId", "CommitmentDiscountType", "ConsumedQuantity"
+                   FROM line_items WHERE "x_SourceLineItemId" IN ('li-03', 'li-09', 'li-11') ORDER BY 1"#
+            ),
+            vec![
+                "li-03,arn:aws:ec2:us-east-1:111122223333:reserved-instances/ri-0001,Reservation,",
+                "li-09,arn:aws:savingsplans::111122223333:savingsplan/a1b2c3d4-0001,Savings Plan,500",
+                "li-11,arn:aws:savingsplans::111122223333:savingsplan/a1b2c3d4-0001,Savings Plan,",
+            ],
+            "{file}"
+        );
+    }
+}
