@@ -369,6 +369,13 @@ fn demo_writes_the_weekly_report_and_says_where() {
     assert!(text.contains(r#"data-exact="75625.0318622509">$75,625.03<"#), "month to date equals the data");
     let by_team = read(&reports, "weekly_by_team.csv");
     assert!(by_team.lines().nth(1).unwrap().starts_with("USD,fraud,data,1697.24775845165792809471,"), "{by_team}");
+    // weekly_by_org and weekly_by_team changed in prior_month_to_date only: the demo's RDS refund
+    // (-180.00, dated 1 September) was a Credit and so split over the teams with tax and credits
+    // (the demo rule `tax-and-credits`). A refund is now a Usage row (FOCUS counts refunds in the
+    // category of what they give back; README "How AWS CUR maps to FOCUS"), and with no resource
+    // or tag it is unallocated: unallocated 5374.4800546706 - 180 = 5194.4800546706, and the
+    // orgs' shares come back (data +53.17, core-product +44.15, payments +43.82, growth +21.62,
+    // platform +17.24: 180.00). Week figures and totals are unchanged.
     for table in [
         "weekly_by_org",
         "weekly_by_team",
