@@ -21,6 +21,8 @@ mod parts;
 mod reconcile;
 pub mod replace;
 pub mod s3;
+mod s3_keys;
+mod s3_select;
 pub mod service_category;
 pub mod source;
 

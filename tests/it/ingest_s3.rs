@@ -240,14 +240,20 @@ fn legacy_cur() -> (String, Vec<String>) {
 /// 1000 rows) and the current one (all 1281 rows in two parts, each with the
 /// header, as AWS splits them). The period-level manifest names the current one.
 fn upload_legacy(moto: &Moto) {
+    upload_legacy_listed_as(moto, LEGACY_DIR, LEGACY_DIR);
+}
+
+/// [`upload_legacy`] with its objects under `stored` and its manifests
+/// naming them under `listed` (a report created without a prefix has both
+/// start with `/`).
+fn upload_legacy_listed_as(moto: &Moto, stored: &str, listed: &str) {
     let (header, rows) = legacy_cur();
     let part = |rows: &[String]| gzip(&(header.clone() + &rows.concat()));
-    let stale_key = format!("{LEGACY_DIR}/{STALE}/daily-1.csv.gz");
-    moto.put(&stale_key, &part(&rows[..1000]));
-    let current_keys =
-        [format!("{LEGACY_DIR}/{CURRENT}/daily-1.csv.gz"), format!("{LEGACY_DIR}/{CURRENT}/daily-2.csv.gz")];
-    moto.put(&current_keys[0], &part(&rows[..640]));
-    moto.put(&current_keys[1], &part(&rows[640..]));
+    moto.put(&format!("{stored}/{STALE}/daily-1.csv.gz"), &part(&rows[..1000]));
+    moto.put(&format!("{stored}/{CURRENT}/daily-1.csv.gz"), &part(&rows[..640]));
+    moto.put(&format!("{stored}/{CURRENT}/daily-2.csv.gz"), &part(&rows[640..]));
+    let stale_key = format!("{listed}/{STALE}/daily-1.csv.gz");
+    let current_keys = [format!("{listed}/{CURRENT}/daily-1.csv.gz"), format!("{listed}/{CURRENT}/daily-2.csv.gz")];
     let manifest = |assembly: &str, keys: &[String]| {
         format!(
             r#"{{"assemblyId":"{assembly}","account":"123412340534","charset":"UTF-8","compression":"GZIP",
@@ -257,9 +263,9 @@ fn upload_legacy(moto: &Moto) {
         )
     };
     // Each assembly keeps its own copy of its manifest; tally must not read those.
-    moto.put(&format!("{LEGACY_DIR}/{STALE}/daily-Manifest.json"), manifest(STALE, &[stale_key]).as_bytes());
-    moto.put(&format!("{LEGACY_DIR}/{CURRENT}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
-    moto.put(&format!("{LEGACY_DIR}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
+    moto.put(&format!("{stored}/{STALE}/daily-Manifest.json"), manifest(STALE, &[stale_key]).as_bytes());
+    moto.put(&format!("{stored}/{CURRENT}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
+    moto.put(&format!("{stored}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
 }
 
 /// A CUR 2.0 execution: `data` under `data/BILLING_PERIOD=2025-01/`, and its
@@ -339,6 +345,111 @@ fn legacy_cur_reads_only_the_current_assembly() {
         !lake.path.join("_staging").exists() || snapshot(&lake.path.join("_staging")).is_empty(),
         "downloads are removed after the run"
     );
+}
+
+/// Where a report created without a report path prefix keeps its files.
+const NO_PREFIX_DIR: &str = "/daily/20231101-20231201";
+
+#[test]
+fn report_created_without_a_prefix_is_read_at_its_keys_starting_with_a_slash() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    // AWS delivers such a report under `/daily/...`, and its manifests list `/daily/...` keys.
+    upload_legacy_listed_as(&moto, NO_PREFIX_DIR, NO_PREFIX_DIR);
+    let read_current = format!("read s3://billing//daily 2023-11: assembly {CURRENT}, 2 file(s)");
+    // The sample's 1281 rows once, per part as in legacy_cur_reads_only_the_current_assembly (Python decimal).
+    let parts = vec![
+        format!("s3://billing/{NO_PREFIX_DIR}/{CURRENT}/daily-1.csv.gz,640,0.6412203772,0.6412203772"),
+        format!("s3://billing/{NO_PREFIX_DIR}/{CURRENT}/daily-2.csv.gz,641,1.0410883202,1.0410883202"),
+    ];
+    let by_file = "SELECT source_file, rows_read, source_cost, landed_cost FROM ingests ORDER BY source_file";
+
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(run.stdout.contains(&read_current), "{}", run.stdout);
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    assert_eq!(lake.rows(by_file), parts);
+    assert_eq!(
+        lake.value("SELECT report, manifest FROM s3_deliveries"),
+        format!("s3://billing//daily,s3://billing/{NO_PREFIX_DIR}/daily-Manifest.json")
+    );
+    assert!(
+        !lake.path.join("_staging").exists() || snapshot(&lake.path.join("_staging")).is_empty(),
+        "downloads are removed after the run"
+    );
+
+    // The daily run finds the same manifest (by its ETag) unchanged.
+    let before = snapshot(&lake.path);
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(
+        run.stdout.contains(&format!("skipped s3://billing//daily 2023-11: assembly {CURRENT} unchanged")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(snapshot(&lake.path), before);
+
+    // Decoys at the same keys without the `/`: the stale assembly's first 1000 rows in
+    // each. A request that lost the `/` would read these.
+    let (header, rows) = legacy_cur();
+    let stale = gzip(&(header + &rows[..1000].concat()));
+    for part in ["daily-1.csv.gz", "daily-2.csv.gz"] {
+        moto.put(&format!("daily/20231101-20231201/{CURRENT}/{part}"), &stale);
+    }
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(run.stdout.contains(&read_current), "{}", run.stdout);
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    assert_eq!(lake.rows(by_file), parts);
+
+    // s3://billing/daily (as the console shows the report's folder) finds it as well.
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing/daily", &[]);
+    assert!(run.stdout.contains(&read_current), "{}", run.stdout);
+    assert_eq!(lake.rows(by_file), parts);
+}
+
+#[test]
+fn slash_keys_of_a_manifest_over_objects_without_the_slash_are_read_without_it() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    // The manifests say `/daily/...`; the bucket holds only `daily/...` (manifests included).
+    upload_legacy_listed_as(&moto, "daily/20231101-20231201", NO_PREFIX_DIR);
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(run.stdout.contains(&format!("read s3://billing/daily 2023-11: assembly {CURRENT}")), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!(
+            "s3://billing/daily/20231101-20231201/daily-Manifest.json lists s3://billing/{NO_PREFIX_DIR}/{CURRENT}/\
+             daily-1.csv.gz, which is not in the bucket: reading s3://billing/daily/20231101-20231201/{CURRENT}/\
+             daily-1.csv.gz, the same key without its leading /"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    assert_eq!(
+        lake.rows("SELECT source_file, rows_read FROM ingests ORDER BY source_file"),
+        vec![
+            format!("s3://billing/daily/20231101-20231201/{CURRENT}/daily-1.csv.gz,640"),
+            format!("s3://billing/daily/20231101-20231201/{CURRENT}/daily-2.csv.gz,641"),
+        ]
+    );
+
+    // Neither key: the run stops, naming both, and the lake is as it was.
+    moto.delete(&format!("daily/20231101-20231201/{CURRENT}/daily-2.csv.gz"));
+    let lake = Lake::new();
+    let run = ingest(&lake, &moto, "s3://billing", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: s3://billing/daily/20231101-20231201/daily-Manifest.json: lists \
+             s3://billing/{NO_PREFIX_DIR}/{CURRENT}/daily-2.csv.gz, which is not in the bucket nor \
+             s3://billing/daily/20231101-20231201/{CURRENT}/daily-2.csv.gz"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!lake.path.join("line_items").exists());
 }
 
 #[test]
