@@ -105,7 +105,11 @@ pub struct Options {
     pub allow_partial: bool,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
-    /// Endpoint and period filter for `s3://` inputs.
+    /// Only billing periods from this `YYYY-MM` on (`--since`): S3 deliveries of
+    /// earlier months are not downloaded, and rows of earlier billing periods
+    /// in any file are left out (counted, their units untouched).
+    pub since: Option<String>,
+    /// Endpoint for `s3://` inputs.
     pub s3: s3::S3Options,
 }
 
@@ -160,11 +164,6 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
         )));
     }
     let (remote, local): (Vec<String>, Vec<String>) = inputs.iter().cloned().partition(|i| s3::is_s3_url(i));
-    if options.s3.since.is_some() && remote.is_empty() {
-        return Err(IngestError::Input(
-            "--since picks billing periods of s3:// deliveries; local files are read whole".to_string(),
-        ));
-    }
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     if !local.is_empty() {
         let found = discover::discover(&local).map_err(IngestError::Input)?;
@@ -181,7 +180,11 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     }
     clear_stale_staging(lake).map_err(lake_error(&lake.root().join("_staging")))?;
     // Downloads land in staging; dropping `fetched` removes them, on every path out.
-    let fetched = if remote.is_empty() { None } else { Some(s3::fetch(lake, &remote, &options.s3).await?) };
+    let fetched = if remote.is_empty() {
+        None
+    } else {
+        Some(s3::fetch(lake, &remote, &options.s3, options.since.as_deref()).await?)
+    };
     files.extend(fetched.iter().flat_map(|f| f.files.iter().cloned()));
     let (s3_deliveries, s3_skipped) =
         fetched.as_ref().map(|f| (f.deliveries.clone(), f.skipped.clone())).unwrap_or_default();
@@ -230,6 +233,7 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
             source_file: name.clone(),
             source_sha256: sha.clone(),
             source_bytes: *bytes,
+            since: options.since.clone().unwrap_or_default(),
             ..Default::default()
         };
         if let Some(original) = original_of.get(sha.as_str()).filter(|o| **o != name.as_str()) {
@@ -375,21 +379,30 @@ fn ingest_file(
         mapper: mapper.as_ref(),
         header: &header.names,
         bytes: record.source_bytes,
+        since: since_start(options)?,
     };
     let summary = chunks::map_file(rows, &file, staged, record, quarantined, progress)?;
     notes.merge(&summary.notes);
     record.currency = summary.currency.unwrap_or_default();
-    record.billing_periods = summary
-        .periods
-        .iter()
-        .map(|p| crate::timestamp::year_month(*p))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect::<Vec<_>>()
-        .join(",");
+    record.billing_periods = months(&summary.periods);
+    record.skipped_periods = months(&summary.skipped_periods);
     record.normalised_values = notes.total();
     record.normalisations = notes.summary();
     Ok(())
+}
+
+/// `2024-11,2024-12` for billing period starts.
+fn months(periods: &BTreeSet<i64>) -> String {
+    let months: BTreeSet<String> = periods.iter().map(|p| crate::timestamp::year_month(*p)).collect();
+    months.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// `--since` as the first instant of its month.
+fn since_start(options: &Options) -> Result<Option<i64>, IngestError> {
+    let Some(since) = &options.since else { return Ok(None) };
+    crate::timestamp::month_start(since)
+        .map(Some)
+        .ok_or_else(|| IngestError::Input(format!("--since {since:?} is not a month: use YYYY-MM, e.g. 2025-01")))
 }
 
 /// A header that names one column twice, after the format's own reading of

@@ -36,8 +36,6 @@ const PARALLEL_DOWNLOADS: usize = 4;
 pub struct S3Options {
     /// An S3-compatible endpoint instead of AWS (`--s3-endpoint`).
     pub endpoint: Option<String>,
-    /// Only billing periods from this `YYYY-MM` on (`--since`).
-    pub since: Option<String>,
 }
 
 pub fn is_s3_url(input: &str) -> bool {
@@ -82,9 +80,14 @@ pub(super) struct Download {
 }
 
 /// Lists each `s3://bucket/prefix`, picks the current delivery of every
-/// report and billing period under it, and downloads those that are new or
-/// changed since the lake last ingested them.
-pub async fn fetch(lake: &Lake, inputs: &[String], options: &S3Options) -> Result<Fetched, IngestError> {
+/// report and billing period under it (from `since` on), and downloads those
+/// that are new or changed since the lake last ingested them.
+pub async fn fetch(
+    lake: &Lake,
+    inputs: &[String],
+    options: &S3Options,
+    since: Option<&str>,
+) -> Result<Fetched, IngestError> {
     let state_dir = lake.table_dir(deliveries::TABLE);
     let known = deliveries::latest(lake)
         .map_err(|source| IngestError::Lake { path: state_dir.display().to_string(), source })?;
@@ -104,7 +107,7 @@ pub async fn fetch(lake: &Lake, inputs: &[String], options: &S3Options) -> Resul
                 bucket
             }
         };
-        let prefix_of = s3_select::Prefix { input, bucket: &bucket, name: &name, since: options.since.as_deref() };
+        let prefix_of = s3_select::Prefix { input, bucket: &bucket, name: &name, since };
         // The whole bucket is first listed without telling `/x` from `x`; a sign of keys
         // starting with `/` has it listed again, telling them apart (see s3_keys).
         let mut listing = list(&bucket, &name, &prefix, false).await?;

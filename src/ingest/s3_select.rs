@@ -65,7 +65,10 @@ impl Prefix<'_> {
             let manifest_meta = &manifest_object.meta;
             let manifest_url = format!("s3://{name}/{}", manifest_object.key);
             let etag = manifest_meta.e_tag.clone().unwrap_or_default();
-            let previous = known.get(&(report.clone(), period.clone()));
+            // A delivery read with a later --since (or with one, and none now) left out rows wanted now.
+            let previous = known
+                .get(&(report.clone(), period.clone()))
+                .filter(|p| p.since.is_empty() || self.since.is_some_and(|since| since >= p.since.as_str()));
             // An unchanged manifest ETag means an unchanged manifest: no need to read it.
             if let Some(previous) = previous.filter(|p| !etag.is_empty() && p.manifest_etag == etag) {
                 selected.skipped.push(skip(unchanged(*layout, previous)));
@@ -140,6 +143,7 @@ impl Prefix<'_> {
                 manifest_etag: etag,
                 files: parsed.keys.len() as u64,
                 bytes,
+                since: self.since.unwrap_or_default().to_string(),
                 ..Default::default()
             });
         }
