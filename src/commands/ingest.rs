@@ -25,6 +25,8 @@ quarantined + before --since, and the cost likewise), and the lake's earlier mon
 s3://bucket/prefix reads the AWS deliveries under the prefix (legacy CUR and CUR 2.0 / Data
 Exports): only the files the current manifest of each report and month lists. A delivery already
 in the lake (same assembly or execution id and manifest ETag) is skipped, so a daily run is cheap.
+Keys are requested exactly as the manifest writes them, a leading / included (legacy reports
+created without a prefix live under /<report>/...: s3://bucket or s3://bucket/<report> finds them).
 Credentials come from the environment as for the AWS CLI (keys, web identity, ECS/EKS, EC2
 instance role; not ~/.aws profiles: see the README).
 
