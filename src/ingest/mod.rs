@@ -188,6 +188,7 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     files.extend(fetched.iter().flat_map(|f| f.files.iter().cloned()));
     let (s3_deliveries, s3_skipped) =
         fetched.as_ref().map(|f| (f.deliveries.clone(), f.skipped.clone())).unwrap_or_default();
+    let delivery_files = fetched.as_ref().map(|f| f.delivery_files.clone()).unwrap_or_default();
     if files.is_empty() {
         // Every S3 delivery was skipped: nothing to do, nothing written.
         let (run_id, files, units, changes, quarantined, periods) =
@@ -256,7 +257,10 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let units = staged.finish().map_err(lake_error(&staging))?;
     let outcome = reconcile::reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options)
         .await
-        .and_then(|outcome| record_commit(lake, outcome, s3_deliveries, s3_skipped, started_at));
+        .and_then(|outcome| {
+            let read = ReadDeliveries { deliveries: s3_deliveries, files: delivery_files, skipped: s3_skipped };
+            record_commit(lake, outcome, read, options.since.as_deref(), started_at)
+        });
     let _ = std::fs::remove_dir_all(&staging);
     outcome
 }
@@ -264,15 +268,25 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
 /// How `ingests.format` marks a byte-identical copy of a file read in the same run.
 pub const COPY_OF: &str = "copy of ";
 
-/// After a commit: log each unit's finality and the S3 deliveries read, and
-/// warn about invoiced periods that were restated.
+/// The S3 deliveries a run read (each with the `s3://` names of its data
+/// files) and those it skipped.
+struct ReadDeliveries {
+    deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
+    files: Vec<Vec<String>>,
+    skipped: Vec<s3::Skipped>,
+}
+
+/// After a commit: log each unit's finality and the S3 deliveries read (with
+/// `since` where it left rows of theirs out), and warn about invoiced periods
+/// that were restated.
 fn record_commit(
     lake: &Lake,
     mut outcome: Outcome,
-    mut deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
-    skipped: Vec<s3::Skipped>,
+    read: ReadDeliveries,
+    since: Option<&str>,
     at_micros: i64,
 ) -> Result<Outcome, IngestError> {
+    let ReadDeliveries { mut deliveries, files, skipped } = read;
     outcome.s3_skipped = skipped;
     if !outcome.committed {
         return Ok(outcome);
@@ -287,9 +301,11 @@ fn record_commit(
         );
     }
     crate::lake::periods::write_periods(lake, &outcome.run_id, &outcome.periods).map_err(lake_error(lake.root()))?;
-    for d in &mut deliveries {
+    for (d, names) in deliveries.iter_mut().zip(&files) {
         d.run_id = outcome.run_id.clone();
         d.ingested_at_micros = at_micros;
+        let left_out = outcome.files.iter().any(|f| f.rows_skipped > 0 && names.contains(&f.source_file));
+        d.since = since.filter(|_| left_out).unwrap_or_default().to_string();
     }
     crate::lake::deliveries::write_deliveries(lake, &outcome.run_id, &deliveries).map_err(lake_error(lake.root()))?;
     outcome.s3_deliveries = deliveries;

@@ -58,6 +58,8 @@ pub struct Fetched {
     pub files: Vec<(PathBuf, String)>,
     /// The deliveries downloaded, to be recorded once the run commits.
     pub deliveries: Vec<DeliveryRecord>,
+    /// The `s3://` names of each delivery's data files, in the order of `deliveries`.
+    pub delivery_files: Vec<Vec<String>>,
     pub skipped: Vec<Skipped>,
     dir: PathBuf,
 }
@@ -92,7 +94,8 @@ pub async fn fetch(
     let known = deliveries::latest(lake)
         .map_err(|source| IngestError::Lake { path: state_dir.display().to_string(), source })?;
     let dir = lake.root().join("_staging").join(format!("s3-{}", std::process::id()));
-    let mut fetched = Fetched { files: Vec::new(), deliveries: Vec::new(), skipped: Vec::new(), dir };
+    let mut fetched =
+        Fetched { files: Vec::new(), deliveries: Vec::new(), delivery_files: Vec::new(), skipped: Vec::new(), dir };
     let mut buckets: HashMap<String, Arc<Bucket>> = HashMap::new();
     let mut downloads = Vec::new();
 
@@ -119,6 +122,7 @@ pub async fn fetch(
         };
         fetched.skipped.extend(selected.skipped);
         fetched.deliveries.extend(selected.deliveries);
+        fetched.delivery_files.extend(selected.delivery_files);
         downloads.extend(selected.downloads);
     }
     warn_about_shared_periods(&fetched.deliveries);

@@ -27,6 +27,8 @@ pub(super) struct Selected {
     pub skipped: Vec<Skipped>,
     pub downloads: Vec<Download>,
     pub deliveries: Vec<DeliveryRecord>,
+    /// The `s3://` names of each delivery's data files, in the order of `deliveries`.
+    pub delivery_files: Vec<Vec<String>>,
 }
 
 impl Prefix<'_> {
@@ -65,7 +67,7 @@ impl Prefix<'_> {
             let manifest_meta = &manifest_object.meta;
             let manifest_url = format!("s3://{name}/{}", manifest_object.key);
             let etag = manifest_meta.e_tag.clone().unwrap_or_default();
-            // A delivery read with a later --since (or with one, and none now) left out rows wanted now.
+            // A delivery whose rows a later --since left out (or any, with none now) has rows wanted now.
             let previous = known
                 .get(&(report.clone(), period.clone()))
                 .filter(|p| p.since.is_empty() || self.since.is_some_and(|since| since >= p.since.as_str()));
@@ -100,6 +102,7 @@ impl Prefix<'_> {
                 return Ok(None);
             }
             let mut bytes = 0;
+            let mut names = Vec::new();
             for key in &parsed.keys {
                 let object = s3_keys::find(&objects, key).ok_or_else(|| {
                     let bare = key.strip_prefix('/').map(|bare| format!(" nor s3://{name}/{bare}")).unwrap_or_default();
@@ -120,6 +123,7 @@ impl Prefix<'_> {
                     );
                 }
                 bytes += object.meta.size;
+                names.push(format!("s3://{name}/{}", object.key));
                 selected.downloads.push(Download {
                     store: self.bucket.store_for(&object.key),
                     meta: object.meta.clone(),
@@ -143,9 +147,9 @@ impl Prefix<'_> {
                 manifest_etag: etag,
                 files: parsed.keys.len() as u64,
                 bytes,
-                since: self.since.unwrap_or_default().to_string(),
                 ..Default::default()
             });
+            selected.delivery_files.push(names);
         }
         Ok(Some(selected))
     }

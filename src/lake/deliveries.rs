@@ -35,8 +35,8 @@ pub struct DeliveryRecord {
     pub manifest_etag: String,
     pub files: u64,
     pub bytes: u64,
-    /// The `--since` month the run applied to the delivery's rows (empty:
-    /// none): rows of earlier billing periods were left out.
+    /// The `--since` month that left rows of this delivery out (empty: none
+    /// were): a later run with an earlier month, or none, reads it again.
     pub since: String,
 }
 
