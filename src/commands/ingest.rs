@@ -18,11 +18,15 @@ the summary shows each unit's line items and BilledCost before and after. A repl
 drops over 10% of a unit's cost or 25% of its line items (a stray row of another month, one
 part of a multi-part month) is refused unless --allow-shrink; so are line items two files
 both deliver, and part of a local AWS delivery whose manifest lists more (--allow-partial).
-A byte-identical copy of a file is read once.
+A byte-identical copy of a file is read once. --since YYYY-MM leaves out rows of earlier
+billing periods, in local files and S3 deliveries alike: they are counted (rows read = landed +
+quarantined + before --since, and the cost likewise), and the lake's earlier months stay as they are.
 
 s3://bucket/prefix reads the AWS deliveries under the prefix (legacy CUR and CUR 2.0 / Data
 Exports): only the files the current manifest of each report and month lists. A delivery already
 in the lake (same assembly or execution id and manifest ETag) is skipped, so a daily run is cheap.
+Keys are requested exactly as the manifest writes them, a leading / included (legacy reports
+created without a prefix live under /<report>/...: s3://bucket or s3://bucket/<report> finds them).
 Credentials come from the environment as for the AWS CLI (keys, web identity, ECS/EKS, EC2
 instance role; not ~/.aws profiles: see the README).
 
@@ -30,6 +34,7 @@ Examples:
   tally ingest cur/ --lake lake
   tally ingest 'exports/**/*.csv.gz' --lake lake --format aws-cur
   tally ingest focus.csv --lake lake --currency USD --allow-quarantine
+  tally ingest exports/ --lake lake --since 2025-01
   tally ingest s3://acme-billing/cur/ --lake lake --since 2025-01
   tally ingest s3://billing/exports --lake lake --s3-endpoint http://127.0.0.1:9000";
 
@@ -56,7 +61,9 @@ pub struct IngestArgs {
     /// Ingest some files of a delivery whose AWS manifest (beside them) lists more
     #[arg(long)]
     allow_partial: bool,
-    /// For s3:// inputs: only billing periods from this month on
+    /// Only billing periods from this month on: S3 deliveries of earlier months are not
+    /// downloaded, and rows of earlier billing periods in any file are left out (counted
+    /// in the summary; the lake's earlier months are untouched)
     #[arg(long, value_name = "YYYY-MM", value_parser = parse_month)]
     since: Option<String>,
     /// For s3:// inputs: an S3-compatible endpoint (MinIO, Ceph, R2...) instead of AWS;
@@ -123,7 +130,8 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         allow_shrink: args.allow_shrink,
         allow_partial: args.allow_partial,
         progress: !quiet,
-        s3: ingest::s3::S3Options { endpoint: args.s3_endpoint, since: args.since },
+        since: args.since,
+        s3: ingest::s3::S3Options { endpoint: args.s3_endpoint },
     };
     let outcome = ingest::run(&lake, &args.paths, &options).await?;
     if !quiet {
@@ -158,25 +166,47 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
         let (report, period) = (&d.report, &d.billing_period);
         println!("read {report} {period}: {id} {}, {} file(s), {} bytes", d.delivery_id, d.files, d.bytes);
     }
+    // A column for rows left out by --since only when there are some.
+    let since_column = outcome.files.iter().any(|f| f.rows_skipped > 0);
     let mut table = tabled::builder::Builder::default();
-    table.push_record(["file", "format", "rows", "landed", "quarantined", "source cost", "landed cost", "check"]);
+    let mut header = vec!["file", "format", "rows", "landed", "quarantined"];
+    header.extend(since_column.then_some("before --since"));
+    header.extend(["source cost", "landed cost", "check"]);
+    table.push_record(header);
+    let cost = |c: i128, currency: &str| {
+        format!("{} {currency}", money::format(c, money::SCALE as u32)).trim_end().to_string()
+    };
     for f in &outcome.files {
-        let balanced =
-            f.source_cost == f.landed_cost + f.quarantined_cost && f.rows_read == f.rows_landed + f.rows_quarantined;
-        table.push_record([
+        let mut row = vec![
             short_name(&f.source_file),
             f.format.clone(),
             f.rows_read.to_string(),
             f.rows_landed.to_string(),
             f.rows_quarantined.to_string(),
-            format!("{} {}", money::format(f.source_cost, money::SCALE as u32), f.currency),
-            format!("{} {}", money::format(f.landed_cost, money::SCALE as u32), f.currency),
-            if balanced { "ok".to_string() } else { "MISMATCH".to_string() },
+        ];
+        row.extend(since_column.then(|| f.rows_skipped.to_string()));
+        row.extend([
+            cost(f.source_cost, &f.currency),
+            cost(f.landed_cost, &f.currency),
+            if f.balances() { "ok".to_string() } else { "MISMATCH".to_string() },
         ]);
+        table.push_record(row);
     }
     let mut table = table.build();
     table.with(tabled::settings::Style::sharp());
     println!("{table}");
+    for f in outcome.files.iter().filter(|f| f.rows_skipped > 0) {
+        println!(
+            "skipped {} row(s) of billing periods before {} in {} ({}; source cost {}): not committed, the lake's \
+             months before {} are untouched",
+            f.rows_skipped,
+            f.since,
+            short_name(&f.source_file),
+            f.skipped_periods.replace(',', ", "),
+            cost(f.skipped_cost, &f.currency),
+            f.since
+        );
+    }
     for f in outcome.files.iter().filter(|f| f.normalised_values > 0) {
         println!("normalised in {}: {}", short_name(&f.source_file), f.normalisations);
     }

@@ -141,9 +141,6 @@ fn plan(args: &RunArgs, quiet: bool) -> Result<Plan, String> {
     if !args.sources.is_empty() {
         sources.paths = args.sources.clone();
     }
-    if sources.since.is_some() && !sources.paths.iter().any(|p| tally::ingest::s3::is_s3_url(p)) {
-        return Err("since picks billing periods of s3:// sources, and the sources have none".to_string());
-    }
     // --lake on the command line is a local folder; tally.toml's s3:// lake applies only without it.
     let lake_s3 = if args.lake.is_some() { None } else { config.lake_s3.clone() };
     Ok(Plan { config: path, lake, mappings, sources, progress: !quiet, lake_s3, derived })

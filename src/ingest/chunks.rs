@@ -45,6 +45,9 @@ pub(super) struct FileMapping<'f> {
     pub header: &'f [String],
     /// The file's size, where progress ends.
     pub bytes: u64,
+    /// `--since` as the first instant of its month: rows of earlier billing
+    /// periods are counted as skipped, not landed.
+    pub since: Option<i64>,
 }
 
 /// What a file's rows came to, besides the line items written and the
@@ -55,6 +58,8 @@ pub(super) struct FileSummary {
     pub currency: Option<String>,
     /// BillingPeriodStart of every landed row (microseconds).
     pub periods: BTreeSet<i64>,
+    /// BillingPeriodStart of every row left out by `--since`.
+    pub skipped_periods: BTreeSet<i64>,
     pub notes: Normalisations,
 }
 
@@ -78,6 +83,10 @@ struct Mapped {
     lines_landed: u64,
     source_cost: i128,
     quarantined_cost: i128,
+    /// Rows of billing periods before `--since`, and their source cost.
+    rows_skipped: u64,
+    skipped_cost: i128,
+    skipped_periods: BTreeSet<i64>,
     /// The first row at which a cost sum left the range of the lake's decimals.
     overflow_at: Option<u64>,
     quarantined: Vec<QuarantinedRow>,
@@ -213,17 +222,31 @@ fn map_chunk(chunk: &Chunk, file: &FileMapping, cache: &mut ParseCache) -> Mappe
         let mut item = LineItem::default();
         // Empty unless the format yields several line items per row (GCP credits).
         let mut extra = Vec::new();
-        let mapped = match bad_row {
+        let quarantine = |e: super::mapper::RowError| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","));
+        // A row's billing period is known once it is read and its dates checked.
+        let read = match bad_row {
             Some((reason, raw)) => Err(("(whole row)".to_string(), reason, raw)),
             None => mapper
                 .map(row, cache, &mut item, &mut out.notes)
                 .and_then(|()| super::mapper::check_dates(&item))
-                .and_then(|()| {
-                    super::mapper::check_currency(&mut item, row, file.header, currency_column, &mut out.notes)
-                })
-                .and_then(|()| mapper.extra_items(row, &item, &mut extra, &mut out.notes))
-                .map_err(|e| (e.column, e.message, row.iter().collect::<Vec<_>>().join(","))),
+                .map_err(quarantine),
         };
+        if read.is_ok()
+            && let (Some(since), Some(period)) = (file.since, item.billing_period_start)
+            && period < since
+        {
+            out.rows_skipped += 1;
+            out.skipped_periods.insert(period);
+            if money::add(&mut out.skipped_cost, source_cost.unwrap_or(0)).is_err() {
+                out.overflow_at.get_or_insert(row_number);
+            }
+            continue;
+        }
+        let mapped = read.and_then(|()| {
+            super::mapper::check_currency(&mut item, row, file.header, currency_column, &mut out.notes)
+                .and_then(|()| mapper.extra_items(row, &item, &mut extra, &mut out.notes))
+                .map_err(quarantine)
+        });
         match mapped {
             Ok(()) => {
                 let row_currency = item.billing_currency.unwrap_or_default();
@@ -297,6 +320,9 @@ fn write_in_order(
                 lines_landed,
                 source_cost,
                 quarantined_cost,
+                rows_skipped,
+                skipped_cost,
+                skipped_periods,
                 overflow_at,
                 quarantined: rows_quarantined,
                 currency,
@@ -359,14 +385,17 @@ fn write_in_order(
             record.rows_landed += rows_landed;
             record.lines_landed += lines_landed;
             record.rows_quarantined += rows_quarantined.len() as u64;
+            record.rows_skipped += rows_skipped;
             let summed = money::add(&mut record.source_cost, source_cost)
-                .and_then(|()| money::add(&mut record.quarantined_cost, quarantined_cost));
+                .and_then(|()| money::add(&mut record.quarantined_cost, quarantined_cost))
+                .and_then(|()| money::add(&mut record.skipped_cost, skipped_cost));
             if let Some(row) = overflow_at.or(summed.err().map(|_| chunk.first_row + chunk.len as u64 - 1)) {
                 let column = &file.mapper.cost_column().name;
                 return Err(file_error(name, format!("column {column}, by row {row}: the {}", money::Overflow)));
             }
             quarantined.extend(rows_quarantined);
             summary.periods.extend(periods);
+            summary.skipped_periods.extend(skipped_periods);
             summary.notes.merge(&notes);
             // The reader has stopped once the file is read: nobody to hand back to.
             let _ = free.send(chunk);

@@ -210,10 +210,16 @@ fn data_file_key(file: &str, bucket: &str) -> Result<String, String> {
     Ok(key.to_string())
 }
 
-/// Keys become local paths in staging: no empty, `.` or `..` segments.
+/// A key is requested exactly as written, so it must name one object that
+/// object_store can ask for: after an optional leading `/` (legacy reports
+/// created without a prefix, `/daily/20190501-20190601/...`), no empty, `.`
+/// or `..` segment, and a file name at the end.
 fn check_key(key: &str) -> Result<(), String> {
-    if key.is_empty() || key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
-        return Err(format!("unsafe or empty object key {key:?}"));
+    let rest = key.strip_prefix('/').unwrap_or(key);
+    if rest.is_empty() || rest.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(format!(
+            "unsafe or empty object key {key:?}: a key may start with one /, but has no empty, . or .. segments"
+        ));
     }
     Ok(())
 }
@@ -301,6 +307,27 @@ mod tests {
     }
 
     #[test]
+    fn keys_of_reports_created_without_a_prefix_keep_their_leading_slash() {
+        // AWS delivered such reports under `/<report>/...`, and their manifests say so.
+        let key = "/daily/20190501-20190601/9b7a5b3e-1c1d-4c3e-9f6a-2f0b1b2c3d4e/daily-1.csv.gz";
+        let json = LEGACY
+            .replace("cur/daily/20231101-20231201/9b7a5b3e-1c1d-4c3e-9f6a-2f0b1b2c3d4e/daily-1.csv.gz", key)
+            .replace("20231101T000000.000Z", "20190501T000000.000Z");
+        let m = parse(Layout::Cur, json.as_bytes(), "billing").unwrap();
+        assert_eq!(m.keys[0], key);
+        assert_eq!(m.period, "2019-05");
+        assert_eq!(
+            classify("/daily/20190501-20190601/daily-Manifest.json"),
+            Some(ManifestKey { layout: Layout::Cur, report_dir: "/daily".into(), period: "2019-05".into() })
+        );
+        assert_eq!(classify("/daily/20190501-20190601/9b7a/daily-Manifest.json"), None);
+        let cur2 = CUR2.replace("s3://billing/exports/", "s3://billing//");
+        let m = parse(Layout::Cur2, cur2.as_bytes(), "billing").unwrap();
+        assert_eq!(m.keys, vec!["/cur2/data/BILLING_PERIOD=2025-01/cur2-00001.snappy.parquet"]);
+        assert_eq!(classify("/cur2/metadata/BILLING_PERIOD=2025-01/cur2-Manifest.json").unwrap().report_dir, "/cur2");
+    }
+
+    #[test]
     fn cur2_manifest_data_files_become_keys_in_the_same_bucket() {
         let m = parse(Layout::Cur2, CUR2.as_bytes(), "billing").unwrap();
         assert_eq!(m.id, "5d1e7c1a-8d55-4f4b-b7d5-0c8a1f3c0e21");
@@ -318,6 +345,12 @@ mod tests {
         assert!(parse(Layout::Cur, zip.as_bytes(), "billing").unwrap_err().contains("ZIP is not supported"));
         let escape = LEGACY.replace("daily-2.csv.gz", "../../../etc/passwd");
         assert!(parse(Layout::Cur, escape.as_bytes(), "billing").unwrap_err().contains("unsafe"));
+        for unsafe_key in ["//daily/x.csv.gz", "/", "daily//x.csv.gz", "daily/x/", "/daily/./x.csv.gz", ""] {
+            let json = LEGACY
+                .replace("cur/daily/20231101-20231201/9b7a5b3e-1c1d-4c3e-9f6a-2f0b1b2c3d4e/daily-1.csv.gz", unsafe_key);
+            let err = parse(Layout::Cur, json.as_bytes(), "billing").unwrap_err();
+            assert!(err.contains(&format!("unsafe or empty object key {unsafe_key:?}")), "{err}");
+        }
         let bad_start = LEGACY.replace("20231101T000000.000Z", "soon");
         assert!(parse(Layout::Cur, bad_start.as_bytes(), "billing").unwrap_err().contains("not a date"));
     }

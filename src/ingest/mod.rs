@@ -22,6 +22,8 @@ mod parts;
 mod reconcile;
 pub mod replace;
 pub mod s3;
+mod s3_keys;
+mod s3_select;
 pub mod service_category;
 pub mod source;
 
@@ -104,7 +106,11 @@ pub struct Options {
     pub allow_partial: bool,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
-    /// Endpoint and period filter for `s3://` inputs.
+    /// Only billing periods from this `YYYY-MM` on (`--since`): S3 deliveries of
+    /// earlier months are not downloaded, and rows of earlier billing periods
+    /// in any file are left out (counted, their units untouched).
+    pub since: Option<String>,
+    /// Endpoint for `s3://` inputs.
     pub s3: s3::S3Options,
 }
 
@@ -159,11 +165,6 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
         )));
     }
     let (remote, local): (Vec<String>, Vec<String>) = inputs.iter().cloned().partition(|i| s3::is_s3_url(i));
-    if options.s3.since.is_some() && remote.is_empty() {
-        return Err(IngestError::Input(
-            "--since picks billing periods of s3:// deliveries; local files are read whole".to_string(),
-        ));
-    }
     let mut files: Vec<(PathBuf, String)> = Vec::new();
     if !local.is_empty() {
         let found = discover::discover(&local).map_err(IngestError::Input)?;
@@ -180,10 +181,15 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     }
     clear_stale_staging(lake).map_err(lake_error(&lake.root().join("_staging")))?;
     // Downloads land in staging; dropping `fetched` removes them, on every path out.
-    let fetched = if remote.is_empty() { None } else { Some(s3::fetch(lake, &remote, &options.s3).await?) };
+    let fetched = if remote.is_empty() {
+        None
+    } else {
+        Some(s3::fetch(lake, &remote, &options.s3, options.since.as_deref()).await?)
+    };
     files.extend(fetched.iter().flat_map(|f| f.files.iter().cloned()));
     let (s3_deliveries, s3_skipped) =
         fetched.as_ref().map(|f| (f.deliveries.clone(), f.skipped.clone())).unwrap_or_default();
+    let delivery_files = fetched.as_ref().map(|f| f.delivery_files.clone()).unwrap_or_default();
     if files.is_empty() {
         // Every S3 delivery was skipped: nothing to do, nothing written.
         let (run_id, files, units, changes, quarantined, periods) =
@@ -229,6 +235,7 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
             source_file: name.clone(),
             source_sha256: sha.clone(),
             source_bytes: *bytes,
+            since: options.since.clone().unwrap_or_default(),
             ..Default::default()
         };
         if let Some(original) = original_of.get(sha.as_str()).filter(|o| **o != name.as_str()) {
@@ -251,7 +258,10 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let units = staged.finish().map_err(lake_error(&staging))?;
     let outcome = reconcile::reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options)
         .await
-        .and_then(|outcome| record_commit(lake, outcome, s3_deliveries, s3_skipped, started_at));
+        .and_then(|outcome| {
+            let read = ReadDeliveries { deliveries: s3_deliveries, files: delivery_files, skipped: s3_skipped };
+            record_commit(lake, outcome, read, options.since.as_deref(), started_at)
+        });
     let _ = std::fs::remove_dir_all(&staging);
     outcome
 }
@@ -259,15 +269,25 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
 /// How `ingests.format` marks a byte-identical copy of a file read in the same run.
 pub const COPY_OF: &str = "copy of ";
 
-/// After a commit: log each unit's finality and the S3 deliveries read, and
-/// warn about invoiced periods that were restated.
+/// The S3 deliveries a run read (each with the `s3://` names of its data
+/// files) and those it skipped.
+struct ReadDeliveries {
+    deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
+    files: Vec<Vec<String>>,
+    skipped: Vec<s3::Skipped>,
+}
+
+/// After a commit: log each unit's finality and the S3 deliveries read (with
+/// `since` where it left rows of theirs out), and warn about invoiced periods
+/// that were restated.
 fn record_commit(
     lake: &Lake,
     mut outcome: Outcome,
-    mut deliveries: Vec<crate::lake::deliveries::DeliveryRecord>,
-    skipped: Vec<s3::Skipped>,
+    read: ReadDeliveries,
+    since: Option<&str>,
     at_micros: i64,
 ) -> Result<Outcome, IngestError> {
+    let ReadDeliveries { mut deliveries, files, skipped } = read;
     outcome.s3_skipped = skipped;
     if !outcome.committed {
         return Ok(outcome);
@@ -282,9 +302,11 @@ fn record_commit(
         );
     }
     crate::lake::periods::write_periods(lake, &outcome.run_id, &outcome.periods).map_err(lake_error(lake.root()))?;
-    for d in &mut deliveries {
+    for (d, names) in deliveries.iter_mut().zip(&files) {
         d.run_id = outcome.run_id.clone();
         d.ingested_at_micros = at_micros;
+        let left_out = outcome.files.iter().any(|f| f.rows_skipped > 0 && names.contains(&f.source_file));
+        d.since = since.filter(|_| left_out).unwrap_or_default().to_string();
     }
     crate::lake::deliveries::write_deliveries(lake, &outcome.run_id, &deliveries).map_err(lake_error(lake.root()))?;
     outcome.s3_deliveries = deliveries;
@@ -374,21 +396,30 @@ fn ingest_file(
         mapper: mapper.as_ref(),
         header: &header.names,
         bytes: record.source_bytes,
+        since: since_start(options)?,
     };
     let summary = chunks::map_file(rows, &file, staged, record, quarantined, progress)?;
     notes.merge(&summary.notes);
     record.currency = summary.currency.unwrap_or_default();
-    record.billing_periods = summary
-        .periods
-        .iter()
-        .map(|p| crate::timestamp::year_month(*p))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect::<Vec<_>>()
-        .join(",");
+    record.billing_periods = months(&summary.periods);
+    record.skipped_periods = months(&summary.skipped_periods);
     record.normalised_values = notes.total();
     record.normalisations = notes.summary();
     Ok(())
+}
+
+/// `2024-11,2024-12` for billing period starts.
+fn months(periods: &BTreeSet<i64>) -> String {
+    let months: BTreeSet<String> = periods.iter().map(|p| crate::timestamp::year_month(*p)).collect();
+    months.into_iter().collect::<Vec<_>>().join(",")
+}
+
+/// `--since` as the first instant of its month.
+fn since_start(options: &Options) -> Result<Option<i64>, IngestError> {
+    let Some(since) = &options.since else { return Ok(None) };
+    crate::timestamp::month_start(since)
+        .map(Some)
+        .ok_or_else(|| IngestError::Input(format!("--since {since:?} is not a month: use YYYY-MM, e.g. 2025-01")))
 }
 
 /// A header that names one column twice, after the format's own reading of

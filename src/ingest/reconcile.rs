@@ -30,20 +30,30 @@ pub(super) async fn reconcile_and_commit(
     for r in &mut records {
         let (rows, lines, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0, 0));
         r.landed_cost = cost;
-        if r.rows_read != r.rows_landed + r.rows_quarantined || rows != r.rows_landed || lines != r.lines_landed {
+        let accounted = r.rows_landed + r.rows_quarantined + r.rows_skipped;
+        if r.rows_read != accounted || rows != r.rows_landed || lines != r.lines_landed {
             problems.push(format!(
-                "{}: read {} rows, counted {} landed ({} line items) + {} quarantined, found {} rows ({} line items) \
-                 in the staged files",
-                r.source_file, r.rows_read, r.rows_landed, r.lines_landed, r.rows_quarantined, rows, lines
+                "{}: read {} rows, counted {} landed ({} line items) + {} quarantined + {} before --since, found {} \
+                 rows ({} line items) in the staged files",
+                r.source_file,
+                r.rows_read,
+                r.rows_landed,
+                r.lines_landed,
+                r.rows_quarantined,
+                r.rows_skipped,
+                rows,
+                lines
             ));
         }
-        if r.source_cost != cost + r.quarantined_cost {
+        let parts = cost.checked_add(r.quarantined_cost).and_then(|c| c.checked_add(r.skipped_cost));
+        if parts != Some(r.source_cost) {
             problems.push(format!(
-                "{}: source cost {} != landed {} + quarantined {}",
+                "{}: source cost {} != landed {} + quarantined {} + before --since {}",
                 r.source_file,
                 money::format(r.source_cost, money::SCALE as u32),
                 money::format(cost, money::SCALE as u32),
-                money::format(r.quarantined_cost, money::SCALE as u32)
+                money::format(r.quarantined_cost, money::SCALE as u32),
+                money::format(r.skipped_cost, money::SCALE as u32)
             ));
         }
     }

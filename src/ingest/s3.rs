@@ -8,6 +8,9 @@
 //! streamed to disk (memory stays bounded whatever the file size) and pinned to
 //! the ETag seen when listing, so a file AWS rewrites mid-run fails the run
 //! instead of mixing two deliveries.
+//!
+//! Keys are requested exactly as S3 holds them, leading `/` included (see
+//! [`super::s3_keys`]); which deliveries to read is [`super::s3_select`]'s.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -20,7 +23,8 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{BackoffConfig, ClientConfigKey, ClientOptions, GetOptions, ObjectMeta, ObjectStore, RetryConfig};
 
-use super::manifest::{self, Layout};
+use super::s3_keys::{self, Bucket, Listing};
+use super::s3_select;
 use super::{IngestError, file_error};
 use crate::lake::Lake;
 use crate::lake::deliveries::{self, DeliveryRecord};
@@ -32,8 +36,6 @@ const PARALLEL_DOWNLOADS: usize = 4;
 pub struct S3Options {
     /// An S3-compatible endpoint instead of AWS (`--s3-endpoint`).
     pub endpoint: Option<String>,
-    /// Only billing periods from this `YYYY-MM` on (`--since`).
-    pub since: Option<String>,
 }
 
 pub fn is_s3_url(input: &str) -> bool {
@@ -56,6 +58,8 @@ pub struct Fetched {
     pub files: Vec<(PathBuf, String)>,
     /// The deliveries downloaded, to be recorded once the run commits.
     pub deliveries: Vec<DeliveryRecord>,
+    /// The `s3://` names of each delivery's data files, in the order of `deliveries`.
+    pub delivery_files: Vec<Vec<String>>,
     pub skipped: Vec<Skipped>,
     dir: PathBuf,
 }
@@ -67,141 +71,73 @@ impl Drop for Fetched {
 }
 
 /// A data file to download.
-struct Download {
-    store: Arc<AmazonS3>,
-    meta: ObjectMeta,
-    name: String,
-    local: PathBuf,
+pub(super) struct Download {
+    pub store: Arc<AmazonS3>,
+    pub meta: ObjectMeta,
+    /// `s3://bucket/key`.
+    pub name: String,
+    /// The key as S3 holds it.
+    pub key: String,
+    pub local: PathBuf,
 }
 
 /// Lists each `s3://bucket/prefix`, picks the current delivery of every
-/// report and billing period under it, and downloads those that are new or
-/// changed since the lake last ingested them.
-pub async fn fetch(lake: &Lake, inputs: &[String], options: &S3Options) -> Result<Fetched, IngestError> {
+/// report and billing period under it (from `since` on), and downloads those
+/// that are new or changed since the lake last ingested them.
+pub async fn fetch(
+    lake: &Lake,
+    inputs: &[String],
+    options: &S3Options,
+    since: Option<&str>,
+) -> Result<Fetched, IngestError> {
     let state_dir = lake.table_dir(deliveries::TABLE);
     let known = deliveries::latest(lake)
         .map_err(|source| IngestError::Lake { path: state_dir.display().to_string(), source })?;
     let dir = lake.root().join("_staging").join(format!("s3-{}", std::process::id()));
-    let mut fetched = Fetched { files: Vec::new(), deliveries: Vec::new(), skipped: Vec::new(), dir };
-    let mut stores: HashMap<String, Arc<AmazonS3>> = HashMap::new();
+    let mut fetched =
+        Fetched { files: Vec::new(), deliveries: Vec::new(), delivery_files: Vec::new(), skipped: Vec::new(), dir };
+    let mut buckets: HashMap<String, Arc<Bucket>> = HashMap::new();
     let mut downloads = Vec::new();
 
     for input in inputs {
-        let (bucket, prefix) = parse_url(input).map_err(|e| file_error(input, e))?;
-        let store = match stores.get(&bucket) {
-            Some(store) => Arc::clone(store),
+        let (name, prefix) = parse_url(input).map_err(|e| file_error(input, e))?;
+        let bucket = match buckets.get(&name) {
+            Some(bucket) => Arc::clone(bucket),
             None => {
-                let store = Arc::new(build_store(&bucket, options).await.map_err(|e| file_error(input, e))?);
-                stores.insert(bucket.clone(), Arc::clone(&store));
-                store
+                let builder = store_builder(&name, options).await.map_err(|e| file_error(input, e))?;
+                let bucket = Arc::new(Bucket::new(&builder).map_err(|e| file_error(input, describe(&e)))?);
+                buckets.insert(name.clone(), Arc::clone(&bucket));
+                bucket
             }
         };
-        let listing = list(&store, &bucket, &prefix).await?;
-        let current = current_manifests(&listing);
-        if current.is_empty() {
-            return Err(file_error(
-                input,
-                format!(
-                    "no AWS billing manifest under this prefix ({} object(s) listed). tally looks for legacy CUR \
-                     <report>/<yyyymmdd-yyyymmdd>/<report>-Manifest.json and CUR 2.0 \
-                     <export>/metadata/BILLING_PERIOD=YYYY-MM/<export>-Manifest.json; point it at the bucket, \
-                     the report's prefix or a folder above it",
-                    listing.len()
-                ),
-            ));
-        }
-        let objects: HashMap<&str, &ObjectMeta> = listing.iter().map(|m| (m.location.as_ref(), m)).collect();
-        for ((report_dir, period), (layout, manifest_meta)) in &current {
-            let report = format!("s3://{bucket}/{report_dir}");
-            let skip = |reason: String| Skipped { report: report.clone(), billing_period: period.clone(), reason };
-            if let Some(since) = options.since.as_deref().filter(|since| period.as_str() < *since) {
-                fetched.skipped.push(skip(format!("before --since {since}")));
-                continue;
+        let prefix_of = s3_select::Prefix { input, bucket: &bucket, name: &name, since };
+        // The whole bucket is first listed without telling `/x` from `x`; a sign of keys
+        // starting with `/` has it listed again, telling them apart (see s3_keys).
+        let mut listing = list(&bucket, &name, &prefix, false).await?;
+        let selected = loop {
+            match prefix_of.select(&listing, &known).await? {
+                Some(selected) => break selected,
+                None => listing = list(&bucket, &name, &prefix, true).await?,
             }
-            let manifest_url = format!("s3://{bucket}/{}", manifest_meta.location);
-            let etag = manifest_meta.e_tag.clone().unwrap_or_default();
-            let previous = known.get(&(report.clone(), period.clone()));
-            // An unchanged manifest ETag means an unchanged manifest: no need to read it.
-            if let Some(previous) = previous.filter(|p| !etag.is_empty() && p.manifest_etag == etag) {
-                fetched.skipped.push(skip(unchanged(*layout, previous)));
-                continue;
-            }
-            let json = get_small(&store, manifest_meta).await.map_err(|e| file_error(&manifest_url, e))?;
-            let parsed = manifest::parse(*layout, &json, &bucket).map_err(|e| file_error(&manifest_url, e))?;
-            if parsed.period != *period {
-                return Err(file_error(
-                    &manifest_url,
-                    format!("billingPeriod.start is in {}, but the manifest sits under {period}", parsed.period),
-                ));
-            }
-            if let Some(previous) = previous.filter(|p| p.delivery_id == parsed.id && p.manifest_etag == etag) {
-                fetched.skipped.push(skip(unchanged(*layout, previous)));
-                continue;
-            }
-            if parsed.keys.is_empty() {
-                fetched.skipped.push(skip(format!("{} {} lists no data files", layout.id_name(), parsed.id)));
-                continue;
-            }
-            let mut bytes = 0;
-            for key in &parsed.keys {
-                let meta = objects.get(key.as_str()).ok_or_else(|| {
-                    file_error(
-                        &manifest_url,
-                        format!(
-                            "lists s3://{bucket}/{key}, which is not in the bucket (deleted by a lifecycle rule, \
-                             or outside the listed prefix {input}?)"
-                        ),
-                    )
-                })?;
-                bytes += meta.size;
-                downloads.push(Download {
-                    store: Arc::clone(&store),
-                    meta: (*meta).clone(),
-                    name: format!("s3://{bucket}/{key}"),
-                    local: fetched.dir.join(&bucket).join(key),
-                });
-            }
-            tracing::info!(
-                "downloading {report} {period}: {} {}, {} file(s), {bytes} bytes",
-                layout.id_name(),
-                parsed.id,
-                parsed.keys.len()
-            );
-            fetched.deliveries.push(DeliveryRecord {
-                report: report.clone(),
-                layout: layout.name().to_string(),
-                billing_period: period.clone(),
-                delivery_id: parsed.id,
-                manifest: manifest_url,
-                manifest_etag: etag,
-                files: parsed.keys.len() as u64,
-                bytes,
-                ..Default::default()
-            });
-        }
+        };
+        fetched.skipped.extend(selected.skipped);
+        fetched.deliveries.extend(selected.deliveries);
+        fetched.delivery_files.extend(selected.delivery_files);
+        downloads.extend(selected.downloads);
     }
     warn_about_shared_periods(&fetched.deliveries);
 
     downloads.sort_by(|a, b| a.name.cmp(&b.name));
     downloads.dedup_by(|a, b| a.name == b.name);
+    for (index, d) in downloads.iter_mut().enumerate() {
+        d.local = s3_keys::staging_path(&fetched.dir, index, &d.key).map_err(|e| file_error(&d.name, e))?;
+    }
     fetched.files = downloads.iter().map(|d| (d.local.clone(), d.name.clone())).collect();
     futures::stream::iter(downloads.into_iter().map(download))
         .buffer_unordered(PARALLEL_DOWNLOADS)
         .try_collect::<Vec<()>>()
         .await?;
     Ok(fetched)
-}
-
-fn unchanged(layout: Layout, previous: &DeliveryRecord) -> String {
-    let at = chrono::DateTime::from_timestamp_micros(previous.ingested_at_micros).unwrap_or_default();
-    format!(
-        "{} {} unchanged (manifest ETag {}), ingested {} by run {}",
-        layout.id_name(),
-        previous.delivery_id,
-        previous.manifest_etag,
-        at.format("%Y-%m-%d %H:%M UTC"),
-        previous.run_id
-    )
 }
 
 /// Two reports delivering the same month would add up if they cover the same
@@ -237,6 +173,11 @@ pub(crate) fn parse_url(url: &str) -> Result<(String, String), String> {
 /// An S3 client for `bucket`, configured as the AWS CLI would be from the
 /// environment (see README: credentials), pointed at `--s3-endpoint` if given.
 pub(crate) async fn build_store(bucket: &str, options: &S3Options) -> Result<AmazonS3, String> {
+    store_builder(bucket, options).await?.build().map_err(|e| describe(&e))
+}
+
+/// The configuration [`build_store`] builds.
+async fn store_builder(bucket: &str, options: &S3Options) -> Result<AmazonS3Builder, String> {
     let retry = RetryConfig {
         // Few, quick retries: a cron job should fail fast and clearly, and run again tomorrow.
         backoff: BackoffConfig {
@@ -286,7 +227,7 @@ pub(crate) async fn build_store(bucket: &str, options: &S3Options) -> Result<Ama
         }
         None => {}
     }
-    builder.build().map_err(|e| describe(&e))
+    Ok(builder)
 }
 
 /// `127.0.0.1:5000`, `localhost`, `[::1]:9000`.
@@ -298,45 +239,18 @@ fn is_loopback(host_port: &str) -> bool {
     host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-async fn list(store: &AmazonS3, bucket: &str, prefix: &str) -> Result<Vec<ObjectMeta>, IngestError> {
-    let url = if prefix.is_empty() { format!("s3://{bucket}") } else { format!("s3://{bucket}/{prefix}") };
-    let location = if prefix.is_empty() {
-        None
-    } else {
-        Some(ObjectPath::parse(prefix).map_err(|e| file_error(&url, format!("not a valid S3 prefix: {e}")))?)
-    };
-    store
-        .list(location.as_ref())
-        .try_collect()
-        .await
-        .map_err(|e| file_error(&url, format!("listing failed: {}", describe(&e))))
-}
-
-/// The current manifest of each (report folder, billing period).
-fn current_manifests(listing: &[ObjectMeta]) -> BTreeMap<(String, String), (Layout, ObjectMeta)> {
-    let mut current: BTreeMap<(String, String), (Layout, ObjectMeta)> = BTreeMap::new();
-    for meta in listing {
-        let Some(key) = manifest::classify(meta.location.as_ref()) else {
-            continue;
-        };
-        let slot = (key.report_dir, key.period);
-        // Data Exports "create new" keeps one manifest per execution: the latest is current.
-        let newer = |(_, seen): &(Layout, ObjectMeta)| {
-            (meta.last_modified, meta.location.as_ref()) > (seen.last_modified, seen.location.as_ref())
-        };
-        if current.get(&slot).is_none_or(newer) {
-            current.insert(slot, (key.layout, meta.clone()));
-        }
+async fn list(bucket: &Bucket, name: &str, prefix: &str, slash_keys: bool) -> Result<Listing, IngestError> {
+    let url = if prefix.is_empty() { format!("s3://{name}") } else { format!("s3://{name}/{prefix}") };
+    if !prefix.is_empty() {
+        ObjectPath::parse(prefix).map_err(|e| file_error(&url, format!("not a valid S3 prefix: {e}")))?;
     }
-    current
+    bucket.list(prefix, slash_keys).await.map_err(|e| file_error(&url, format!("listing failed: {}", describe(&e))))
 }
 
 /// Reads a manifest (small) into memory, pinned to the listed ETag.
-async fn get_small(store: &AmazonS3, meta: &ObjectMeta) -> Result<Vec<u8>, String> {
+pub(super) async fn get_small(store: &AmazonS3, meta: &ObjectMeta) -> object_store::Result<Vec<u8>> {
     let options = GetOptions { if_match: meta.e_tag.clone(), ..Default::default() };
-    let result = store.get_opts(&meta.location, options).await.map_err(|e| format!("read failed: {}", describe(&e)))?;
-    let bytes = result.bytes().await.map_err(|e| format!("read failed: {}", describe(&e)))?;
-    Ok(bytes.to_vec())
+    Ok(store.get_opts(&meta.location, options).await?.bytes().await?.to_vec())
 }
 
 /// Streams one object to its staging path, pinned to the listed ETag.
@@ -411,35 +325,5 @@ mod tests {
         for host in ["10.0.0.1:9000", "minio.internal", "[2001:db8::1]:80", "localhost.evil.com"] {
             assert!(!is_loopback(host), "{host}");
         }
-    }
-
-    #[test]
-    fn the_latest_cur2_manifest_of_a_period_is_current() {
-        let meta = |key: &str, minute: u32| ObjectMeta {
-            location: ObjectPath::parse(key).unwrap(),
-            last_modified: chrono::DateTime::from_timestamp(1_700_000_000 + 60 * minute as i64, 0).unwrap(),
-            size: 1,
-            e_tag: None,
-            version: None,
-        };
-        let listing = [
-            meta("x/cur2/metadata/BILLING_PERIOD=2025-01/e1/cur2-Manifest.json", 2),
-            meta("x/cur2/metadata/BILLING_PERIOD=2025-01/e2/cur2-Manifest.json", 1),
-            meta("x/cur2/data/BILLING_PERIOD=2025-01/e1/cur2-00001.csv.gz", 3),
-            meta("x/daily/20231101-20231201/daily-Manifest.json", 0),
-            meta("x/daily/20231101-20231201/a1/daily-Manifest.json", 5),
-        ];
-        let current = current_manifests(&listing);
-        let keys: Vec<(&str, &str, &str)> = current
-            .iter()
-            .map(|((dir, period), (_, m))| (dir.as_str(), period.as_str(), m.location.as_ref()))
-            .collect();
-        assert_eq!(
-            keys,
-            vec![
-                ("x/cur2", "2025-01", "x/cur2/metadata/BILLING_PERIOD=2025-01/e1/cur2-Manifest.json"),
-                ("x/daily", "2023-11", "x/daily/20231101-20231201/daily-Manifest.json"),
-            ]
-        );
     }
 }

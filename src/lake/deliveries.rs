@@ -35,6 +35,9 @@ pub struct DeliveryRecord {
     pub manifest_etag: String,
     pub files: u64,
     pub bytes: u64,
+    /// The `--since` month that left rows of this delivery out (empty: none
+    /// were): a later run with an earlier month, or none, reads it again.
+    pub since: String,
 }
 
 const STRINGS: [&str; 7] = ["run_id", "report", "layout", "billing_period", "delivery_id", "manifest", "manifest_etag"];
@@ -44,6 +47,8 @@ fn schema() -> Schema {
     fields.insert(1, Field::new("ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false));
     fields.push(Field::new("files", DataType::UInt64, false));
     fields.push(Field::new("bytes", DataType::UInt64, false));
+    // Newer than the columns above: files written before it lack it.
+    fields.push(Field::new("since", DataType::Utf8, true));
     Schema::new(fields)
 }
 
@@ -53,7 +58,7 @@ pub fn write_deliveries(lake: &Lake, run_id: &str, records: &[DeliveryRecord]) -
     };
     let mut strings: Vec<StringBuilder> = STRINGS.iter().map(|_| StringBuilder::new()).collect();
     let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
-    let (mut files, mut bytes) = (UInt64Builder::new(), UInt64Builder::new());
+    let (mut files, mut bytes, mut since) = (UInt64Builder::new(), UInt64Builder::new(), StringBuilder::new());
     for r in records {
         let values =
             [&r.run_id, &r.report, &r.layout, &r.billing_period, &r.delivery_id, &r.manifest, &r.manifest_etag];
@@ -63,11 +68,13 @@ pub fn write_deliveries(lake: &Lake, run_id: &str, records: &[DeliveryRecord]) -
         at.append_value(r.ingested_at_micros);
         files.append_value(r.files);
         bytes.append_value(r.bytes);
+        since.append_value(&r.since);
     }
     let mut columns: Vec<ArrayRef> = strings.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
     columns.insert(1, Arc::new(at.finish()));
     columns.push(Arc::new(files.finish()));
     columns.push(Arc::new(bytes.finish()));
+    columns.push(Arc::new(since.finish()));
     let batch = RecordBatch::try_new(Arc::new(schema()), columns).map_err(std::io::Error::other)?;
     write_parquet_atomic(&lake.table_dir(TABLE).join(stamped_name(first.ingested_at_micros, run_id)), &[batch])
 }
@@ -107,6 +114,7 @@ pub fn latest(lake: &Lake) -> std::io::Result<HashMap<(String, String), Delivery
                 .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>().cloned())
                 .ok_or_else(|| context(&"ingested_at"))?;
             let (files, bytes) = (count("files")?, count("bytes")?);
+            let since = batch.column_by_name("since").map(|c| c.as_string::<i32>().clone());
             for i in 0..batch.num_rows() {
                 let record = DeliveryRecord {
                     run_id: run.value(i).to_string(),
@@ -119,6 +127,7 @@ pub fn latest(lake: &Lake) -> std::io::Result<HashMap<(String, String), Delivery
                     manifest_etag: etag.value(i).to_string(),
                     files: files.value(i),
                     bytes: bytes.value(i),
+                    since: since.as_ref().filter(|s| s.is_valid(i)).map(|s| s.value(i).to_string()).unwrap_or_default(),
                 };
                 let key = (record.report.clone(), record.billing_period.clone());
                 match latest.get(&key) {
@@ -152,6 +161,7 @@ mod tests {
             manifest_etag: "\"e1\"".into(),
             files: 2,
             bytes: 10,
+            since: if id == "a2" { "2023-11".into() } else { String::new() },
         };
         write_deliveries(&lake, "run1", &[record(1_000_000, "2023-11", "a1"), record(1_000_000, "2023-12", "b1")])
             .unwrap();
@@ -163,5 +173,31 @@ mod tests {
             record(2_000_000, "2023-11", "a2")
         );
         assert_eq!(latest[&("s3://b/cur/daily".to_string(), "2023-12".to_string())].delivery_id, "b1");
+    }
+
+    #[test]
+    fn deliveries_recorded_before_the_since_column_read_back_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let record = DeliveryRecord {
+            report: "s3://b/cur/daily".into(),
+            billing_period: "2023-11".into(),
+            since: "2023-11".into(),
+            ..Default::default()
+        };
+        write_deliveries(&lake, "run1", std::slice::from_ref(&record)).unwrap();
+        // Rewrite the file as an older tally wrote it: every column but `since`.
+        let path = std::fs::read_dir(lake.table_dir(TABLE)).unwrap().next().unwrap().unwrap().path();
+        let batch = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        let old: Vec<usize> = (0..batch.num_columns() - 1).collect();
+        write_parquet_atomic(&path, &[batch.project(&old).unwrap()]).unwrap();
+        let read = &latest(&lake).unwrap()[&(record.report.clone(), record.billing_period.clone())];
+        assert_eq!(*read, DeliveryRecord { since: String::new(), ..record });
     }
 }

@@ -41,6 +41,23 @@ pub struct IngestRecord {
     pub normalised_values: u64,
     pub normalisations: String,
     pub status: String,
+    /// Rows of billing periods before `since`, left out, and their source cost:
+    /// rows read = landed + quarantined + skipped, and likewise the cost.
+    pub rows_skipped: u64,
+    pub skipped_cost: i128,
+    /// The billing periods of the skipped rows, `YYYY-MM,...`.
+    pub skipped_periods: String,
+    /// The `--since` month this run applied (empty: none).
+    pub since: String,
+}
+
+impl IngestRecord {
+    /// Rows read = landed + quarantined + left out by `--since`, and the
+    /// source cost = landed (as read back) + quarantined + left out.
+    pub fn balances(&self) -> bool {
+        let cost = self.landed_cost.checked_add(self.quarantined_cost).and_then(|c| c.checked_add(self.skipped_cost));
+        cost == Some(self.source_cost) && self.rows_read == self.rows_landed + self.rows_quarantined + self.rows_skipped
+    }
 }
 
 /// A row that could not be ingested.
@@ -67,6 +84,8 @@ pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std
         StringBuilder::new(),
         StringBuilder::new(),
     );
+    let (mut skipped, mut skipped_cost, mut skipped_periods, mut since) =
+        (UInt64Builder::new(), decimal(), StringBuilder::new(), StringBuilder::new());
     let mut at = TimestampMicrosecondBuilder::new().with_timezone("UTC");
     let (mut bytes, mut read, mut landed, mut quarantined, mut normalised) =
         (UInt64Builder::new(), UInt64Builder::new(), UInt64Builder::new(), UInt64Builder::new(), UInt64Builder::new());
@@ -89,27 +108,11 @@ pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std
         normalised.append_value(r.normalised_values);
         notes.append_value(&r.normalisations);
         status.append_value(&r.status);
+        skipped.append_value(r.rows_skipped);
+        skipped_cost.append_value(r.skipped_cost);
+        skipped_periods.append_value(&r.skipped_periods);
+        since.append_value(&r.since);
     }
-    let money_type = DataType::Decimal128(money::PRECISION, money::SCALE);
-    let schema = Schema::new(vec![
-        Field::new("run_id", DataType::Utf8, false),
-        Field::new("ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-        Field::new("source_file", DataType::Utf8, false),
-        Field::new("source_sha256", DataType::Utf8, false),
-        Field::new("source_bytes", DataType::UInt64, false),
-        Field::new("format", DataType::Utf8, false),
-        Field::new("rows_read", DataType::UInt64, false),
-        Field::new("rows_landed", DataType::UInt64, false),
-        Field::new("rows_quarantined", DataType::UInt64, false),
-        Field::new("source_cost", money_type.clone(), false),
-        Field::new("landed_cost", money_type.clone(), false),
-        Field::new("quarantined_cost", money_type, false),
-        Field::new("currency", DataType::Utf8, false),
-        Field::new("billing_periods", DataType::Utf8, false),
-        Field::new("normalised_values", DataType::UInt64, false),
-        Field::new("normalisations", DataType::Utf8, false),
-        Field::new("status", DataType::Utf8, false),
-    ]);
     let columns: Vec<ArrayRef> = vec![
         Arc::new(run.finish()),
         Arc::new(at.finish()),
@@ -128,12 +131,45 @@ pub fn write_ingests(lake: &Lake, run_id: &str, records: &[IngestRecord]) -> std
         Arc::new(normalised.finish()),
         Arc::new(notes.finish()),
         Arc::new(status.finish()),
+        Arc::new(skipped.finish()),
+        Arc::new(skipped_cost.finish()),
+        Arc::new(skipped_periods.finish()),
+        Arc::new(since.finish()),
     ];
-    let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(std::io::Error::other)?;
+    let batch = RecordBatch::try_new(ingests_schema(), columns).map_err(std::io::Error::other)?;
     // One file per attempt: the same input ingested twice is one run id, but two log entries.
     let attempt = records.first().map_or(0, |r| r.ingested_at_micros);
     let stamp = chrono::DateTime::from_timestamp_micros(attempt).unwrap_or_default().format("%Y%m%dT%H%M%S%.6fZ");
     write_parquet_atomic(&lake.table_dir("ingests").join(format!("{stamp}-{run_id}.parquet")), &[batch])
+}
+
+/// The `ingests` table. The columns after `status` came later and are
+/// nullable: files written before them read as null there.
+pub fn ingests_schema() -> Arc<Schema> {
+    let money_type = DataType::Decimal128(money::PRECISION, money::SCALE);
+    Arc::new(Schema::new(vec![
+        Field::new("run_id", DataType::Utf8, false),
+        Field::new("ingested_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("source_sha256", DataType::Utf8, false),
+        Field::new("source_bytes", DataType::UInt64, false),
+        Field::new("format", DataType::Utf8, false),
+        Field::new("rows_read", DataType::UInt64, false),
+        Field::new("rows_landed", DataType::UInt64, false),
+        Field::new("rows_quarantined", DataType::UInt64, false),
+        Field::new("source_cost", money_type.clone(), false),
+        Field::new("landed_cost", money_type.clone(), false),
+        Field::new("quarantined_cost", money_type.clone(), false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("billing_periods", DataType::Utf8, false),
+        Field::new("normalised_values", DataType::UInt64, false),
+        Field::new("normalisations", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("rows_skipped", DataType::UInt64, true),
+        Field::new("skipped_cost", money_type, true),
+        Field::new("skipped_periods", DataType::Utf8, true),
+        Field::new("since", DataType::Utf8, true),
+    ]))
 }
 
 pub fn write_quarantine(lake: &Lake, run_id: &str, rows: &[QuarantinedRow]) -> std::io::Result<()> {
@@ -166,4 +202,48 @@ pub fn write_quarantine(lake: &Lake, run_id: &str, rows: &[QuarantinedRow]) -> s
     ];
     let batch = RecordBatch::try_new(Arc::new(schema), columns).map_err(std::io::Error::other)?;
     write_parquet_atomic(&lake.table_dir("quarantine").join(format!("{run_id}.parquet")), &[batch])
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::UInt64Type;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn ingests_logged_before_the_since_columns_read_as_null_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = Lake::new(dir.path());
+        let record = |run: &str, at: i64, skipped: u64| IngestRecord {
+            run_id: run.into(),
+            ingested_at_micros: at,
+            source_file: format!("{run}.csv"),
+            rows_read: 3,
+            rows_skipped: skipped,
+            since: if skipped > 0 { "2025-01".into() } else { String::new() },
+            ..Default::default()
+        };
+        write_ingests(&lake, "old", &[record("old", 1_000_000, 0)]).unwrap();
+        // Rewrite it as an older tally wrote it: without the four columns after `status`.
+        let path = std::fs::read_dir(lake.table_dir("ingests")).unwrap().next().unwrap().unwrap().path();
+        let file = std::fs::File::open(&path).unwrap();
+        let batch = ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().next().unwrap().unwrap();
+        let old: Vec<usize> = (0..batch.num_columns() - 4).collect();
+        write_parquet_atomic(&path, &[batch.project(&old).unwrap()]).unwrap();
+        write_ingests(&lake, "new", &[record("new", 2_000_000, 2)]).unwrap();
+
+        let ctx = lake.session().await.unwrap();
+        let sql = "SELECT rows_read, coalesce(rows_skipped, 99) AS s FROM ingests ORDER BY ingested_at";
+        let batches = crate::lake::sql::query(&ctx, sql).await.unwrap().collect().await.unwrap();
+        let skipped: Vec<u64> = batches
+            .iter()
+            .flat_map(|b| {
+                let column = datafusion::arrow::compute::cast(b.column(1), &DataType::UInt64).unwrap();
+                column.as_primitive::<UInt64Type>().values().to_vec()
+            })
+            .collect();
+        assert_eq!(skipped, vec![99, 2], "the old file's rows_skipped is null");
+    }
 }

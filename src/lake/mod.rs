@@ -72,8 +72,12 @@ impl Lake {
     pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
         let ctx = sql::session(session_config());
         self.register_line_items(&ctx).await?;
+        let dir = self.table_dir("ingests");
+        if has_parquet(&dir) {
+            // Its schema, so ingests logged before its newer columns read as null there.
+            register_parquet_dir(&ctx, "ingests", &dir, Some(log::ingests_schema()), &[]).await?;
+        }
         for table in [
-            "ingests",
             "quarantine",
             "periods",
             deliveries::TABLE,

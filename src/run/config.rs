@@ -58,7 +58,7 @@ pub struct Sources {
     pub paths: Vec<String>,
     /// An S3-compatible endpoint for `s3://` inputs.
     pub s3_endpoint: Option<String>,
-    /// Only billing periods from this month on (`s3://` inputs).
+    /// Only billing periods from this month on: earlier S3 deliveries and rows are left out.
     pub since: Option<String>,
     /// Currency for files or rows that carry none.
     pub currency: Option<String>,
@@ -109,13 +109,6 @@ impl Config {
                 file: shown.to_string(),
                 line: line_of("since"),
                 message: format!("since = {since:?} is not a month: use YYYY-MM, e.g. \"2025-01\""),
-            });
-        }
-        if config.sources.since.is_some() && !config.sources.paths.iter().any(|p| crate::ingest::s3::is_s3_url(p)) {
-            return Err(ConfigError {
-                file: shown.to_string(),
-                line: line_of("since"),
-                message: "since picks billing periods of s3:// sources, and [sources] paths has none".to_string(),
             });
         }
         let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
@@ -189,7 +182,8 @@ mappings = "mappings"
 paths = ["exports/"]
 # paths = ["exports/", "s3://acme-billing/cur/"]
 
-# For s3:// sources: only billing periods from this month on.
+# Only billing periods from this month on: earlier S3 deliveries are not downloaded,
+# and rows of earlier billing periods in any source are left out (the lake keeps its own).
 # since = "2025-01"
 
 # For s3:// sources: an S3-compatible endpoint (MinIO, Ceph, R2) instead of AWS.

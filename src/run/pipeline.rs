@@ -317,8 +317,11 @@ async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary) -> Result<
             .insert(name.clone(), sha256_file(file).map_err(|e| other(anyhow::anyhow!("{name}: cannot read: {e}")))?);
     }
     let known = ingested_files(lake).await?;
-    let stale_folders: BTreeSet<PathBuf> =
-        names.iter().filter(|n| !known.up_to_date(n, &digests[*n])).map(|n| folder_of(n)).collect();
+    let stale_folders: BTreeSet<PathBuf> = names
+        .iter()
+        .filter(|n| !known.up_to_date(n, &digests[*n], plan.sources.since.as_deref()))
+        .map(|n| folder_of(n))
+        .collect();
     summary.ingest.local_files = names.len() as u64;
     let mut batch_folders = stale_folders;
     let options = ingest::Options {
@@ -328,7 +331,8 @@ async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary) -> Result<
         allow_shrink: plan.sources.allow_shrink,
         allow_partial: plan.sources.allow_partial,
         progress: plan.progress,
-        s3: ingest::s3::S3Options { endpoint: plan.sources.s3_endpoint.clone(), since: plan.sources.since.clone() },
+        since: plan.sources.since.clone(),
+        s3: ingest::s3::S3Options { endpoint: plan.sources.s3_endpoint.clone() },
     };
     let mut remote_pending = remote;
     // A replaced line-item file may have held rows of files outside the batch: re-read those too.
@@ -393,12 +397,14 @@ fn record_ingest(summary: &mut Summary, outcome: &ingest::Outcome) -> Result<(),
         step.rows_read += f.rows_read;
         step.rows_landed += f.rows_landed;
         step.rows_quarantined += f.rows_quarantined;
+        step.rows_skipped += f.rows_skipped;
         let s = step.sums.entry(f.currency.clone()).or_default();
         money::add(&mut s[0], f.source_cost)
             .and_then(|()| money::add(&mut s[1], f.landed_cost))
             .and_then(|()| money::add(&mut s[2], f.quarantined_cost))
+            .and_then(|()| money::add(&mut s[3], f.skipped_cost))
             .map_err(|e| other(anyhow::anyhow!("summing the run's {} cost: the {e}", f.currency)))?;
-        if f.source_cost != f.landed_cost + f.quarantined_cost || f.rows_read != f.rows_landed + f.rows_quarantined {
+        if !f.balances() {
             step.unbalanced_files += 1;
         }
     }
@@ -406,7 +412,11 @@ fn record_ingest(summary: &mut Summary, outcome: &ingest::Outcome) -> Result<(),
     step.cost = step
         .sums
         .iter()
-        .map(|(c, s)| (c.clone(), Reconciled { source: fmt(s[0]), landed: fmt(s[1]), quarantined: fmt(s[2]) }))
+        .map(|(c, s)| {
+            let reconciled =
+                Reconciled { source: fmt(s[0]), landed: fmt(s[1]), quarantined: fmt(s[2]), before_since: fmt(s[3]) };
+            (c.clone(), reconciled)
+        })
         .collect();
     Ok(())
 }
@@ -438,21 +448,39 @@ struct Known {
     present: HashMap<String, BTreeSet<String>>,
     /// (run id, source file) -> sha256, rows landed, for committed ingests.
     committed: HashMap<(String, String), (String, u64)>,
-    /// Latest committed (sha256, rows landed) per file, for files that landed no rows.
-    latest: HashMap<String, (i64, String, u64)>,
+    /// Latest committed ingest per file.
+    latest: HashMap<String, LatestIngest>,
     /// (provider, billing period, account) -> source files with rows in it.
     units: HashMap<(String, String, String), BTreeSet<String>>,
 }
 
+/// A file's latest committed ingest.
+#[derive(Default)]
+struct LatestIngest {
+    at: i64,
+    sha: String,
+    rows_landed: u64,
+    /// Rows it left out as before `since`, and that `since` (empty: none).
+    rows_skipped: u64,
+    since: String,
+}
+
 impl Known {
-    fn up_to_date(&self, name: &str, sha: &str) -> bool {
-        match self.present.get(name) {
-            Some(runs) => runs
-                .iter()
-                .all(|run| self.committed.get(&(run.clone(), name.to_string())).is_some_and(|(s, _)| s == sha)),
-            // A file with no rows in the lake is up to date if it was last read, committed, with no rows.
-            None => self.latest.get(name).is_some_and(|(_, s, rows)| s == sha && *rows == 0),
-        }
+    /// Whether the lake holds `name` as its bytes `sha` are now, read with
+    /// this run's `since`: a file whose last read left rows out as before a
+    /// later month than `since` (or with no `since` now) is read again.
+    fn up_to_date(&self, name: &str, sha: &str, since: Option<&str>) -> bool {
+        let latest = self.latest.get(name);
+        let left_out_nothing_wanted =
+            latest.is_none_or(|l| l.rows_skipped == 0 || since.is_some_and(|since| since >= l.since.as_str()));
+        left_out_nothing_wanted
+            && match self.present.get(name) {
+                Some(runs) => runs
+                    .iter()
+                    .all(|run| self.committed.get(&(run.clone(), name.to_string())).is_some_and(|(s, _)| s == sha)),
+                // A file with no rows in the lake is up to date if it was last read, committed, with no rows.
+                None => latest.is_some_and(|l| l.sha == sha && l.rows_landed == 0),
+            }
     }
 }
 
@@ -493,7 +521,8 @@ async fn ingested_files(lake: &Lake) -> Result<Known, RunError> {
     }
     let batches = crate::lake::sql::query(
         &ctx,
-        r#"SELECT run_id, source_file, source_sha256, rows_landed, CAST(ingested_at AS BIGINT) AS at
+        r#"SELECT run_id, source_file, source_sha256, rows_landed, CAST(ingested_at AS BIGINT) AS at,
+                  coalesce(rows_skipped, 0) AS rows_skipped, coalesce(since, '') AS since
                FROM ingests WHERE status = 'committed'"#,
     )
     .await
@@ -505,12 +534,22 @@ async fn ingested_files(lake: &Lake) -> Result<Known, RunError> {
         let c = strings(b)?;
         let rows = b.column(3).as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
         let at = b.column(4).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+        // `coalesce(.., 0)` may widen the type: cast, as for the strings.
+        let skipped = datafusion::arrow::compute::cast(b.column(5), &datafusion::arrow::datatypes::DataType::UInt64)
+            .map_err(other)?;
+        let skipped = skipped.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
         for row in 0..b.num_rows() {
             let (file, sha, landed) = (text(&c, 1, row), text(&c, 2, row), rows.value(row));
             known.committed.insert((text(&c, 0, row), file.clone()), (sha.clone(), landed));
-            let latest = known.latest.entry(file).or_insert((i64::MIN, String::new(), 0));
-            if at.value(row) >= latest.0 {
-                *latest = (at.value(row), sha, landed);
+            let latest = known.latest.entry(file).or_insert(LatestIngest { at: i64::MIN, ..Default::default() });
+            if at.value(row) >= latest.at {
+                *latest = LatestIngest {
+                    at: at.value(row),
+                    sha,
+                    rows_landed: landed,
+                    rows_skipped: skipped.value(row),
+                    since: text(&c, 6, row),
+                };
             }
         }
     }

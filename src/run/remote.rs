@@ -123,7 +123,7 @@ impl RemoteLake {
     pub async fn open(url: &str, cache: &Path, endpoint: Option<String>) -> Result<RemoteLake, RemoteError> {
         let fail = |message: String| RemoteError::Store { url: url.to_string(), message };
         let (bucket, prefix) = parse_url(url).map_err(fail)?;
-        let store = build_store(&bucket, &S3Options { endpoint, since: None }).await.map_err(fail)?;
+        let store = build_store(&bucket, &S3Options { endpoint }).await.map_err(fail)?;
         Ok(RemoteLake {
             url: url.trim_end_matches('/').to_string(),
             store: Arc::new(store),

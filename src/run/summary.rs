@@ -45,9 +45,11 @@ pub struct IngestStep {
     pub rows_read: u64,
     pub rows_landed: u64,
     pub rows_quarantined: u64,
-    /// Per currency: source cost read and cost landed (+ quarantined), which reconcile.
+    /// Rows of billing periods before `since`, left out.
+    pub rows_skipped: u64,
+    /// Per currency: source cost read and cost landed (+ quarantined, + left out by `since`), which reconcile.
     pub cost: BTreeMap<String, Reconciled>,
-    /// Every file balanced: rows and cost in = landed + quarantined.
+    /// Every file balanced: rows and cost in = landed + quarantined + left out by `since`.
     pub reconciled: bool,
     /// Line-item files (provider, billing period, account) written.
     pub units_written: u64,
@@ -56,9 +58,9 @@ pub struct IngestStep {
     pub s3_deliveries_read: u64,
     pub s3_deliveries_skipped: u64,
     pub duration_ms: u64,
-    /// Per currency: source, landed, quarantined, summed over the run's ingest passes.
+    /// Per currency: source, landed, quarantined, left out by `since`, summed over the run's ingest passes.
     #[serde(skip)]
-    pub sums: BTreeMap<String, [i128; 3]>,
+    pub sums: BTreeMap<String, [i128; 4]>,
     #[serde(skip)]
     pub unbalanced_files: u64,
 }
@@ -80,6 +82,8 @@ pub struct Reconciled {
     pub source: String,
     pub landed: String,
     pub quarantined: String,
+    /// Rows of billing periods before `since`, left out.
+    pub before_since: String,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -158,10 +162,11 @@ impl Summary {
             for (currency, c) in &i.cost {
                 let _ = writeln!(
                     out,
-                    "  {currency}: source {} = landed {} + quarantined {}{}",
+                    "  {currency}: source {} = landed {} + quarantined {}{}{}",
                     c.source,
                     c.landed,
                     c.quarantined,
+                    if i.rows_skipped > 0 { format!(" + before since {}", c.before_since) } else { String::new() },
                     if i.reconciled { " (reconciled)" } else { " (MISMATCH)" }
                 );
             }

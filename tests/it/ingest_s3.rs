@@ -24,7 +24,6 @@ const STALE: &str = "0f9d7c52-0a53-4b8e-9a63-6a1a4c1e0001";
 const CURRENT: &str = "7e2b1d4a-5c6f-4e80-8d1f-2b3c4d5e0002";
 const LEGACY_DIR: &str = "cur/daily/20231101-20231201";
 const CUR2_DATA: &str = "exports/cur2/data/BILLING_PERIOD=2025-01";
-const CUR2_META: &str = "exports/cur2/metadata/BILLING_PERIOD=2025-01";
 
 /// A moto S3 server on a loopback port of its choosing, killed on drop.
 pub(crate) struct Moto {
@@ -240,14 +239,20 @@ fn legacy_cur() -> (String, Vec<String>) {
 /// 1000 rows) and the current one (all 1281 rows in two parts, each with the
 /// header, as AWS splits them). The period-level manifest names the current one.
 fn upload_legacy(moto: &Moto) {
+    upload_legacy_listed_as(moto, LEGACY_DIR, LEGACY_DIR);
+}
+
+/// [`upload_legacy`] with its objects under `stored` and its manifests
+/// naming them under `listed` (a report created without a prefix has both
+/// start with `/`).
+fn upload_legacy_listed_as(moto: &Moto, stored: &str, listed: &str) {
     let (header, rows) = legacy_cur();
     let part = |rows: &[String]| gzip(&(header.clone() + &rows.concat()));
-    let stale_key = format!("{LEGACY_DIR}/{STALE}/daily-1.csv.gz");
-    moto.put(&stale_key, &part(&rows[..1000]));
-    let current_keys =
-        [format!("{LEGACY_DIR}/{CURRENT}/daily-1.csv.gz"), format!("{LEGACY_DIR}/{CURRENT}/daily-2.csv.gz")];
-    moto.put(&current_keys[0], &part(&rows[..640]));
-    moto.put(&current_keys[1], &part(&rows[640..]));
+    moto.put(&format!("{stored}/{STALE}/daily-1.csv.gz"), &part(&rows[..1000]));
+    moto.put(&format!("{stored}/{CURRENT}/daily-1.csv.gz"), &part(&rows[..640]));
+    moto.put(&format!("{stored}/{CURRENT}/daily-2.csv.gz"), &part(&rows[640..]));
+    let stale_key = format!("{listed}/{STALE}/daily-1.csv.gz");
+    let current_keys = [format!("{listed}/{CURRENT}/daily-1.csv.gz"), format!("{listed}/{CURRENT}/daily-2.csv.gz")];
     let manifest = |assembly: &str, keys: &[String]| {
         format!(
             r#"{{"assemblyId":"{assembly}","account":"123412340534","charset":"UTF-8","compression":"GZIP",
@@ -257,24 +262,36 @@ fn upload_legacy(moto: &Moto) {
         )
     };
     // Each assembly keeps its own copy of its manifest; tally must not read those.
-    moto.put(&format!("{LEGACY_DIR}/{STALE}/daily-Manifest.json"), manifest(STALE, &[stale_key]).as_bytes());
-    moto.put(&format!("{LEGACY_DIR}/{CURRENT}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
-    moto.put(&format!("{LEGACY_DIR}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
+    moto.put(&format!("{stored}/{STALE}/daily-Manifest.json"), manifest(STALE, &[stale_key]).as_bytes());
+    moto.put(&format!("{stored}/{CURRENT}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
+    moto.put(&format!("{stored}/daily-Manifest.json"), manifest(CURRENT, &current_keys).as_bytes());
 }
 
 /// A CUR 2.0 execution: `data` under `data/BILLING_PERIOD=2025-01/`, and its
 /// manifest (in `folder` for Data Exports' "create new files" mode).
 fn upload_cur2(moto: &Moto, execution: &str, folder: Option<&str>, file: &str, data: &[u8]) {
+    upload_cur2_of(moto, ("2025-01", "2025-02"), execution, folder, file, data);
+}
+
+/// [`upload_cur2`] for the billing period from `start` to `end` (`YYYY-MM`).
+fn upload_cur2_of(
+    moto: &Moto,
+    (start, end): (&str, &str),
+    execution: &str,
+    folder: Option<&str>,
+    file: &str,
+    data: &[u8],
+) {
     let sub = folder.map(|f| format!("/{f}")).unwrap_or_default();
-    let key = format!("{CUR2_DATA}{sub}/{file}");
+    let key = format!("exports/cur2/data/BILLING_PERIOD={start}{sub}/{file}");
     moto.put(&key, data);
     let manifest = format!(
         r#"{{"executionId":"{execution}","exportArn":"arn:aws:bcm-data-exports:us-east-1:111122223333:export/cur2-1",
            "exportName":"cur2","bucket":"{BUCKET}",
-           "billingPeriod":{{"start":"2025-01-01T00:00:00.000Z","end":"2025-02-01T00:00:00.000Z"}},
+           "billingPeriod":{{"start":"{start}-01T00:00:00.000Z","end":"{end}-01T00:00:00.000Z"}},
            "dataFiles":["s3://{BUCKET}/{key}"],"columns":[{{"name":"bill_invoice_id","type":"string"}}]}}"#
     );
-    moto.put(&format!("{CUR2_META}{sub}/cur2-Manifest.json"), manifest.as_bytes());
+    moto.put(&format!("exports/cur2/metadata/BILLING_PERIOD={start}{sub}/cur2-Manifest.json"), manifest.as_bytes());
 }
 
 fn cur2_parquet() -> Vec<u8> {
@@ -341,6 +358,111 @@ fn legacy_cur_reads_only_the_current_assembly() {
     );
 }
 
+/// Where a report created without a report path prefix keeps its files.
+const NO_PREFIX_DIR: &str = "/daily/20231101-20231201";
+
+#[test]
+fn report_created_without_a_prefix_is_read_at_its_keys_starting_with_a_slash() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    // AWS delivers such a report under `/daily/...`, and its manifests list `/daily/...` keys.
+    upload_legacy_listed_as(&moto, NO_PREFIX_DIR, NO_PREFIX_DIR);
+    let read_current = format!("read s3://billing//daily 2023-11: assembly {CURRENT}, 2 file(s)");
+    // The sample's 1281 rows once, per part as in legacy_cur_reads_only_the_current_assembly (Python decimal).
+    let parts = vec![
+        format!("s3://billing/{NO_PREFIX_DIR}/{CURRENT}/daily-1.csv.gz,640,0.6412203772,0.6412203772"),
+        format!("s3://billing/{NO_PREFIX_DIR}/{CURRENT}/daily-2.csv.gz,641,1.0410883202,1.0410883202"),
+    ];
+    let by_file = "SELECT source_file, rows_read, source_cost, landed_cost FROM ingests ORDER BY source_file";
+
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(run.stdout.contains(&read_current), "{}", run.stdout);
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    assert_eq!(lake.rows(by_file), parts);
+    assert_eq!(
+        lake.value("SELECT report, manifest FROM s3_deliveries"),
+        format!("s3://billing//daily,s3://billing/{NO_PREFIX_DIR}/daily-Manifest.json")
+    );
+    assert!(
+        !lake.path.join("_staging").exists() || snapshot(&lake.path.join("_staging")).is_empty(),
+        "downloads are removed after the run"
+    );
+
+    // The daily run finds the same manifest (by its ETag) unchanged.
+    let before = snapshot(&lake.path);
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(
+        run.stdout.contains(&format!("skipped s3://billing//daily 2023-11: assembly {CURRENT} unchanged")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(snapshot(&lake.path), before);
+
+    // Decoys at the same keys without the `/`: the stale assembly's first 1000 rows in
+    // each. A request that lost the `/` would read these.
+    let (header, rows) = legacy_cur();
+    let stale = gzip(&(header + &rows[..1000].concat()));
+    for part in ["daily-1.csv.gz", "daily-2.csv.gz"] {
+        moto.put(&format!("daily/20231101-20231201/{CURRENT}/{part}"), &stale);
+    }
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(run.stdout.contains(&read_current), "{}", run.stdout);
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    assert_eq!(lake.rows(by_file), parts);
+
+    // s3://billing/daily (as the console shows the report's folder) finds it as well.
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing/daily", &[]);
+    assert!(run.stdout.contains(&read_current), "{}", run.stdout);
+    assert_eq!(lake.rows(by_file), parts);
+}
+
+#[test]
+fn slash_keys_of_a_manifest_over_objects_without_the_slash_are_read_without_it() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    // The manifests say `/daily/...`; the bucket holds only `daily/...` (manifests included).
+    upload_legacy_listed_as(&moto, "daily/20231101-20231201", NO_PREFIX_DIR);
+    let lake = Lake::new();
+    let run = ingest_ok(&lake, &moto, "s3://billing", &[]);
+    assert!(run.stdout.contains(&format!("read s3://billing/daily 2023-11: assembly {CURRENT}")), "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&format!(
+            "s3://billing/daily/20231101-20231201/daily-Manifest.json lists s3://billing/{NO_PREFIX_DIR}/{CURRENT}/\
+             daily-1.csv.gz, which is not in the bucket: reading s3://billing/daily/20231101-20231201/{CURRENT}/\
+             daily-1.csv.gz, the same key without its leading /"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lake.totals(), "1281,1.6823086974,1.6823086974");
+    assert_eq!(
+        lake.rows("SELECT source_file, rows_read FROM ingests ORDER BY source_file"),
+        vec![
+            format!("s3://billing/daily/20231101-20231201/{CURRENT}/daily-1.csv.gz,640"),
+            format!("s3://billing/daily/20231101-20231201/{CURRENT}/daily-2.csv.gz,641"),
+        ]
+    );
+
+    // Neither key: the run stops, naming both, and the lake is as it was.
+    moto.delete(&format!("daily/20231101-20231201/{CURRENT}/daily-2.csv.gz"));
+    let lake = Lake::new();
+    let run = ingest(&lake, &moto, "s3://billing", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: s3://billing/daily/20231101-20231201/daily-Manifest.json: lists \
+             s3://billing/{NO_PREFIX_DIR}/{CURRENT}/daily-2.csv.gz, which is not in the bucket nor \
+             s3://billing/daily/20231101-20231201/{CURRENT}/daily-2.csv.gz"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!lake.path.join("line_items").exists());
+}
+
 #[test]
 fn cur2_export_beside_a_legacy_report_and_since() {
     let moto = Moto::start();
@@ -376,6 +498,83 @@ fn cur2_export_beside_a_legacy_report_and_since() {
     let bad = ingest(&lake, &moto, "s3://billing", &["--since", "2025-1"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("use YYYY-MM"), "{}", bad.stderr);
+}
+
+#[test]
+fn since_leaves_out_rows_of_earlier_months_that_a_later_delivery_carries() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    // The lake holds January: the hand-written month, 8 rows, billed 244.5428 (fixtures/README.md).
+    let lake = populated_lake();
+    let january = lake.data_files();
+    // February's delivery carries January's 8 rows again, then one February row: li-0001
+    // moved to 2025-02, unblended (= billed) 4.608.
+    let csv = cur2_csv(None, false);
+    let february_row = csv
+        .lines()
+        .nth(1)
+        .unwrap()
+        .replace("li-0001", "li-0201")
+        .replace("2025-02-01T00:00:00Z", "2025-03-01T00:00:00Z")
+        .replace("2025-01-02T00:00:00Z", "2025-02-02T00:00:00Z")
+        .replace("2025-01-01T00:00:00Z", "2025-02-01T00:00:00Z");
+    assert!(february_row.contains(",2025-02-01T00:00:00Z,2025-03-01T00:00:00Z,") && february_row.contains(",4.608,"));
+    let delivery = gzip(&format!("{csv}{february_row}\n"));
+    upload_cur2_of(&moto, ("2025-02", "2025-03"), "exec-feb", None, "cur2-00001.csv.gz", &delivery);
+    let file = "s3://billing/exports/cur2/data/BILLING_PERIOD=2025-02/cur2-00001.csv.gz";
+
+    let run = ingest_ok(&lake, &moto, "s3://billing/exports", &["--since", "2025-02"]);
+    assert!(
+        run.stdout.contains("read s3://billing/exports/cur2 2025-02: execution exec-feb, 1 file(s)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "skipped 8 row(s) of billing periods before 2025-02 in BILLING_PERIOD=2025-02/cur2-00001.csv.gz \
+             (2025-01; source cost 244.5428 USD): not committed, the lake's months before 2025-02 are untouched"
+        ),
+        "{}",
+        run.stdout
+    );
+    // 9 rows read: 1 landed (4.608), 8 left out (244.5428); 244.5428 + 4.608 = 249.1508.
+    assert_eq!(
+        lake.value(&format!(
+            "SELECT rows_read, rows_landed, rows_skipped, source_cost, landed_cost, skipped_cost FROM ingests \
+             WHERE source_file = '{file}'"
+        )),
+        "9,1,8,249.1508,4.608,244.5428"
+    );
+    assert_eq!(
+        lake.rows(r#"SELECT billing_period, count(*), sum("BilledCost") FROM line_items GROUP BY 1 ORDER BY 1"#),
+        vec!["2025-01,8,244.5428", "2025-02,1,4.608"]
+    );
+    let january_now: Vec<_> =
+        lake.data_files().into_iter().filter(|(path, _)| path.contains("billing_period=2025-01")).collect();
+    assert_eq!(january_now, january, "January is byte-identical");
+    assert_eq!(lake.value("SELECT billing_period, since FROM s3_deliveries"), "2025-02,2025-02");
+
+    // The same --since again: the delivery is unchanged.
+    let run = ingest_ok(&lake, &moto, "s3://billing/exports", &["--since", "2025-02"]);
+    assert!(
+        run.stdout.contains("skipped s3://billing/exports/cur2 2025-02: execution exec-feb unchanged"),
+        "{}",
+        run.stdout
+    );
+    // Without it, the rows left out are wanted: the delivery is read again, and
+    // January's rows in February's file are refused as strays.
+    let before = snapshot(&lake.path);
+    let run = ingest(&lake, &moto, "s3://billing/exports", &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: {file}: row 9, column bill_billing_period_start_date: billing period 2025-02 differs from the \
+             file's 2025-01 (row 1)"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(snapshot(&lake.path), before);
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod ingest_errors;
 mod ingest_focus;
 mod ingest_gcp;
 mod ingest_s3;
+mod ingest_since;
 mod lake_guarantees;
 mod nudge;
 mod report;

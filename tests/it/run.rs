@@ -721,3 +721,42 @@ fn a_run_that_fails_does_not_say_nothing_new() {
     assert!(!text.contains("nothing new"), "{text}");
     assert!(text.contains("payroll.csv: unknown billing format"), "{text}");
 }
+
+#[test]
+fn since_leaves_out_earlier_rows_until_a_run_without_it_reads_them() {
+    let p = Project::new();
+    let header = "BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName";
+    let row = |start: &str, end: &str, cost: &str| {
+        format!(
+            "focus-1,USD,{start}-01T00:00:00Z,{end}-01T00:00:00Z,{start}-05T00:00:00Z,{start}-06T00:00:00Z,Usage,{cost},{cost},EC2\n"
+        )
+    };
+    std::fs::create_dir_all(p.root.join("exports/focus")).unwrap();
+    // November 2.00 and January 3.00 of account focus-1 (by hand); the demo months are later.
+    let file = p.root.join("exports/focus/focus.csv");
+    std::fs::write(
+        &file,
+        format!("{header}\n{}{}", row("2024-11", "2024-12", "2.00"), row("2025-01", "2025-02", "3.00")),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(p.root.join("tally.toml")).unwrap();
+    assert!(toml.contains("# since = \"2025-01\"\n"));
+    std::fs::write(p.root.join("tally.toml"), toml.replace("# since = \"2025-01\"\n", "since = \"2025-01\"\n"))
+        .unwrap();
+    let focus = r#"SELECT billing_period, count(*), sum("BilledCost") FROM line_items WHERE "BillingAccountId" = 'focus-1' GROUP BY 1 ORDER BY 1"#;
+
+    let first = p.run("lake", 0);
+    assert_eq!(first["ingest"]["rows_skipped"], 1);
+    assert_eq!(first["ingest"]["cost"]["USD"]["before_since"], "2");
+    assert_eq!(sql(&p.path("lake"), focus)[1..], ["2025-01,1,3".to_string()]);
+
+    // The same since: nothing new.
+    let second = p.run("lake", 0);
+    assert_eq!(second["ingest"]["ran"], false);
+
+    // Without it, November is wanted: the file is read again, whole.
+    std::fs::write(p.root.join("tally.toml"), toml).unwrap();
+    let third = p.run("lake", 0);
+    assert_eq!((third["ingest"]["ran"].as_bool(), third["ingest"]["rows_skipped"].as_u64()), (Some(true), Some(0)));
+    assert_eq!(sql(&p.path("lake"), focus)[1..], ["2024-11,1,2".to_string(), "2025-01,1,3".to_string()]);
+}
