@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod money;
 pub mod nudge;
 pub mod output;
+pub mod provider;
 pub mod report;
 pub mod run;
 pub mod schema;

@@ -104,12 +104,8 @@ macro_rules! canonical_columns {
             /// Tag key/value pairs, in source order; the builder sorts them by key.
             /// Borrowed from CSV cells, owned when parsed out of JSON.
             pub tags: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-            /// Where the line lands rather than what it says (not columns): the
-            /// `provider=` partition when it is not the ProviderName's slug (`gcp`
-            /// for "Google Cloud") ...
-            pub lake_provider: Option<&'static str>,
-            /// ... and which export of a pair it came from (Azure `actual` or
-            /// `amortized`), which is part of the unit of replacement.
+            /// Which export of a pair the line came from (Azure `actual` or
+            /// `amortized`), which is part of the unit of replacement (not a column).
             pub lake_variant: Option<&'static str>,
         }
 

@@ -61,6 +61,11 @@ pub struct IngestArgs {
     /// Ingest some files of a delivery whose AWS manifest (beside them) lists more
     #[arg(long)]
     allow_partial: bool,
+    /// Let another kind of export replace the one that delivered a cloud's month and
+    /// billing account (say Azure's FOCUS export after its cost export): the old export's
+    /// files for those months are removed. Without it such a unit is refused, naming both
+    #[arg(long)]
+    allow_export_switch: bool,
     /// Only billing periods from this month on: S3 deliveries of earlier months are not
     /// downloaded, and rows of earlier billing periods in any file are left out (counted
     /// in the summary; the lake's earlier months are untouched)
@@ -129,6 +134,7 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         allow_quarantine: args.allow_quarantine,
         allow_shrink: args.allow_shrink,
         allow_partial: args.allow_partial,
+        allow_export_switch: args.allow_export_switch,
         progress: !quiet,
         since: args.since,
         s3: ingest::s3::S3Options { endpoint: args.s3_endpoint },
@@ -263,6 +269,12 @@ fn print_changes(outcome: &Outcome) {
     let mut table = table.build();
     table.with(tabled::settings::Style::sharp());
     println!("{table}");
+    for c in &outcome.changes {
+        for (path, why) in &c.displaces {
+            let verb = if outcome.committed { "removed" } else { "would remove" };
+            println!("{}: {verb} {} ({why})", c.unit(), path.display());
+        }
+    }
 }
 
 /// The last two path components: enough to tell files apart in a table.

@@ -33,7 +33,7 @@ use crate::lake::line_items::{StagedUnit, UnitKey};
 use crate::lake::{Lake, writer_properties};
 use crate::schema::LineItem;
 
-/// Lake partition for Azure line items.
+/// Lake partition for Azure line items: the canonical id of [`PROVIDER`].
 pub const PROVIDER_PARTITION: &str = "azure";
 const PROVIDER: &str = "Microsoft";
 const DAY_MICROS: i64 = 86_400 * 1_000_000;
@@ -280,7 +280,6 @@ impl Mapper for AzureMapper {
         item.billed_cost = Some(cost);
         item.effective_cost = Some(cost);
         item.list_cost = decimal(row, col("payg_cost"), notes)?;
-        item.lake_provider = Some(PROVIDER_PARTITION);
         item.lake_variant = Some(self.kind.variant());
 
         let date = cache.timestamp(row, col("date"), notes, None)?;
@@ -504,6 +503,11 @@ mod tests {
 
     fn header(names: &[&str]) -> Header {
         Header::new(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn the_partition_is_the_providers_canonical_id() {
+        assert_eq!(crate::provider::canonical_id(Some(PROVIDER)), PROVIDER_PARTITION);
     }
 
     fn pairs(cell: &str) -> (Vec<(String, String)>, bool) {

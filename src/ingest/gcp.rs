@@ -24,8 +24,6 @@ use super::service_category;
 use crate::money;
 use crate::schema::LineItem;
 
-/// Lake partition for GCP line items.
-pub const PROVIDER_PARTITION: &str = "gcp";
 const PROVIDER: &str = "Google Cloud";
 
 pub struct GcpMapper {
@@ -287,7 +285,6 @@ impl Mapper for GcpMapper {
         item.x_line_item_type = cost_type;
 
         item.provider_name = Some(PROVIDER);
-        item.lake_provider = Some(PROVIDER_PARTITION);
         item.publisher_name = txt("seller_name").or(Some(PROVIDER));
         item.invoice_issuer_name = Some(PROVIDER);
         item.billing_account_id = txt("billing_account_id");
@@ -437,7 +434,8 @@ mod tests {
         assert_eq!(item.charge_category, Some("Usage"));
         assert_eq!(item.pricing_category, Some("Committed"));
         assert_eq!(item.service_category, Some("Compute"));
-        assert_eq!((item.lake_provider, item.provider_name), (Some("gcp"), Some("Google Cloud")));
+        assert_eq!(item.provider_name, Some("Google Cloud"));
+        assert_eq!(crate::provider::canonical_id(item.provider_name), "gcp");
         // The resource label wins: it comes after the project label.
         let tags: Vec<_> = item.tags.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
         assert_eq!(tags, [("team", "platform"), ("env", "prod"), ("team", "checkout")]);

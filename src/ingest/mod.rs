@@ -102,6 +102,9 @@ pub struct Options {
     /// Replace units even when the new data drops more of their cost or line
     /// items than [`replace`] allows.
     pub allow_shrink: bool,
+    /// Let a cloud's month and account delivered by one kind of export be
+    /// replaced by another kind's (see [`replace`]).
+    pub allow_export_switch: bool,
     /// Ingest some files of a local AWS delivery whose manifest lists more.
     pub allow_partial: bool,
     /// Draw a progress bar on stderr (only when it is a terminal).

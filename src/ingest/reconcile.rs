@@ -12,7 +12,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{IngestError, Options, Outcome, azure, duplicates, lake_error, replace};
 use crate::lake::Lake;
-use crate::lake::line_items::{StagedUnit, UnitTotals, commit};
+use crate::lake::line_items::{StagedUnit, UnitTotals, commit, remove};
 use crate::lake::log::{IngestRecord, QuarantinedRow, write_ingests, write_quarantine};
 use crate::money;
 
@@ -70,8 +70,17 @@ pub(super) async fn reconcile_and_commit(
             repeats.join("; ")
         )));
     }
-    let staged: Vec<(StagedUnit, _)> = units.iter().cloned().zip(unit_totals.into_iter().map(|(t, _)| t)).collect();
-    let changes = replace::changes(lake, &staged).map_err(lake_error(lake.root()))?;
+    let formats: HashMap<String, String> = records.iter().map(|r| (r.source_file.clone(), r.format.clone())).collect();
+    let staged: Vec<replace::Staged<'_>> = units
+        .iter()
+        .zip(&unit_totals)
+        .map(|(unit, (after, sources))| replace::Staged { unit, after: *after, sources })
+        .collect();
+    let plan = replace::plan(lake, &staged, &formats, options.allow_export_switch).map_err(lake_error(lake.root()))?;
+    if let Some(refusal) = replace::export_refusal(&plan) {
+        return Err(IngestError::Refused(refusal));
+    }
+    let changes = plan.changes;
     if !options.allow_shrink
         && let Some(refusal) = replace::refusal(&changes)
     {
@@ -90,6 +99,15 @@ pub(super) async fn reconcile_and_commit(
         // Finality of what is about to replace each unit, and of the file it replaces.
         let at = records.first().map_or(0, |r| r.ingested_at_micros);
         periods = crate::lake::periods::assess(lake, &units, &run_id, at).map_err(lake_error(staging))?;
+        // Another export's files (or an older provider folder's) go first: a
+        // crash between the two steps leaves the unit missing until the rerun,
+        // never counted twice.
+        for (relative, _) in changes.iter().flat_map(|c| &c.displaces) {
+            match remove(lake, relative) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(lake_error(lake.root())(e)),
+                _ => {}
+            }
+        }
         commit(lake, &units).map_err(lake_error(lake.root()))?;
     }
     if !quarantined.is_empty() {

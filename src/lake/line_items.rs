@@ -18,6 +18,9 @@ use super::{Lake, writer_properties};
 use crate::schema::{BatchBuilder, LineItem, SCHEMA};
 use crate::timestamp;
 
+/// The table's folder in the lake.
+pub const TABLE: &str = "line_items";
+
 /// Rows a unit's builder starts with room for: a chunk of mapped rows
 /// (`ingest::chunks`), which usually all go to one unit.
 const BATCH_ROWS: usize = 4096;
@@ -36,24 +39,83 @@ impl UnitKey {
     /// Where the unit lives, relative to the lake root.
     pub fn relative_path(&self) -> PathBuf {
         let variant = if self.variant.is_empty() { String::new() } else { format!(".{}", self.variant) };
-        PathBuf::from("line_items")
+        PathBuf::from(TABLE)
             .join(format!("provider={}", self.provider))
             .join(format!("billing_period={}", self.billing_period))
             .join(format!("part-{}{variant}.parquet", file_safe(&self.billing_account)))
     }
 }
 
-/// Lowercase provider slug for partition folders: `Microsoft` -> `microsoft`.
-pub fn provider_slug(provider_name: Option<&str>) -> String {
-    match provider_name {
-        None => "unknown".to_string(),
-        Some(name) => {
-            let slug: String =
-                name.to_ascii_lowercase().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
-            let slug = slug.trim_matches('-');
-            if slug.is_empty() { "unknown".to_string() } else { slug.to_string() }
+/// Every export variant a unit file name may carry (`""` for none): Azure's
+/// `actual` and `amortized`.
+pub const VARIANTS: [&str; 3] = ["", "actual", "amortized"];
+
+/// The lake's files of one cloud, billing period and billing account, in any
+/// variant and in any `provider=` folder whose name is a spelling of the
+/// key's provider (lakes written before provider ids were canonical hold
+/// `provider=microsoft`, `provider=google-cloud`...). Sorted, relative paths.
+pub fn files_of_account(lake: &Lake, key: &UnitKey) -> std::io::Result<Vec<(UnitKey, PathBuf)>> {
+    let dir = lake.table_dir(TABLE);
+    let mut providers = Vec::new();
+    match fs::read_dir(&dir) {
+        Ok(entries) => {
+            for entry in entries {
+                let name = entry?.file_name();
+                let Some(folder) = name.to_str().and_then(|n| n.strip_prefix("provider=")) else { continue };
+                if crate::provider::canonical_id(Some(folder)) == key.provider {
+                    providers.push(folder.to_string());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let mut found = Vec::new();
+    for provider in providers {
+        for variant in VARIANTS {
+            let other = UnitKey { provider: provider.clone(), variant: variant.to_string(), ..key.clone() };
+            let relative = other.relative_path();
+            if lake.root().join(&relative).is_file() {
+                found.push((other, relative));
+            }
         }
     }
+    found.sort_by(|a, b| a.1.cmp(&b.1));
+    Ok(found)
+}
+
+/// The `(x_IngestRunId, x_SourceFile)` of a line items file's first row: the
+/// ingest that wrote it (`None` for an empty file).
+pub fn first_source(path: &Path) -> std::io::Result<Option<(String, String)>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let failed = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path)?).map_err(|e| failed(&e))?;
+    let indices = ["x_IngestRunId", "x_SourceFile"].map(|c| builder.schema().index_of(c));
+    let (Ok(run), Ok(file)) = (&indices[0], &indices[1]) else { return Ok(None) };
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [*run, *file]);
+    let mut reader = builder.with_projection(mask).with_limit(1).with_batch_size(1).build().map_err(|e| failed(&e))?;
+    let Some(batch) = reader.next().transpose().map_err(|e| failed(&e))? else { return Ok(None) };
+    if batch.num_rows() == 0 {
+        return Ok(None);
+    }
+    let text = |name: &str| batch.column_by_name(name).map(|c| c.as_string::<i32>().value(0).to_string());
+    Ok(text("x_IngestRunId").zip(text("x_SourceFile")))
+}
+
+/// Removes a unit file from the lake (a unit another export of the same
+/// cloud, month and account replaces).
+pub fn remove(lake: &Lake, relative: &Path) -> std::io::Result<()> {
+    let path = lake.root().join(relative);
+    fs::remove_file(&path)?;
+    if let Some(dir) = path.parent()
+        && let Ok(d) = File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// A file-name-safe rendering of an account id. Ids such as Azure's
@@ -101,7 +163,7 @@ pub struct UnitBatches {
 impl UnitBatches {
     /// Adds a line item to its unit. The item must have a billing period start.
     pub fn push(&mut self, item: &LineItem<'_>) {
-        let provider = item.lake_provider.or(item.provider_name).unwrap_or("");
+        let provider = item.provider_name.unwrap_or("");
         let period_start = item.billing_period_start.expect("mapper guarantees a billing period");
         let account = item.billing_account_id.unwrap_or("");
         let variant = item.lake_variant.unwrap_or("");
@@ -109,7 +171,7 @@ impl UnitBatches {
             Some((p, s, a, v, i)) if p == provider && *s == period_start && a == account && *v == variant => *i,
             _ => {
                 let key = UnitKey {
-                    provider: item.lake_provider.map_or_else(|| provider_slug(item.provider_name), str::to_string),
+                    provider: crate::provider::canonical_id(item.provider_name),
                     billing_period: timestamp::year_month(period_start),
                     billing_account: account.to_string(),
                     variant: variant.to_string(),
@@ -264,13 +326,5 @@ mod tests {
         assert_ne!(file_safe("a/b"), file_safe("a_b"));
         assert!(file_safe("").starts_with("none-"));
         assert!(!file_safe("../../etc").contains('/'));
-    }
-
-    #[test]
-    fn provider_slugs() {
-        assert_eq!(provider_slug(Some("AWS")), "aws");
-        assert_eq!(provider_slug(Some("Microsoft")), "microsoft");
-        assert_eq!(provider_slug(Some("Google Cloud")), "google-cloud");
-        assert_eq!(provider_slug(None), "unknown");
     }
 }

@@ -172,6 +172,45 @@ pub fn ingests_schema() -> Arc<Schema> {
     ]))
 }
 
+/// The format each ingest run recorded for each source file it read, by
+/// `(run_id, source_file)`: what kind of export wrote a lake file.
+pub fn formats(lake: &Lake) -> std::io::Result<std::collections::HashMap<(String, String), String>> {
+    use datafusion::arrow::array::AsArray;
+    use datafusion::parquet::arrow::ProjectionMask;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let mut formats = std::collections::HashMap::new();
+    let entries = match std::fs::read_dir(lake.table_dir("ingests")) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(formats),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "parquet")
+            || path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        let failed = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
+        let builder = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path)?).map_err(|e| failed(&e))?;
+        let indices: Vec<usize> = ["run_id", "source_file", "format"]
+            .iter()
+            .map(|c| builder.schema().index_of(c).map_err(|e| failed(&e)))
+            .collect::<Result<_, _>>()?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), indices);
+        for batch in builder.with_projection(mask).build().map_err(|e| failed(&e))? {
+            let batch = batch.map_err(|e| failed(&e))?;
+            let text = |name: &str| batch.column_by_name(name).expect("projected").as_string::<i32>().clone();
+            let (runs, files, format) = (text("run_id"), text("source_file"), text("format"));
+            for i in 0..batch.num_rows() {
+                formats.insert((runs.value(i).to_string(), files.value(i).to_string()), format.value(i).to_string());
+            }
+        }
+    }
+    Ok(formats)
+}
+
 pub fn write_quarantine(lake: &Lake, run_id: &str, rows: &[QuarantinedRow]) -> std::io::Result<()> {
     let (mut run, mut file, mut column, mut reason, mut raw) =
         (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());

@@ -71,6 +71,9 @@ pub struct Sources {
     /// Ingest part of a delivery whose manifest lists more files.
     #[serde(default)]
     pub allow_partial: bool,
+    /// Let another kind of export replace the one that delivered a month and account.
+    #[serde(default)]
+    pub allow_export_switch: bool,
 }
 
 /// A config error, naming the file and, where known, the line.
@@ -203,6 +206,11 @@ paths = ["exports/"]
 
 # Ingest some files of a delivery whose AWS manifest lists more (default: refuse).
 # allow_partial = false
+
+# Let another kind of export (say Azure's FOCUS export) replace the one that delivered
+# a cloud's month and billing account (its cost export), removing the old files
+# (default: refuse, naming both; set it for the one run that switches).
+# allow_export_switch = false
 
 # Business volume for unit economics and realized savings: CSV or Parquet with
 # date, metric, value and optionally team, product.

@@ -330,6 +330,7 @@ async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary) -> Result<
         allow_quarantine: plan.sources.allow_quarantine,
         allow_shrink: plan.sources.allow_shrink,
         allow_partial: plan.sources.allow_partial,
+        allow_export_switch: plan.sources.allow_export_switch,
         progress: plan.progress,
         since: plan.sources.since.clone(),
         s3: ingest::s3::S3Options { endpoint: plan.sources.s3_endpoint.clone() },

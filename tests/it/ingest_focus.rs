@@ -24,10 +24,15 @@ fn real_sample_is_normalised_and_counted() {
         lake.rows(r#"SELECT provider, billing_period, count(*), sum("BilledCost") FROM line_items GROUP BY 1, 2 ORDER BY 1, 2"#),
         vec![
             "aws,2024-09,942,18.0066386184",
-            "microsoft,2024-09,51,1.97651418586",
-            "oracle,2024-09,6,0.29707392473",
-            "oracle,2024-10,1,0.24",
+            "azure,2024-09,51,1.97651418586",
+            "oci,2024-09,6,0.29707392473",
+            "oci,2024-10,1,0.24",
         ]
+    );
+    // One id per cloud in the partition; the provider's own name stays in its column.
+    assert_eq!(
+        lake.rows(r#"SELECT DISTINCT provider, "ProviderName" FROM line_items ORDER BY 1"#),
+        vec!["aws,AWS", "azure,Microsoft", "oci,Oracle"]
     );
     assert_eq!(lake.value(r#"SELECT count(*) FROM line_items WHERE "RegionId" = 'NULL' OR "RegionId" = 'null'"#), "0");
 }

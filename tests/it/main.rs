@@ -18,6 +18,7 @@ mod ingest_s3;
 mod ingest_since;
 mod lake_guarantees;
 mod nudge;
+mod providers;
 mod report;
 mod run;
 mod sql;
