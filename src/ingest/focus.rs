@@ -1,6 +1,8 @@
-//! FOCUS 1.0, 1.1 and 1.2 exports. Column names already are the canonical
-//! ones; the work is tolerating real files: timestamps without `T`/`Z`,
-//! literal `NULL`/`null` cells, extra columns without the `x_` prefix.
+//! FOCUS 1.0 to 1.4 exports. Column names already are the canonical ones
+//! (every column of every version is kept); the work is telling the version,
+//! naming the provider where 1.4 dropped `ProviderName`, and tolerating real
+//! files: timestamps without `T`/`Z`, literal `NULL`/`null` cells, extra
+//! columns without the `x_` prefix.
 
 use std::borrow::Cow;
 
@@ -16,13 +18,27 @@ pub struct FocusMapper {
     cost: Column,
     /// Columns that are neither FOCUS nor `x_`: kept out of the lake, reported.
     pub extra_columns: Vec<String>,
+    /// A 1.4 file names its provider in `ServiceProviderName` only.
+    provider_from_service_provider: bool,
     pub version: &'static str,
 }
 
 /// Columns a FOCUS file must have for tally to place and reconcile its rows.
 const REQUIRED: &[&str] = &["BilledCost", "ChargePeriodStart", "BillingPeriodStart"];
 
-/// Columns that first appeared in a version: the newest one present names the version.
+/// Columns that first appeared in a version: the newest one present names the
+/// version (FOCUS specification, each version's column appendix).
+const INTRODUCED_IN_1_4: &[&str] = &["CommitmentProgramEligibilityDetails", "InvoiceDetailId"];
+const INTRODUCED_IN_1_3: &[&str] = &[
+    "AllocatedMethodDetails",
+    "AllocatedMethodId",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
+    "AllocatedTags",
+    "ContractApplied",
+    "HostProviderName",
+    "ServiceProviderName",
+];
 const INTRODUCED_IN_1_2: &[&str] = &[
     "BillingAccountType",
     "InvoiceId",
@@ -42,28 +58,24 @@ const INTRODUCED_IN_1_1: &[&str] = &[
     "SkuPriceDetails",
 ];
 
-/// FOCUS columns tally reads (all the canonical ones) and FOCUS columns it
-/// knowingly leaves out, so neither counts as "extra".
-const KNOWN_UNSTORED: &[&str] = &[
-    "BillingAccountType",
-    "SubAccountType",
-    "PricingCurrency",
-    "PricingCurrencyContractedUnitPrice",
-    "PricingCurrencyEffectiveCost",
-    "PricingCurrencyListUnitPrice",
-    "CapacityReservationId",
-    "CapacityReservationStatus",
-    "CommitmentDiscountQuantity",
-    "CommitmentDiscountUnit",
-    "ServiceSubcategory",
-    "SkuMeter",
-    "SkuPriceDetails",
-];
+/// Columns 1.4 removed: a file with a 1.3 column and neither of these is 1.4.
+const REMOVED_IN_1_4: &[&str] = &["ProviderName", "PublisherName"];
+
+/// `x_` columns a provider's FOCUS export may carry that mean what tally's
+/// own do (AWS's FOCUS export has `x_ServiceCode`, `x_UsageType`,
+/// `x_Operation`); lineage columns are always tally's.
+const PROVIDER_EXTENSIONS: &[&str] =
+    &["x_ServiceCode", "x_UsageType", "x_Operation", "x_LineItemType", "x_ResourceGroup"];
 
 pub fn version(header: &Header) -> &'static str {
-    if INTRODUCED_IN_1_2.iter().any(|c| header.has(c)) {
+    let any = |columns: &[&str]| columns.iter().any(|c| header.has(c));
+    if any(INTRODUCED_IN_1_4) || (any(INTRODUCED_IN_1_3) && !any(REMOVED_IN_1_4)) {
+        "1.4"
+    } else if any(INTRODUCED_IN_1_3) {
+        "1.3"
+    } else if any(INTRODUCED_IN_1_2) {
         "1.2"
-    } else if INTRODUCED_IN_1_1.iter().any(|c| header.has(c)) {
+    } else if any(INTRODUCED_IN_1_1) {
         "1.1"
     } else {
         "1.0"
@@ -79,26 +91,22 @@ impl FocusMapper {
         if !missing.is_empty() {
             return Err(missing);
         }
-        let columns = schema::COLUMNS
-            .iter()
-            .map(|(name, _)| if name.starts_with("x_") { None } else { header.find(name) })
-            .collect();
-        let extra_columns = header
-            .names
-            .iter()
-            .filter(|n| {
-                !n.starts_with("x_")
-                    && !header_is_canonical(n)
-                    && !KNOWN_UNSTORED.iter().any(|k| k.eq_ignore_ascii_case(n))
-            })
-            .cloned()
-            .collect();
+        let columns =
+            schema::COLUMNS
+                .iter()
+                .map(|(name, _)| {
+                    if name.starts_with("x_") && !PROVIDER_EXTENSIONS.contains(name) { None } else { header.find(name) }
+                })
+                .collect();
+        let extra_columns =
+            header.names.iter().filter(|n| !n.starts_with("x_") && !header_is_canonical(n)).cloned().collect();
         Ok(FocusMapper {
             columns,
             tags: header.find(schema::TAGS),
             currency_fallback,
             cost: header.find("BilledCost").expect("checked above"),
             extra_columns,
+            provider_from_service_provider: !header.has("ProviderName") && header.has("ServiceProviderName"),
             version: version(header),
         })
     }
@@ -194,6 +202,13 @@ impl Mapper for FocusMapper {
         item.sub_account_id = string!("SubAccountId");
         item.sub_account_name = string!("SubAccountName");
         item.provider_name = string!("ProviderName");
+        item.service_provider_name = string!("ServiceProviderName");
+        item.host_provider_name = string!("HostProviderName");
+        if self.provider_from_service_provider && item.service_provider_name.is_some() {
+            // 1.4 removed ProviderName; ServiceProviderName is its successor (same definition).
+            notes.note("ProviderName from ServiceProviderName (FOCUS 1.4)");
+            item.provider_name = item.service_provider_name;
+        }
         item.publisher_name = string!("PublisherName");
         item.invoice_issuer_name = string!("InvoiceIssuerName");
         item.invoice_id = string!("InvoiceId");
@@ -219,6 +234,33 @@ impl Mapper for FocusMapper {
         item.commitment_discount_type = string!("CommitmentDiscountType");
         item.commitment_discount_category = string!("CommitmentDiscountCategory");
         item.commitment_discount_status = string!("CommitmentDiscountStatus");
+        item.capacity_reservation_id = string!("CapacityReservationId");
+        item.capacity_reservation_status = string!("CapacityReservationStatus");
+        item.commitment_discount_quantity = quantity(row, present("CommitmentDiscountQuantity", notes), notes)?;
+        item.commitment_discount_unit = string!("CommitmentDiscountUnit");
+        item.service_subcategory = string!("ServiceSubcategory");
+        item.sku_meter = string!("SkuMeter");
+        item.sku_price_details = string!("SkuPriceDetails");
+        item.billing_account_type = string!("BillingAccountType");
+        item.sub_account_type = string!("SubAccountType");
+        item.pricing_currency = string!("PricingCurrency");
+        item.pricing_currency_contracted_unit_price = number!("PricingCurrencyContractedUnitPrice");
+        item.pricing_currency_effective_cost = number!("PricingCurrencyEffectiveCost");
+        item.pricing_currency_list_unit_price = number!("PricingCurrencyListUnitPrice");
+        item.allocated_method_id = string!("AllocatedMethodId");
+        item.allocated_method_details = string!("AllocatedMethodDetails");
+        item.allocated_resource_id = string!("AllocatedResourceId");
+        item.allocated_resource_name = string!("AllocatedResourceName");
+        item.allocated_tags = string!("AllocatedTags");
+        item.contract_applied = string!("ContractApplied");
+        item.commitment_program_eligibility_details = string!("CommitmentProgramEligibilityDetails");
+        item.invoice_detail_id = string!("InvoiceDetailId");
+        // A provider's own `x_` columns that mean what tally's do (AWS's FOCUS export).
+        item.x_service_code = string!("x_ServiceCode");
+        item.x_usage_type = string!("x_UsageType");
+        item.x_operation = string!("x_Operation");
+        item.x_line_item_type = string!("x_LineItemType");
+        item.x_resource_group = string!("x_ResourceGroup");
 
         if let Some(json) = cell(row, self.tags.as_ref(), notes) {
             let column = self.tags.as_ref().expect("cell() found a tags cell");

@@ -148,3 +148,58 @@ fn missing_currency_is_asked_for() {
         run.stderr
     );
 }
+
+/// Copies `fixtures/<relative>` into `to`, recursively.
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn lake_files_written_before_the_focus_1_3_columns_stay_readable() {
+    // A lake written by tally before the 1.1-1.4 columns joined the schema: the CUR
+    // line-item-type month (25 rows, BilledCost 3028.01, EffectiveCost 623.21, see
+    // ingest_aws.rs) and the FOCUS sample (1000 rows, 20.52022672899, 14.97651418586).
+    let lake = Lake::new();
+    copy_tree(std::path::Path::new(&fixture("lake-before-focus-1.3")), &lake.path);
+    assert_eq!(lake.totals(), "1025,3048.53022672899,638.18651418586");
+    assert_eq!(
+        lake.value(
+            r#"SELECT count("ServiceProviderName"), count("AllocatedTags"), count("InvoiceDetailId"), count("SkuMeter") FROM line_items"#
+        ),
+        "0,0,0,0"
+    );
+    // New files beside old ones: both read through one table.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("focus-1.3.csv");
+    std::fs::write(
+        &file,
+        "BillingAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,\
+         BilledCost,EffectiveCost,ChargeCategory,ProviderName,ServiceProviderName,HostProviderName,SkuMeter\n\
+         acct-7,USD,2025-02-01T00:00:00Z,2025-03-01T00:00:00Z,2025-02-03T00:00:00Z,2025-02-04T00:00:00Z,\
+         1.25,1.25,Usage,Microsoft,Microsoft,Microsoft,Compute Hours\n",
+    )
+    .unwrap();
+    let run = lake.ingest_ok(&[file.to_str().unwrap()], &[]);
+    assert!(run.stdout.contains("focus 1.3 (csv, detected)"), "{}", run.stdout);
+    assert_eq!(lake.totals(), "1026,3049.78022672899,639.43651418586");
+    assert_eq!(
+        lake.rows(r#"SELECT provider, count(*), count("ServiceProviderName"), count("SkuMeter") FROM line_items GROUP BY 1 ORDER BY 1"#),
+        vec!["aws,967,0,0", "azure,52,1,1", "oci,7,0,0"]
+    );
+    let mappings = dir.path().join("mappings");
+    crate::attribute::write_mappings(&mappings, "", "");
+    let run = crate::attribute::attribute(&lake, &mappings, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lake.value(r#"SELECT count(DISTINCT "x_SourceFile"), sum("BilledCost") FROM attributed"#),
+        "3,3049.78022672899"
+    );
+}
