@@ -32,7 +32,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn data_type(self) -> DataType {
+    pub fn data_type(self) -> DataType {
         match self {
             Kind::Text => DataType::Utf8,
             Kind::Decimal => DataType::Decimal128(money::PRECISION, money::SCALE),

@@ -232,6 +232,10 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
             outcome.units.len(),
             lake_root.join("line_items").display()
         );
+        for d in &outcome.datasets {
+            println!("{}: {} row(s) in {}", d.dataset.title, d.rows, d.relative.display());
+        }
+        print_invoices(outcome);
         for p in outcome.periods.iter().filter(|p| p.is_final()) {
             let restated = if p.restated_final { ", restated after it was final" } else { "" };
             println!(
@@ -242,6 +246,55 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
                 p.invoice_ids.join(", ")
             );
         }
+    }
+}
+
+/// Reconciliation to the invoice, for the billing periods this run wrote.
+fn print_invoices(outcome: &Outcome) {
+    if outcome.invoices.is_empty() {
+        return;
+    }
+    let cost = |c: i128| money::format(c, money::SCALE as u32);
+    let mut table = tabled::builder::Builder::default();
+    table.push_record([
+        "invoice",
+        "issuer",
+        "period",
+        "currency",
+        "invoice BilledCost",
+        "line items",
+        "BilledCost",
+        "difference",
+        "check",
+    ]);
+    for i in &outcome.invoices {
+        table.push_record([
+            i.invoice_id.clone(),
+            i.invoice_issuer.clone(),
+            i.billing_period.clone(),
+            i.currency.clone(),
+            cost(i.invoice_billed),
+            i.line_items.to_string(),
+            cost(i.line_items_billed),
+            cost(i.difference),
+            i.status.clone(),
+        ]);
+    }
+    let mut table = table.build();
+    table.with(tabled::settings::Style::sharp());
+    println!("reconciliation to the invoice (FOCUS Invoice Detail):\n{table}");
+    for i in outcome.invoices.iter().filter(|i| !i.is_ok()) {
+        tracing::warn!(
+            "invoice {} of {} ({} {}): the line items' BilledCost {} differs from the invoice's {} by {}{}",
+            i.invoice_id,
+            i.invoice_issuer,
+            i.billing_period,
+            i.currency,
+            cost(i.line_items_billed),
+            cost(i.invoice_billed),
+            cost(i.difference),
+            if i.line_items == 0 { " (no line item names it)" } else { "" }
+        );
     }
 }
 

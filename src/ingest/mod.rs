@@ -13,7 +13,9 @@ mod chunks;
 pub mod discover;
 mod duplicates;
 pub mod focus;
+mod focus_datasets;
 pub mod gcp;
+pub mod invoices;
 pub mod literal;
 pub mod manifest;
 pub mod mapper;
@@ -34,6 +36,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::lake::Lake;
+use crate::lake::datasets::{StagedDataset, StagedDatasets};
 use crate::lake::line_items::{StagedLineItems, StagedUnit};
 use crate::lake::log::{IngestRecord, QuarantinedRow};
 use mapper::{Header, Mapper, Normalisations};
@@ -78,7 +81,9 @@ pub fn detect(header: &Header) -> Option<Format> {
             aws_cur::Generation::Cur2 => Format::AwsCur2,
         });
     }
-    if header.has("BilledCost") && (header.has("ChargePeriodStart") || header.has("BillingPeriodStart")) {
+    if focus_datasets::of(header).is_some()
+        || header.has("BilledCost") && (header.has("ChargePeriodStart") || header.has("BillingPeriodStart"))
+    {
         return Some(Format::Focus);
     }
     if gcp::detect(header) {
@@ -124,6 +129,11 @@ pub struct Outcome {
     pub units: Vec<StagedUnit>,
     /// Each unit's line items and BilledCost before and after (also when nothing was committed).
     pub changes: Vec<replace::UnitChange>,
+    /// FOCUS supplementary dataset units written (or that would have been).
+    pub datasets: Vec<StagedDataset>,
+    /// Per invoice of the billing periods this run wrote: the Invoice Detail
+    /// dataset's BilledCost against the line items' (after a commit).
+    pub invoices: Vec<invoices::InvoiceCheck>,
     pub quarantined: Vec<QuarantinedRow>,
     /// False when rows were quarantined without `allow_quarantine`: the lake's
     /// line items are unchanged, only `ingests` and `quarantine` were written.
@@ -202,6 +212,8 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
             files,
             units,
             changes,
+            datasets: Vec::new(),
+            invoices: Vec::new(),
             quarantined,
             committed: true,
             periods,
@@ -216,6 +228,7 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     let run_id = run_id(&digests);
     let staging = lake.staging_dir(&run_id);
     let mut staged = StagedLineItems::new(&staging).map_err(lake_error(&staging))?;
+    let mut datasets = StagedDatasets::default();
 
     let progress = progress_bar(options.progress, digests.iter().map(|d| d.1).sum());
     let started_at = chrono::Utc::now().timestamp_micros();
@@ -248,7 +261,8 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
             records.push(record);
             continue;
         }
-        let result = ingest_file(path, options, &run_id, &mut staged, &mut record, &mut quarantined, &progress);
+        let mut staging_to = Staging { line_items: &mut staged, datasets: &mut datasets };
+        let result = ingest_file(path, options, &run_id, &mut staging_to, &mut record, &mut quarantined, &progress);
         if let Err(e) = result {
             progress.finish_and_clear();
             let _ = std::fs::remove_dir_all(&staging);
@@ -259,14 +273,26 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
     progress.finish_and_clear();
 
     let units = staged.finish().map_err(lake_error(&staging))?;
-    let outcome = reconcile::reconcile_and_commit(lake, &staging, run_id, records, units, quarantined, options)
+    let datasets = datasets.finish(&staging).map_err(lake_error(&staging))?;
+    let staged = reconcile::Staged { line_items: units, datasets };
+    let outcome = reconcile::reconcile_and_commit(lake, &staging, run_id, records, staged, quarantined, options)
         .await
         .and_then(|outcome| {
             let read = ReadDeliveries { deliveries: s3_deliveries, files: delivery_files, skipped: s3_skipped };
             record_commit(lake, outcome, read, options.since.as_deref(), started_at)
         });
     let _ = std::fs::remove_dir_all(&staging);
-    outcome
+    let mut outcome = outcome?;
+    if outcome.committed {
+        outcome.invoices = invoices::check(lake, &outcome.files).await?;
+    }
+    Ok(outcome)
+}
+
+/// Where a file's rows are staged: line items, or FOCUS supplementary datasets.
+struct Staging<'a> {
+    line_items: &'a mut StagedLineItems,
+    datasets: &'a mut StagedDatasets,
 }
 
 /// How `ingests.format` marks a byte-identical copy of a file read in the same run.
@@ -320,7 +346,7 @@ fn ingest_file(
     path: &Path,
     options: &Options,
     run_id: &str,
-    staged: &mut StagedLineItems,
+    staged: &mut Staging<'_>,
     record: &mut IngestRecord,
     quarantined: &mut Vec<QuarantinedRow>,
     progress: &ProgressBar,
@@ -357,6 +383,18 @@ fn ingest_file(
     };
     if let Some(problem) = repeated_column(&header, format) {
         return Err(file_error(&name, problem));
+    }
+    if format == Format::Focus
+        && let Some(dataset) = focus_datasets::of(&header)
+    {
+        let version = focus_datasets::version(dataset);
+        let title = dataset.title.to_ascii_lowercase();
+        record.format = format!("focus {version} {title} ({}, {how})", rows.encoding.name());
+        let read = focus_datasets::read(rows, &header, dataset, run_id, staged.datasets, record, quarantined)?;
+        record.normalised_values = read.notes.total();
+        record.normalisations = read.notes.summary();
+        progress.inc(record.source_bytes);
+        return Ok(());
     }
     let mut notes = Normalisations::default();
     let mapper: Box<dyn Mapper> = match format {
@@ -401,7 +439,7 @@ fn ingest_file(
         bytes: record.source_bytes,
         since: since_start(options)?,
     };
-    let summary = chunks::map_file(rows, &file, staged, record, quarantined, progress)?;
+    let summary = chunks::map_file(rows, &file, staged.line_items, record, quarantined, progress)?;
     notes.merge(&summary.notes);
     record.currency = summary.currency.unwrap_or_default();
     record.billing_periods = months(&summary.periods);

@@ -12,20 +12,31 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::{IngestError, Options, Outcome, azure, duplicates, lake_error, replace};
 use crate::lake::Lake;
+use crate::lake::datasets::StagedDataset;
 use crate::lake::line_items::{StagedUnit, UnitTotals, commit, remove};
 use crate::lake::log::{IngestRecord, QuarantinedRow, write_ingests, write_quarantine};
 use crate::money;
+
+/// What a run staged: line item units and FOCUS supplementary dataset units.
+pub(super) struct Staged {
+    pub line_items: Vec<StagedUnit>,
+    pub datasets: Vec<StagedDataset>,
+}
 
 pub(super) async fn reconcile_and_commit(
     lake: &Lake,
     staging: &Path,
     run_id: String,
     mut records: Vec<IngestRecord>,
-    units: Vec<StagedUnit>,
+    staged: Staged,
     quarantined: Vec<QuarantinedRow>,
     options: &Options,
 ) -> Result<Outcome, IngestError> {
-    let (landed, unit_totals) = read_back(&units)?;
+    let Staged { line_items: units, datasets } = staged;
+    let (mut landed, unit_totals) = read_back(&units)?;
+    for (file, (rows, cost)) in crate::lake::datasets::read_back(&datasets).map_err(lake_error(staging))? {
+        landed.insert(file, (rows, rows, cost));
+    }
     let mut problems = Vec::new();
     for r in &mut records {
         let (rows, lines, cost) = landed.get(&r.source_file).copied().unwrap_or((0, 0, 0));
@@ -109,6 +120,7 @@ pub(super) async fn reconcile_and_commit(
             }
         }
         commit(lake, &units).map_err(lake_error(lake.root()))?;
+        crate::lake::datasets::commit(lake, &datasets).map_err(lake_error(lake.root()))?;
     }
     if !quarantined.is_empty() {
         write_quarantine(lake, &run_id, &quarantined).map_err(lake_error(lake.root()))?;
@@ -119,6 +131,8 @@ pub(super) async fn reconcile_and_commit(
         files: records,
         units,
         changes,
+        datasets,
+        invoices: Vec::new(),
         quarantined,
         committed: commit_rows,
         periods,

@@ -121,7 +121,7 @@ pub fn remove(lake: &Lake, relative: &Path) -> std::io::Result<()> {
 /// A file-name-safe rendering of an account id. Ids such as Azure's
 /// `/providers/Microsoft.Billing/billingAccounts/86` are rewritten and get a
 /// short hash so two ids can never land in the same file.
-fn file_safe(id: &str) -> String {
+pub(crate) fn file_safe(id: &str) -> String {
     let safe: String =
         id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
     let safe = safe.trim_matches('_');

@@ -15,6 +15,7 @@
 //! `rename`, so a reader (or a crash) sees either the old file or the new one.
 
 pub mod attributed;
+pub mod datasets;
 pub mod deliveries;
 pub mod line_items;
 pub mod lock;
@@ -68,7 +69,8 @@ impl Lake {
 
     /// A DataFusion session with every table of the lake registered:
     /// `line_items` (always, empty when nothing was ingested yet), `ingests`,
-    /// `quarantine`, `periods` and `s3_deliveries` when they exist.
+    /// `quarantine`, `periods`, `s3_deliveries`, FOCUS's supplementary datasets
+    /// (and the `invoice_reconciliation` view over `invoice_details`) when they exist.
     pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
         let ctx = sql::session(session_config());
         self.register_line_items(&ctx).await?;
@@ -91,6 +93,18 @@ impl Lake {
                 register_parquet_dir(&ctx, table, &dir, None, &[]).await?;
             }
         }
+        for dataset in datasets::ALL {
+            let dir = self.table_dir(dataset.table);
+            if has_parquet(&dir) {
+                register_parquet_dir(&ctx, dataset.table, &dir, Some(dataset.schema()), dataset.partition_columns())
+                    .await?;
+            }
+        }
+        if ctx.table_exist(datasets::INVOICE_DETAILS.table)? {
+            // A view, so `tally sql` and every ingest summary read the same reconciliation.
+            let view = sql::query(&ctx, INVOICE_RECONCILIATION_SQL).await?.into_view();
+            ctx.register_table("invoice_reconciliation", view)?;
+        }
         let dir = self.table_dir("attributed");
         if has_parquet(&dir) {
             register_parquet_dir(&ctx, "attributed", &dir, Some(attributed::SCHEMA.clone()), &["billing_period"])
@@ -112,6 +126,9 @@ impl Lake {
         }
     }
 }
+
+/// Per invoice of the Invoice Detail dataset, its BilledCost against its line items'.
+pub const INVOICE_RECONCILIATION_SQL: &str = include_str!("../../queries/invoice_reconciliation.sql");
 
 /// SQL sees column names exactly as the lake stores them (`BilledCost`,
 /// not `billedcost`), as DuckDB, Spark and Trino users expect.

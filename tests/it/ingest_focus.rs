@@ -203,3 +203,108 @@ fn lake_files_written_before_the_focus_1_3_columns_stay_readable() {
         "3,3049.78022672899"
     );
 }
+
+// FOCUS 1.3 and 1.4 export folders built from the spec text by
+// fixtures/make_focus_fixtures.py, which prints these figures (Python decimal):
+// 1.3 cost and usage 6 rows, BilledCost 14.625, ListCost 18.28125; contract
+// commitments 2 rows, 1200.00; 1.4 cost and usage 6 rows, BilledCost 27.99,
+// ListCost 34.5850; invoice inv-2026-06-1 25.58 on both sides, inv-2026-06-2 1.61.
+
+#[test]
+fn focus_1_3_and_1_4_folders_land_with_every_column_and_dataset() {
+    let lake = Lake::new();
+    let run = lake.ingest_ok(&[&fixture("focus/focus-1.3-2026-05"), &fixture("focus/focus-1.4-2026-06")], &[]);
+    for format in [
+        "focus 1.3 contract commitment (csv, detected)",
+        "focus 1.3 (csv, detected)",
+        "focus 1.4 billing period (csv, detected)",
+        "focus 1.4 (csv, detected)",
+        "focus 1.4 invoice detail (csv, detected)",
+    ] {
+        assert!(run.stdout.contains(format), "{format}\n{}", run.stdout);
+    }
+    assert!(!run.stdout.contains("non-FOCUS column ignored"), "{}", run.stdout);
+    assert_eq!(lake.totals(), "12,42.615,42.615");
+    assert_eq!(lake.value(r#"SELECT sum("ListCost") FROM line_items"#), "52.86625");
+    // 1.4 has no ProviderName: the provider comes from ServiceProviderName (noted).
+    assert!(
+        run.stdout.contains(
+            "normalised in focus-1.4-2026-06/cost-and-usage.csv: ProviderName from ServiceProviderName (FOCUS 1.4): 6"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        lake.rows(r#"SELECT billing_period, provider, "ProviderName", count("PublisherName"), count("ServiceProviderName"), count("InvoiceDetailId"), count("CommitmentProgramEligibilityDetails") FROM line_items GROUP BY 1, 2, 3 ORDER BY 1"#),
+        vec!["2026-05,example-cloud,Example Cloud,6,6,0,0", "2026-06,example-cloud,Example Cloud,0,6,5,6"]
+    );
+    // The split-allocation columns, kept as delivered: the node's two shares add up to its hour.
+    assert_eq!(
+        lake.rows(r#"SELECT "AllocatedResourceName", "AllocatedMethodId", "BilledCost", "AllocatedTags" FROM line_items WHERE "AllocatedMethodId" IS NOT NULL ORDER BY 1"#),
+        vec![
+            r#"checkout,k8s-cpu-request,3,"{""app"": ""checkout""}""#,
+            r#"search,k8s-cpu-request,1,"{""app"": ""search""}""#
+        ]
+    );
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items WHERE "HostProviderName" = 'Example Hosting'"#), "1");
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items WHERE "ContractApplied" LIKE '%cc-1%'"#), "2");
+    assert_eq!(
+        lake.value(
+            r#"SELECT count(*), sum("SkuPriceDetails" IS NOT NULL::int), min("ServiceSubcategory") FROM line_items"#
+        ),
+        "12,12,Virtual Machines"
+    );
+
+    // The supplementary datasets, in their own tables.
+    assert_eq!(
+        lake.value(r#"SELECT count(*), sum("ContractCommitmentCost"), sum("ContractCommitmentQuantity") FROM contract_commitments"#),
+        "2,1200,8760"
+    );
+    assert_eq!(
+        lake.value(r#"SELECT count(*), sum("BilledCost"), min(billing_period) FROM invoice_details"#),
+        "3,27.19,2026-06"
+    );
+    assert_eq!(
+        lake.value(r#"SELECT "BillingPeriodStatus", "InvoiceIssuerName" FROM focus_billing_periods"#),
+        "Closed,Example Cloud"
+    );
+
+    // Reconciled to the invoice, in the summary and in SQL.
+    assert!(run.stdout.contains("reconciliation to the invoice (FOCUS Invoice Detail):"), "{}", run.stdout);
+    assert_eq!(
+        lake.rows("SELECT invoice_id, invoice_billed, line_items, line_items_billed, difference, status FROM invoice_reconciliation ORDER BY 1"),
+        vec!["inv-2026-06-1,25.58,4,25.58,0,ok", "inv-2026-06-2,1.61,1,1.61,0,ok"]
+    );
+
+    // Re-delivered, each dataset's unit is replaced, not doubled.
+    lake.ingest_ok(&[&fixture("focus/focus-1.3-2026-05"), &fixture("focus/focus-1.4-2026-06")], &[]);
+    assert_eq!(lake.value("SELECT count(*) FROM contract_commitments"), "2");
+    assert_eq!(lake.value("SELECT count(*) FROM invoice_details"), "3");
+    assert_eq!(lake.totals(), "12,42.615,42.615");
+}
+
+#[test]
+fn an_invoice_that_its_line_items_do_not_add_up_to_is_named_with_the_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("focus-1.4");
+    copy_tree(std::path::Path::new(&fixture("focus/focus-1.4-2026-06")), &folder);
+    // The tax invoice says 1.71; its one line item bills 1.61.
+    let invoice = folder.join("invoice-detail.csv");
+    let text = std::fs::read_to_string(&invoice).unwrap();
+    assert_eq!(text.matches("1.61,").count(), 2, "BilledCost and PaymentCurrencyBilledCost of d-9");
+    std::fs::write(&invoice, text.replacen("1.61,", "1.71,", 1)).unwrap();
+    let lake = Lake::new();
+    let run = lake.ingest_ok(&[folder.to_str().unwrap()], &[]);
+    assert!(
+        run.stderr.contains(
+            "invoice inv-2026-06-2 of Example Cloud (2026-06 USD): the line items' BilledCost 1.61 differs from the \
+             invoice's 1.71 by -0.1"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        lake.rows("SELECT invoice_id, difference, status FROM invoice_reconciliation ORDER BY 1"),
+        vec!["inv-2026-06-1,0,ok", "inv-2026-06-2,-0.1,mismatch"]
+    );
+}
