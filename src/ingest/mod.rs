@@ -24,6 +24,7 @@ mod parts;
 mod reconcile;
 pub mod replace;
 pub mod s3;
+mod s3_credentials;
 mod s3_keys;
 mod s3_select;
 pub mod service_category;

@@ -194,6 +194,15 @@ async fn store_builder(bucket: &str, options: &S3Options) -> Result<AmazonS3Buil
         // The per-request limit also bounds a download's body; a CUR file can be gigabytes.
         .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "10 minutes");
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut region_known = env("AWS_REGION").is_some() || env("AWS_DEFAULT_REGION").is_some();
+    if let Some(profile) = super::s3_credentials::from_profile().await? {
+        tracing::debug!("S3 credentials from the AWS profile {}", profile.name);
+        builder = builder.with_credentials(profile.credentials);
+        if let Some(region) = profile.region.filter(|_| !region_known) {
+            builder = builder.with_region(region);
+            region_known = true;
+        }
+    }
     let endpoint = options
         .endpoint
         .clone()
@@ -218,7 +227,7 @@ async fn store_builder(bucket: &str, options: &S3Options) -> Result<AmazonS3Buil
             }
             builder = builder.with_endpoint(endpoint);
         }
-        None if env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() => {
+        None if !region_known => {
             // Without a region, ask S3 where the bucket lives (an anonymous HEAD).
             match object_store::aws::resolve_bucket_region(bucket, &ClientOptions::new()).await {
                 Ok(region) => builder = builder.with_region(region),

@@ -94,8 +94,8 @@ impl Moto {
         assert_eq!(status, 200, "put {key}: {body}");
     }
 
-    /// Creates an IAM user allowed everything, then makes moto check every
-    /// request's signature. Returns the user's (access key id, secret).
+    /// Creates an IAM user (and a role `auditor`) allowed everything, then makes
+    /// moto check every request's signature. Returns the user's (access key id, secret).
     fn enable_authentication(&self) -> (String, String) {
         let iam = [
             (
@@ -118,6 +118,10 @@ impl Moto {
         };
         let policy = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22*%22%2C%22Resource%22%3A%22*%22%7D%5D%7D";
         call(&format!("Action=PutUserPolicy&UserName=tally&PolicyName=all&PolicyDocument={policy}"));
+        // A role the user may assume (an `auditor` profile's role_arn), allowed everything too.
+        let trust = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%7B%22Effect%22%3A%22Allow%22%2C%22Principal%22%3A%7B%22AWS%22%3A%22*%22%7D%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%5D%7D";
+        call(&format!("Action=CreateRole&RoleName=auditor&AssumeRolePolicyDocument={trust}"));
+        call(&format!("Action=PutRolePolicy&RoleName=auditor&PolicyName=all&PolicyDocument={policy}"));
         let (status, text) = http(self.port, "POST", "/moto-api/reset-auth", &[], b"0").unwrap();
         assert_eq!(status, 200, "{text}");
         (field("AccessKeyId"), field("SecretAccessKey"))
@@ -817,4 +821,83 @@ fn server_going_down_between_listing_and_download_changes_nothing() {
     assert!(run.stderr.contains(&format!("error: s3://billing/{LEGACY_DIR}/{CURRENT}/daily-")), "{}", run.stderr);
     assert!(run.stderr.contains("download failed"), "{}", run.stderr);
     assert_eq!(snapshot(&lake.path), before, "no partial download, log or data file is left");
+}
+
+#[test]
+fn credentials_come_from_aws_profiles_as_the_cli_reads_them() {
+    let moto = Moto::start();
+    moto.create_bucket(BUCKET);
+    upload_legacy(&moto);
+    let (key, secret) = moto.enable_authentication();
+    let endpoint = moto.endpoint();
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    // credential_process: a program that prints the keys as JSON, and leaves a mark that it ran.
+    let mark = home.path().join("process-ran");
+    let script = home.path().join("creds.py");
+    std::fs::write(
+        &script,
+        format!(
+            "import json, pathlib\npathlib.Path({mark:?}).write_text('yes')\n\
+             print(json.dumps({{'Version': 1, 'AccessKeyId': {key:?}, 'SecretAccessKey': {secret:?}}}))\n",
+            mark = mark.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("config"),
+        format!(
+            "[profile finance]\nregion = us-east-1\ncredential_process = python3 {}\n\n[profile wrong]\nregion = us-east-1\n\n\
+             [profile auditor]\nregion = us-east-1\nrole_arn = arn:aws:iam::123456789012:role/auditor\n\
+             source_profile = ledger\nendpoint_url = {endpoint}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        format!(
+            "[ledger]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n\n[wrong]\n\
+             aws_access_key_id = {key}\naws_secret_access_key = not-the-secret\n"
+        ),
+    )
+    .unwrap();
+    let home_env = home.path().to_str().unwrap();
+    let run_as = |profile: &str| {
+        let lake = Lake::new();
+        let args = ["ingest", "s3://billing", "--lake", lake.arg(), "--s3-endpoint", &endpoint];
+        let run = tally_s3(&args, &[("HOME", home_env), ("AWS_PROFILE", profile)]);
+        (lake, run)
+    };
+
+    // Static keys of a profile in ~/.aws/credentials.
+    let (lake, run) = run_as("ledger");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items WHERE billing_period = '2023-11'"#), "1281");
+
+    // credential_process of a profile in ~/.aws/config.
+    let (lake, run) = run_as("finance");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&mark).unwrap(), "yes");
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items"#), "1281");
+
+    // The profile's keys are what is sent: a wrong secret is refused by the server.
+    let (lake, run) = run_as("wrong");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("SignatureDoesNotMatch"), "{}", run.stderr);
+    assert!(!lake.path.join("line_items").exists());
+
+    // A role assumed through STS (moto's) with the keys of a source profile: the SDK's
+    // network calls go through tally's own HTTP client.
+    let (lake, run) = run_as("auditor");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(lake.value(r#"SELECT count(*) FROM line_items"#), "1281");
+
+    // A profile that is in neither file is named, with the files read.
+    let (lake, run) = run_as("nobody");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("AWS profile nobody ("), "{}", run.stderr);
+    assert!(run.stderr.contains(&aws.join("config").display().to_string()), "{}", run.stderr);
+    assert!(!lake.path.join("line_items").exists());
 }
