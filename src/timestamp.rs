@@ -36,14 +36,16 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     }
     let rest = &s[11..];
     // Split the zone suffix off: Z, +HH:MM, -HH:MM, or nothing (taken as UTC).
-    let (time_text, offset_seconds, has_zone) = if let Some(t) = rest.strip_suffix('Z') {
-        (t, 0i64, true)
-    } else if let Some(pos) = rest.rfind(['+', '-']) {
-        let (t, zone) = rest.split_at(pos);
-        (t, parse_offset(zone).ok_or_else(|| format!("invalid time zone in {text:?}"))?, true)
-    } else {
-        (rest, 0, false)
-    };
+    // BigQuery's CSV export writes `2026-03-01 00:00:00 UTC`.
+    let (time_text, offset_seconds, has_zone) =
+        if let Some(t) = rest.strip_suffix('Z').or_else(|| rest.strip_suffix(" UTC")) {
+            (t, 0i64, true)
+        } else if let Some(pos) = rest.rfind(['+', '-']) {
+            let (t, zone) = rest.split_at(pos);
+            (t, parse_offset(zone).ok_or_else(|| format!("invalid time zone in {text:?}"))?, true)
+        } else {
+            (rest, 0, false)
+        };
     let time = parse_time(time_text).ok_or_else(|| describe_bad_time(text, time_text))?;
     let utc = micros(date.and_time(time)) - offset_seconds * 1_000_000;
     Ok(Parsed { micros: utc, strict: separator == b'T' && has_zone && offset_seconds == 0 && time_text.len() >= 8 })
@@ -199,6 +201,11 @@ mod tests {
 
     fn utc(text: &str) -> i64 {
         parse(text).unwrap().micros
+    }
+
+    #[test]
+    fn bigquery_csv_timestamps_name_utc() {
+        assert_eq!(utc("2026-03-01 00:00:00 UTC"), utc("2026-03-01T00:00:00Z"));
     }
 
     #[test]

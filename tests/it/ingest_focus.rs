@@ -308,3 +308,35 @@ fn an_invoice_that_its_line_items_do_not_add_up_to_is_named_with_the_difference(
         vec!["inv-2026-06-1,0,ok", "inv-2026-06-2,-0.1,mismatch"]
     );
 }
+
+// The clouds' own FOCUS exports, built from each provider's documentation of its
+// export by fixtures/make_provider_focus_fixtures.py (no public sample exists; its
+// docstring names the pages, sections and guesses), which prints these sums
+// (Python decimal): AWS 8 rows, BilledCost 316.49800, EffectiveCost 316.49800,
+// ListCost 574.45800; Azure 6 rows, 638.8508, 638.8508, 863.5388; GCP 7 rows,
+// 167.821147, 167.821147, 202.292421.
+#[test]
+fn provider_focus_exports_land_under_their_cloud_with_their_x_columns() {
+    for (file, provider, name, totals, list) in [
+        ("focus/aws-data-exports-focus-1.2-2026-03.csv", "aws", "AWS", "8,316.498,316.498", "574.458"),
+        ("focus/azure-focuscost-1.2-preview-2026-03.csv", "azure", "Microsoft", "6,638.8508,638.8508", "863.5388"),
+        ("focus/gcp-focus-export-2026-03.csv", "gcp", "Google Cloud", "7,167.821147,167.821147", "202.292421"),
+    ] {
+        let lake = Lake::new();
+        let run = lake.ingest_ok(&[&fixture(file)], &[]);
+        assert!(run.stdout.contains("focus 1.2 (csv, detected)"), "{file}: {}", run.stdout);
+        assert!(!run.stdout.contains("non-FOCUS column ignored"), "{file}: {}", run.stdout);
+        assert_eq!(lake.totals(), totals, "{file}");
+        assert_eq!(lake.value(r#"SELECT sum("ListCost") FROM line_items"#), list, "{file}");
+        assert_eq!(
+            lake.rows(r#"SELECT DISTINCT provider, "ProviderName", billing_period FROM line_items"#),
+            vec![format!("{provider},{name},2026-03")],
+            "{file}"
+        );
+    }
+    // AWS's own x_ columns mean what tally's do and are kept (attribution reads x_ServiceCode);
+    // Python csv: x_ServiceCode on all 8 rows, x_Operation on 3.
+    let lake = Lake::new();
+    lake.ingest_ok(&[&fixture("focus/aws-data-exports-focus-1.2-2026-03.csv")], &[]);
+    assert_eq!(lake.value(r#"SELECT count("x_ServiceCode"), count("x_Operation") FROM line_items"#), "8,3");
+}
