@@ -143,23 +143,14 @@ pub fn text<'a>(row: &'a StringRecord, column: Option<&Column>) -> Option<&'a st
     (!cell.is_empty()).then_some(cell)
 }
 
+/// A money cell (cost, unit price) at [`money::SCALE`].
 pub fn decimal(
     row: &StringRecord,
     column: Option<&Column>,
     notes: &mut Normalisations,
 ) -> Result<Option<i128>, RowError> {
-    let Some(cell) = text(row, column) else {
-        return Ok(None);
-    };
-    let column = column.expect("text() found a cell");
-    let (parsed, lenient) = money::parse_lenient(cell).map_err(|e| RowError::new(&column.name, e.to_string()))?;
-    if lenient {
-        notes.note("number with currency symbol or thousands separators");
-    }
-    if parsed.rounded {
-        notes.note("decimal rounded to 20 places");
-    }
-    Ok(Some(parsed.value))
+    let lenient = "number with currency symbol or thousands separators";
+    number(row, column, notes, money::SCALE as u32, lenient, "decimal rounded to 20 places")
 }
 
 /// A quantity cell (usage, pricing or consumed quantity) at [`money::QUANTITY_SCALE`].
@@ -168,17 +159,30 @@ pub fn quantity(
     column: Option<&Column>,
     notes: &mut Normalisations,
 ) -> Result<Option<i128>, RowError> {
+    let lenient = "number with thousands separators";
+    number(row, column, notes, money::QUANTITY_SCALE as u32, lenient, "quantity rounded to 16 places")
+}
+
+/// An exact number at `scale`, noting lenient spellings and rounding.
+fn number(
+    row: &StringRecord,
+    column: Option<&Column>,
+    notes: &mut Normalisations,
+    scale: u32,
+    lenient_note: &str,
+    rounded_note: &str,
+) -> Result<Option<i128>, RowError> {
     let Some(cell) = text(row, column) else {
         return Ok(None);
     };
     let column = column.expect("text() found a cell");
-    let (parsed, lenient) = money::parse_lenient_with_scale(cell, money::QUANTITY_SCALE as u32)
-        .map_err(|e| RowError::new(&column.name, e.to_string()))?;
+    let (parsed, lenient) =
+        money::parse_lenient_with_scale(cell, scale).map_err(|e| RowError::new(&column.name, e.to_string()))?;
     if lenient {
-        notes.note("number with thousands separators");
+        notes.note(lenient_note);
     }
     if parsed.rounded {
-        notes.note("quantity rounded to 16 places");
+        notes.note(rounded_note);
     }
     Ok(Some(parsed.value))
 }

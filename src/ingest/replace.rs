@@ -123,11 +123,11 @@ pub fn plan(
     let describe = |kinds: &BTreeMap<&'static str, &str>| {
         kinds.iter().map(|(kind, file)| format!("the {kind} ({file})")).collect::<Vec<_>>().join(" and ")
     };
+    let kinds: Vec<_> = staged.iter().map(|s| kinds_of(s.sources, formats)).collect();
     let mut plan = Plan::default();
     // Per cloud, month and account: the kinds this run delivers it from.
     let mut accounts: BTreeMap<(String, String, String), BTreeMap<&'static str, &str>> = BTreeMap::new();
-    for s in staged {
-        let kinds = kinds_of(s.sources, formats);
+    for (s, kinds) in staged.iter().zip(&kinds) {
         let key = &s.unit.key;
         let account = (key.provider.clone(), key.billing_period.clone(), key.billing_account.clone());
         accounts.entry(account).or_default().extend(kinds.iter().map(|(k, f)| (*k, *f)));
@@ -139,9 +139,8 @@ pub fn plan(
     }
 
     let mut lake_formats: Option<HashMap<(String, String), String>> = None;
-    for s in staged {
+    for (s, kinds) in staged.iter().zip(&kinds) {
         let key = &s.unit.key;
-        let kinds = kinds_of(s.sources, formats);
         let kind = (kinds.len() == 1).then(|| *kinds.keys().next().expect("one kind"));
         let mut change = UnitChange { key: key.clone(), before: None, after: s.after, displaces: Vec::new() };
         for (other, relative) in files_of_account(lake, key)? {
@@ -167,7 +166,7 @@ pub fn plan(
                     "{}: the lake holds it from the {old} ({old_file}, in {}), this run delivers it from {}",
                     change.unit(),
                     relative.display(),
-                    describe(&kinds)
+                    describe(kinds)
                 ));
                 continue;
             }

@@ -149,26 +149,13 @@ fn missing_currency_is_asked_for() {
     );
 }
 
-/// Copies `fixtures/<relative>` into `to`, recursively.
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn lake_files_written_before_the_focus_1_3_columns_stay_readable() {
     // A lake written by tally before the 1.1-1.4 columns joined the schema: the CUR
     // line-item-type month (25 rows, BilledCost 3028.01, EffectiveCost 623.21, see
     // ingest_aws.rs) and the FOCUS sample (1000 rows, 20.52022672899, 14.97651418586).
     let lake = Lake::new();
-    copy_tree(std::path::Path::new(&fixture("lake-before-focus-1.3")), &lake.path);
+    crate::copy_dir(std::path::Path::new(&fixture("lake-before-focus-1.3")), &lake.path);
     assert_eq!(lake.totals(), "1025,3048.53022672899,638.18651418586");
     assert_eq!(
         lake.value(
@@ -287,7 +274,7 @@ fn focus_1_3_and_1_4_folders_land_with_every_column_and_dataset() {
 fn an_invoice_that_its_line_items_do_not_add_up_to_is_named_with_the_difference() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("focus-1.4");
-    copy_tree(std::path::Path::new(&fixture("focus/focus-1.4-2026-06")), &folder);
+    crate::copy_dir(std::path::Path::new(&fixture("focus/focus-1.4-2026-06")), &folder);
     // The tax invoice says 1.71; its one line item bills 1.61.
     let invoice = folder.join("invoice-detail.csv");
     let text = std::fs::read_to_string(&invoice).unwrap();

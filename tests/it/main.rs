@@ -43,6 +43,19 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// Copies the folder `from` into `to`, recursively.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 pub fn tally(args: &[&str]) -> Run {
     let output: Output = Command::new(env!("CARGO_BIN_EXE_tally"))
         .args(args)
