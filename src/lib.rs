@@ -7,9 +7,11 @@
 
 pub mod attribute;
 pub mod budget;
+pub mod calendar;
 pub mod currency;
 pub mod demo;
 pub mod findings;
+pub mod hashing;
 pub mod ingest;
 pub mod lake;
 pub mod metrics;

@@ -173,31 +173,9 @@ pub fn iso(micros: i64) -> String {
         .map_or_else(|| format!("{micros} µs"), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-/// The first instant (UTC, microseconds) of a `YYYY-MM` month; `None` when
-/// `month` is not one.
-pub fn month_start(month: &str) -> Option<i64> {
-    let (year, month) = month.split_once('-')?;
-    let date = chrono::NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, 1)?;
-    Some(date.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros())
-}
-
-/// `2023-11` for the month containing `micros`.
-pub fn year_month(micros: i64) -> String {
-    let t = chrono::DateTime::from_timestamp_micros(micros).expect("timestamp in range");
-    t.format("%Y-%m").to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn month_starts() {
-        assert_eq!(month_start("2025-01"), Some(utc("2025-01-01T00:00:00Z")));
-        assert_eq!(year_month(month_start("2024-12").unwrap() - 1), "2024-11");
-        assert_eq!(month_start("2025-13"), None);
-        assert_eq!(month_start("2025"), None);
-    }
 
     fn utc(text: &str) -> i64 {
         parse(text).unwrap().micros
@@ -264,6 +242,6 @@ mod tests {
 
     #[test]
     fn year_month_of_timestamp() {
-        assert_eq!(year_month(utc("2023-11-30T23:59:59Z")), "2023-11");
+        assert_eq!(crate::calendar::year_month(utc("2023-11-30T23:59:59Z")), "2023-11");
     }
 }

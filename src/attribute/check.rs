@@ -15,8 +15,9 @@ use super::Compiled;
 use super::org::Org;
 use super::pools::Recipient;
 use super::rules::{Rule, Scratch, Target};
-use super::scan::{Input, period_files, read_batches};
+use super::scan::{Input, read_batches};
 use crate::lake::Lake;
+use crate::lake::line_items::period_files;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {

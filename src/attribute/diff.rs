@@ -11,10 +11,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::assign::{Assignment, Method, assign, direct_spend};
 use super::rules::Scratch;
-use super::scan::{Input, period_files, read_batches};
+use super::scan::{Input, read_batches};
 use super::{Compiled, Coverage, WHOLE};
 use crate::lake::Lake;
-use crate::money::SCALE;
+use crate::lake::line_items::period_files;
 
 /// (period, currency) -> value.
 type ByPeriod<T> = BTreeMap<(String, String), T>;
@@ -118,16 +118,9 @@ fn owners<'c>(
     assign(compiled, &decision, view.date, amounts, direct)
 }
 
-/// Half away from zero, from the money scale to cents.
-fn cents(value: i128) -> i128 {
-    let unit = 10i128.pow(SCALE as u32 - 2);
-    let half = unit / 2;
-    if value >= 0 { (value + half) / unit } else { (value - half) / unit }
-}
-
 fn money_column(values: Vec<i128>) -> ArrayRef {
     Arc::new(
-        Decimal128Array::from(values.into_iter().map(cents).collect::<Vec<_>>())
+        Decimal128Array::from(values.into_iter().map(crate::money::to_cents).collect::<Vec<_>>())
             .with_precision_and_scale(38, 2)
             .expect("valid"),
     )

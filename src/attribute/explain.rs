@@ -11,9 +11,10 @@ use tabled::settings::Style;
 
 use super::assign::{Method, assign, direct_spend};
 use super::rules::{Decision, LineView, Scratch, Verdict};
-use super::scan::{Input, period_files, read_batches};
+use super::scan::{Input, read_batches};
 use super::{Compiled, WHOLE};
 use crate::lake::Lake;
+use crate::lake::line_items::period_files;
 use crate::money::{SCALE, format};
 
 /// A line item found by id, owned (the batch it came from is gone).

@@ -34,6 +34,7 @@ use sha2::Digest;
 
 use crate::lake::Lake;
 use crate::lake::attributed::{self, StagedPeriod};
+use crate::lake::line_items::period_files;
 use crate::money::SCALE;
 use assign::Method;
 use mappings::{MappingError, Mappings};
@@ -41,8 +42,6 @@ use org::Org;
 use pools::Pools;
 pub use restate::Restate;
 use rules::RuleSet;
-pub use scan::lake_periods;
-use scan::period_files;
 
 /// A share of 1 at the money scale.
 pub const WHOLE: i128 = 10i128.pow(SCALE as u32);
@@ -69,7 +68,7 @@ impl Compiled {
             hash.update([0]);
             hash.update(text.as_bytes());
         }
-        let version = hash.finalize()[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let version = crate::hashing::hex(&hash.finalize()[..6]);
         Ok(Compiled { mappings, org, pools, rules, version })
     }
 }
@@ -272,15 +271,7 @@ async fn check_invariants(
         return Ok(());
     }
     let ctx = lake.session().await?;
-    ctx.deregister_table("attributed")?;
-    crate::lake::register_parquet_dir(
-        &ctx,
-        "attributed",
-        staging,
-        Some(attributed::SCHEMA.clone()),
-        &["billing_period"],
-    )
-    .await?;
+    crate::lake::catalogue::register_staged(&ctx, crate::lake::ATTRIBUTED, staging).await?;
     let periods: Vec<String> = outcomes.iter().map(|o| format!("'{}'", o.period)).collect();
     let list = periods.join(", ");
     let sums = |table: &str| {
@@ -296,8 +287,8 @@ async fn check_invariants(
                   CAST(i.effective AS VARCHAR) AS effective_in, CAST(a.effective AS VARCHAR) AS effective_out
            FROM i FULL OUTER JOIN a ON i.billing_period = a.billing_period AND i.currency = a.currency
            WHERE (i.billed IS DISTINCT FROM a.billed) OR (i.effective IS DISTINCT FROM a.effective)"#,
-        sums("line_items"),
-        sums("attributed")
+        sums(crate::lake::LINE_ITEMS),
+        sums(crate::lake::ATTRIBUTED)
     );
     let broken = crate::lake::sql::query(&ctx, &query).await?.collect().await?;
     let mut problems = Vec::new();

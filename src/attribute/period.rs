@@ -19,9 +19,10 @@ use super::assign::Method;
 use super::org::UNALLOCATED;
 use super::pools::Plan;
 use super::rules::{self, Decision};
-use super::scan::{INPUT_COLUMNS, Input, input_column, provider_of, read_columns};
+use super::scan::{INPUT_COLUMNS, Input, input_column, read_columns};
 use super::{AttributeError, Compiled, PASSED_THROUGH, PeriodOutcome, PeriodResult, WHOLE, entry, lake_error};
 use crate::lake::attributed::{PeriodWriter, Row, text_index};
+use crate::lake::line_items::provider_of;
 use crate::money;
 
 /// FxHash (rustc's): line keys are hashed on every line, and SipHash's

@@ -62,7 +62,7 @@ pub async fn record(
         &["billing_period"],
     )
     .await?;
-    let has_old = ctx.table_exist("attributed")?;
+    let has_old = ctx.table_exist(crate::lake::ATTRIBUTED)?;
     let list: Vec<String> = periods.iter().map(|p| format!("'{p}'")).collect();
     let list = list.join(", ");
     let sums = |table: &str| {
@@ -73,7 +73,7 @@ pub async fn record(
         )
     };
     let old = if has_old {
-        sums("attributed")
+        sums(crate::lake::ATTRIBUTED)
     } else {
         // Never attributed: everything was zero before.
         format!("SELECT * FROM ({}) WHERE false", sums("staged"))
@@ -119,7 +119,7 @@ pub async fn record(
             changes,
         };
         restatements::write(lake, &record).map_err(|source| AttributeError::Lake {
-            path: lake.table_dir(restatements::TABLE).display().to_string(),
+            path: lake.table_dir(crate::lake::RESTATEMENTS).display().to_string(),
             source,
         })?;
     }

@@ -2,7 +2,7 @@
 //! period, the columns rules look at, and a typed view of each row.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{DateTime, NaiveDate};
 use datafusion::arrow::array::{
@@ -14,42 +14,6 @@ use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::rules::{LineView, RuleSet};
-use crate::lake::Lake;
-
-/// The periods (`YYYY-MM`) present in the lake's line items, sorted.
-pub fn lake_periods(lake: &Lake) -> Vec<String> {
-    let mut periods: Vec<String> = period_files(lake, None).into_iter().map(|(p, _)| p).collect();
-    periods.dedup();
-    periods
-}
-
-/// (period, file) for every line-item file, sorted by period then path, so
-/// every pass reads rows in the same order.
-pub fn period_files(lake: &Lake, only: Option<&str>) -> Vec<(String, PathBuf)> {
-    let mut files: Vec<(String, PathBuf)> = walkdir::WalkDir::new(lake.table_dir("line_items"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "parquet"))
-        .filter_map(|e| {
-            let period = e.path().parent()?.file_name()?.to_str()?.strip_prefix("billing_period=")?.to_string();
-            Some((period, e.into_path()))
-        })
-        .filter(|(p, _)| only.is_none_or(|o| o == p))
-        .collect();
-    files.sort();
-    files
-}
-
-/// The provider of a line-item file, from its `provider=` partition folder.
-pub fn provider_of(file: &Path) -> String {
-    file.parent()
-        .and_then(|p| p.parent())
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("provider="))
-        .unwrap_or("unknown")
-        .to_string()
-}
 
 /// The columns attribution reads from `line_items`.
 pub const INPUT_COLUMNS: [&str; 17] = [

@@ -6,147 +6,19 @@
 //! as for rules. Every error names the file and the line of the value at fault.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::attribute::mappings::{MappingError, day, line_at, parse_toml};
 use crate::attribute::org::Org;
-use crate::money;
+use crate::calendar::Month;
+use crate::money::{self, Money, Percent};
 
 pub const BUDGETS_FILE: &str = "budgets.toml";
 pub const APPROVALS_FILE: &str = "approvals.toml";
-
-/// A calendar month, stored as its first day.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Month(pub NaiveDate);
-
-impl Month {
-    pub fn parse(text: &str) -> Option<Month> {
-        if text.len() != 7 {
-            return None;
-        }
-        NaiveDate::parse_from_str(&format!("{text}-01"), "%Y-%m-%d").ok().map(Month)
-    }
-
-    pub fn of(day: NaiveDate) -> Month {
-        Month(day.with_day(1).expect("day 1 exists"))
-    }
-
-    pub fn first(self) -> NaiveDate {
-        self.0
-    }
-
-    pub fn next(self) -> Month {
-        Month(self.0.checked_add_months(chrono::Months::new(1)).expect("month in range"))
-    }
-
-    pub fn prev(self) -> Month {
-        Month(self.0.checked_sub_months(chrono::Months::new(1)).expect("month in range"))
-    }
-
-    pub fn last(self) -> NaiveDate {
-        self.next().0.pred_opt().expect("day exists")
-    }
-
-    pub fn days(self) -> u32 {
-        self.last().day()
-    }
-}
-
-impl fmt::Display for Month {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m"))
-    }
-}
-
-impl<'de> Deserialize<'de> for Month {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Month, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Month::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a month like \"2026-08\"")))
-    }
-}
-
-/// An exact amount at [`money::SCALE`], written `"1234.56"` or `1234`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Money(pub i128);
-
-impl<'de> Deserialize<'de> for Money {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Money;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an amount as a string (\"1234.56\") or an integer")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Money, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Money, E> {
-                money::parse(text).map(|p| Money(p.value)).map_err(E::custom)
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Money, E> {
-                Err(E::custom(format!("write the amount {v} as a string (\"{v}\"): TOML floats are inexact")))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
-/// A percentage in ten-thousandths of a percent: `"2.5%"` is 25_000.
-/// Fractions of it are `value / 1_000_000`, so products stay well inside i128.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Percent(pub i128);
-
-/// `Percent` units in 100%.
-pub const PERCENT_WHOLE: i128 = 1_000_000;
-
-impl<'de> Deserialize<'de> for Percent {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Percent, D::Error> {
-        struct Visitor;
-        impl serde::de::Visitor<'_> for Visitor {
-            type Value = Percent;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a percentage like \"2%\" or \"2.5%\"")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Percent, E> {
-                self.visit_str(&v.to_string())
-            }
-            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Percent, E> {
-                let number = text.trim().trim_end_matches('%');
-                let parsed = money::parse_with_scale(number, 4)
-                    .map_err(|_| E::custom(format!("{text:?} is not a percentage like \"2%\"")))?;
-                if parsed.rounded {
-                    return Err(E::custom(format!("{text:?}: at most 4 decimals in a percentage")));
-                }
-                if parsed.value < 0 {
-                    return Err(E::custom(format!("{text:?}: a percentage cannot be negative")));
-                }
-                Ok(Percent(parsed.value))
-            }
-            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Percent, E> {
-                Err(E::custom(format!("write the percentage {v} as a string (\"{v}%\"): TOML floats are inexact")))
-            }
-        }
-        deserializer.deserialize_any(Visitor)
-    }
-}
-
-impl Percent {
-    /// `amount * self`, rounded half away from zero at the money scale.
-    pub fn of(self, amount: i128) -> i128 {
-        div_round(amount * self.0, PERCENT_WHOLE)
-    }
-}
-
-/// `n / d` rounded half away from zero (`d > 0`).
-pub fn div_round(n: i128, d: i128) -> i128 {
-    let (q, r) = (n / d, n % d);
-    if 2 * r.abs() >= d { q + n.signum() } else { q }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 pub enum CostColumn {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::file::div_round;
+use crate::money::div_round;
 
 /// Days of history the day-of-week pattern is read from (four of each weekday).
 pub const WINDOW_DAYS: i64 = 28;

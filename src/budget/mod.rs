@@ -24,11 +24,12 @@ use crate::attribute::mappings::{MappingError, Mappings};
 use crate::attribute::org::Org;
 use crate::lake::Lake;
 use crate::money::{PRECISION, SCALE};
-pub use file::{Budgets, Month};
+pub use file::Budgets;
+
+use crate::calendar::Month;
 pub use status::{BacktestRow, BudgetStatus, MonthView, Status};
 
 /// The lake table holding the last status computed per month.
-pub const TABLE: &str = "budgets";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BudgetError {
@@ -55,7 +56,7 @@ pub async fn load(lake: &Lake, mappings: &Path) -> Result<Loaded, BudgetError> {
     let parsed = Mappings::load(mappings)?;
     let org = Org::compile(&parsed)?;
     let budgets = Budgets::load(mappings, &org)?;
-    if !lake.table_dir("attributed").exists() {
+    if !lake.has_table(crate::lake::ATTRIBUTED) {
         return Err(BudgetError::Input(format!(
             "lake {} has no attributed spend: run `tally attribute` first",
             lake.root().display()
@@ -63,7 +64,7 @@ pub async fn load(lake: &Lake, mappings: &Path) -> Result<Loaded, BudgetError> {
     }
     let ctx = lake.session().await?;
     budgets.check_currencies(&status::currencies(&ctx).await?)?;
-    let periods = crate::attribute::lake_periods(lake).iter().filter_map(|p| Month::parse(p)).collect();
+    let periods = crate::lake::line_items::periods(lake).iter().filter_map(|p| Month::parse(p)).collect();
     Ok(Loaded { org, budgets, ctx, periods })
 }
 
@@ -96,8 +97,7 @@ pub fn to_batch(rows: &[BudgetStatus], full: bool) -> RecordBatch {
         |f: &dyn Fn(&BudgetStatus) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
     let scale = if full { SCALE } else { 2 };
     let money = |f: &dyn Fn(&BudgetStatus) -> Option<i128>| {
-        let values =
-            rows.iter().map(|r| f(r).map(|v| if full { v } else { file::div_round(v, 10i128.pow(SCALE as u32 - 2)) }));
+        let values = rows.iter().map(|r| f(r).map(|v| if full { v } else { crate::money::to_cents(v) }));
         Arc::new(Decimal128Array::from_iter(values).with_precision_and_scale(PRECISION, scale).expect("valid decimal"))
             as ArrayRef
     };
@@ -149,7 +149,7 @@ pub fn to_batch(rows: &[BudgetStatus], full: bool) -> RecordBatch {
 /// Keeps the statuses of a month in the lake's `budgets` table, replacing the last ones.
 pub fn save(lake: &Lake, rows: &[BudgetStatus]) -> Result<(), BudgetError> {
     let Some(first) = rows.first() else { return Ok(()) };
-    let path = lake.table_dir(TABLE).join(format!("{}.parquet", first.month));
+    let path = lake.table_file(crate::lake::BUDGETS, &first.month.to_string());
     crate::lake::write_parquet_atomic(&path, &[to_batch(rows, true)])
         .map_err(|source| BudgetError::Lake { path: path.display().to_string(), source })
 }

@@ -14,10 +14,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type};
 use datafusion::prelude::SessionContext;
 
-use super::file::{Budget, Budgets, CostColumn, Month, PERCENT_WHOLE, div_round};
+use super::file::{Budget, Budgets, CostColumn};
 use super::forecast::{self, SeriesKey, WINDOW_DAYS};
 use crate::attribute::org::Org;
+use crate::calendar::Month;
 use crate::money;
+use crate::money::{PERCENT_WHOLE, div_round};
 
 const DAILY_SQL: &str = include_str!("../../queries/budget_daily.sql");
 

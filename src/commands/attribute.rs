@@ -110,7 +110,7 @@ pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
 /// Explicit periods, or the lake's periods from `since` on (all by default).
 pub fn select_periods(lake: &Lake, explicit: &[String], since: Option<&str>) -> anyhow::Result<Vec<String>> {
-    let available = attribute::lake_periods(lake);
+    let available = tally::lake::line_items::periods(lake);
     if available.is_empty() {
         anyhow::bail!("lake {} has no line items: run `tally ingest` first", lake.root().display());
     }

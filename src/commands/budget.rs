@@ -4,9 +4,10 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use tally::budget::file::div_round;
-use tally::budget::{self, Month, Status};
+use tally::budget::{self, Status};
+use tally::calendar::Month;
 use tally::lake::Lake;
+use tally::money::div_round;
 use tally::output::{self, OutputFormat};
 
 use crate::{LakeArg, MappingsArg};

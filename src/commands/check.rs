@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use tally::attribute::Compiled;
 use tally::attribute::check::{self, Severity};
-use tally::attribute::{Compiled, lake_periods};
 use tally::lake::Lake;
+use tally::lake::line_items::periods as lake_periods;
 
 use crate::MappingsArg;
 

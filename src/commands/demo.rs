@@ -106,7 +106,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     let compiled = Compiled::load(&mappings_dir)?;
-    let periods = attribute::lake_periods(&lake);
+    let periods = tally::lake::line_items::periods(&lake);
     attribute::run(&lake, &compiled, &periods, !quiet, None).await?;
     if !quiet {
         println!("\nattributed to teams by {} (reconciled to the ingested totals exactly)", mappings_dir.display());

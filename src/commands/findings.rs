@@ -120,7 +120,7 @@ fn round_money(
             let factor = 10i128.pow(*scale as u32 - 2);
             let values = column.as_primitive::<Decimal128Type>();
             let rounded: Decimal128Array = (0..values.len())
-                .map(|i| (!values.is_null(i)).then(|| findings::div_round(values.value(i), factor)))
+                .map(|i| (!values.is_null(i)).then(|| tally::money::div_round(values.value(i), factor)))
                 .collect();
             let rounded = rounded.with_precision_and_scale(38, 2)?;
             fields.push(Field::new(field.name(), rounded.data_type().clone(), true));

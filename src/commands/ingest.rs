@@ -230,7 +230,7 @@ pub fn print_outcome(outcome: &Outcome, lake_root: &std::path::Path) {
             outcome.run_id,
             rows,
             outcome.units.len(),
-            lake_root.join("line_items").display()
+            tally::lake::Lake::new(lake_root).table_dir(tally::lake::LINE_ITEMS).display()
         );
         for d in &outcome.datasets {
             println!("{}: {} row(s) in {}", d.dataset.title, d.rows, d.relative.display());

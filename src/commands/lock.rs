@@ -66,7 +66,7 @@ pub async fn lock(args: LockArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("say why with --message (it is shown to whoever tries to re-attribute the period)");
     };
     let by = args.by.unwrap_or_else(locks::current_user);
-    let available = tally::attribute::lake_periods(&lake);
+    let available = tally::lake::line_items::periods(&lake);
     for period in &args.periods {
         if !available.contains(period) {
             anyhow::bail!("billing period {period} is not in the lake (it has {})", available.join(", "));

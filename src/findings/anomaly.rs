@@ -23,7 +23,8 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 
 use super::query::{self, date_param, text_param};
-use super::{Context, Finding, FindingsError, Kind, cents, config::share, finding_id};
+use super::{Context, Finding, FindingsError, Kind, config::share, finding_id};
+use crate::money::format_cents as cents;
 
 const DAILY: &str = include_str!("../../queries/findings_anomaly_daily.sql");
 const DRIVERS: &str = include_str!("../../queries/findings_anomaly_drivers.sql");
@@ -58,7 +59,7 @@ impl Spike {
 fn median(values: &mut [i128]) -> i128 {
     values.sort_unstable();
     let n = values.len();
-    if n % 2 == 1 { values[n / 2] } else { super::div_round(values[n / 2 - 1] + values[n / 2], 2) }
+    if n % 2 == 1 { values[n / 2] } else { crate::money::div_round(values[n / 2 - 1] + values[n / 2], 2) }
 }
 
 /// The expected value of day `t` and whether it is anomalous, or `None` without enough history.
@@ -78,8 +79,9 @@ fn judge(values: &[i128], t: usize, s: &Settings) -> Option<(i128, bool)> {
     }
     let expected = median(&mut same);
     let mut deviations: Vec<i128> = (from..t).map(|d| (values[d] - weekday_median(d)).abs()).collect();
-    let noise = super::div_round(median(&mut deviations) * 14_826, 10_000);
-    let threshold = super::mul(s.sensitivity, noise).max(share(expected, s.min_excess_share)).max(s.min_daily_excess);
+    let noise = crate::money::div_round(median(&mut deviations) * 14_826, 10_000);
+    let threshold =
+        crate::money::mul(s.sensitivity, noise).max(share(expected, s.min_excess_share)).max(s.min_daily_excess);
     Some((expected, values[t] - expected > threshold))
 }
 
@@ -139,7 +141,7 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
             let mut ranked: Vec<(i128, String, String)> = drivers
                 .iter()
                 .map(|r| {
-                    let usual = super::div_round(r.number("before") * spike.days as i128, base_days);
+                    let usual = crate::money::div_round(r.number("before") * spike.days as i128, base_days);
                     (r.number("during") - usual, r.text("resource"), r.text("SubAccountId"))
                 })
                 .filter(|(excess, _, _)| *excess > 0)
@@ -200,7 +202,7 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::ONE;
+    use crate::money::ONE;
 
     fn settings() -> Settings {
         Settings {

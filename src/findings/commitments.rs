@@ -12,13 +12,14 @@
 
 use super::config::share;
 use super::query::{self, date_param, text_param};
-use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, ONE, cents, div, finding_id, mul};
+use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, finding_id};
+use crate::money::{ONE, div, div_round, format_cents as cents, mul};
 
 const COVERAGE: &str = include_str!("../../queries/findings_commitment_coverage.sql");
 const UTILIZATION: &str = include_str!("../../queries/findings_commitment_utilization.sql");
 
 fn pct(fraction: i128) -> String {
-    format!("{}%", crate::money::format(super::div_round(fraction * 100, ONE / 10), 1))
+    format!("{}%", crate::money::format(div_round(fraction * 100, ONE / 10), 1))
 }
 
 pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {

@@ -60,10 +60,11 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Kind, ONE};
+use super::Kind;
 use crate::attribute::mappings::{MappingError, day, line_at, parse_toml};
 use crate::attribute::org::Org;
-use crate::budget::file::{Money, PERCENT_WHOLE, Percent};
+use crate::money::ONE;
+use crate::money::{Money, PERCENT_WHOLE, Percent};
 
 pub const FINDINGS_FILE: &str = "findings.toml";
 pub const INITIATIVES_FILE: &str = "initiatives.toml";
@@ -257,13 +258,13 @@ impl Config {
 
     /// Monthly savings per dev-day that meets the bar ($2,000 by default).
     pub fn bar_per_dev_day(&self) -> i128 {
-        super::div(self.bar_monthly_savings, self.bar_dev_days)
+        crate::money::div(self.bar_monthly_savings, self.bar_dev_days)
     }
 }
 
 /// `value * percent`, for a [`Percent`] fraction of [`PERCENT_WHOLE`].
 pub fn share(value: i128, percent: i128) -> i128 {
-    super::div_round(value * percent, PERCENT_WHOLE)
+    crate::money::div_round(value * percent, PERCENT_WHOLE)
 }
 
 /// Reads `findings.toml` and `initiatives.toml` from the mappings folder; each is optional.

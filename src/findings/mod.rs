@@ -65,14 +65,9 @@ use crate::attribute::org::Org;
 use crate::attribute::pools::Pools;
 use crate::attribute::rules::RuleSet;
 use crate::lake::Lake;
-use crate::money::{PRECISION, SCALE};
+use crate::money::{PRECISION, SCALE, div, div_round};
 
 pub use config::{Config, Initiative};
-
-pub const TABLE: &str = "findings";
-
-/// One unit of [`SCALE`]: 1 in money columns.
-pub const ONE: i128 = 100_000_000_000_000_000_000;
 
 /// Days in a "month" of findings.
 pub const MONTH_DAYS: i128 = 30;
@@ -165,7 +160,7 @@ pub fn finding_id(kind: Kind, key: &[&str]) -> String {
         hash.update(part.as_bytes());
     }
     let digest = hash.finalize();
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::hashing::hex(&digest[..8]);
     format!("{}-{hex}", kind.name())
 }
 
@@ -206,40 +201,6 @@ impl Context {
     pub fn org_path(&self, team: &str) -> String {
         if self.org.is_team(team) { self.org.path(team, self.as_of) } else { team.to_string() }
     }
-}
-
-/// Integer division rounded half away from zero.
-pub fn div_round(numerator: i128, denominator: i128) -> i128 {
-    let (q, r) = (numerator / denominator, numerator % denominator);
-    if 2 * r.abs() >= denominator.abs() { q + numerator.signum() * denominator.signum() } else { q }
-}
-
-/// `a * b` of two [`SCALE`] numbers, at [`SCALE`], rounded half away from zero (through 256 bits).
-pub fn mul(a: i128, b: i128) -> i128 {
-    use datafusion::arrow::datatypes::i256;
-    let product = i256::from_i128(a) * i256::from_i128(b);
-    let one = i256::from_i128(ONE);
-    let (q, r) = (product / one, product % one);
-    let half = r.wrapping_abs() * i256::from_i128(2) >= one;
-    let q = if half { if product < i256::ZERO { q - i256::ONE } else { q + i256::ONE } } else { q };
-    q.as_i128()
-}
-
-/// `a / b` of two [`SCALE`] numbers, at [`SCALE`], rounded half away from zero.
-pub fn div(a: i128, b: i128) -> i128 {
-    use datafusion::arrow::datatypes::i256;
-    let numerator = i256::from_i128(a) * i256::from_i128(ONE);
-    let denominator = i256::from_i128(b);
-    let (q, r) = (numerator / denominator, numerator % denominator);
-    let half = r.wrapping_abs() * i256::from_i128(2) >= denominator.wrapping_abs();
-    let negative = (numerator < i256::ZERO) != (denominator < i256::ZERO);
-    let q = if half { if negative { q - i256::ONE } else { q + i256::ONE } } else { q };
-    q.as_i128()
-}
-
-/// Money for people: `$1,234.56` style without the symbol, rounded to cents.
-pub fn cents(value: i128) -> String {
-    crate::money::format_cents(value)
 }
 
 /// Computes every finding from the lake's `attributed` and `line_items` tables,
@@ -373,23 +334,13 @@ pub fn to_batch(findings: &[Finding]) -> RecordBatch {
 }
 
 /// Replaces the lake's `findings` table with these findings: one file,
-/// `<lake>/findings/findings.parquet`, written atomically (a crash leaves the
-/// old table). No findings still writes an empty table, so stale ones go.
+/// `<lake>/findings/findings.parquet` (a crash leaves the old table). No findings
+/// still writes an empty table, so stale ones go.
 pub fn save(lake: &Lake, findings: &[Finding]) -> Result<(), FindingsError> {
-    let dir = lake.table_dir(TABLE);
-    let path = dir.join("findings.parquet");
-    crate::lake::write_parquet_atomic(&path, &[to_batch(findings)])
-        .map_err(|source| FindingsError::Lake { path: path.display().to_string(), source })?;
-    // Files of other names (an older layout) would be read as part of the table.
-    if let Ok(entries) = std::fs::read_dir(&dir) {
-        for entry in entries.flatten() {
-            let p = entry.path();
-            if p != path && p.extension().is_some_and(|x| x == "parquet") {
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
-    Ok(())
+    lake.replace_sole_file(crate::lake::FINDINGS, &[to_batch(findings)]).map_err(|source| FindingsError::Lake {
+        path: lake.table_file(crate::lake::FINDINGS, crate::lake::FINDINGS).display().to_string(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -401,14 +352,5 @@ mod tests {
         assert_eq!(finding_id(Kind::Idle, &["a", "b"]), finding_id(Kind::Idle, &["a", "b"]));
         assert_ne!(finding_id(Kind::Idle, &["ab", ""]), finding_id(Kind::Idle, &["a", "b"]));
         assert!(finding_id(Kind::Orphan, &["x"]).starts_with("orphan-"));
-    }
-
-    #[test]
-    fn exact_arithmetic() {
-        assert_eq!(mul(3 * ONE / 2, 2 * ONE), 3 * ONE);
-        assert_eq!(div(ONE, 3 * ONE), 33_333_333_333_333_333_333);
-        assert_eq!(div(2 * ONE, 3 * ONE), 66_666_666_666_666_666_667);
-        assert_eq!(div_round(-5, 2), -3);
-        assert_eq!(mul(10_000 * ONE, 10_000 * ONE), 100_000_000 * ONE);
     }
 }

@@ -92,11 +92,11 @@ fn read_batch(batch: &RecordBatch) -> Vec<Row> {
                             }
                             DataType::Int64 => Cell::Number(
                                 i128::from(array.as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(row))
-                                    * super::ONE,
+                                    * crate::money::ONE,
                             ),
                             DataType::UInt64 => Cell::Number(
                                 i128::from(array.as_primitive::<datafusion::arrow::datatypes::UInt64Type>().value(row))
-                                    * super::ONE,
+                                    * crate::money::ONE,
                             ),
                             DataType::Date32 => {
                                 Date32Type::to_naive_date_opt(array.as_primitive::<Date32Type>().value(row))
@@ -113,9 +113,10 @@ fn read_batch(batch: &RecordBatch) -> Vec<Row> {
         .collect()
 }
 
+/// A decimal of `scale` digits at [`SCALE`].
 fn rescale(value: i128, scale: i8) -> i128 {
     let diff = i32::from(SCALE) - i32::from(scale);
-    if diff >= 0 { value * 10i128.pow(diff as u32) } else { super::div_round(value, 10i128.pow((-diff) as u32)) }
+    if diff >= 0 { value * 10i128.pow(diff as u32) } else { crate::money::div_round(value, 10i128.pow((-diff) as u32)) }
 }
 
 pub fn date_param(day: NaiveDate) -> ScalarValue {

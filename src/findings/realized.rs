@@ -22,14 +22,13 @@ use chrono::{Days, NaiveDate};
 
 use super::config::{Initiative, share};
 use super::query::{self, date_param, text_param};
-use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, ONE, cents, div_round, finding_id};
+use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, finding_id};
 use crate::attribute::rules::RuleSet;
+use crate::money::{CENT, div_round, format_cents as cents};
 
 const DAILY: &str = include_str!("../../queries/findings_realized_daily.sql");
 const DAILY_TAGS: &str = include_str!("../../queries/findings_realized_daily_tags.sql");
 const VOLUME: &str = include_str!("../../queries/findings_realized_volume.sql");
-
-const CENT: i128 = ONE / 100;
 
 /// Sample variance of whole-cent values, in cents squared (0 for fewer than 2).
 fn variance(values: &[i128]) -> i128 {
@@ -57,7 +56,7 @@ pub fn measure(before: &[i128], after: &[i128], volumes: Option<(&[i128], &[i128
         }
         Some((vb, va)) => {
             let (cost, volume): (i128, i128) = (before.iter().sum(), vb.iter().sum());
-            let unit = |v: i128| if volume == 0 { 0 } else { super::mul(super::div(cost, volume), v) };
+            let unit = |v: i128| if volume == 0 { 0 } else { crate::money::mul(crate::money::div(cost, volume), v) };
             (
                 before.iter().zip(vb).map(|(c, v)| c - unit(*v)).collect(),
                 after.iter().zip(va).map(|(c, v)| unit(*v) - c).collect(),
@@ -236,6 +235,7 @@ pub async fn find(cx: &Context, metrics: bool) -> Result<Vec<Finding>, FindingsE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::money::ONE;
 
     #[test]
     fn a_clean_drop_is_measured_exactly_with_a_zero_band() {

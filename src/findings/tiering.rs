@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::query::{self, date_param};
-use super::{Context, Finding, FindingsError, Kind, ONE, cents, div, finding_id, mul};
+use super::{Context, Finding, FindingsError, Kind, finding_id};
+use crate::money::{ONE, div, div_round, format_cents as cents, mul};
 
 const TIERING: &str = include_str!("../../queries/findings_storage_tiering.sql");
 const PRICES: &str = include_str!("../../queries/findings_storage_prices.sql");
@@ -79,9 +80,9 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
                  retrieval, transition and minimum-duration charges",
                 gb(gb_months),
                 cents(standard_cost),
-                crate::money::format(super::div_round(div(standard_cost, gb_months), ONE / 1_000_000), 6),
+                crate::money::format(div_round(div(standard_cost, gb_months), ONE / 1_000_000), 6),
                 gb(requests),
-                crate::money::format(super::div_round(per_gb, ONE / 100), 2),
+                crate::money::format(div_round(per_gb, ONE / 100), 2),
                 crate::money::format(cx.config.max_requests_per_gb_month, 20),
                 others.join("; ")
             ),
@@ -97,5 +98,5 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
 
 /// A quantity rounded to a whole number, for titles.
 fn gb(value: i128) -> String {
-    super::div_round(value, ONE).to_string()
+    div_round(value, ONE).to_string()
 }

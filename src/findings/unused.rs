@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use super::query::{self, Row, date_param, text_param};
-use super::{Context, Finding, FindingsError, Kind, cents, finding_id};
+use super::{Context, Finding, FindingsError, Kind, finding_id};
+use crate::money::format_cents as cents;
 
 const ORPHANS: &str = include_str!("../../queries/findings_orphans.sql");
 const ACCOUNT_OWNERS: &str = include_str!("../../queries/findings_account_owners.sql");
@@ -60,7 +61,7 @@ fn likely_owner(
         if let Some((team, cost)) = teams.iter().max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
             && total > 0
         {
-            let pct = super::div_round(cost * 100, total);
+            let pct = crate::money::div_round(cost * 100, total);
             return (team.clone(), format!("likely owner {team}: {pct}% of account {account}'s owned usage spend"));
         }
     }

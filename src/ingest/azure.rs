@@ -246,12 +246,7 @@ fn is_unused_commitment(charge_type: &str) -> bool {
 
 /// The first day of the month containing `micros`, and of the next month.
 fn month_of(micros: i64) -> Option<(i64, i64)> {
-    use chrono::Datelike;
-    let t = chrono::DateTime::from_timestamp_micros(micros)?.date_naive();
-    let start = t.with_day(1)?;
-    let end = start.checked_add_months(chrono::Months::new(1))?;
-    let at = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
-    Some((at(start), at(end)))
+    crate::calendar::Month::of_micros(micros).map(crate::calendar::Month::bounds_micros)
 }
 
 impl Mapper for AzureMapper {

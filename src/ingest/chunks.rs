@@ -362,7 +362,7 @@ fn write_in_order(
                     (Some(_), Some(_)) => other_period,
                 };
                 if let (Some((first, first_row)), Some((other, row))) = (&first_period, stray) {
-                    let month = crate::timestamp::year_month;
+                    let month = crate::calendar::year_month;
                     return Err(file_error(
                         name,
                         format!(

@@ -172,7 +172,7 @@ fn parse_row(
     for name in dataset.unit_columns {
         let part = match value_of(name) {
             Some(Value::Text(Some(t))) => t.clone(),
-            Some(Value::Timestamp(Some(t))) => crate::timestamp::year_month(*t),
+            Some(Value::Timestamp(Some(t))) => crate::calendar::year_month(*t),
             _ => {
                 let column = header.find(name).map_or(name.to_string(), |c| c.name);
                 return Err(RowError::new(&column, format!("empty {name}: a {} row needs it", dataset.title)));

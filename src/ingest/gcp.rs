@@ -21,6 +21,7 @@ use csv::StringRecord;
 use super::literal::{self, Pairs, Value};
 use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, text};
 use super::service_category;
+use crate::calendar::Month;
 use crate::money;
 use crate::schema::LineItem;
 
@@ -194,26 +195,11 @@ pub fn invoice_month(text: &str) -> Option<(i64, i64)> {
     if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let year: i32 = digits[..4].parse().ok()?;
-    let month: u32 = digits[4..].parse().ok()?;
-    month_bounds(year, month)
-}
-
-fn month_bounds(year: i32, month: u32) -> Option<(i64, i64)> {
-    let start = chrono::NaiveDate::from_ymd_opt(year, month, 1)?;
-    let end = if month == 12 {
-        chrono::NaiveDate::from_ymd_opt(year + 1, 1, 1)?
-    } else {
-        chrono::NaiveDate::from_ymd_opt(year, month + 1, 1)?
-    };
-    let micros = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_micros();
-    Some((micros(start), micros(end)))
+    Month::from_ym(digits[..4].parse().ok()?, digits[4..].parse().ok()?).map(Month::bounds_micros)
 }
 
 fn month_of(micros: i64) -> Option<(i64, i64)> {
-    use chrono::Datelike;
-    let t = chrono::DateTime::from_timestamp_micros(micros)?;
-    month_bounds(t.year(), t.month())
+    Month::of_micros(micros).map(Month::bounds_micros)
 }
 
 /// FOCUS ChargeCategory for a `cost_type`.
@@ -506,8 +492,8 @@ mod tests {
     #[test]
     fn invoice_months_and_old_credit_names() {
         let (start, end) = invoice_month("202012").unwrap();
-        assert_eq!(crate::timestamp::year_month(start), "2020-12");
-        assert_eq!(crate::timestamp::year_month(end), "2021-01");
+        assert_eq!(crate::calendar::year_month(start), "2020-12");
+        assert_eq!(crate::calendar::year_month(end), "2021-01");
         assert_eq!(invoice_month("2020-12"), Some((start, end)));
         assert_eq!(invoice_month("20201"), None);
         let old = parse_credits("[{'name': 'Sustained Usage Discount', 'amount': -1}]").unwrap();

@@ -108,11 +108,7 @@ fn date_range_period(folder: &str) -> Option<String> {
 
 /// `YYYY-MM` with a real month.
 pub fn is_year_month(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() == 7
-        && b[4] == b'-'
-        && b[..4].iter().chain(&b[5..]).all(u8::is_ascii_digit)
-        && matches!(text[5..].parse::<u32>(), Ok(1..=12))
+    crate::calendar::Month::parse(text).is_some()
 }
 
 /// What tally needs from a manifest.

@@ -274,7 +274,7 @@ pub fn check_dates(item: &LineItem<'_>) -> Result<(), RowError> {
                     "the charge starts {}, far outside its billing period {} (accepted: from 366 days before the \
                      period starts to 31 days after it ends)",
                     iso(charge),
-                    timestamp::year_month(period_start)
+                    crate::calendar::year_month(period_start)
                 ),
             ));
         }

@@ -191,9 +191,9 @@ pub async fn run(lake: &Lake, inputs: &[String], options: &Options) -> Result<Ou
                 incomplete.join("; ")
             )));
         }
-        files.extend(found.into_iter().map(|f| (f.clone(), display(&f))));
+        files.extend(found.into_iter().map(|f| (f.clone(), source_name(&f))));
     }
-    clear_stale_staging(lake).map_err(lake_error(&lake.root().join("_staging")))?;
+    lake.clear_stale_staging().map_err(lake_error(&lake.staging_root()))?;
     // Downloads land in staging; dropping `fetched` removes them, on every path out.
     let fetched = if remote.is_empty() {
         None
@@ -452,14 +452,15 @@ fn ingest_file(
 
 /// `2024-11,2024-12` for billing period starts.
 fn months(periods: &BTreeSet<i64>) -> String {
-    let months: BTreeSet<String> = periods.iter().map(|p| crate::timestamp::year_month(*p)).collect();
+    let months: BTreeSet<String> = periods.iter().map(|p| crate::calendar::year_month(*p)).collect();
     months.into_iter().collect::<Vec<_>>().join(",")
 }
 
 /// `--since` as the first instant of its month.
 fn since_start(options: &Options) -> Result<Option<i64>, IngestError> {
     let Some(since) = &options.since else { return Ok(None) };
-    crate::timestamp::month_start(since)
+    crate::calendar::Month::parse(since)
+        .map(crate::calendar::Month::start_micros)
         .map(Some)
         .ok_or_else(|| IngestError::Input(format!("--since {since:?} is not a month: use YYYY-MM, e.g. 2025-01")))
 }
@@ -504,10 +505,7 @@ fn missing(file: &str, format: Format, columns: Vec<String>) -> IngestError {
 
 /// Content identity of an input file: its SHA-256 and size.
 fn digest(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let bytes = std::io::copy(&mut file, &mut hasher)?;
-    Ok((hex(&hasher.finalize()), bytes))
+    crate::hashing::sha256_file_len(path)
 }
 
 /// The run id depends only on the input bytes and tally's version, so a
@@ -518,25 +516,13 @@ fn run_id(digests: &[(String, u64)]) -> String {
     for (sha, _) in digests {
         hasher.update(sha.as_bytes());
     }
-    hex(&hasher.finalize())[..16].to_string()
+    crate::hashing::hex(&hasher.finalize())[..16].to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// How a file is named in the lake: its absolute path.
-fn display(path: &Path) -> String {
+/// How a local file is named in the lake (`x_SourceFile`, `ingests.source_file`): its
+/// absolute path. `tally run` finds what it already ingested by this name.
+pub fn source_name(path: &Path) -> String {
     std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path)).display().to_string()
-}
-
-/// Staging left by a crashed run is garbage: the lake never pointed at it.
-fn clear_stale_staging(lake: &Lake) -> std::io::Result<()> {
-    let dir = lake.root().join("_staging");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    Ok(())
 }
 
 fn progress_bar(enabled: bool, total_bytes: u64) -> ProgressBar {

@@ -90,10 +90,10 @@ pub async fn fetch(
     options: &S3Options,
     since: Option<&str>,
 ) -> Result<Fetched, IngestError> {
-    let state_dir = lake.table_dir(deliveries::TABLE);
+    let state_dir = lake.table_dir(crate::lake::S3_DELIVERIES);
     let known = deliveries::latest(lake)
         .map_err(|source| IngestError::Lake { path: state_dir.display().to_string(), source })?;
-    let dir = lake.root().join("_staging").join(format!("s3-{}", std::process::id()));
+    let dir = lake.staging_dir(&format!("s3-{}", std::process::id()));
     let mut fetched =
         Fetched { files: Vec::new(), deliveries: Vec::new(), delivery_files: Vec::new(), skipped: Vec::new(), dir };
     let mut buckets: HashMap<String, Arc<Bucket>> = HashMap::new();

@@ -87,7 +87,7 @@ const BATCH_ROWS: usize = 8192;
 
 impl PeriodWriter {
     pub fn create(staging: &Path, period: &str) -> std::io::Result<PeriodWriter> {
-        let staged = staging.join(format!("billing_period={period}")).join("part-0.parquet");
+        let staged = staging.join(in_table(period));
         fs::create_dir_all(staged.parent().expect("has parent"))?;
         let mut writer = ArrowWriter::try_new(File::create(&staged)?, SCHEMA.clone(), Some(writer_properties()))
             .map_err(std::io::Error::other)?;
@@ -176,8 +176,28 @@ pub struct StagedPeriod {
 
 impl StagedPeriod {
     pub fn relative_path(&self) -> PathBuf {
-        PathBuf::from("attributed").join(format!("billing_period={}", self.period)).join("part-0.parquet")
+        relative_file(&self.period)
     }
+}
+
+/// A period's file inside the table: `billing_period=<period>/part-0.parquet`.
+fn in_table(period: &str) -> PathBuf {
+    PathBuf::from(format!("billing_period={period}")).join("part-0.parquet")
+}
+
+/// A period's file relative to the lake.
+pub fn relative_file(period: &str) -> PathBuf {
+    Path::new(super::ATTRIBUTED).join(in_table(period))
+}
+
+/// A period's file in `lake` (it may not exist yet).
+pub fn file(lake: &Lake, period: &str) -> PathBuf {
+    lake.root().join(relative_file(period))
+}
+
+/// Every file of the table, sorted.
+pub fn files(lake: &Lake) -> Vec<PathBuf> {
+    super::catalogue::parquet_files(&lake.table_dir(super::ATTRIBUTED))
 }
 
 /// Moves each staged period over the lake's, one rename each.

@@ -17,7 +17,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::periods::stamped_name;
 use super::{Lake, write_parquet_atomic};
 
-pub const TABLE: &str = "s3_deliveries";
+use super::catalogue::S3_DELIVERIES as TABLE;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryRecord {

@@ -15,11 +15,11 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
 use super::{Lake, writer_properties};
+use crate::calendar;
 use crate::schema::{BatchBuilder, LineItem, SCHEMA};
-use crate::timestamp;
 
 /// The table's folder in the lake.
-pub const TABLE: &str = "line_items";
+use super::catalogue::LINE_ITEMS as TABLE;
 
 /// Rows a unit's builder starts with room for: a chunk of mapped rows
 /// (`ingest::chunks`), which usually all go to one unit.
@@ -44,6 +44,39 @@ impl UnitKey {
             .join(format!("billing_period={}", self.billing_period))
             .join(format!("part-{}{variant}.parquet", file_safe(&self.billing_account)))
     }
+}
+
+/// The periods (`YYYY-MM`) present in the lake's line items, sorted.
+pub fn periods(lake: &Lake) -> Vec<String> {
+    let mut periods: Vec<String> = period_files(lake, None).into_iter().map(|(p, _)| p).collect();
+    periods.dedup();
+    periods
+}
+
+/// (period, file) for every line-item file, sorted by period then path, so
+/// every pass reads rows in the same order.
+pub fn period_files(lake: &Lake, only: Option<&str>) -> Vec<(String, PathBuf)> {
+    let mut files: Vec<(String, PathBuf)> = super::catalogue::parquet_files(&lake.table_dir(TABLE))
+        .into_iter()
+        .filter_map(|path| {
+            let period = path.parent()?.file_name()?.to_str()?.strip_prefix("billing_period=")?.to_string();
+            Some((period, path))
+        })
+        .filter(|(p, _)| only.is_none_or(|o| o == p))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The provider of a line-item file, from its `provider=` partition folder.
+pub fn provider_of(file: &Path) -> String {
+    file.parent()
+        .and_then(|p| p.parent())
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("provider="))
+        .unwrap_or("unknown")
+        .to_string()
 }
 
 /// Every export variant a unit file name may carry (`""` for none): Azure's
@@ -130,7 +163,7 @@ pub(crate) fn file_safe(id: &str) -> String {
     }
     use sha2::Digest;
     let hash = sha2::Sha256::digest(id.as_bytes());
-    let short: String = hash[..4].iter().map(|b| format!("{b:02x}")).collect();
+    let short = crate::hashing::hex(&hash[..4]);
     let head: String = safe.chars().rev().take(56).collect::<Vec<_>>().into_iter().rev().collect();
     if head.is_empty() { format!("none-{short}") } else { format!("{head}-{short}") }
 }
@@ -172,7 +205,7 @@ impl UnitBatches {
             _ => {
                 let key = UnitKey {
                     provider: crate::provider::canonical_id(item.provider_name),
-                    billing_period: timestamp::year_month(period_start),
+                    billing_period: calendar::year_month(period_start),
                     billing_account: account.to_string(),
                     variant: variant.to_string(),
                 };

@@ -74,7 +74,7 @@ pub struct RunLock {
 }
 
 pub fn path(lake_root: &Path) -> PathBuf {
-    lake_root.join("_run").join("lock")
+    lake_root.join(super::catalogue::RUN).join("lock")
 }
 
 /// Takes the lake's lock for `command` (e.g. `tally ingest`), or says who holds it.

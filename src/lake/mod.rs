@@ -1,20 +1,30 @@
 //! The Parquet lake: a folder any engine can read as Hive-partitioned tables.
+//! [`catalogue`] names the tables and owns the layout; no module above writes a
+//! path inside the lake by hand.
 //!
 //! ```text
-//! <lake>/line_items/provider=aws/billing_period=2023-11/part-<account>.parquet
+//! <lake>/line_items/provider=aws/billing_period=2023-11/part-<account>.parquet   canonical line items
+//! <lake>/attributed/billing_period=2023-11/part-0.parquet   every line item's owner (attribute)
 //! <lake>/ingests/<run id>.parquet       one row per file per ingest run
 //! <lake>/quarantine/<run id>.parquet    rows that could not be ingested, with the reason
 //! <lake>/periods/<time>-<run id>.parquet        finality of each (provider, month, account) written
 //! <lake>/s3_deliveries/<time>-<run id>.parquet  S3 deliveries read, so unchanged ones are skipped
-//! <lake>/locks/<YYYY-MM>.json         closed periods: re-attributing them is a restatement
+//! <lake>/contract_commitments/, invoice_details/billing_period=.../, focus_billing_periods/
+//!                                       FOCUS's supplementary datasets
 //! <lake>/restatements/<time>-<period>.parquet   each restatement: who, when, why, per-team before/after
-//! <lake>/_staging/<run id>/             work in progress; never read as data
+//! <lake>/budgets/<YYYY-MM>.parquet      budget statuses of a month (budget)
+//! <lake>/findings/findings.parquet      the last findings computed (findings)
+//! <lake>/outbox/<seq>-<pid>.parquet     nudges owed, sent, acknowledged (nudge)
+//! <lake>/locks/<YYYY-MM>.json           closed periods: re-attributing them is a restatement
+//! <lake>/_run/                          the lake lock, `tally run`'s state (never data)
+//! <lake>/_staging/<run id>/             work in progress (never data)
 //! ```
 //!
 //! Writers build files under `_staging` and move each into place with one
 //! `rename`, so a reader (or a crash) sees either the old file or the new one.
 
 pub mod attributed;
+pub mod catalogue;
 pub mod datasets;
 pub mod deliveries;
 pub mod line_items;
@@ -30,9 +40,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::parquet::arrow::ArrowWriter;
@@ -40,10 +49,10 @@ use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
-use crate::schema::SCHEMA;
-
-/// Hive partition columns of `line_items`, in folder order.
-pub const PARTITION_COLUMNS: [&str; 2] = ["provider", "billing_period"];
+pub use catalogue::{
+    ATTRIBUTED, BUDGETS, FINDINGS, INGESTS, INVOICE_RECONCILIATION, LINE_ITEMS, LOCKS, OUTBOX, PARTITION_COLUMNS,
+    PERIODS, QUARANTINE, RESTATEMENTS, S3_DELIVERIES,
+};
 
 #[derive(Debug, Clone)]
 pub struct Lake {
@@ -63,72 +72,64 @@ impl Lake {
         self.root.join(table)
     }
 
-    pub fn staging_dir(&self, run_id: &str) -> PathBuf {
-        self.root.join("_staging").join(run_id)
-    }
-
-    /// A DataFusion session with every table of the lake registered:
-    /// `line_items` (always, empty when nothing was ingested yet), `ingests`,
-    /// `quarantine`, `periods`, `s3_deliveries`, FOCUS's supplementary datasets
-    /// (and the `invoice_reconciliation` view over `invoice_details`) when they exist.
+    /// A DataFusion session with every table of the lake registered ([`catalogue::session`]).
     pub async fn session(&self) -> datafusion::error::Result<SessionContext> {
-        let ctx = sql::session(session_config());
-        self.register_line_items(&ctx).await?;
-        let dir = self.table_dir("ingests");
-        if has_parquet(&dir) {
-            // Its schema, so ingests logged before its newer columns read as null there.
-            register_parquet_dir(&ctx, "ingests", &dir, Some(log::ingests_schema()), &[]).await?;
-        }
-        for table in [
-            "quarantine",
-            "periods",
-            deliveries::TABLE,
-            restatements::TABLE,
-            crate::budget::TABLE,
-            crate::findings::TABLE,
-            crate::nudge::OUTBOX_TABLE,
-        ] {
-            let dir = self.table_dir(table);
-            if has_parquet(&dir) {
-                register_parquet_dir(&ctx, table, &dir, None, &[]).await?;
-            }
-        }
-        for dataset in datasets::ALL {
-            let dir = self.table_dir(dataset.table);
-            if has_parquet(&dir) {
-                register_parquet_dir(&ctx, dataset.table, &dir, Some(dataset.schema()), dataset.partition_columns())
-                    .await?;
-            }
-        }
-        if ctx.table_exist(datasets::INVOICE_DETAILS.table)? {
-            // A view, so `tally sql` and every ingest summary read the same reconciliation.
-            let view = sql::query(&ctx, INVOICE_RECONCILIATION_SQL).await?.into_view();
-            ctx.register_table("invoice_reconciliation", view)?;
-        }
-        let dir = self.table_dir("attributed");
-        if has_parquet(&dir) {
-            register_parquet_dir(&ctx, "attributed", &dir, Some(attributed::SCHEMA.clone()), &["billing_period"])
-                .await?;
-        }
-        Ok(ctx)
+        catalogue::session(self).await
     }
 
-    async fn register_line_items(&self, ctx: &SessionContext) -> datafusion::error::Result<()> {
-        let dir = self.table_dir("line_items");
-        if has_parquet(&dir) {
-            register_parquet_dir(ctx, "line_items", &dir, Some(SCHEMA.clone()), &PARTITION_COLUMNS).await
-        } else {
-            let mut fields: Vec<Field> = SCHEMA.fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.extend(PARTITION_COLUMNS.map(|c| Field::new(c, DataType::Utf8, false)));
-            let empty = MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?;
-            ctx.register_table("line_items", Arc::new(empty))?;
-            Ok(())
+    /// Whether `table` has any data file.
+    pub fn has_table(&self, table: &str) -> bool {
+        catalogue::has_table(self, table)
+    }
+
+    /// The file `<table>/<key>.parquet`, for tables kept one file per key
+    /// (a month's budgets, a batch of outbox events).
+    pub fn table_file(&self, table: &str, key: &str) -> PathBuf {
+        self.table_dir(table).join(format!("{key}.parquet"))
+    }
+
+    /// Replaces a table kept as one file, `<table>/<table>.parquet`, atomically (a crash
+    /// leaves the old one); files of other names (an older layout) are removed after.
+    pub fn replace_sole_file(&self, table: &str, batches: &[RecordBatch]) -> std::io::Result<()> {
+        let path = self.table_file(table, table);
+        write_parquet_atomic(&path, batches)?;
+        for other in catalogue::parquet_files(&self.table_dir(table)) {
+            if other != path {
+                let _ = fs::remove_file(other);
+            }
         }
+        Ok(())
+    }
+
+    /// Where this run's files are built before they move into place.
+    pub fn staging_dir(&self, run_id: &str) -> PathBuf {
+        self.staging_root().join(run_id)
+    }
+
+    pub fn staging_root(&self) -> PathBuf {
+        self.root.join(catalogue::STAGING)
+    }
+
+    /// Staging left by a crashed run is garbage: the lake never pointed at it. Only a
+    /// writer holding the lake lock may clear it.
+    pub fn clear_stale_staging(&self) -> std::io::Result<()> {
+        match fs::remove_dir_all(self.staging_root()) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The folder of the run's own state files (`lock`, `state.json`, `derived.json`).
+    pub fn run_dir(&self) -> PathBuf {
+        self.root.join(catalogue::RUN)
+    }
+
+    /// Whether a path relative to the lake is data a mirror keeps (not staging or run state).
+    pub fn is_data_path(relative: &str) -> bool {
+        let top = relative.split('/').next().unwrap_or("");
+        top != catalogue::STAGING && top != catalogue::RUN
     }
 }
-
-/// Per invoice of the Invoice Detail dataset, its BilledCost against its line items'.
-pub const INVOICE_RECONCILIATION_SQL: &str = include_str!("../../queries/invoice_reconciliation.sql");
 
 /// SQL sees column names exactly as the lake stores them (`BilledCost`,
 /// not `billedcost`), as DuckDB, Spark and Trino users expect.
@@ -174,13 +175,6 @@ pub async fn register_parquet_dir(
     };
     ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
-}
-
-fn has_parquet(dir: &Path) -> bool {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .any(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "parquet"))
 }
 
 /// Parquet settings for every file tally writes. Fixed so the same rows

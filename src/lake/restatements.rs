@@ -11,7 +11,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use super::{Lake, write_parquet_atomic};
 use crate::money::{PRECISION, SCALE};
 
-pub const TABLE: &str = "restatements";
+use super::catalogue::RESTATEMENTS as TABLE;
 
 pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields =

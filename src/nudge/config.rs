@@ -16,8 +16,8 @@ use toml::Spanned;
 
 use crate::attribute::mappings::{MappingError, line_at, parse_toml};
 use crate::attribute::org::Org;
-use crate::budget::file::{Money, Percent};
 use crate::money::SCALE;
+use crate::money::{Money, Percent};
 
 pub const CHAT_FILE: &str = "chat.toml";
 /// Environment variable naming the secrets file when chat.toml does not.

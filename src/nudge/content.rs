@@ -21,8 +21,9 @@ use super::drivers::Driver;
 use super::message::{Item, Line, Message, Section, Span, money, percent, signed_money};
 use super::outbox::{Memory, Status as Event};
 use crate::attribute::org::{Org, UNALLOCATED};
-use crate::budget::file::{Month, PERCENT_WHOLE, div_round};
 use crate::budget::{BudgetStatus, Status};
+use crate::calendar::Month;
+use crate::money::{PERCENT_WHOLE, div_round};
 use crate::money::{PRECISION, SCALE};
 
 const UNALLOCATED_SQL: &str = include_str!("../../queries/nudge_unallocated.sql");
@@ -100,7 +101,7 @@ pub async fn unallocated(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::
 /// The findings table's rows for the as-of month or before, the latest per finding;
 /// none when the lake has no findings table.
 pub async fn findings(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::error::Result<Vec<Finding>> {
-    if !ctx.table_exist(crate::findings::TABLE)? {
+    if !ctx.table_exist(crate::lake::FINDINGS)? {
         return Ok(Vec::new());
     }
     let sql = FINDINGS_SQL.replace("{period}", &Month::of(as_of).to_string());

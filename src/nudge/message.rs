@@ -4,8 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::budget::file::div_round;
-use crate::money::SCALE;
+use crate::money::{div_round, text};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Span {
@@ -35,7 +34,7 @@ pub struct Item {
     pub kind: &'static str,
     /// The state it was told in: a budget status, a finding's status.
     pub state: String,
-    /// The amount it was told with (at [`SCALE`]), to judge a material change.
+    /// The amount it was told with (at [`crate::money::SCALE`]), to judge a material change.
     pub value: Option<i128>,
 }
 
@@ -80,26 +79,9 @@ pub fn plain_line(line: &Line) -> String {
         .collect()
 }
 
-/// `$1,234.56`, `-$12.00`, `1,234.56 EUR`: an amount at [`SCALE`] rounded to cents,
-/// with thousands separators and its currency.
+/// `$1,234.56`, `-$12.00`, `1,234.56 CHF`: [`text::money`], in dollars when the lake names no currency.
 pub fn money(value: i128, currency: &str) -> String {
-    let cents = div_round(value, 10i128.pow(SCALE as u32 - 2));
-    let sign = if cents < 0 { "-" } else { "" };
-    let (units, rest) = (cents.abs() / 100, cents.abs() % 100);
-    let digits = units.to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    match currency {
-        "USD" | "" => format!("{sign}${grouped}.{rest:02}"),
-        "EUR" => format!("{sign}€{grouped}.{rest:02}"),
-        "GBP" => format!("{sign}£{grouped}.{rest:02}"),
-        other => format!("{sign}{grouped}.{rest:02} {other}"),
-    }
+    text::money(value, if currency.is_empty() { "USD" } else { currency })
 }
 
 /// A change with its sign: `+$1,234.56`, `-$12.00`.
@@ -120,14 +102,14 @@ pub fn percent(part: i128, whole: i128) -> Option<String> {
 mod tests {
     use super::*;
 
-    const D: i128 = 10i128.pow(SCALE as u32);
+    const D: i128 = crate::money::ONE;
 
     #[test]
     fn money_for_people() {
         assert_eq!(money(1_234_567 * D / 100, "USD"), "$12,345.67");
         assert_eq!(money(-5 * D, "USD"), "-$5.00");
         assert_eq!(money(1_000_000 * D, "EUR"), "€1,000,000.00");
-        assert_eq!(money(999 * D, "JPY"), "999.00 JPY");
+        assert_eq!(money(999 * D, "JPY"), "¥999.00");
         assert_eq!(money(D / 200, "USD"), "$0.01");
         assert_eq!(signed_money(100 * D, "USD"), "+$100.00");
         assert_eq!(percent(61, 1000).unwrap(), "6.1");

@@ -43,13 +43,13 @@ use sha2::{Digest, Sha256};
 
 use crate::attribute::mappings::{MappingError, Mappings};
 use crate::attribute::org::Org;
-use crate::budget::{self, BudgetError, Month};
+use crate::budget::{self, BudgetError};
+use crate::calendar::Month;
 use crate::lake::Lake;
 use config::{ChatConfig, Kind, SecretRef};
 use outbox::{Envelope, Event, Memory, Status};
 
 /// The lake table where every message sent (or still owed) is recorded.
-pub const OUTBOX_TABLE: &str = "outbox";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NudgeError {
@@ -135,7 +135,7 @@ pub async fn run_with_env(
             "no chat.toml: it routes each team's nudges (see tally nudge --help)",
         )
     })?;
-    if !lake.table_dir("attributed").exists() {
+    if !lake.has_table(crate::lake::ATTRIBUTED) {
         return Err(NudgeError::Input(format!(
             "lake {} has no attributed spend: run `tally attribute` first",
             lake.root().display()
@@ -223,7 +223,7 @@ fn message_id(team: &str, destination: &str, as_of: NaiveDate, payload: &[u8]) -
         hash.update((part.len() as u64).to_le_bytes());
         hash.update(part);
     }
-    hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::hashing::hex(&hash.finalize()[..8])
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> NudgeError + '_ {
@@ -237,7 +237,7 @@ async fn deliver_all(
     summary: &mut NudgeSummary,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), NudgeError> {
-    let outbox_dir = lake.table_dir(OUTBOX_TABLE);
+    let outbox_dir = lake.table_dir(crate::lake::OUTBOX);
     // New messages are recorded as owed before anything is sent: a crash from here on
     // never loses one.
     let new: Vec<Event> = summary
@@ -310,7 +310,7 @@ pub async fn ack(
         Some(day) => (Status::Snoozed, day.to_string()),
         None => (Status::Acked, String::new()),
     };
-    let dir: PathBuf = lake.table_dir(OUTBOX_TABLE);
+    let dir: PathBuf = lake.table_dir(crate::lake::OUTBOX);
     outbox::append_item_event(lake, memory.next_seq, &format!("finding:{finding_id}"), status, &state, value, note)
         .map_err(io_error(&dir))?;
     Ok(value)

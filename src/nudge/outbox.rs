@@ -24,10 +24,10 @@ use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Int64Type, S
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use super::OUTBOX_TABLE;
 use super::config::{Kind, SecretRef};
 use super::message::Item;
 use crate::lake::Lake;
+use crate::lake::OUTBOX as OUTBOX_TABLE;
 use crate::money::{PRECISION, SCALE};
 
 const COLUMNS: [&str; 14] = [
@@ -347,6 +347,6 @@ fn write_rows(lake: &Lake, seq: i64, rows: &[OutRow]) -> std::io::Result<()> {
             .map_err(std::io::Error::other)?,
     ));
     let batch = RecordBatch::try_new(SCHEMA.clone(), columns).map_err(std::io::Error::other)?;
-    let path = lake.table_dir(OUTBOX_TABLE).join(format!("{seq:010}-{}.parquet", std::process::id()));
+    let path = lake.table_file(OUTBOX_TABLE, &format!("{seq:010}-{}", std::process::id()));
     crate::lake::write_parquet_atomic(&path, &[batch])
 }

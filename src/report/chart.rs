@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::format::MONEY_ONE;
+use crate::money::ONE as MONEY_ONE;
 
 const WIDTH: u32 = 860;
 const PALETTE: [RGBColor; 8] = [

@@ -6,11 +6,12 @@ use chrono::{Datelike, Duration, NaiveDate};
 use datafusion::prelude::SessionContext;
 
 use super::Options;
-use super::format;
 use super::query::{self, Param, Row, Value};
 use crate::attribute::mappings::Mappings;
 use crate::attribute::org::{Org, UNALLOCATED};
+use crate::calendar::Month;
 use crate::lake::Lake;
+use crate::money::text as format;
 
 const CURRENCIES_SQL: &str = include_str!("../../queries/report_currencies.sql");
 const DATA_RANGE_SQL: &str = include_str!("../../queries/report_data_range.sql");
@@ -49,37 +50,20 @@ pub struct Windows {
     pub prior_month_end: NaiveDate,
 }
 
-pub fn month_start(day: NaiveDate) -> NaiveDate {
-    day.with_day(1).expect("day 1 exists")
-}
-
-pub fn month_end(day: NaiveDate) -> NaiveDate {
-    next_month(day).pred_opt().expect("a day before")
-}
-
-pub fn next_month(day: NaiveDate) -> NaiveDate {
-    let (y, m) = if day.month() == 12 { (day.year() + 1, 1) } else { (day.year(), day.month() + 1) };
-    NaiveDate::from_ymd_opt(y, m, 1).expect("valid month")
-}
-
-pub fn prev_month(day: NaiveDate) -> NaiveDate {
-    month_start(month_start(day).pred_opt().expect("a day before"))
-}
-
 impl Windows {
     pub fn ending(as_of: NaiveDate) -> Windows {
-        let prior_month_start = prev_month(as_of);
-        let prior_month_end = if as_of == month_end(as_of) {
-            month_end(prior_month_start)
+        let prior_month_start = Month::of(as_of).prev().first();
+        let prior_month_end = if as_of == Month::of(as_of).last() {
+            Month::of(prior_month_start).last()
         } else {
-            prior_month_start.with_day(as_of.day()).unwrap_or(month_end(prior_month_start))
+            prior_month_start.with_day(as_of.day()).unwrap_or(Month::of(prior_month_start).last())
         };
         Windows {
             as_of,
             week_start: as_of - Duration::days(6),
             prior_week_start: as_of - Duration::days(13),
             prior_week_end: as_of - Duration::days(7),
-            month_start: month_start(as_of),
+            month_start: Month::of(as_of).first(),
             prior_month_start,
             prior_month_end,
         }
@@ -120,7 +104,7 @@ impl Context {
         let lake = options.lake.clone();
         let mappings = Mappings::load(&options.mappings)?;
         let org = Org::compile(&mappings)?;
-        if !lake.table_dir("attributed").exists() {
+        if !lake.has_table(crate::lake::ATTRIBUTED) {
             anyhow::bail!("lake {} has no attributed spend: run `tally attribute` first", lake.root().display());
         }
         let ctx = lake.session().await?;
@@ -131,7 +115,7 @@ impl Context {
             }
             None => false,
         };
-        let has_findings = ctx.table_exist(crate::findings::TABLE)?;
+        let has_findings = ctx.table_exist(crate::lake::FINDINGS)?;
 
         let currencies = query::run(&ctx, "report_currencies.sql", CURRENCIES_SQL, &[]).await?;
         let mut all: Vec<(String, i128)> = currencies.iter().map(|r| (r[0].text(), r[1].at_scale(0))).collect();
@@ -163,7 +147,7 @@ impl Context {
             _ => anyhow::bail!("no attributed spend in {currency} on or before {limit}"),
         };
         let as_of = options.as_of.unwrap_or(data_to);
-        let last_ingest = if ctx.table_exist("ingests")? {
+        let last_ingest = if ctx.table_exist(crate::lake::INGESTS)? {
             let rows = query::run(&ctx, "report_last_ingest.sql", LAST_INGEST_SQL, &[]).await?;
             rows.first().and_then(|r| match r[0] {
                 Value::Timestamp(micros) => {
@@ -248,8 +232,8 @@ impl Context {
             ("month", Param::Text(ymd(w.as_of))),
             ("from", Param::Date(from)),
             // Billing periods a charge in [from, as_of] can be in: a month either side.
-            ("first_period", Param::Text(ymd(prev_month(from)))),
-            ("last_period", Param::Text(ymd(next_month(w.as_of)))),
+            ("first_period", Param::Text(ymd(Month::of(from).prev().first()))),
+            ("last_period", Param::Text(ymd(Month::of(w.as_of).next().first()))),
         ]
     }
 

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::context::Context;
 use super::document::{Badge, Document, Section};
-use super::format::{self, change_tenths, share_tenths};
 use super::table::{Cell, Kind, Table, col};
 use super::unit_economics::{self, Period};
 use super::weekly::{per_team, spend_by_team};
 use crate::attribute::org::UNALLOCATED;
+use crate::money::text::{self as format, change_tenths, share_tenths};
 
 const RULES_SQL: &str = include_str!("../../queries/leaderboard_spend_by_rule.sql");
 const SAVINGS_SQL: &str = include_str!("../../queries/leaderboard_verified_savings.sql");

@@ -17,7 +17,6 @@
 pub mod chart;
 pub mod context;
 pub mod document;
-pub mod format;
 pub mod leaderboard;
 pub mod quarterly;
 pub mod query;

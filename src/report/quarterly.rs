@@ -7,20 +7,21 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 
 use super::chart::{self, Series};
-use super::context::{Context, next_month};
+use super::context::Context;
 use super::document::{Document, Kpi, Section};
-use super::format::{self, change_tenths, share_tenths};
 use super::query;
 use super::table::{Kind, Table, col};
 use super::unit_economics::{self, Grain, Period, periods};
 use super::weekly::DAILY_SQL;
+use crate::calendar::Month;
+use crate::money::text::{self as format, change_tenths, share_tenths};
 
 /// A month or quarter with every day of the data: only whole periods are compared with each other.
 fn whole(p: &Period, grain: Grain) -> bool {
     let full = periods(grain, p.start, p.end);
-    full.len() == 1 && super::context::month_start(p.start) == p.start && {
+    full.len() == 1 && Month::of(p.start).first() == p.start && {
         let next =
-            if grain == Grain::Month { next_month(p.start) } else { next_month(next_month(next_month(p.start))) };
+            if grain == Grain::Month { Month::of(p.start).next().first() } else { Month::of(p.start).plus(3).first() };
         next.pred_opt() == Some(p.end)
     }
 }
@@ -32,8 +33,8 @@ const CHART_ORGS: usize = 7;
 pub async fn build(cx: &Context) -> anyhow::Result<Document> {
     let cur = cx.currency.as_str();
     // Four quarters to the as-of date, clipped to the data.
-    let first = next_month(cx.as_of - Duration::days(366));
-    let from = super::context::month_start(first).max(cx.data_from);
+    let first = Month::of(cx.as_of - Duration::days(366)).next().first();
+    let from = Month::of(first).first().max(cx.data_from);
     let daily = query::run(&cx.ctx, "report_daily_spend.sql", DAILY_SQL, &cx.params_for(&cx.windows, from)).await?;
     let months = periods(Grain::Month, from, cx.as_of);
     let quarters = periods(Grain::Quarter, from, cx.as_of);

@@ -53,7 +53,7 @@ impl Value {
     /// The value at `scale` places (nulls are 0: sums over no rows).
     pub fn at_scale(&self, scale: u32) -> i128 {
         match self {
-            Value::Number(v, s) => super::format::rescale(*v, *s, scale),
+            Value::Number(v, s) => crate::money::rescale(*v, *s, scale),
             _ => 0,
         }
     }

@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use serde::Serialize;
 
-use super::format::{self, RATIO_SCALE};
+use crate::money::text::{self as format, RATIO_SCALE};
 use crate::money::{self, PRECISION, SCALE};
 
 /// What a column holds; decides both display and the exact file type.

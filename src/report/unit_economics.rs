@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 use chrono::{Datelike, Duration, NaiveDate};
 
 use super::chart::{self, Series};
-use super::context::{Context, month_end, month_start, next_month};
+use super::context::Context;
 use super::document::{Document, Section};
-use super::format::{self, RATIO_SCALE, change_tenths, div_round};
 use super::query;
 use super::table::{Kind, Table, col};
 use super::weekly::DAILY_SQL;
+use crate::calendar::Month;
 use crate::metrics::VALUE_SCALE;
 use crate::money::SCALE;
+use crate::money::div_round;
+use crate::money::text::{self as format, RATIO_SCALE, change_tenths};
 
 const VOLUME_SQL: &str = include_str!("../../queries/unit_business_volume.sql");
 /// Weeks shown, newest last.
@@ -66,10 +68,13 @@ pub fn periods(grain: Grain, from: NaiveDate, as_of: NaiveDate) -> Vec<Period> {
             }
         }
         Grain::Month | Grain::Quarter => {
-            let mut start = if grain == Grain::Month { month_start(from) } else { quarter_start(from) };
+            let mut start = if grain == Grain::Month { Month::of(from).first() } else { quarter_start(from) };
             while start <= as_of {
-                let next =
-                    if grain == Grain::Month { next_month(start) } else { next_month(next_month(next_month(start))) };
+                let next = if grain == Grain::Month {
+                    Month::of(start).next().first()
+                } else {
+                    Month::of(start).plus(3).first()
+                };
                 let end = next.pred_opt().expect("a day before");
                 let label = if grain == Grain::Month {
                     start.format("%Y-%m").to_string()
@@ -242,7 +247,7 @@ pub fn unit_chart(title: &str, rows: &[UnitRow], periods: &[Period]) -> Option<S
 
 pub async fn build(cx: &Context) -> anyhow::Result<Document> {
     let cur = cx.currency.as_str();
-    let from = quarter_start(cx.data_from.max(cx.as_of - Duration::days(7 * WEEKS))).min(month_start(cx.as_of));
+    let from = quarter_start(cx.data_from.max(cx.as_of - Duration::days(7 * WEEKS))).min(Month::of(cx.as_of).first());
     let from = from.max(cx.data_from);
     let spend = daily_spend(cx, from).await?;
     let volumes = volumes(cx, from).await?;
@@ -314,13 +319,13 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
 
 /// Last day of a month, for callers that build month windows.
 pub fn last_day(day: NaiveDate) -> NaiveDate {
-    month_end(day)
+    Month::of(day).last()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::format::MONEY_ONE;
+    use crate::money::ONE as MONEY_ONE;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

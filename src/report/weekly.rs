@@ -9,11 +9,12 @@ use chrono::Duration;
 use super::chart::{self, Series};
 use super::context::{Context, change, money_columns, org_of_path};
 use super::document::{Document, Kpi, Section};
-use super::format::{self, change_tenths, share_tenths};
 use super::query;
 use super::table::{Cell, Kind, Table, col};
 use crate::attribute::org::UNALLOCATED;
-use crate::budget::{self, Month};
+use crate::budget;
+use crate::calendar::Month;
+use crate::money::text::{self as format, change_tenths, share_tenths};
 
 const SPEND_SQL: &str = include_str!("../../queries/weekly_spend_by_team.sql");
 /// Shared with nudges: per team and dimension, this week against the week before.
@@ -252,7 +253,7 @@ struct Driver {
 
 async fn week_drivers(cx: &Context) -> anyhow::Result<Vec<(String, Driver)>> {
     // week_drivers.sql is shared with nudges; its placeholders are bare text inside quotes.
-    let since = super::context::month_start(cx.windows.prior_week_start).format("%Y-%m").to_string();
+    let since = Month::of(cx.windows.prior_week_start).first().format("%Y-%m").to_string();
     let sql = DRIVERS_SQL
         .replace("{as_of}", &cx.windows.as_of.format("%Y-%m-%d").to_string())
         .replace("{since_period}", &since);
@@ -527,7 +528,7 @@ async fn budgets(cx: &Context) -> anyhow::Result<Section> {
             s.budget.into(),
             s.actual.into(),
             s.forecast.into(),
-            s.variance_pct.map(|v| format::div_round(v, 10)).into(),
+            s.variance_pct.map(|v| crate::money::div_round(v, 10)).into(),
             s.status.name().into(),
             s.note.as_str().into(),
         ]);

@@ -73,14 +73,14 @@ pub struct NudgesDone {
 
 /// Runs the derived steps; `Err` carries a message for the run's error.
 pub async fn run(lake: &Lake, plan: &DerivedPlan, step: &mut DerivedStep) -> anyhow::Result<()> {
-    if !lake.table_dir("attributed").exists() {
+    if !lake.has_table(crate::lake::ATTRIBUTED) {
         return Ok(());
     }
     let ctx = lake.session().await?;
     let Some(as_of) = crate::nudge::content::last_day(&ctx).await? else { return Ok(()) };
     step.as_of = Some(as_of);
     let fingerprint = fingerprint(lake, plan, as_of)?;
-    let record = lake.root().join("_run").join("derived.json");
+    let record = lake.run_dir().join("derived.json");
     let report_dir = plan.reports_out.as_ref().map(|out| out.join(as_of.to_string()));
     let previous = std::fs::read_to_string(&record).ok();
     step.unchanged =
@@ -113,7 +113,7 @@ pub async fn run(lake: &Lake, plan: &DerivedPlan, step: &mut DerivedStep) -> any
 
 async fn budgets(lake: &Lake, mappings: &Path, as_of: NaiveDate) -> anyhow::Result<BudgetsDone> {
     let loaded = crate::budget::load(lake, mappings).await?;
-    let month = crate::budget::Month::of(as_of);
+    let month = crate::calendar::Month::of(as_of);
     let rows = crate::budget::status(&loaded, Some(month), as_of).await?;
     crate::budget::save(lake, &rows)?;
     let owners = |status: crate::budget::Status| {
@@ -145,14 +145,7 @@ fn fingerprint(lake: &Lake, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Re
     use std::os::unix::fs::MetadataExt;
     let mut hasher = Sha256::new();
     hasher.update(as_of.to_string());
-    let mut attributed: Vec<_> = walkdir::WalkDir::new(lake.table_dir("attributed"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    attributed.sort();
-    for path in attributed {
+    for path in crate::lake::attributed::files(lake) {
         let m = std::fs::metadata(&path)?;
         hasher.update(format!("{}\0{}\0{}.{}\0", path.display(), m.len(), m.mtime(), m.mtime_nsec()));
     }
@@ -170,7 +163,7 @@ fn fingerprint(lake: &Lake, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Re
         hasher.update(std::fs::read(&path)?);
         hasher.update([0]);
     }
-    Ok(super::pipeline::hex(&hasher.finalize()))
+    Ok(crate::hashing::hex(&hasher.finalize()))
 }
 
 fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {

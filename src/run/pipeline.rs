@@ -221,10 +221,7 @@ async fn push(remote: &RemoteLake, summary: &mut Summary) -> Result<(), RunError
 
 async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<(), RunError> {
     // Staging left by a killed run is garbage (readers never look there); under the lock it is ours to clear.
-    let staging = lake.root().join("_staging");
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).map_err(|e| other(anyhow::anyhow!("{}: {e}", staging.display())))?;
-    }
+    lake.clear_stale_staging().map_err(|e| other(anyhow::anyhow!("{}: {e}", lake.staging_root().display())))?;
     pause_point(lake, "locked");
     // Mappings first: a broken mappings commit should stop the run before it writes anything.
     let compiled = Compiled::load(&plan.mappings).map_err(|e| other(anyhow::Error::new(e).context("mappings")))?;
@@ -611,7 +608,7 @@ fn save_state(lake: &Lake, state: &State) -> std::io::Result<()> {
 /// Hash of a period's line-item files: relative paths and bytes.
 fn period_hash(lake: &Lake, period: &str, state: &mut State, seen: &mut BTreeSet<String>) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
-    for (_, file) in attribute::scan::period_files(lake, Some(period)) {
+    for (_, file) in crate::lake::line_items::period_files(lake, Some(period)) {
         let rel = file.strip_prefix(lake.root()).unwrap_or(&file).display().to_string();
         let m = meta(&file)?;
         let sha = match state.files.get(&rel) {
@@ -629,7 +626,7 @@ fn period_hash(lake: &Lake, period: &str, state: &mut State, seen: &mut BTreeSet
 }
 
 fn attributed_file(lake: &Lake, period: &str) -> PathBuf {
-    lake.table_dir("attributed").join(format!("billing_period={period}")).join("part-0.parquet")
+    crate::lake::attributed::file(lake, period)
 }
 
 async fn attribute_step(
@@ -641,7 +638,7 @@ async fn attribute_step(
     let mut state = load_state(lake);
     let mut seen = BTreeSet::new();
     let mut todo: Vec<(String, String, String)> = Vec::new();
-    for period in attribute::lake_periods(lake) {
+    for period in crate::lake::line_items::periods(lake) {
         let inputs = period_hash(lake, &period, &mut state, &mut seen).map_err(other)?;
         let current = meta(&attributed_file(lake, &period)).ok();
         let reason = match (state.periods.get(&period), current) {

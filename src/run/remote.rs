@@ -34,7 +34,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::pipeline::{hex, sha256_file};
+use crate::hashing::{hex, sha256_file};
 use crate::ingest::s3::{S3Options, build_store, describe, parse_url};
 
 /// A remote lock this old is from a run that died (runs take minutes, not hours).
@@ -420,7 +420,7 @@ fn absorb(
 
 /// Run state and work in progress stay with the copy.
 fn is_mirrored(rel: &str) -> bool {
-    !(rel.starts_with("_run/") || rel.starts_with("_staging/") || rel == "_run" || rel == "_staging")
+    crate::lake::Lake::is_data_path(rel)
 }
 
 /// A writer's temporary file (`.name.partial`), never a lake file.

@@ -20,6 +20,7 @@ mod lake_guarantees;
 mod nudge;
 mod providers;
 mod report;
+mod rounding;
 mod run;
 mod sql;
 

@@ -81,7 +81,7 @@ impl Fixed {
         assert!(denominator > 0 && decimals <= SCALE_DIGITS);
         let step = 10_i128.pow(SCALE_DIGITS - decimals);
         let scaled = self.0.checked_mul(numerator).expect("fixed-point overflow");
-        Fixed(div_round_half_away(scaled, denominator * step) * step)
+        Fixed(crate::money::div_round(scaled, denominator * step) * step)
     }
 
     /// Smallest multiple of `10^-decimals` that is >= self.
@@ -118,12 +118,6 @@ impl Fixed {
             out.push_str(std::str::from_utf8(&digits[..used]).expect("ASCII digits"));
         }
     }
-}
-
-fn div_round_half_away(numerator: i128, denominator: i128) -> i128 {
-    let quotient = numerator / denominator;
-    let remainder = numerator % denominator;
-    if remainder.abs() * 2 >= denominator { quotient + numerator.signum() } else { quotient }
 }
 
 impl fmt::Display for Fixed {

@@ -6,6 +6,13 @@
 
 use std::fmt;
 
+use datafusion::arrow::datatypes::i256;
+
+pub mod config;
+pub mod text;
+
+pub use config::{Money, PERCENT_WHOLE, Percent};
+
 /// Precision of every decimal column in the lake (the Decimal128 maximum).
 pub const PRECISION: u8 = 38;
 /// Fractional digits kept for costs and unit prices. Real CUR files carry
@@ -183,13 +190,62 @@ pub fn format(value: i128, scale: u32) -> String {
     if frac_part.is_empty() { format!("{sign}{int_part}") } else { format!("{sign}{int_part}.{frac_part}") }
 }
 
-/// An amount at [`SCALE`] rounded half away from zero to cents, for display:
-/// `format_cents(1_005 * 10^17) == "1.01"`.
+/// An amount at [`SCALE`] rounded to cents ([`div_round`]), for tables: `format_cents(1_005 * 10^17) == "1.01"`.
 pub fn format_cents(value: i128) -> String {
-    let unit = 10i128.pow(SCALE as u32 - 2);
-    let cents = if value >= 0 { (value + unit / 2) / unit } else { (value - unit / 2) / unit };
+    let cents = to_cents(value);
     let sign = if cents < 0 { "-" } else { "" };
     format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
+}
+
+/// One unit of money at [`SCALE`]: `1` in every money column.
+pub const ONE: i128 = 10i128.pow(SCALE as u32);
+/// One cent at [`SCALE`].
+pub const CENT: i128 = ONE / 100;
+
+/// `numerator / denominator` rounded half away from zero: tally's one rounding rule for
+/// every figure it shows or derives (budgets, findings, reports, nudges). Half away from
+/// zero, not half to even, because it is what people and spreadsheets do by hand, and it
+/// is symmetric: a credit rounds to the negative of the same charge, whichever sign the
+/// divisor has. (Parsing more digits than the lake keeps rounds half to even: see [`Parsed`].)
+///
+/// Panics when `denominator` is zero.
+pub fn div_round(numerator: i128, denominator: i128) -> i128 {
+    assert!(denominator != 0, "division by zero");
+    let (q, r) = (numerator / denominator, numerator % denominator);
+    // |r| < |d|, so 2|r| compares in u128 without overflow.
+    if 2 * r.unsigned_abs() >= denominator.unsigned_abs() {
+        q + if (numerator < 0) == (denominator < 0) { 1 } else { -1 }
+    } else {
+        q
+    }
+}
+
+/// Rescales `value` from `from` fractional digits to `to` ([`div_round`] when digits go).
+pub fn rescale(value: i128, from: u32, to: u32) -> i128 {
+    if to >= from { value * 10i128.pow(to - from) } else { div_round(value, 10i128.pow(from - to)) }
+}
+
+/// An amount at [`SCALE`] in whole cents ([`div_round`]).
+pub fn to_cents(value: i128) -> i128 {
+    div_round(value, CENT)
+}
+
+/// `a * b` of two [`SCALE`] numbers, at [`SCALE`], rounded as [`div_round`] (through 256 bits).
+pub fn mul(a: i128, b: i128) -> i128 {
+    div_round_wide(i256::from_i128(a) * i256::from_i128(b), i256::from_i128(ONE))
+}
+
+/// `a / b` of two [`SCALE`] numbers, at [`SCALE`], rounded as [`div_round`] (through 256 bits).
+pub fn div(a: i128, b: i128) -> i128 {
+    div_round_wide(i256::from_i128(a) * i256::from_i128(ONE), i256::from_i128(b))
+}
+
+fn div_round_wide(numerator: i256, denominator: i256) -> i128 {
+    let (q, r) = (numerator / denominator, numerator % denominator);
+    let half = r.wrapping_abs() * i256::from_i128(2) >= denominator.wrapping_abs();
+    let negative = (numerator < i256::ZERO) != (denominator < i256::ZERO);
+    let q = if half { if negative { q - i256::ONE } else { q + i256::ONE } } else { q };
+    q.as_i128()
 }
 
 /// A sum that left the range of the lake's decimals (38 digits: about
@@ -254,6 +310,41 @@ mod tests {
         let mut total = big;
         assert_eq!(add(&mut total, big), Err(Overflow));
         assert_eq!(total, big, "a failed add leaves the sum as it was");
+    }
+
+    #[test]
+    fn exact_arithmetic() {
+        assert_eq!(mul(3 * ONE / 2, 2 * ONE), 3 * ONE);
+        assert_eq!(div(ONE, 3 * ONE), 33_333_333_333_333_333_333);
+        assert_eq!(div(2 * ONE, 3 * ONE), 66_666_666_666_666_666_667);
+        assert_eq!(div(-2 * ONE, 3 * ONE), -66_666_666_666_666_666_667);
+        assert_eq!(mul(10_000 * ONE, 10_000 * ONE), 100_000_000 * ONE);
+    }
+
+    #[test]
+    fn halves_round_away_from_zero_whatever_the_signs() {
+        for (n, d, q) in [(5, 2, 3), (-5, 2, -3), (5, -2, -3), (-5, -2, 3), (1, -10, 0), (-1, 10, 0), (7, -2, -4)] {
+            assert_eq!(div_round(n, d), q, "{n}/{d}");
+        }
+        assert_eq!(div_round(i128::MAX, 1), i128::MAX);
+        assert_eq!(div_round(i128::MIN + 1, -1), i128::MAX);
+    }
+
+    proptest::proptest! {
+        /// A credit rounds to the negative of the same charge, for either sign of the divisor,
+        /// and the result is the nearest integer (ties away from zero).
+        #[test]
+        fn rounding_is_symmetric_and_nearest(n in -(1i128 << 100)..(1i128 << 100), d in 1i128..(1i128 << 60)) {
+            let q = div_round(n, d);
+            proptest::prop_assert_eq!(div_round(-n, d), -q);
+            proptest::prop_assert_eq!(div_round(n, -d), -q);
+            proptest::prop_assert_eq!(div_round(-n, -d), q);
+            let miss = (n - q * d).abs();
+            proptest::prop_assert!(2 * miss <= d);
+            if 2 * miss == d {
+                proptest::prop_assert!(q.abs() * d > n.abs(), "a tie goes away from zero");
+            }
+        }
     }
 
     #[test]

@@ -1,27 +1,11 @@
-//! Numbers for people: money with thousands separators and a currency sign,
-//! percentages to one decimal. Exact integer arithmetic only: amounts are
-//! `i128` at a fixed scale, rounded half away from zero for display.
+//! Numbers for people, the same in reports, nudges, budgets and findings: money
+//! with thousands separators and a currency sign, percentages to one decimal.
+//! Exact integer arithmetic only, rounded by [`div_round`].
 
-use crate::money::SCALE;
+use super::{SCALE, div_round, rescale};
 
-/// `10^SCALE`: one unit of money at the lake's scale.
-pub const MONEY_ONE: i128 = 10i128.pow(SCALE as u32);
 /// Fractional digits of ratios (cost per unit, basis points).
 pub const RATIO_SCALE: u32 = 10;
-
-/// `numerator / denominator` rounded half away from zero.
-pub fn div_round(numerator: i128, denominator: i128) -> i128 {
-    assert!(denominator != 0, "division by zero");
-    let (n, d) = if denominator < 0 { (-numerator, -denominator) } else { (numerator, denominator) };
-    let q = n / d;
-    let r = n % d;
-    if 2 * r.abs() >= d { q + n.signum() } else { q }
-}
-
-/// Rescales `value` from `from` fractional digits to `to`, rounding half away from zero.
-pub fn rescale(value: i128, from: u32, to: u32) -> i128 {
-    if to >= from { value * 10i128.pow(to - from) } else { div_round(value, 10i128.pow(from - to)) }
-}
 
 /// Change from `before` to `now` in tenths of a percent; `None` when `before` is zero or negative
 /// (a change from nothing has no percentage).
@@ -108,14 +92,14 @@ mod tests {
 
     #[test]
     fn money_has_separators_and_currency() {
-        let m = |units: i128, cents: i128| units * MONEY_ONE + cents * MONEY_ONE / 100;
+        let m = |units: i128, cents: i128| units * crate::money::ONE + cents * crate::money::CENT;
         assert_eq!(money(m(1_234_567, 89), "USD"), "$1,234,567.89");
         assert_eq!(money(-m(5, 0), "USD"), "-$5.00");
         assert_eq!(money(m(999, 50), "CHF"), "999.50 CHF");
         assert_eq!(money(0, "EUR"), "€0.00");
         // Half a cent rounds away from zero.
-        assert_eq!(money(MONEY_ONE / 200, "USD"), "$0.01");
-        assert_eq!(money(-MONEY_ONE / 200, "USD"), "-$0.01");
+        assert_eq!(money(crate::money::ONE / 200, "USD"), "$0.01");
+        assert_eq!(money(-crate::money::ONE / 200, "USD"), "-$0.01");
         assert_eq!(money_change(m(12, 0), "USD"), "+$12.00");
     }
 
