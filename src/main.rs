@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use commands::Exit;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -27,9 +28,11 @@ tally.toml (./tally.toml or $TALLY_CONFIG) gives every command's --lake and --ma
     name = "tally",
     version,
     about = "Cloud cost attribution: every dollar owned, reconciled to the cent",
-    long_about = "tally reads cloud billing exports (AWS CUR, CUR 2.0, FOCUS) into a Parquet lake \
-                  with FOCUS column names, exact decimals and per-file reconciliation, and lets you \
-                  query it with SQL.",
+    long_about = "tally reads cloud billing exports (AWS CUR and CUR 2.0, GCP's BigQuery billing \
+                  export, Azure cost exports, FOCUS 1.0-1.4) from folders or S3 into a Parquet lake \
+                  with FOCUS column names, exact decimals and per-file reconciliation; attributes \
+                  every dollar to one team by mappings kept in git; and reports budgets, findings \
+                  and weekly reviews, nudging teams in chat. Query the lake with SQL.",
     after_help = EXAMPLES
 )]
 struct Cli {
@@ -112,9 +115,6 @@ enum LogFormat {
     Json,
 }
 
-/// Exit code when rows were quarantined and nothing was committed.
-pub const EXIT_QUARANTINED: u8 = 3;
-
 fn init_logging(quiet: bool, verbose: u8, format: LogFormat) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
@@ -180,7 +180,7 @@ fn main() -> ExitCode {
             let locked = e
                 .downcast_ref::<tally::lake::lock::LockError>()
                 .is_some_and(|l| matches!(l, tally::lake::lock::LockError::Held { .. }));
-            ExitCode::from(if locked { commands::EXIT_LOCKED } else { 1 })
+            ExitCode::from(if locked { Exit::Locked } else { Exit::Error })
         }
     }
 }

@@ -54,7 +54,7 @@ pub fn assign<'c>(
     amounts: [i128; 3],
     direct: &HashMap<String, i128>,
 ) -> Vec<Assignment<'c>> {
-    let Compiled { rules, pools, org, .. } = compiled;
+    let (rules, pools, org) = (&compiled.rules, &compiled.pools, &compiled.org);
     let unallocated = |rule_id, pools: Vec<String>, reason: String| Assignment {
         team: UNALLOCATED.to_string(),
         rule_id,

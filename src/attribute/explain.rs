@@ -137,7 +137,7 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
 }
 
 fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, direct: &HashMap<String, i128>) {
-    let Compiled { rules, org, pools, .. } = compiled;
+    let (rules, org, pools) = (&compiled.rules, &compiled.org, &compiled.pools);
     let view = line.view(compiled);
     let money = |v: i128| format(v, SCALE as u32);
     let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".to_string());

@@ -26,8 +26,8 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Decimal128Type, UInt64Type};
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressDrawTarget};
 use sha2::Digest;
@@ -46,21 +46,25 @@ use rules::RuleSet;
 /// A share of 1 at the money scale.
 pub const WHOLE: i128 = 10i128.pow(SCALE as u32);
 
-/// The mappings folder, loaded and compiled.
-pub struct Compiled {
+/// Who owns what: the mappings folder parsed, its org and ownership rules compiled.
+/// Loaded once per command or run and shared by every step that reads ownership
+/// (budgets, findings, reports, nudges); [`Compiled`] adds what attribution needs.
+pub struct Ownership {
     pub mappings: Mappings,
     pub org: Org,
-    pub pools: Pools,
     pub rules: RuleSet,
     /// Short hash of the mapping files: which mappings produced a row.
     pub version: String,
 }
 
-impl Compiled {
-    pub fn load(dir: &Path) -> Result<Compiled, MappingError> {
+impl Ownership {
+    pub fn load(dir: &Path) -> Result<Ownership, MappingError> {
         let mappings = Mappings::load(dir)?;
         let org = Org::compile(&mappings)?;
-        let pools = Pools::compile(&mappings, &org)?;
+        Ownership::compile(mappings, org)
+    }
+
+    fn compile(mappings: Mappings, org: Org) -> Result<Ownership, MappingError> {
         let rules = RuleSet::compile(&mappings, &org, &Pools::ids(&mappings))?;
         let mut hash = sha2::Sha256::new();
         for (name, text) in &mappings.sources {
@@ -69,7 +73,38 @@ impl Compiled {
             hash.update(text.as_bytes());
         }
         let version = crate::hashing::hex(&hash.finalize()[..6]);
-        Ok(Compiled { mappings, org, pools, rules, version })
+        Ok(Ownership { mappings, org, rules, version })
+    }
+}
+
+impl std::fmt::Debug for Ownership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ownership").field("dir", &self.mappings.dir).field("version", &self.version).finish()
+    }
+}
+
+/// The mappings folder, loaded and compiled for attribution: [`Ownership`] and the
+/// shared pools (with their telemetry). Reads as its `Ownership` (`compiled.org`).
+pub struct Compiled {
+    pub ownership: Arc<Ownership>,
+    pub pools: Pools,
+}
+
+impl std::ops::Deref for Compiled {
+    type Target = Ownership;
+    fn deref(&self) -> &Ownership {
+        &self.ownership
+    }
+}
+
+impl Compiled {
+    pub fn load(dir: &Path) -> Result<Compiled, MappingError> {
+        let mappings = Mappings::load(dir)?;
+        let org = Org::compile(&mappings)?;
+        // Pools before rules, so a folder with both broken reports the pool first, as always.
+        let pools = Pools::compile(&mappings, &org)?;
+        let ownership = Arc::new(Ownership::compile(mappings, org)?);
+        Ok(Compiled { ownership, pools })
     }
 }
 

@@ -194,7 +194,7 @@ impl<'c> Decider<'c> {
         if let Some(id) = self.keys.get(&self.buffer[..]) {
             return *id;
         }
-        let Compiled { rules, org, .. } = self.compiled;
+        let (rules, org) = (&self.compiled.rules, &self.compiled.org);
         let view = input.line_view(row, rules);
         let owner = match rules.decide(&view, org, &mut self.scratch) {
             Decision::Team { rule, team } => Owner::Team { rule: rule as u32, team: self.teams.id(&team) },
@@ -250,7 +250,7 @@ pub(super) fn attribute_period(
     compiled: &Compiled,
     bars: &MultiProgress,
 ) -> PeriodResult {
-    let Compiled { org, rules, pools, .. } = compiled;
+    let (org, rules, pools) = (&compiled.org, &compiled.rules, &compiled.pools);
     let mut decider = Decider::new(compiled);
 
     let bar = bars.add(ProgressBar::no_length());

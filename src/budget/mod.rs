@@ -11,7 +11,6 @@ pub mod file;
 pub mod forecast;
 pub mod status;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -20,7 +19,8 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 
-use crate::attribute::mappings::{MappingError, Mappings};
+use crate::attribute::Ownership;
+use crate::attribute::mappings::MappingError;
 use crate::attribute::org::Org;
 use crate::lake::Lake;
 use crate::money::{PRECISION, SCALE};
@@ -44,18 +44,18 @@ pub enum BudgetError {
 }
 
 /// The mappings' org and budgets, and a session over a lake that has been attributed.
-pub struct Loaded {
-    pub org: Org,
+pub struct Loaded<'m> {
+    pub org: &'m Org,
     pub budgets: Budgets,
     pub ctx: SessionContext,
     /// Billing periods in `attributed`, sorted.
     pub periods: Vec<Month>,
 }
 
-pub async fn load(lake: &Lake, mappings: &Path) -> Result<Loaded, BudgetError> {
-    let parsed = Mappings::load(mappings)?;
-    let org = Org::compile(&parsed)?;
-    let budgets = Budgets::load(mappings, &org)?;
+/// Budgets of the mappings (loaded once by the caller) over the lake's attributed spend.
+pub async fn load<'m>(lake: &Lake, mappings: &'m Ownership) -> Result<Loaded<'m>, BudgetError> {
+    let org = &mappings.org;
+    let budgets = Budgets::load(&mappings.mappings.dir, org)?;
     if !lake.has_table(crate::lake::ATTRIBUTED) {
         return Err(BudgetError::Input(format!(
             "lake {} has no attributed spend: run `tally attribute` first",
@@ -70,18 +70,22 @@ pub async fn load(lake: &Lake, mappings: &Path) -> Result<Loaded, BudgetError> {
 
 /// Every budget's status in `month` (default: the latest attributed month) as of
 /// `as_of`: charges after it are not seen, and approvals must hold on it.
-pub async fn status(loaded: &Loaded, month: Option<Month>, as_of: NaiveDate) -> Result<Vec<BudgetStatus>, BudgetError> {
+pub async fn status(
+    loaded: &Loaded<'_>,
+    month: Option<Month>,
+    as_of: NaiveDate,
+) -> Result<Vec<BudgetStatus>, BudgetError> {
     let month = match month {
         Some(m) => m,
         None => *loaded.periods.last().ok_or_else(|| BudgetError::Input("the lake has no attributed months".into()))?,
     };
     let rows = status::daily_rows(&loaded.ctx, &[month.prev(), month]).await?;
     let view = MonthView::build(&rows, month, as_of);
-    Ok(status::statuses(&view, &loaded.org, &loaded.budgets, as_of))
+    Ok(status::statuses(&view, loaded.org, &loaded.budgets, as_of))
 }
 
 /// Backtest of the forecast on every complete attributed month, at `days` of data.
-pub async fn backtest(loaded: &Loaded, days: &[u32]) -> Result<Vec<BacktestRow>, BudgetError> {
+pub async fn backtest(loaded: &Loaded<'_>, days: &[u32]) -> Result<Vec<BacktestRow>, BudgetError> {
     let mut out = Vec::new();
     for month in &loaded.periods {
         let rows = status::daily_rows(&loaded.ctx, &[month.prev(), *month]).await?;

@@ -12,9 +12,6 @@ use tally::output::{self, OutputFormat};
 
 use crate::{LakeArg, MappingsArg};
 
-/// Exit code of `status --fail-on-breach` when a budget is over tolerance.
-pub const EXIT_BREACH: u8 = 4;
-
 pub const AFTER_HELP: &str = "\
 Budgets live in the mappings folder: budgets.toml (per team or org node, a monthly amount with
 from/until months or per-month amounts, currency, cost column, tolerance) and approvals.toml
@@ -108,7 +105,8 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
     // It keeps the month's status in the lake's budgets table.
     let _lock = crate::commands::lock_lake(lake.root(), "tally budget status", false)?;
-    let loaded = budget::load(&lake, &args.mappings.mappings).await?;
+    let mappings = crate::commands::load_mappings(&args.mappings.mappings)?;
+    let loaded = budget::load(&lake, &mappings).await?;
     let as_of = args.as_of.unwrap_or_else(|| chrono::Utc::now().date_naive());
     let rows = budget::status(&loaded, args.month, as_of).await?;
     budget::save(&lake, &rows)?;
@@ -127,7 +125,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let breaches = rows.iter().filter(|r| r.status == Status::OverTolerance).count();
     Ok(if args.fail_on_breach && breaches > 0 {
         eprintln!("{breaches} budget(s) over tolerance");
-        ExitCode::from(EXIT_BREACH)
+        crate::commands::Exit::BudgetBreach.into()
     } else {
         ExitCode::SUCCESS
     })
@@ -141,7 +139,8 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<ExitCode> {
     use datafusion::arrow::record_batch::RecordBatch;
 
     let lake = Lake::new(&args.lake.lake);
-    let loaded = budget::load(&lake, &args.mappings.mappings).await?;
+    let mappings = crate::commands::load_mappings(&args.mappings.mappings)?;
+    let loaded = budget::load(&lake, &mappings).await?;
     let results = budget::backtest(&loaded, &args.days).await?;
     if results.is_empty() {
         anyhow::bail!("the lake has no complete attributed month to backtest on");

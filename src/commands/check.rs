@@ -48,7 +48,7 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Err(e) => {
             println!("error[invalid] {e}");
             println!("1 error");
-            return Ok(ExitCode::from(1));
+            return Ok(crate::commands::Exit::Error.into());
         }
     };
     let mut findings = check::lint(&compiled);
@@ -76,5 +76,9 @@ pub async fn run(args: CheckArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             compiled.mappings.pools.pools.len()
         );
     }
-    Ok(if errors > 0 || (args.deny_warnings && warnings > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 || (args.deny_warnings && warnings > 0) {
+        crate::commands::Exit::Error.into()
+    } else {
+        ExitCode::SUCCESS
+    })
 }

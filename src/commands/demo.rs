@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tally::attribute::{self, Compiled};
+use tally::attribute;
 use tally::demo::generate::{DemoConfig, generate_cur};
 use tally::ingest;
 use tally::lake::Lake;
@@ -105,7 +105,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(path.parent().expect("has parent"))?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
-    let compiled = Compiled::load(&mappings_dir)?;
+    let compiled = attribute::Compiled::load(&mappings_dir)?;
     let periods = tally::lake::line_items::periods(&lake);
     attribute::run(&lake, &compiled, &periods, !quiet, None).await?;
     if !quiet {
@@ -118,7 +118,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     // The weekly ops review of the last week of data, as `tally report weekly` writes it.
     let report_dir = args.out.join("reports");
-    let written = tally::report::write_weekly(&lake, &mappings_dir, None, &report_dir, None)
+    let written = tally::report::write_weekly(&lake, compiled.ownership.clone(), None, &report_dir, None)
         .await
         .context("writing the weekly report")?;
     if !quiet {

@@ -29,7 +29,7 @@ lake's `findings` table (tally sql) with every finding, one row per finding with
                     not_realized or too_early
 Recommendations are ranked by monthly savings per dev-day of effort (effort per kind in
 findings.toml); `meets_bar` marks those at or above 1 dev-week per $10K/month.
-Monthly means the last 30 days of data; the data's last day is the as-of day. Same lake, same
+Monthly means the 30 days ending on the as-of day (--as-of; the data's last charge day by default). Same lake, same
 mappings: same findings, same ids, same bytes.
 
 Exit codes: 0 ok, 1 error (file:line for findings.toml and initiatives.toml), 2 usage error.
@@ -51,6 +51,10 @@ pub struct FindingsArgs {
     /// savings are normalised by when an initiative names a metric
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
+    /// The day findings are as of: their 30-day window ends here [default: the data's last
+    /// charge day, as budgets, reports and nudges use]
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    as_of: Option<chrono::NaiveDate>,
     /// Show only these kinds (the table always keeps every finding)
     #[arg(long, value_name = "KIND", value_parser = parse_kind)]
     kind: Vec<Kind>,
@@ -71,7 +75,8 @@ fn parse_kind(text: &str) -> Result<Kind, String> {
 pub async fn run(args: FindingsArgs) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
     let _lock = crate::commands::lock_lake(lake.root(), "tally findings", false)?;
-    let all = findings::compute(&lake, &args.mappings.mappings, args.metrics.as_deref()).await?;
+    let mappings = crate::commands::load_mappings(&args.mappings.mappings)?;
+    let all = findings::compute(&lake, &mappings, args.metrics.as_deref(), args.as_of).await?;
     findings::save(&lake, &all)?;
     let mut shown: Vec<&findings::Finding> =
         all.iter().filter(|f| args.kind.is_empty() || args.kind.contains(&f.kind())).collect();

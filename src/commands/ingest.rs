@@ -8,7 +8,8 @@ use tally::ingest::{self, Format, Outcome};
 use tally::lake::Lake;
 use tally::money;
 
-use crate::{EXIT_QUARANTINED, LakeArg};
+use crate::LakeArg;
+use crate::commands::Exit;
 
 pub const AFTER_HELP: &str = "\
 Each file's format is detected from its header unless --format is given. Files are reconciled
@@ -153,7 +154,7 @@ pub async fn run(args: IngestArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             lake.root().display(),
             outcome.run_id
         );
-        return Ok(ExitCode::from(EXIT_QUARANTINED));
+        return Ok(Exit::Quarantined.into());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -27,7 +27,7 @@ pub struct InitArgs {
 pub async fn run(args: InitArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if args.path.exists() && !args.force {
         eprintln!("error: {} exists; --force overwrites it", args.path.display());
-        return Ok(ExitCode::from(2));
+        return Ok(crate::commands::Exit::Usage.into());
     }
     // The example must stay valid: check it before writing it.
     Config::parse(EXAMPLE, FILE_NAME, std::path::Path::new("."))?;

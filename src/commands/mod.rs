@@ -6,6 +6,7 @@ pub mod budget;
 pub mod check;
 pub mod demo;
 pub mod diff;
+pub mod exit;
 pub mod explain;
 pub mod findings;
 pub mod ingest;
@@ -18,10 +19,17 @@ pub mod sql;
 
 use std::path::Path;
 
+pub use exit::Exit;
+use std::sync::Arc;
+
+use tally::attribute::Ownership;
+use tally::attribute::mappings::MappingError;
 use tally::lake::lock::{LockError, RunLock};
 
-/// Exit code when another command holds the lake's lock.
-pub const EXIT_LOCKED: u8 = 6;
+/// A mappings folder loaded (and checked) once for the command: every step reads these.
+pub fn load_mappings(dir: &Path) -> Result<Arc<Ownership>, MappingError> {
+    Ownership::load(dir).map(Arc::new)
+}
 
 /// Takes the lake's lock for a command that writes the lake. A lock held by
 /// another command ends this one with exit 6 (main maps [`LockError::Held`]).

@@ -151,7 +151,8 @@ async fn nudges(args: PlanArgs) -> anyhow::Result<ExitCode> {
     // Sending writes the outbox: one writer per lake.
     let _lock = if args.send { crate::commands::lock_lake(lake.root(), "tally nudge --send", false)? } else { None };
     let options = Options { as_of: args.as_of, send: args.send };
-    let summary = nudge::run(&lake, mappings, &options).await?;
+    let mappings = crate::commands::load_mappings(mappings)?;
+    let summary = nudge::run(&lake, &mappings, &options).await?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
         for (i, planned) in summary.planned.iter().enumerate() {
@@ -204,5 +205,5 @@ async fn nudges(args: PlanArgs) -> anyhow::Result<ExitCode> {
             failure.destination, failure.team, failure.error
         );
     }
-    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(crate::commands::run::EXIT_DELIVERY) })
+    Ok(if summary.failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(crate::commands::Exit::Delivery) })
 }

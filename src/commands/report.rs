@@ -105,11 +105,11 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "error: unit-economics needs business volume: --metrics FILE (CSV or Parquet: date, metric, value[, team][, product])"
         );
-        return Ok(ExitCode::from(2));
+        return Ok(crate::commands::Exit::Usage.into());
     }
     let options = Options {
         lake: Lake::new(&args.lake.lake),
-        mappings: args.mappings.mappings.clone(),
+        mappings: crate::commands::load_mappings(&args.mappings.mappings)?,
         metrics: args.metrics.clone(),
         as_of: args.as_of,
         rollup: args.rollup,

@@ -7,14 +7,7 @@ use clap::Args;
 use tally::run::config::{self, Config};
 use tally::run::pipeline::{self, Plan, RunError};
 
-use crate::EXIT_QUARANTINED;
-
-/// Exit code when an invariant failed: a file did not reconcile, or attribution did not add up.
-pub const EXIT_INVARIANT: u8 = 5;
-/// Exit code when another run holds the lake's lock.
-pub use super::EXIT_LOCKED;
-/// Exit code when a nudge could not be delivered (kept in the outbox for the next run).
-pub const EXIT_DELIVERY: u8 = 7;
+use crate::commands::Exit;
 
 pub const AFTER_HELP: &str = "\
 Reads tally.toml (--config, $TALLY_CONFIG, else ./tally.toml; `tally init` writes one), then:
@@ -82,20 +75,20 @@ pub async fn run(args: RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Ok(plan) => plan,
         Err(message) => {
             eprintln!("error: {message}");
-            return Ok(ExitCode::from(2));
+            return Ok(Exit::Usage.into());
         }
     };
     let (summary, error) = pipeline::run(&plan).await;
-    let code = match &error {
-        None => 0,
-        Some(RunError::Usage(_)) => 2,
-        Some(RunError::Quarantined { .. }) => EXIT_QUARANTINED,
-        Some(RunError::Invariant(_)) => EXIT_INVARIANT,
-        Some(RunError::LockHeld(_) | RunError::RemoteLockHeld(_)) => EXIT_LOCKED,
-        Some(RunError::Delivery(_)) => EXIT_DELIVERY,
-        Some(RunError::Other(_)) => 1,
+    let exit = match &error {
+        None => Exit::Ok,
+        Some(RunError::Usage(_)) => Exit::Usage,
+        Some(RunError::Quarantined { .. }) => Exit::Quarantined,
+        Some(RunError::Invariant(_)) => Exit::Invariant,
+        Some(RunError::LockHeld(_) | RunError::RemoteLockHeld(_)) => Exit::Locked,
+        Some(RunError::Delivery(_)) => Exit::Delivery,
+        Some(RunError::Other(_)) => Exit::Error,
     };
-    let summary = tally::run::summary::Summary { exit_code: code, ..summary };
+    let summary = tally::run::summary::Summary { exit_code: exit as u8, ..summary };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else if !quiet {
@@ -104,7 +97,7 @@ pub async fn run(args: RunArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     if let Some(e) = &error {
         eprintln!("error: {e}");
     }
-    Ok(ExitCode::from(code))
+    Ok(exit.into())
 }
 
 /// Config and flags merged: flags win, then tally.toml, then $TALLY_LAKE / $TALLY_MAPPINGS.
@@ -132,7 +125,6 @@ fn plan(args: &RunArgs, quiet: bool) -> Result<Plan, String> {
         .or_else(|| env("TALLY_MAPPINGS"))
         .ok_or_else(|| missing("mappings", "mappings = \"...\"", "--mappings"))?;
     let derived = tally::run::derived::DerivedPlan {
-        mappings: mappings.clone(),
         metrics: args.metrics.clone().or(config.metrics.clone()),
         reports_out: if args.no_report { None } else { args.reports.clone().or(config.reports.out.clone()) },
         send_nudges: config.nudges.send && !args.no_send,

@@ -30,15 +30,16 @@
 //! findings.toml, by default $10,000/month per 5 dev-days).
 //!
 //! Money columns and `effort_dev_days` are `Decimal128(38, 20)` like the rest of
-//! the lake. "Monthly" is 30 days: costs of the last 30 days of data (fewer
-//! scaled up), the data's last day being the "as of" day. The table is
+//! the lake. "Monthly" is 30 days: costs of the 30 days ending on the "as of"
+//! day (fewer scaled up), the data's last charge day unless given. The table is
 //! replaced whole on each run, rows ordered by kind, then rank / size, then id:
 //! the same lake and mappings always give the same bytes.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), tally::findings::FindingsError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let lake = tally::lake::Lake::new("lake");
-//! let findings = tally::findings::compute(&lake, "mappings".as_ref(), None).await?;
+//! let mappings = std::sync::Arc::new(tally::attribute::Ownership::load("mappings".as_ref())?);
+//! let findings = tally::findings::compute(&lake, &mappings, None, None).await?;
 //! tally::findings::save(&lake, &findings)?;
 //! # Ok(()) }
 //! ```
@@ -60,10 +61,8 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRe
 use datafusion::arrow::record_batch::RecordBatch;
 use sha2::{Digest, Sha256};
 
-use crate::attribute::mappings::{MappingError, Mappings};
-use crate::attribute::org::Org;
-use crate::attribute::pools::Pools;
-use crate::attribute::rules::RuleSet;
+use crate::attribute::Ownership;
+use crate::attribute::mappings::MappingError;
 use crate::lake::Lake;
 use crate::money::{PRECISION, SCALE, div, div_round};
 
@@ -167,11 +166,10 @@ pub fn finding_id(kind: Kind, key: &[&str]) -> String {
 /// What every analysis needs: the session, the org, the config and the data's dates.
 pub struct Context {
     pub ctx: datafusion::prelude::SessionContext,
-    pub org: Org,
+    /// The org, and the ownership rules for matching tags the way they do (initiatives scoped by tags).
+    pub mappings: Arc<Ownership>,
     pub config: Config,
-    /// The ownership rules, for matching tags the way they do (initiatives scoped by tags).
-    pub rules: RuleSet,
-    /// The data's last day (of usage), the "as of" of every finding.
+    /// The data's "as of" day ([`crate::lake::attributed::last_charge_day`] unless given).
     pub as_of: NaiveDate,
     /// The data's first day.
     pub first_day: NaiveDate,
@@ -199,7 +197,7 @@ impl Context {
 
     /// The team's org path on the as-of day; `unallocated` and unknown names stay as they are.
     pub fn org_path(&self, team: &str) -> String {
-        if self.org.is_team(team) { self.org.path(team, self.as_of) } else { team.to_string() }
+        if self.mappings.org.is_team(team) { self.mappings.org.path(team, self.as_of) } else { team.to_string() }
     }
 }
 
@@ -208,22 +206,34 @@ impl Context {
 /// a business metrics file (CSV or Parquet, see [`crate::metrics`]) that
 /// realized savings are normalised by. Returns them ranked and in table order.
 /// An empty lake (nothing attributed) gives no findings.
-pub async fn compute(lake: &Lake, mappings: &Path, metrics: Option<&Path>) -> Result<Vec<Finding>, FindingsError> {
-    let parsed = Mappings::load(mappings)?;
-    let org = Org::compile(&parsed)?;
-    let config = config::load(mappings, &org)?;
-    let rules = RuleSet::compile(&parsed, &org, &Pools::ids(&parsed))?;
+pub async fn compute(
+    lake: &Lake,
+    mappings: &Arc<Ownership>,
+    metrics: Option<&Path>,
+    as_of: Option<NaiveDate>,
+) -> Result<Vec<Finding>, FindingsError> {
+    let config = config::load(&mappings.mappings.dir, &mappings.org)?;
     let ctx = lake.session().await.map_err(|source| FindingsError::Query { query: "session", source })?;
     if let Some(path) = metrics {
         crate::metrics::register(&ctx, path).map_err(|e| FindingsError::Metrics(format!("{e:#}")))?;
     }
-    if !ctx.table_exist("attributed").unwrap_or(false) {
+    if !ctx.table_exist(crate::lake::ATTRIBUTED).unwrap_or(false) {
         return Ok(Vec::new());
     }
-    let Some((first_day, as_of)) = query::data_days(&ctx).await? else {
+    let Some((first_day, _)) = query::data_days(&ctx).await? else {
         return Ok(Vec::new());
     };
-    let cx = Context { ctx, org, config, rules, as_of, first_day };
+    let as_of = match as_of {
+        Some(day) => day,
+        None => match crate::lake::attributed::last_charge_day(&ctx)
+            .await
+            .map_err(|source| FindingsError::Query { query: "as of", source })?
+        {
+            Some(day) => day,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let cx = Context { ctx, mappings: mappings.clone(), config, as_of, first_day };
     let mut findings = Vec::new();
     findings.extend(anomaly::find(&cx).await?);
     findings.extend(unused::orphans(&cx).await?);

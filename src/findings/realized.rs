@@ -115,12 +115,13 @@ pub async fn find(cx: &Context, metrics: bool) -> Result<Vec<Finding>, FindingsE
             query::rows(&cx.ctx, "findings_realized_daily_tags.sql", DAILY_TAGS, params).await?
         };
         // The scope's tags in the canonical form rules give a line's tags.
-        let scope_tags = cx.rules.canonical_tags(initiative.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let scope_tags =
+            cx.mappings.rules.canonical_tags(initiative.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let mut daily = BTreeMap::<NaiveDate, i128>::new();
         let mut currency = String::new();
         for row in &rows {
             if in_scope(initiative, &row.text("ServiceName"), &row.text("SubAccountId"))
-                && (scope_tags.is_empty() || tags_match(&cx.rules, &scope_tags, &row.text("tags")))
+                && (scope_tags.is_empty() || tags_match(&cx.mappings.rules, &scope_tags, &row.text("tags")))
             {
                 *daily.entry(row.date("day").expect("day")).or_default() += row.number("cost");
                 currency = row.text("BillingCurrency");

@@ -53,7 +53,7 @@ fn likely_owner(
     resource_id: &str,
     account: &str,
 ) -> (String, String) {
-    if let Some(team) = team_from_name(&cx.org, resource_id) {
+    if let Some(team) = team_from_name(&cx.mappings.org, resource_id) {
         return (team.to_string(), format!("likely owner {team}: named in the resource id"));
     }
     if let Some(teams) = accounts.get(account) {

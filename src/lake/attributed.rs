@@ -204,3 +204,22 @@ pub fn files(lake: &Lake) -> Vec<PathBuf> {
 pub fn commit(lake: &Lake, periods: &[StagedPeriod]) -> std::io::Result<()> {
     periods.iter().try_for_each(|period| super::move_into_place(lake, &period.staged, &period.relative_path()))
 }
+
+/// The data's last charge day (any charge category): the one "as of" day of budgets,
+/// findings, the report and nudges when none is given, so one run's outputs agree.
+/// A day with nothing but a late credit or tax line counts, as it does on the bill.
+pub async fn last_charge_day(
+    ctx: &datafusion::prelude::SessionContext,
+) -> datafusion::error::Result<Option<chrono::NaiveDate>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Date32Type;
+    let sql = r#"SELECT max(CAST("ChargePeriodStart" AS DATE)) FROM attributed"#;
+    for batch in super::sql::query(ctx, sql).await?.collect().await? {
+        let column = datafusion::arrow::compute::cast(batch.column(0), &DataType::Date32)?;
+        let days = column.as_primitive::<Date32Type>();
+        if batch.num_rows() > 0 && !days.is_null(0) {
+            return Ok(Date32Type::to_naive_date_opt(days.value(0)));
+        }
+    }
+    Ok(None)
+}

@@ -476,16 +476,3 @@ fn recommendation_line(f: &Finding, t: &Thresholds) -> Line {
     }
     line
 }
-
-/// The data's last charge day: the as-of date when none is given.
-pub async fn last_day(ctx: &SessionContext) -> datafusion::error::Result<Option<NaiveDate>> {
-    let sql = r#"SELECT max(CAST("ChargePeriodStart" AS DATE)) FROM attributed"#;
-    for batch in crate::lake::sql::query(ctx, sql).await?.collect().await? {
-        let column = cast(batch.column(0), &DataType::Date32)?;
-        let days = column.as_primitive::<datafusion::arrow::datatypes::Date32Type>();
-        if batch.num_rows() > 0 && !days.is_null(0) {
-            return Ok(datafusion::arrow::datatypes::Date32Type::to_naive_date_opt(days.value(0)));
-        }
-    }
-    Ok(None)
-}

@@ -12,10 +12,11 @@
 //! The library entry point is [`run`] (`tally nudge` and `tally run` call it):
 //!
 //! ```no_run
-//! # async fn example() -> Result<(), tally::nudge::NudgeError> {
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
 //! use tally::lake::Lake;
 //! use tally::nudge::{self, Options};
-//! let summary = nudge::run(&Lake::new("lake"), "mappings".as_ref(), &Options { send: true, ..Options::default() }).await?;
+//! let mappings = std::sync::Arc::new(tally::attribute::Ownership::load("mappings".as_ref())?);
+//! let summary = nudge::run(&Lake::new("lake"), &mappings, &Options { send: true, ..Options::default() }).await?;
 //! if !summary.failed.is_empty() {
 //!     // exit 7: kept in the outbox, retried on the next run
 //! }
@@ -41,10 +42,13 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use crate::attribute::mappings::{MappingError, Mappings};
+use crate::attribute::mappings::MappingError;
 use crate::attribute::org::Org;
 use crate::budget::{self, BudgetError};
 use crate::calendar::Month;
+use std::sync::Arc;
+
+use crate::attribute::Ownership;
 use crate::lake::Lake;
 use config::{ChatConfig, Kind, SecretRef};
 use outbox::{Envelope, Event, Memory, Status};
@@ -115,20 +119,19 @@ pub struct NudgeSummary {
 }
 
 /// Plans (and with `send`, delivers) every team's nudge. See the module docs.
-pub async fn run(lake: &Lake, mappings: &Path, options: &Options) -> Result<NudgeSummary, NudgeError> {
+pub async fn run(lake: &Lake, mappings: &Arc<Ownership>, options: &Options) -> Result<NudgeSummary, NudgeError> {
     run_with_env(lake, mappings, options, &|name| std::env::var(name).ok()).await
 }
 
 /// [`run`] reading secrets through `env` instead of the process environment.
 pub async fn run_with_env(
     lake: &Lake,
-    mappings: &Path,
+    compiled: &Arc<Ownership>,
     options: &Options,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<NudgeSummary, NudgeError> {
-    let parsed = Mappings::load(mappings)?;
-    let org = Org::compile(&parsed)?;
-    let config = ChatConfig::load(mappings, &org)?.ok_or_else(|| {
+    let (mappings, org) = (compiled.mappings.dir.as_path(), &compiled.org);
+    let config = ChatConfig::load(mappings, org)?.ok_or_else(|| {
         MappingError::new(
             mappings.join(config::CHAT_FILE).display().to_string(),
             None,
@@ -145,12 +148,12 @@ pub async fn run_with_env(
     let memory = outbox::load(&ctx).await?;
     let Some(as_of) = (match options.as_of {
         Some(day) => Some(day),
-        None => content::last_day(&ctx).await?,
+        None => crate::lake::attributed::last_charge_day(&ctx).await?,
     }) else {
         return Err(NudgeError::Input("the lake's attributed table has no charges".into()));
     };
     let budgets = if mappings.join(budget::file::BUDGETS_FILE).exists() {
-        let loaded = budget::load(lake, mappings).await?;
+        let loaded = budget::load(lake, compiled).await?;
         budget::status(&loaded, Some(Month::of(as_of)), as_of).await?
     } else {
         Vec::new()
@@ -170,14 +173,14 @@ pub async fn run_with_env(
         unallocated: content::unallocated(&ctx, as_of).await?,
         findings,
     };
-    let messages = content::build(&inputs, &org, &config, &memory);
+    let messages = content::build(&inputs, org, &config, &memory);
 
     let mut summary = NudgeSummary { as_of: Some(as_of), ..NudgeSummary::default() };
-    let teams_with_data = count_teams(&inputs, &org);
+    let teams_with_data = count_teams(&inputs, org);
     summary.quiet = teams_with_data.saturating_sub(messages.len());
     summary.planned.extend(memory.owed.iter().map(|e| Planned { envelope: e.clone(), retry: true }));
     for message in messages {
-        let Some(route) = config.route_for(&org, &message.team, as_of) else {
+        let Some(route) = config.route_for(org, &message.team, as_of) else {
             summary.unrouted.push(message.team.clone());
             continue;
         };

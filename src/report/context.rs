@@ -8,7 +8,8 @@ use datafusion::prelude::SessionContext;
 use super::Options;
 use super::query::{self, Param, Row, Value};
 use crate::attribute::mappings::Mappings;
-use crate::attribute::org::{Org, UNALLOCATED};
+use crate::attribute::org::Org;
+use crate::attribute::org::UNALLOCATED;
 use crate::calendar::Month;
 use crate::lake::Lake;
 use crate::money::text as format;
@@ -78,8 +79,6 @@ impl Windows {
 pub struct Context {
     pub ctx: SessionContext,
     pub lake: Lake,
-    pub mappings: Mappings,
-    pub org: Org,
     pub options: Options,
     pub currency: String,
     /// Other currencies in the lake, with their line items: not in this report.
@@ -100,10 +99,16 @@ fn ymd(day: NaiveDate) -> String {
 }
 
 impl Context {
+    pub fn mappings(&self) -> &Mappings {
+        &self.options.mappings.mappings
+    }
+
+    pub fn org(&self) -> &Org {
+        &self.options.mappings.org
+    }
+
     pub async fn load(options: &Options) -> anyhow::Result<Context> {
         let lake = options.lake.clone();
-        let mappings = Mappings::load(&options.mappings)?;
-        let org = Org::compile(&mappings)?;
         if !lake.has_table(crate::lake::ATTRIBUTED) {
             anyhow::bail!("lake {} has no attributed spend: run `tally attribute` first", lake.root().display());
         }
@@ -161,8 +166,6 @@ impl Context {
         Ok(Context {
             ctx,
             lake,
-            mappings,
-            org,
             options: options.clone(),
             currency,
             other_currencies: all,

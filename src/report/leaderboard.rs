@@ -292,7 +292,7 @@ async fn savings(cx: &Context, badges: &mut Vec<Badge>) -> anyhow::Result<Sectio
 
 /// Rule ids whose match means the resource carried an owner tag.
 fn tag_rules(cx: &Context) -> BTreeSet<String> {
-    cx.mappings
+    cx.mappings()
         .rules
         .rules
         .iter()

@@ -25,12 +25,14 @@ pub mod unit_economics;
 pub mod weekly;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 pub use context::{Context, Rollup};
 pub use document::{Document, Written};
 
+use crate::attribute::Ownership;
 use crate::lake::Lake;
 
 /// The reports `tally report` writes.
@@ -57,7 +59,8 @@ impl Report {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub lake: Lake,
-    pub mappings: PathBuf,
+    /// The mappings, loaded once by the caller.
+    pub mappings: Arc<Ownership>,
     /// Business metrics (CSV or Parquet): unit costs, most improved unit cost.
     pub metrics: Option<PathBuf>,
     /// The report's last day [default: the data's last charge day].
@@ -68,15 +71,8 @@ pub struct Options {
 }
 
 impl Options {
-    pub fn new(lake: &Lake, mappings: &Path) -> Options {
-        Options {
-            lake: lake.clone(),
-            mappings: mappings.to_path_buf(),
-            metrics: None,
-            as_of: None,
-            rollup: Rollup::AsWas,
-            currency: None,
-        }
+    pub fn new(lake: &Lake, mappings: Arc<Ownership>) -> Options {
+        Options { lake: lake.clone(), mappings, metrics: None, as_of: None, rollup: Rollup::AsWas, currency: None }
     }
 }
 
@@ -101,7 +97,7 @@ pub async fn write(report: Report, options: &Options, out: &Path) -> anyhow::Res
 /// The weekly ops review, as `tally report weekly`, `tally run` and `tally demo` write it.
 pub async fn write_weekly(
     lake: &Lake,
-    mappings: &Path,
+    mappings: Arc<Ownership>,
     metrics: Option<&Path>,
     out: &Path,
     as_of: Option<NaiveDate>,

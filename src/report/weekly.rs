@@ -497,7 +497,7 @@ async fn coverage(cx: &Context, rows: &[TeamSpend], total: &[i128; 4]) -> anyhow
 async fn budgets(cx: &Context) -> anyhow::Result<Section> {
     let cur = cx.currency.as_str();
     let mut section = Section { id: "budgets", title: "Budgets".into(), ..Default::default() };
-    if !cx.options.mappings.join(budget::file::BUDGETS_FILE).exists() {
+    if !cx.mappings().dir.join(budget::file::BUDGETS_FILE).exists() {
         section.paragraphs.push("The mappings folder has no budgets.toml: no budgets to show.".into());
         return Ok(section);
     }

@@ -14,17 +14,18 @@
 //! inputs give byte-identical outputs.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::attribute::Ownership;
 use crate::lake::Lake;
 
 /// What the derived steps are asked to do (tally.toml and flags).
 #[derive(Debug, Clone, Default)]
 pub struct DerivedPlan {
-    pub mappings: PathBuf,
     pub metrics: Option<PathBuf>,
     /// The weekly report goes to `<out>/<as-of>/`.
     pub reports_out: Option<PathBuf>,
@@ -72,14 +73,21 @@ pub struct NudgesDone {
 }
 
 /// Runs the derived steps; `Err` carries a message for the run's error.
-pub async fn run(lake: &Lake, plan: &DerivedPlan, step: &mut DerivedStep) -> anyhow::Result<()> {
+/// `mappings` are the run's, loaded once: every step reads the same ones.
+pub async fn run(
+    lake: &Lake,
+    mappings: &Arc<Ownership>,
+    plan: &DerivedPlan,
+    step: &mut DerivedStep,
+) -> anyhow::Result<()> {
     if !lake.has_table(crate::lake::ATTRIBUTED) {
         return Ok(());
     }
     let ctx = lake.session().await?;
-    let Some(as_of) = crate::nudge::content::last_day(&ctx).await? else { return Ok(()) };
+    // One as-of day for every step of the run.
+    let Some(as_of) = crate::lake::attributed::last_charge_day(&ctx).await? else { return Ok(()) };
     step.as_of = Some(as_of);
-    let fingerprint = fingerprint(lake, plan, as_of)?;
+    let fingerprint = fingerprint(lake, &mappings.mappings.dir, plan, as_of)?;
     let record = lake.run_dir().join("derived.json");
     let report_dir = plan.reports_out.as_ref().map(|out| out.join(as_of.to_string()));
     let previous = std::fs::read_to_string(&record).ok();
@@ -87,19 +95,19 @@ pub async fn run(lake: &Lake, plan: &DerivedPlan, step: &mut DerivedStep) -> any
         previous.as_deref() == Some(fingerprint.as_str()) && report_dir.as_ref().is_none_or(|d| d.exists());
 
     if !step.unchanged {
-        if plan.mappings.join("budgets.toml").exists() {
-            step.budgets = Some(budgets(lake, &plan.mappings, as_of).await?);
+        if mappings.mappings.dir.join(crate::budget::file::BUDGETS_FILE).exists() {
+            step.budgets = Some(budgets(lake, mappings, as_of).await?);
         }
-        step.findings = Some(findings(lake, plan).await?);
+        step.findings = Some(findings(lake, mappings, plan, as_of).await?);
         if let Some(dir) = &report_dir {
-            crate::report::write_weekly(lake, &plan.mappings, plan.metrics.as_deref(), dir, Some(as_of)).await?;
+            crate::report::write_weekly(lake, mappings.clone(), plan.metrics.as_deref(), dir, Some(as_of)).await?;
             step.report = Some(dir.join("weekly.html").display().to_string());
         }
         write_atomic(&record, &fingerprint)?;
     }
-    if plan.send_nudges && plan.mappings.join("chat.toml").exists() {
+    if plan.send_nudges && mappings.mappings.dir.join(crate::nudge::config::CHAT_FILE).exists() {
         let options = crate::nudge::Options { as_of: Some(as_of), send: true };
-        let summary = crate::nudge::run(lake, &plan.mappings, &options).await?;
+        let summary = crate::nudge::run(lake, mappings, &options).await?;
         step.nudges = Some(NudgesDone {
             sent: summary.sent,
             failed: summary.failed.len(),
@@ -111,7 +119,7 @@ pub async fn run(lake: &Lake, plan: &DerivedPlan, step: &mut DerivedStep) -> any
     Ok(())
 }
 
-async fn budgets(lake: &Lake, mappings: &Path, as_of: NaiveDate) -> anyhow::Result<BudgetsDone> {
+async fn budgets(lake: &Lake, mappings: &Ownership, as_of: NaiveDate) -> anyhow::Result<BudgetsDone> {
     let loaded = crate::budget::load(lake, mappings).await?;
     let month = crate::calendar::Month::of(as_of);
     let rows = crate::budget::status(&loaded, Some(month), as_of).await?;
@@ -127,8 +135,13 @@ async fn budgets(lake: &Lake, mappings: &Path, as_of: NaiveDate) -> anyhow::Resu
     })
 }
 
-async fn findings(lake: &Lake, plan: &DerivedPlan) -> anyhow::Result<FindingsDone> {
-    let found = crate::findings::compute(lake, &plan.mappings, plan.metrics.as_deref()).await?;
+async fn findings(
+    lake: &Lake,
+    mappings: &Arc<Ownership>,
+    plan: &DerivedPlan,
+    as_of: NaiveDate,
+) -> anyhow::Result<FindingsDone> {
+    let found = crate::findings::compute(lake, mappings, plan.metrics.as_deref(), Some(as_of)).await?;
     crate::findings::save(lake, &found)?;
     let mut done = FindingsDone { findings: found.len(), ..Default::default() };
     for f in &found {
@@ -141,7 +154,7 @@ async fn findings(lake: &Lake, plan: &DerivedPlan) -> anyhow::Result<FindingsDon
 /// A hash of everything budgets, findings and the report read: the attributed
 /// files (name, size, modification time), the mappings folder's files and the
 /// business metrics (bytes), and the as-of day.
-fn fingerprint(lake: &Lake, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Result<String> {
+fn fingerprint(lake: &Lake, mappings: &Path, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Result<String> {
     use std::os::unix::fs::MetadataExt;
     let mut hasher = Sha256::new();
     hasher.update(as_of.to_string());
@@ -149,7 +162,7 @@ fn fingerprint(lake: &Lake, plan: &DerivedPlan, as_of: NaiveDate) -> std::io::Re
         let m = std::fs::metadata(&path)?;
         hasher.update(format!("{}\0{}\0{}.{}\0", path.display(), m.len(), m.mtime(), m.mtime_nsec()));
     }
-    let mut inputs: Vec<PathBuf> = walkdir::WalkDir::new(&plan.mappings)
+    let mut inputs: Vec<PathBuf> = walkdir::WalkDir::new(mappings)
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && !e.path().components().any(|c| c.as_os_str() == ".git"))

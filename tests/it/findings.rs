@@ -117,7 +117,7 @@ fn bad_config_names_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let mappings = dir.path().join("mappings");
     std::fs::create_dir_all(&mappings).unwrap();
-    for name in ["org.toml", "rules.toml"] {
+    for name in ["org.toml", "rules.toml", "pools.toml"] {
         std::fs::copy(crate::fixture(&format!("demo-mappings/{name}")), mappings.join(name)).unwrap();
     }
     std::fs::write(mappings.join("findings.toml"), "[effort]\nanomaly = \"1\"\nfixing = \"2\"\n").unwrap();

@@ -748,3 +748,73 @@ fn since_leaves_out_earlier_rows_until_a_run_without_it_reads_them() {
     assert_eq!((third["ingest"]["ran"].as_bool(), third["ingest"]["rows_skipped"].as_u64()), (Some(true), Some(0)));
     assert_eq!(sql(&p.path("lake"), focus)[1..], ["2024-11,1,2".to_string(), "2025-01,1,3".to_string()]);
 }
+
+/// Drops every line after `last_usage` but the commitment fees from every export of
+/// `period` (`20261001-20261101`), so the data's last Usage day comes before its last
+/// charge day.
+fn end_usage_early(p: &Project, period: &str, last_usage: &str) {
+    for payer in std::fs::read_dir(p.root.join("exports")).unwrap() {
+        let dir = payer.unwrap().path().join("demo-cur").join(period);
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let path = file.unwrap().path();
+            let gz = flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap());
+            let mut reader = csv::Reader::from_reader(gz);
+            let header = reader.headers().unwrap().clone();
+            let at = |name: &str| header.iter().position(|c| c == name).unwrap();
+            let (kind, start) = (at("lineItem/LineItemType"), at("lineItem/UsageStartDate"));
+            let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let mut writer = csv::Writer::from_writer(gz);
+            writer.write_record(&header).unwrap();
+            for record in reader.records() {
+                let record = record.unwrap();
+                // Commitment fees are charged every day: after `last_usage`, only they stay.
+                if !record[kind].ends_with("Fee") && &record[start][..10] > last_usage {
+                    continue;
+                }
+                writer.write_record(&record).unwrap();
+            }
+            std::fs::write(&path, writer.into_inner().unwrap().finish().unwrap()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_step_of_a_run_is_as_of_the_same_day() {
+    let p = Project::new();
+    let toml = std::fs::read_to_string(p.root.join("tally.toml")).unwrap().replace("send = false", "send = true");
+    std::fs::write(p.root.join("tally.toml"), toml).unwrap();
+    let (url, _received) = webhook_receiver();
+    let env = chat_env(&p, &url);
+    // The last month's folder, `20261001-20261101`: its last day, and three days before.
+    let months = p.months("418273645091");
+    let last = months.last().unwrap().file_name().unwrap().to_str().unwrap().to_string();
+    let end = chrono::NaiveDate::parse_from_str(&last[9..], "%Y%m%d").unwrap();
+    let (as_of, last_usage) = ((end - chrono::Days::new(1)).to_string(), (end - chrono::Days::new(4)).to_string());
+    let as_of = as_of.as_str();
+    end_usage_early(&p, &last, &last_usage);
+    let summary = run_with_env(&p, &env, 0);
+    let lake = p.path("lake");
+    let day = |sql_text: &str| sql(&lake, sql_text)[1].clone();
+    let usage = r#"SELECT max(CAST("ChargePeriodStart" AS DATE)) FROM line_items WHERE "ChargeCategory" = 'Usage'"#;
+    assert_eq!(day(usage), last_usage);
+    assert_eq!(day(r#"SELECT max(CAST("ChargePeriodStart" AS DATE)) FROM line_items"#), as_of);
+
+    // The run's one day: the last charge day.
+    assert_eq!(summary["derived"]["as_of"], as_of, "{summary}");
+    assert_eq!(sql(&lake, "SELECT DISTINCT CAST(as_of AS VARCHAR) AS as_of FROM budgets"), ["as_of", as_of]);
+    assert!(summary["derived"]["report"].as_str().unwrap().ends_with(&format!("reports/{as_of}/weekly.html")));
+    assert_eq!(sql(&lake, "SELECT DISTINCT as_of FROM outbox WHERE as_of <> ''"), ["as_of", as_of]);
+    // Findings: the run's table is the one `tally findings --as-of <that day>` writes, and not
+    // the one of the last Usage day (the day findings used on their own before).
+    let mappings = p.path("mappings");
+    let findings = |day: &str| {
+        let plain = p.path(&format!("plain-{day}"));
+        copy_dir(Path::new(&lake), Path::new(&plain));
+        std::fs::remove_dir_all(Path::new(&plain).join("findings")).unwrap();
+        tally_ok(&["findings", "--lake", &plain, "--mappings", &mappings, "--as-of", day, "--format", "csv"]);
+        std::fs::read(Path::new(&plain).join("findings/findings.parquet")).unwrap()
+    };
+    let run_findings = std::fs::read(Path::new(&lake).join("findings/findings.parquet")).unwrap();
+    assert_eq!(run_findings, findings(as_of));
+    assert_ne!(run_findings, findings(&last_usage));
+}
