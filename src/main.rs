@@ -3,10 +3,9 @@
 
 mod commands;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 use commands::Exit;
 
 const EXAMPLES: &str = "\
@@ -47,22 +46,6 @@ struct Cli {
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
-}
-
-/// The lake folder, taken the same way by every command.
-#[derive(Args, Debug, Clone)]
-pub struct LakeArg {
-    /// Lake folder (Parquet tables: line_items, ingests, quarantine, attributed)
-    #[arg(long, env = "TALLY_LAKE", value_name = "DIR")]
-    pub lake: PathBuf,
-}
-
-/// The ownership mappings folder, taken the same way by every command.
-#[derive(Args, Debug, Clone)]
-pub struct MappingsArg {
-    /// Mappings folder (org.toml, rules.toml, pools.toml), usually kept in git
-    #[arg(long, env = "TALLY_MAPPINGS", value_name = "DIR")]
-    pub mappings: PathBuf,
 }
 
 #[derive(Subcommand)]

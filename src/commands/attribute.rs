@@ -9,7 +9,7 @@ use tally::lake::Lake;
 use tally::lake::locks;
 use tally::output::{self, OutputFormat};
 
-use crate::{LakeArg, MappingsArg};
+use crate::commands::{LakeArg, MappingsArg};
 
 pub const AFTER_HELP: &str = "\
 Writes the lake's `attributed` table: one row per line item, or per share of a split line item,

@@ -10,7 +10,7 @@ use tally::lake::Lake;
 use tally::money::div_round;
 use tally::output::{self, OutputFormat};
 
-use crate::{LakeArg, MappingsArg};
+use crate::commands::{LakeArg, MappingsArg};
 
 pub const AFTER_HELP: &str = "\
 Budgets live in the mappings folder: budgets.toml (per team or org node, a monthly amount with

@@ -9,7 +9,7 @@ use tally::attribute::check::{self, Severity};
 use tally::lake::Lake;
 use tally::lake::line_items::periods as lake_periods;
 
-use crate::MappingsArg;
+use crate::commands::MappingsArg;
 
 pub const AFTER_HELP: &str = "\
 Errors (exit 1):

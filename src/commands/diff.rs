@@ -11,7 +11,7 @@ use tally::money::format_cents;
 use tally::output::{self, OutputFormat};
 
 use super::attribute::{parse_period, select_periods};
-use crate::LakeArg;
+use crate::commands::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 Attributes the lake's line items under both mappings, in memory (the lake is not changed), and

@@ -8,7 +8,7 @@ use tally::attribute::{Compiled, explain};
 use tally::lake::Lake;
 
 use super::attribute::parse_period;
-use crate::{LakeArg, MappingsArg};
+use crate::commands::{LakeArg, MappingsArg};
 
 pub const AFTER_HELP: &str = "\
 Finds the line items whose x_SourceLineItemId or ResourceId is ID and shows, for each: what the

@@ -9,7 +9,7 @@ use tally::findings::{self, Kind};
 use tally::lake::Lake;
 use tally::output::{self, OutputFormat};
 
-use crate::{LakeArg, MappingsArg};
+use crate::commands::{LakeArg, MappingsArg};
 
 pub const AFTER_HELP: &str = "\
 Reads the attributed lake (run tally attribute first) and the mappings folder, and replaces the

@@ -8,8 +8,8 @@ use tally::ingest::{self, Format, Outcome};
 use tally::lake::Lake;
 use tally::money;
 
-use crate::LakeArg;
 use crate::commands::Exit;
+use crate::commands::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 Each file's format is detected from its header unless --format is given. Files are reconciled

@@ -7,7 +7,7 @@ use tally::lake::Lake;
 use tally::lake::locks;
 
 use super::attribute::parse_period;
-use crate::LakeArg;
+use crate::commands::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 A locked period is closed: `tally attribute` skips it (or fails when it is named with --period)

@@ -1,6 +1,7 @@
 //! One module per subcommand: read the arguments, call the library, print
 //! for people, return the exit code.
 
+pub mod args;
 pub mod attribute;
 pub mod budget;
 pub mod check;
@@ -19,6 +20,7 @@ pub mod sql;
 
 use std::path::Path;
 
+pub use args::{LakeArg, MappingsArg};
 pub use exit::Exit;
 use std::sync::Arc;
 

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use tally::lake::Lake;
 use tally::nudge::{self, Options};
 
-use crate::LakeArg;
+use crate::commands::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 Each team gets one short message in its own chat, only when something matters: its budget at

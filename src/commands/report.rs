@@ -9,7 +9,7 @@ use tally::lake::Lake;
 use tally::output::OutputFormat;
 use tally::report::{self, Options, Report, Rollup};
 
-use crate::{LakeArg, MappingsArg};
+use crate::commands::{LakeArg, MappingsArg};
 
 pub const AFTER_HELP: &str = "\
 Each report is written into --out as a self-contained HTML file (charts are inline SVG: no

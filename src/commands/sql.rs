@@ -7,7 +7,7 @@ use clap::Args;
 use tally::lake::Lake;
 use tally::output::{self, OutputFormat};
 
-use crate::LakeArg;
+use crate::commands::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 Tables: line_items (FOCUS columns, partitioned by provider and billing_period), ingests (one row per
