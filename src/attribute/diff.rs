@@ -3,14 +3,13 @@
 //! spend per team before and after, the owner changes line by line grouped
 //! into moves, and coverage before and after.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Decimal128Array, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::assign::{Assignment, Method, assign, direct_spend};
-use super::rules::Scratch;
+use super::owners::{Assignment, Method, Owners};
 use super::scan::{Input, read_batches};
 use super::{Compiled, Coverage, WHOLE};
 use crate::lake::Lake;
@@ -59,14 +58,14 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
         periods: periods.to_vec(),
         ..Diff::default()
     };
-    let (mut old_scratch, mut new_scratch) = (Scratch::default(), Scratch::default());
     for period in periods {
         let files: Vec<_> = period_files(lake, Some(period)).into_iter().map(|(_, f)| f).collect();
         if files.is_empty() {
             return Err(format!("no line items for billing period {period} in the lake"));
         }
-        let old_direct = direct_spend(&files, old)?;
-        let new_direct = direct_spend(&files, new)?;
+        let (mut old_owners, mut new_owners) = (Owners::new(old), Owners::new(new));
+        old_owners.first_pass(&files)?;
+        new_owners.first_pass(&files)?;
         for file in &files {
             for batch in read_batches(file)? {
                 let batch = batch?;
@@ -75,8 +74,8 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
                     diff.line_items += 1;
                     let amounts = [input.billed.value(row), input.effective.value(row), WHOLE];
                     let key = (period.clone(), input.text("BillingCurrency", row).unwrap_or("").to_string());
-                    let before = owners(old, &input, row, amounts, &mut old_scratch, &old_direct);
-                    let after = owners(new, &input, row, amounts, &mut new_scratch, &new_direct);
+                    let before = owners(&mut old_owners, &input, row, amounts)?;
+                    let after = owners(&mut new_owners, &input, row, amounts)?;
                     for (owners, teams, coverage) in [
                         (&before, &mut diff.before, &mut diff.coverage_before),
                         (&after, &mut diff.after, &mut diff.coverage_after),
@@ -87,7 +86,10 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
                             sums[0] += owner.amounts[0];
                             sums[1] += owner.amounts[1];
                         }
-                        coverage.entry(key.clone()).or_default().add(owners);
+                        let coverage = coverage.entry(key.clone()).or_default();
+                        for owner in owners {
+                            coverage.count(owner.method, owner.amounts).map_err(|e| format!("{period}: {e}"))?;
+                        }
                     }
                     let (from, to) = (owner_label(&before), owner_label(&after));
                     if from != to {
@@ -104,18 +106,16 @@ pub fn diff(lake: &Lake, old: &Compiled, new: &Compiled, periods: &[String]) -> 
     Ok(diff)
 }
 
-/// The owners of line `row` of `input` under `compiled`.
-fn owners<'c>(
-    compiled: &'c Compiled,
-    input: &Input,
-    row: usize,
-    amounts: [i128; 3],
-    scratch: &mut Scratch,
-    direct: &HashMap<String, i128>,
-) -> Vec<Assignment<'c>> {
-    let view = input.line_view(row, &compiled.rules);
-    let decision = compiled.rules.decide(&view, &compiled.org, scratch);
-    assign(compiled, &decision, view.date, amounts, direct)
+/// The owners of line `row` of `input`, as attribution writes them.
+fn owners(owners: &mut Owners, input: &Input, row: usize, amounts: [i128; 3]) -> Result<Vec<Assignment>, String> {
+    let date = input.date(row);
+    let key = owners.key(input, row, date);
+    let mut out = Vec::new();
+    owners.shares(owners.decided(key), date, amounts, |share| -> Result<(), String> {
+        out.push(Assignment::from(share));
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 fn money_column(values: Vec<i128>) -> ArrayRef {

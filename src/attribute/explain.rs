@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
-use super::assign::{Method, assign, direct_spend};
+use super::owners::{Method, Owners};
 use super::rules::{Decision, LineView, Scratch, Verdict};
 use super::scan::{Input, read_batches};
 use super::{Compiled, WHOLE};
@@ -112,7 +112,8 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
             }
         ));
     }
-    let mut direct_by_period: HashMap<String, HashMap<String, i128>> = HashMap::new();
+    let mut owners_by_period: HashMap<String, Owners> = HashMap::new();
+    let mut passed = std::collections::HashSet::new();
     let mut text = String::new();
     for (n, line) in found.iter().enumerate() {
         if n > 0 {
@@ -123,12 +124,12 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
             compiled.rules.decide(&line.view(compiled), &compiled.org, &mut Scratch::default()),
             Decision::Pool { .. }
         );
-        if pooled && !direct_by_period.contains_key(&line.period) {
+        let owners = owners_by_period.entry(line.period.clone()).or_insert_with(|| Owners::new(compiled));
+        if pooled && passed.insert(line.period.clone()) {
             let files: Vec<_> = period_files(lake, Some(&line.period)).into_iter().map(|(_, f)| f).collect();
-            direct_by_period.insert(line.period.clone(), direct_spend(&files, compiled)?);
+            owners.first_pass(&files)?;
         }
-        let none = HashMap::new();
-        explain_line(&mut text, line, compiled, direct_by_period.get(&line.period).unwrap_or(&none));
+        explain_line(&mut text, line, compiled, owners);
     }
     if more > 0 {
         let _ = writeln!(text, "\n{more} more line item(s) match `{id}`; narrow with --period or raise --limit");
@@ -136,7 +137,7 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
     Ok(text)
 }
 
-fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, direct: &HashMap<String, i128>) {
+fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, owners_of: &mut Owners) {
     let (rules, org, pools) = (&compiled.rules, &compiled.org, &compiled.pools);
     let view = line.view(compiled);
     let money = |v: i128| format(v, SCALE as u32);
@@ -238,7 +239,8 @@ fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, direct: &H
         }
     }
 
-    let owners = assign(compiled, &decision, view.date, [line.billed, line.effective, WHOLE], direct);
+    let owners = owners_of.assign(&decision, view.date, [line.billed, line.effective, WHOLE]);
+    let direct = owners_of.direct();
     match (&decision, owners.first()) {
         (Decision::Team { team, .. }, _) => {
             let _ = writeln!(text, "\n  owner: {team} ({}), direct", org.path(team, view.date));

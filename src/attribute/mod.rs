@@ -6,12 +6,12 @@
 //! split pooled spend, write `attributed` to staging, check the invariants by
 //! an independent query, then swap the period in.
 
-pub mod assign;
 pub mod check;
 pub mod diff;
 pub mod explain;
 pub mod mappings;
 pub mod org;
+pub mod owners;
 mod period;
 pub mod pools;
 pub mod restate;
@@ -36,9 +36,9 @@ use crate::lake::Lake;
 use crate::lake::attributed::{self, StagedPeriod};
 use crate::lake::line_items::period_files;
 use crate::money::SCALE;
-use assign::Method;
 use mappings::{MappingError, Mappings};
 use org::Org;
+use owners::Method;
 use pools::Pools;
 pub use restate::Restate;
 use rules::RuleSet;
@@ -137,17 +137,15 @@ pub struct Coverage {
 }
 
 impl Coverage {
-    /// Counts a line's owners into their class.
-    pub fn add(&mut self, owners: &[assign::Assignment]) {
-        for owner in owners {
-            let class = match owner.method {
-                Method::Direct => &mut self.direct,
-                Method::Shared => &mut self.shared,
-                Method::Unallocated => &mut self.unallocated,
-            };
-            class[0] += owner.amounts[0];
-            class[1] += owner.amounts[1];
-        }
+    /// Counts a share's `[billed, effective, ..]` into its owner class, checked.
+    pub fn count(&mut self, method: Method, amounts: [i128; 3]) -> Result<(), crate::money::Overflow> {
+        let class = match method {
+            Method::Direct => &mut self.direct,
+            Method::Shared => &mut self.shared,
+            Method::Unallocated => &mut self.unallocated,
+        };
+        crate::money::add(&mut class[0], amounts[0])?;
+        crate::money::add(&mut class[1], amounts[1])
     }
 }
 
@@ -218,21 +216,6 @@ pub async fn run(
     let _ = std::fs::remove_dir_all(&staging);
     Ok(outcomes)
 }
-
-/// `line_items` columns copied unchanged onto every attributed row.
-const PASSED_THROUGH: [&str; 11] = [
-    "BillingCurrency",
-    "ChargeCategory",
-    "BillingAccountId",
-    "SubAccountId",
-    "ServiceName",
-    "x_ServiceCode",
-    "RegionId",
-    "ResourceId",
-    "x_ResourceGroup",
-    "x_SourceFile",
-    "x_SourceLineItemId",
-];
 
 /// The value for `key`, inserted as the default first; allocates the key
 /// only when it is new (once per currency, not once per line).

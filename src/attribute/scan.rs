@@ -70,6 +70,18 @@ pub struct Input<'b> {
     pub source_row: &'b UInt64Array,
 }
 
+// Every column `attributed` copies from the line item is read: checked when tally is built.
+const _: () = {
+    use crate::lake::attributed::{Origin, TEXT_COLUMNS};
+    let mut i = 0;
+    while i < TEXT_COLUMNS.len() {
+        if matches!(TEXT_COLUMNS[i].1, Origin::LineItem) {
+            input_column(TEXT_COLUMNS[i].0);
+        }
+        i += 1;
+    }
+};
+
 /// Position of a column in `INPUT_COLUMNS`, for `Input::text_at`.
 pub const fn input_column(name: &str) -> usize {
     let mut i = 0;

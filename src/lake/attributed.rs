@@ -18,32 +18,46 @@ use datafusion::parquet::arrow::ArrowWriter;
 use super::{Lake, writer_properties};
 use crate::money::{PRECISION, SCALE};
 
-const TEXT_COLUMNS: [&str; 21] = [
-    "provider",
-    "BillingCurrency",
-    "ChargeCategory",
-    "BillingAccountId",
-    "SubAccountId",
-    "ServiceName",
-    "x_ServiceCode",
-    "RegionId",
-    "ResourceId",
-    "x_ResourceGroup",
-    "x_SourceFile",
-    "x_SourceLineItemId",
-    "team",
-    "org_path",
-    "org_path_current",
-    "rule_id",
-    "method",
-    "pool",
-    "split",
-    "unallocated_reason",
-    "mappings_version",
+/// Where an attributed text column's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Copied from the line item's column of the same name.
+    LineItem,
+    /// Written by attribution (owner, rule, pool, mappings version, the provider folder).
+    Attribution,
+}
+
+/// The text columns of `attributed`, in file order: the one list the schema, [`Row`]
+/// and every writer follow. The table ends with `ChargePeriodStart`, `x_SourceRow`
+/// and the money columns `share`, `BilledCost`, `EffectiveCost` (see [`SCHEMA`]).
+pub const TEXT_COLUMNS: &[(&str, Origin)] = &[
+    ("provider", Origin::Attribution),
+    ("BillingCurrency", Origin::LineItem),
+    ("ChargeCategory", Origin::LineItem),
+    ("BillingAccountId", Origin::LineItem),
+    ("SubAccountId", Origin::LineItem),
+    ("ServiceName", Origin::LineItem),
+    ("x_ServiceCode", Origin::LineItem),
+    ("RegionId", Origin::LineItem),
+    ("ResourceId", Origin::LineItem),
+    ("x_ResourceGroup", Origin::LineItem),
+    ("x_SourceFile", Origin::LineItem),
+    ("x_SourceLineItemId", Origin::LineItem),
+    ("team", Origin::Attribution),
+    ("org_path", Origin::Attribution),
+    ("org_path_current", Origin::Attribution),
+    ("rule_id", Origin::Attribution),
+    ("method", Origin::Attribution),
+    ("pool", Origin::Attribution),
+    ("split", Origin::Attribution),
+    ("unallocated_reason", Origin::Attribution),
+    ("mappings_version", Origin::Attribution),
 ];
 
+const TEXT_COUNT: usize = TEXT_COLUMNS.len();
+
 pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
-    let mut fields: Vec<Field> = TEXT_COLUMNS.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
+    let mut fields: Vec<Field> = TEXT_COLUMNS.iter().map(|(n, _)| Field::new(*n, DataType::Utf8, true)).collect();
     fields.push(Field::new("ChargePeriodStart", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true));
     fields.push(Field::new("x_SourceRow", DataType::UInt64, true));
     for money in ["share", "BilledCost", "EffectiveCost"] {
@@ -52,10 +66,10 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     Arc::new(Schema::new(fields))
 });
 
-/// One output row. Text fields in `TEXT_COLUMNS` order.
+/// One output row. Text fields in [`TEXT_COLUMNS`] order.
 #[derive(Debug, Default, Clone)]
 pub struct Row<'a> {
-    pub text: [Option<&'a str>; 21],
+    pub text: [Option<&'a str>; TEXT_COUNT],
     pub charge_period_start: Option<i64>,
     pub source_row: Option<u64>,
     pub share: i128,
@@ -63,9 +77,22 @@ pub struct Row<'a> {
     pub effective: i128,
 }
 
-/// Index of a text column, for filling `Row::text`.
-pub fn text_index(name: &str) -> usize {
-    TEXT_COLUMNS.iter().position(|c| *c == name).unwrap_or_else(|| panic!("no attributed column {name}"))
+/// Index of a text column in [`Row::text`]. A `const fn`: give it a `const` and a
+/// misspelt name fails the build, not a run.
+pub const fn text_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < TEXT_COLUMNS.len() {
+        if crate::schema::same_name(TEXT_COLUMNS[i].0, name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such attributed column")
+}
+
+/// The columns copied from the line item: `(name, index in Row::text)`.
+pub fn copied_from_line_item() -> impl Iterator<Item = (&'static str, usize)> {
+    TEXT_COLUMNS.iter().enumerate().filter(|(_, (_, origin))| *origin == Origin::LineItem).map(|(i, (n, _))| (*n, i))
 }
 
 pub struct PeriodWriter {
