@@ -12,7 +12,7 @@
 --   {since_period}  the YYYY-MM of the prior week's first day (as_of - 13): a lower bound on
 --                   billing_period so engines prune older months' files; a charge is never
 --                   billed in a month before its own. Replace with 0000-00 to scan everything.
--- Rust: tally::nudge::drivers::{sql, week_drivers} substitutes both and returns typed rows.
+-- Rust: tally::queries::week_drivers fills both; tally::nudge::drivers reads typed rows.
 --
 -- dimension: service ("ServiceName"), account ("SubAccountId"), region ("RegionId"),
 -- resource ("ResourceId"); key is the value, '' where the line has none (tax, support...).

@@ -19,6 +19,7 @@ pub mod money;
 pub mod nudge;
 pub mod output;
 pub mod provider;
+pub mod queries;
 pub mod report;
 pub mod run;
 pub mod schema;

@@ -189,198 +189,25 @@ fn team_message(
     as_of: NaiveDate,
 ) -> Option<Message> {
     let month = Month::of(as_of);
-    let mut sections = Vec::new();
-    let mut items = Vec::new();
-    let mut triggered = false;
-    let mut wins: Vec<Line> = Vec::new();
-
-    // Budget: context always, news when at risk or over (or back on track).
-    let budget_lines: Vec<Line> = inputs
-        .budgets
-        .iter()
-        .filter(|b| b.owner == team && b.kind == "team")
-        .map(|b| {
-            let id = format!("budget:{team}:{}", b.month);
-            let state = b.status.name().to_string();
-            let before = memory.items.get(&id).map(|e| e.state.clone());
-            let alarming = matches!(b.status, Status::AtRisk | Status::OverTolerance);
-            if alarming && worth_telling(memory, &id, &state, None, 0, as_of) {
-                triggered = true;
-            }
-            if b.status == Status::OnTrack && matches!(before.as_deref(), Some("at risk" | "over tolerance")) {
-                triggered = true;
-                wins.push(vec![
-                    text_span("Back on track: "),
-                    text_span(format!("the {} budget was {} when last told", b.month, before.unwrap_or_default())),
-                ]);
-            }
-            items.push(Item { id, kind: "budget", state, value: b.variance_pct });
-            budget_line(b)
-        })
-        .collect();
-    if !budget_lines.is_empty() {
-        sections.push(Section { heading: format!("Budget, {}", month_name(month)), lines: budget_lines });
-    }
-
-    // This week: totals per currency from the service rows, the drivers from services and resources.
-    let mine: Vec<&Driver> = inputs.drivers.iter().filter(|d| d.team == team).collect();
-    let mut currencies: Vec<&str> = mine.iter().map(|d| d.currency.as_str()).collect();
-    currencies.dedup();
-    let mut week_lines = Vec::new();
-    let start = as_of - chrono::Duration::days(6);
-    for currency in currencies {
-        let rows: Vec<&&Driver> = mine.iter().filter(|d| d.currency == currency).collect();
-        let (this, prior): (i128, i128) = rows
-            .iter()
-            .filter(|d| d.dimension == "service")
-            .fold((0, 0), |(a, b), d| (a + d.this_week, b + d.prior_week));
-        let change = this - prior;
-        let big = change.abs() >= t.min_change
-            && (prior == 0 || change.abs() * PERCENT_WHOLE >= t.min_change_pct.0 * prior.abs());
-        let id = format!("week:{team}:{currency}");
-        let recent = memory.items.get(&id).is_some_and(|e| {
-            e.status == Event::Sent && e.as_of.is_some_and(|d| d <= as_of && (as_of - d).num_days() < 7)
-        });
-        if big && !recent {
-            triggered = true;
-            items.push(Item { id, kind: "week", state: as_of.to_string(), value: Some(change) });
-        }
-        let pct = percent(change, prior).map(|p| format!(" ({}{p}%)", if change > 0 { "+" } else { "" }));
-        week_lines.push(vec![
-            text_span(format!("{}–{}: ", fmt_day(start), fmt_day(as_of))),
-            Span::Bold(money(this, currency)),
-            text_span(format!(
-                ", {}{} vs the week before ({})",
-                signed_money(change, currency),
-                pct.unwrap_or_default(),
-                money(prior, currency)
-            )),
-        ]);
-        if big && change < 0 {
-            wins.push(vec![text_span(format!("Spend down {} on the week before", money(-change, currency)))]);
-        }
-        let mut movers: Vec<&&&Driver> = rows.iter().filter(|d| d.dimension == "service" && d.change != 0).collect();
-        movers.sort_by(|a, b| b.change.abs().cmp(&a.change.abs()).then(a.key.cmp(&b.key)));
-        for d in movers.into_iter().take(t.max_items) {
-            week_lines.push(driver_line("", d, currency));
-        }
-        let resource = rows
-            .iter()
-            .filter(|d| d.dimension == "resource" && !d.key.is_empty() && d.change != 0)
-            .max_by(|a, b| a.change.abs().cmp(&b.change.abs()).then(b.key.cmp(&a.key)));
-        if let Some(d) = resource {
-            week_lines.push(driver_line("largest resource move: ", d, currency));
-        }
-    }
-    if !week_lines.is_empty() {
-        sections.push(Section { heading: "This week".into(), lines: week_lines });
-    }
-
-    // Unallocated spend in accounts the team owns most of.
-    let mut lines = Vec::new();
-    for u in inputs.unallocated.iter().filter(|u| u.team == team && u.amount >= t.min_unallocated).take(t.max_items) {
-        let id = format!("unallocated:{team}:{}:{month}", u.account);
-        if worth_telling(memory, &id, "open", Some(u.amount), t.min_unallocated, as_of) {
-            triggered = true;
-        }
-        items.push(Item { id, kind: "unallocated", state: "open".into(), value: Some(u.amount) });
-        lines.push(vec![
-            Span::Bold(money(u.amount, &u.currency)),
-            text_span(format!(" in {} so far with no owner, in account ", month_name(month))),
-            Span::Data(u.account.clone()),
-            text_span(format!(
-                " ({} resource{}, {} line items), where most spend is yours: tag them team={team} or add a rule",
-                u.resources,
-                if u.resources == 1 { "" } else { "s" },
-                u.line_items
-            )),
-        ]);
-    }
-    if !lines.is_empty() {
-        sections.push(Section { heading: "Unallocated spend you probably own".into(), lines });
-    }
-
-    // Recommendations not told before (or changed materially), largest first.
-    let mut recs: Vec<&Finding> = inputs
-        .findings
-        .iter()
-        .filter(|f| f.team == team && f.kind != "realized_savings" && f.kind != "anomaly")
-        .filter(|f| f.status.is_empty() || f.status == "open")
-        .filter(|f| f.monthly_savings.is_some_and(|s| s >= t.min_savings))
-        .filter(|f| {
-            worth_telling(
-                memory,
-                &format!("finding:{}", f.finding_id),
-                &f.status,
-                f.monthly_savings,
-                t.min_savings,
-                as_of,
-            )
-        })
-        .collect();
-    recs.sort_by(|a, b| b.monthly_savings.cmp(&a.monthly_savings).then(a.finding_id.cmp(&b.finding_id)));
-    let lines: Vec<Line> = recs
-        .iter()
-        .take(t.max_items)
-        .map(|f| {
-            triggered = true;
-            items.push(Item {
-                id: format!("finding:{}", f.finding_id),
-                kind: "recommendation",
-                state: f.status.clone(),
-                value: f.monthly_savings,
-            });
-            recommendation_line(f, t)
-        })
-        .collect();
-    if !lines.is_empty() {
-        sections.push(Section { heading: "Top recommendations".into(), lines });
-    }
-
-    // Anomalies: spend over what was expected, not told before.
-    let mut lines = Vec::new();
-    for f in inputs.findings.iter().filter(|f| f.team == team && f.kind == "anomaly") {
-        let id = format!("finding:{}", f.finding_id);
-        let excess = f.monthly_savings.unwrap_or(0);
-        if lines.len() >= t.max_items
-            || excess < t.min_savings
-            || !worth_telling(memory, &id, &f.status, f.monthly_savings, t.min_savings, as_of)
-        {
-            continue;
-        }
-        triggered = true;
-        items.push(Item { id, kind: "anomaly", state: f.status.clone(), value: f.monthly_savings });
-        lines.push(vec![
-            Span::Data(f.title.clone()),
-            text_span(format!(" ({} over the expected)", money(excess, &f.currency))),
-        ]);
-    }
-    if !lines.is_empty() {
-        sections.push(Section { heading: "Anomalies".into(), lines });
-    }
-
-    // Wins: verified realized savings not told before.
-    for f in inputs.findings.iter().filter(|f| f.team == team && f.kind == "realized_savings" && f.status == "verified")
-    {
-        let id = format!("finding:{}", f.finding_id);
-        if !worth_telling(memory, &id, &f.status, f.monthly_savings, t.min_savings, as_of) {
-            continue;
-        }
-        triggered = true;
-        items.push(Item { id, kind: "win", state: f.status.clone(), value: f.monthly_savings });
-        let mut line = vec![Span::Data(f.title.clone())];
-        if let Some(s) = f.monthly_savings {
-            line.push(text_span(format!(": {}/month saved, verified", money(s, &f.currency))));
-        }
-        wins.push(line);
-        if wins.len() >= t.max_items {
-            break;
-        }
-    }
-    if !wins.is_empty() {
-        sections.push(Section { heading: "Wins".into(), lines: wins });
-    }
-
+    let mut draft = Draft {
+        inputs,
+        memory,
+        t,
+        team,
+        as_of,
+        month,
+        sections: Vec::new(),
+        items: Vec::new(),
+        triggered: false,
+        wins: Vec::new(),
+    };
+    draft.budget();
+    draft.this_week();
+    draft.unallocated();
+    draft.recommendations();
+    draft.anomalies();
+    draft.verified_wins();
+    let Draft { sections, items, triggered, .. } = draft;
     if !triggered {
         return None;
     }
@@ -400,6 +227,237 @@ fn team_message(
         report,
         items,
     })
+}
+/// One team's message while it is written: its sections in order, the items it tells,
+/// whether any is news, and wins gathered along the way (their own section, last).
+struct Draft<'a> {
+    inputs: &'a Inputs,
+    memory: &'a Memory,
+    t: &'a Thresholds,
+    team: &'a str,
+    as_of: NaiveDate,
+    month: Month,
+    sections: Vec<Section>,
+    items: Vec<Item>,
+    triggered: bool,
+    wins: Vec<Line>,
+}
+
+impl Draft<'_> {
+    /// Budget: context always, news when at risk or over (or back on track).
+    fn budget(&mut self) {
+        let (inputs, memory, team, as_of, month) = (self.inputs, self.memory, self.team, self.as_of, self.month);
+        // Budget: context always, news when at risk or over (or back on track).
+        let budget_lines: Vec<Line> = inputs
+            .budgets
+            .iter()
+            .filter(|b| b.owner == team && b.kind == "team")
+            .map(|b| {
+                let id = format!("budget:{team}:{}", b.month);
+                let state = b.status.name().to_string();
+                let before = memory.items.get(&id).map(|e| e.state.clone());
+                let alarming = matches!(b.status, Status::AtRisk | Status::OverTolerance);
+                if alarming && worth_telling(memory, &id, &state, None, 0, as_of) {
+                    self.triggered = true;
+                }
+                if b.status == Status::OnTrack && matches!(before.as_deref(), Some("at risk" | "over tolerance")) {
+                    self.triggered = true;
+                    self.wins.push(vec![
+                        text_span("Back on track: "),
+                        text_span(format!("the {} budget was {} when last told", b.month, before.unwrap_or_default())),
+                    ]);
+                }
+                self.items.push(Item { id, kind: "budget", state, value: b.variance_pct });
+                budget_line(b)
+            })
+            .collect();
+        if !budget_lines.is_empty() {
+            self.sections.push(Section { heading: format!("Budget, {}", month_name(month)), lines: budget_lines });
+        }
+    }
+
+    /// This week: totals per currency from the service rows, the drivers from services and resources.
+    fn this_week(&mut self) {
+        let (inputs, memory, t, team, as_of) = (self.inputs, self.memory, self.t, self.team, self.as_of);
+        // This week: totals per currency from the service rows, the drivers from services and resources.
+        let mine: Vec<&Driver> = inputs.drivers.iter().filter(|d| d.team == team).collect();
+        let mut currencies: Vec<&str> = mine.iter().map(|d| d.currency.as_str()).collect();
+        currencies.dedup();
+        let mut week_lines = Vec::new();
+        let start = as_of - chrono::Duration::days(6);
+        for currency in currencies {
+            let rows: Vec<&&Driver> = mine.iter().filter(|d| d.currency == currency).collect();
+            let (this, prior): (i128, i128) = rows
+                .iter()
+                .filter(|d| d.dimension == "service")
+                .fold((0, 0), |(a, b), d| (a + d.this_week, b + d.prior_week));
+            let change = this - prior;
+            let big = change.abs() >= t.min_change
+                && (prior == 0 || change.abs() * PERCENT_WHOLE >= t.min_change_pct.0 * prior.abs());
+            let id = format!("week:{team}:{currency}");
+            let recent = memory.items.get(&id).is_some_and(|e| {
+                e.status == Event::Sent && e.as_of.is_some_and(|d| d <= as_of && (as_of - d).num_days() < 7)
+            });
+            if big && !recent {
+                self.triggered = true;
+                self.items.push(Item { id, kind: "week", state: as_of.to_string(), value: Some(change) });
+            }
+            let pct = percent(change, prior).map(|p| format!(" ({}{p}%)", if change > 0 { "+" } else { "" }));
+            week_lines.push(vec![
+                text_span(format!("{}–{}: ", fmt_day(start), fmt_day(as_of))),
+                Span::Bold(money(this, currency)),
+                text_span(format!(
+                    ", {}{} vs the week before ({})",
+                    signed_money(change, currency),
+                    pct.unwrap_or_default(),
+                    money(prior, currency)
+                )),
+            ]);
+            if big && change < 0 {
+                self.wins.push(vec![text_span(format!("Spend down {} on the week before", money(-change, currency)))]);
+            }
+            let mut movers: Vec<&&&Driver> =
+                rows.iter().filter(|d| d.dimension == "service" && d.change != 0).collect();
+            movers.sort_by(|a, b| b.change.abs().cmp(&a.change.abs()).then(a.key.cmp(&b.key)));
+            for d in movers.into_iter().take(t.max_items) {
+                week_lines.push(driver_line("", d, currency));
+            }
+            let resource = rows
+                .iter()
+                .filter(|d| d.dimension == "resource" && !d.key.is_empty() && d.change != 0)
+                .max_by(|a, b| a.change.abs().cmp(&b.change.abs()).then(b.key.cmp(&a.key)));
+            if let Some(d) = resource {
+                week_lines.push(driver_line("largest resource move: ", d, currency));
+            }
+        }
+        if !week_lines.is_empty() {
+            self.sections.push(Section { heading: "This week".into(), lines: week_lines });
+        }
+    }
+
+    /// Unallocated spend in accounts the team owns most of.
+    fn unallocated(&mut self) {
+        let (inputs, memory, t, team, as_of, month) =
+            (self.inputs, self.memory, self.t, self.team, self.as_of, self.month);
+        // Unallocated spend in accounts the team owns most of.
+        let mut lines = Vec::new();
+        for u in inputs.unallocated.iter().filter(|u| u.team == team && u.amount >= t.min_unallocated).take(t.max_items)
+        {
+            let id = format!("unallocated:{team}:{}:{month}", u.account);
+            if worth_telling(memory, &id, "open", Some(u.amount), t.min_unallocated, as_of) {
+                self.triggered = true;
+            }
+            self.items.push(Item { id, kind: "unallocated", state: "open".into(), value: Some(u.amount) });
+            lines.push(vec![
+                Span::Bold(money(u.amount, &u.currency)),
+                text_span(format!(" in {} so far with no owner, in account ", month_name(month))),
+                Span::Data(u.account.clone()),
+                text_span(format!(
+                    " ({} resource{}, {} line items), where most spend is yours: tag them team={team} or add a rule",
+                    u.resources,
+                    if u.resources == 1 { "" } else { "s" },
+                    u.line_items
+                )),
+            ]);
+        }
+        if !lines.is_empty() {
+            self.sections.push(Section { heading: "Unallocated spend you probably own".into(), lines });
+        }
+    }
+
+    /// Recommendations not told before (or changed materially), largest first.
+    fn recommendations(&mut self) {
+        let (inputs, memory, t, team, as_of) = (self.inputs, self.memory, self.t, self.team, self.as_of);
+        // Recommendations not told before (or changed materially), largest first.
+        let mut recs: Vec<&Finding> = inputs
+            .findings
+            .iter()
+            .filter(|f| f.team == team && f.kind != "realized_savings" && f.kind != "anomaly")
+            .filter(|f| f.status.is_empty() || f.status == "open")
+            .filter(|f| f.monthly_savings.is_some_and(|s| s >= t.min_savings))
+            .filter(|f| {
+                worth_telling(
+                    memory,
+                    &format!("finding:{}", f.finding_id),
+                    &f.status,
+                    f.monthly_savings,
+                    t.min_savings,
+                    as_of,
+                )
+            })
+            .collect();
+        recs.sort_by(|a, b| b.monthly_savings.cmp(&a.monthly_savings).then(a.finding_id.cmp(&b.finding_id)));
+        let lines: Vec<Line> = recs
+            .iter()
+            .take(t.max_items)
+            .map(|f| {
+                self.triggered = true;
+                self.items.push(Item {
+                    id: format!("finding:{}", f.finding_id),
+                    kind: "recommendation",
+                    state: f.status.clone(),
+                    value: f.monthly_savings,
+                });
+                recommendation_line(f, t)
+            })
+            .collect();
+        if !lines.is_empty() {
+            self.sections.push(Section { heading: "Top recommendations".into(), lines });
+        }
+    }
+
+    /// Anomalies: spend over what was expected, not told before.
+    fn anomalies(&mut self) {
+        let (inputs, memory, t, team, as_of) = (self.inputs, self.memory, self.t, self.team, self.as_of);
+        // Anomalies: spend over what was expected, not told before.
+        let mut lines = Vec::new();
+        for f in inputs.findings.iter().filter(|f| f.team == team && f.kind == "anomaly") {
+            let id = format!("finding:{}", f.finding_id);
+            let excess = f.monthly_savings.unwrap_or(0);
+            if lines.len() >= t.max_items
+                || excess < t.min_savings
+                || !worth_telling(memory, &id, &f.status, f.monthly_savings, t.min_savings, as_of)
+            {
+                continue;
+            }
+            self.triggered = true;
+            self.items.push(Item { id, kind: "anomaly", state: f.status.clone(), value: f.monthly_savings });
+            lines.push(vec![
+                Span::Data(f.title.clone()),
+                text_span(format!(" ({} over the expected)", money(excess, &f.currency))),
+            ]);
+        }
+        if !lines.is_empty() {
+            self.sections.push(Section { heading: "Anomalies".into(), lines });
+        }
+    }
+
+    /// Wins: verified realized savings not told before, then every win as a section.
+    fn verified_wins(&mut self) {
+        let (inputs, memory, t, team, as_of) = (self.inputs, self.memory, self.t, self.team, self.as_of);
+        // Wins: verified realized savings not told before.
+        for f in
+            inputs.findings.iter().filter(|f| f.team == team && f.kind == "realized_savings" && f.status == "verified")
+        {
+            let id = format!("finding:{}", f.finding_id);
+            if !worth_telling(memory, &id, &f.status, f.monthly_savings, t.min_savings, as_of) {
+                continue;
+            }
+            self.triggered = true;
+            self.items.push(Item { id, kind: "win", state: f.status.clone(), value: f.monthly_savings });
+            let mut line = vec![Span::Data(f.title.clone())];
+            if let Some(s) = f.monthly_savings {
+                line.push(text_span(format!(": {}/month saved, verified", money(s, &f.currency))));
+            }
+            self.wins.push(line);
+            if self.wins.len() >= t.max_items {
+                break;
+            }
+        }
+        if !self.wins.is_empty() {
+            self.sections.push(Section { heading: "Wins".into(), lines: std::mem::take(&mut self.wins) });
+        }
+    }
 }
 
 fn month_name(month: Month) -> String {

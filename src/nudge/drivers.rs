@@ -1,7 +1,7 @@
 //! What moved each team's spend this week: `queries/week_drivers.sql` with its
 //! placeholders filled in, read back as typed rows. Shared with the weekly report.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, AsArray, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Decimal128Type};
@@ -9,10 +9,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::money::{PRECISION, SCALE};
 
-/// The query, placeholders `{as_of}` and `{since_period}` unfilled.
-pub const WEEK_DRIVERS_SQL: &str = include_str!("../../queries/week_drivers.sql");
-
-/// One row of [`WEEK_DRIVERS_SQL`]: a team's amortized spend (EffectiveCost) on one
+/// One row of [`crate::queries::WEEK_DRIVERS_SQL`]: a team's amortized spend (EffectiveCost) on one
 /// value of a dimension, this week (the 7 days ending on the as-of date) and the 7 before.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Driver {
@@ -30,18 +27,11 @@ pub struct Driver {
     pub change: i128,
 }
 
-/// The SQL for weeks ending on `as_of`, ready to run in any engine.
-pub fn sql(as_of: NaiveDate) -> String {
-    let first = as_of - Duration::days(13);
-    let since = format!("{:04}-{:02}", first.year(), first.month());
-    WEEK_DRIVERS_SQL.replace("{as_of}", &as_of.format("%Y-%m-%d").to_string()).replace("{since_period}", &since)
-}
-
 /// Every driver row for the weeks ending on `as_of`, in the query's order (team,
 /// org path, currency, dimension, largest absolute change first, key).
 /// The session must have the `attributed` table (see [`crate::lake::Lake::session`]).
 pub async fn week_drivers(ctx: &SessionContext, as_of: NaiveDate) -> datafusion::error::Result<Vec<Driver>> {
-    let batches = crate::lake::sql::query(ctx, &sql(as_of)).await?.collect().await?;
+    let batches = crate::lake::sql::query(ctx, &crate::queries::week_drivers(as_of)).await?.collect().await?;
     let money_type = DataType::Decimal128(PRECISION, SCALE);
     let mut rows = Vec::new();
     for batch in batches {
@@ -68,18 +58,4 @@ pub async fn week_drivers(ctx: &SessionContext, as_of: NaiveDate) -> datafusion:
         }
     }
     Ok(rows)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn placeholders_are_filled_with_the_weeks_dates() {
-        let text = sql(NaiveDate::from_ymd_opt(2026, 10, 5).unwrap());
-        assert!(!text.contains("{as_of}") && !text.contains("{since_period}"));
-        assert!(text.contains("DATE '2026-10-05'"));
-        // 13 days before 5 October is 22 September: September's files are read too.
-        assert!(text.contains("billing_period >= '2026-09'"));
-    }
 }

@@ -18,7 +18,6 @@ use crate::money::text::{self as format, change_tenths, share_tenths};
 
 const SPEND_SQL: &str = include_str!("../../queries/weekly_spend_by_team.sql");
 /// Shared with nudges: per team and dimension, this week against the week before.
-const DRIVERS_SQL: &str = include_str!("../../queries/week_drivers.sql");
 const REASONS_SQL: &str = include_str!("../../queries/weekly_unallocated_reasons.sql");
 pub(crate) const DAILY_SQL: &str = include_str!("../../queries/report_daily_spend.sql");
 
@@ -252,11 +251,7 @@ struct Driver {
 }
 
 async fn week_drivers(cx: &Context) -> anyhow::Result<Vec<(String, Driver)>> {
-    // week_drivers.sql is shared with nudges; its placeholders are bare text inside quotes.
-    let since = Month::of(cx.windows.prior_week_start).first().format("%Y-%m").to_string();
-    let sql = DRIVERS_SQL
-        .replace("{as_of}", &cx.windows.as_of.format("%Y-%m-%d").to_string())
-        .replace("{since_period}", &since);
+    let sql = crate::queries::week_drivers(cx.windows.as_of);
     let rows = query::run(&cx.ctx, "week_drivers.sql", &sql, &[]).await?;
     Ok(rows
         .iter()

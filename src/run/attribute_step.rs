@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::plan::{RunError, other};
+use super::plan::RunError;
 use super::state;
 use super::summary::{LockedPeriod, PeriodDone, Summary};
 use crate::attribute::{self, Compiled};
@@ -21,7 +21,7 @@ pub(super) async fn attribute_step(
     let mut seen = BTreeSet::new();
     let mut todo: Vec<(String, String, String)> = Vec::new();
     for period in crate::lake::line_items::periods(lake) {
-        let inputs = state::period_hash(lake, &period, &mut state, &mut seen).map_err(other)?;
+        let inputs = state::period_hash(lake, &period, &mut state, &mut seen).map_err(RunError::failed)?;
         let current = state::meta(&attributed::file(lake, &period)).ok();
         let reason = match (state.periods.get(&period), current) {
             (_, None) | (None, _) => Some("new"),
@@ -32,7 +32,7 @@ pub(super) async fn attribute_step(
         };
         match reason {
             None => summary.attribute.unchanged.push(period),
-            Some(reason) => match locks::get(lake, &period).map_err(|e| other(anyhow::anyhow!(e)))? {
+            Some(reason) => match locks::get(lake, &period).map_err(|e| RunError::failed(anyhow::anyhow!(e)))? {
                 Some(lock) => summary.attribute.locked.push(LockedPeriod {
                     period,
                     reason: reason.to_string(),
@@ -44,7 +44,7 @@ pub(super) async fn attribute_step(
     }
     state.files.retain(|rel, _| seen.contains(rel));
     if todo.is_empty() {
-        state::save(lake, &state).map_err(other)?;
+        state::save(lake, &state).map_err(RunError::failed)?;
         return Ok(());
     }
     let periods: Vec<String> = todo.iter().map(|t| t.0.clone()).collect();
@@ -52,7 +52,7 @@ pub(super) async fn attribute_step(
     super::pause::at_lake(lake, "attributed");
     let fmt = |v: i128| money::format(v, money::SCALE as u32);
     for ((period, reason, inputs), outcome) in todo.into_iter().zip(outcomes) {
-        let attributed = state::meta(&attributed::file(lake, &period)).map_err(other)?;
+        let attributed = state::meta(&attributed::file(lake, &period)).map_err(RunError::failed)?;
         state.periods.insert(
             period.clone(),
             state::PeriodState { line_items: inputs, mappings_version: compiled.version.clone(), attributed },
@@ -67,6 +67,6 @@ pub(super) async fn attribute_step(
             unallocated_effective: outcome.coverage.iter().map(|(c, v)| (c.clone(), fmt(v.unallocated[1]))).collect(),
         });
     }
-    state::save(lake, &state).map_err(other)?;
+    state::save(lake, &state).map_err(RunError::failed)?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::{Array, AsArray};
 
-use super::plan::{Plan, RunError, other};
+use super::plan::{Plan, RunError};
 use super::summary::{Reconciled, Summary};
 use crate::ingest;
 use crate::lake::Lake;
@@ -27,7 +27,8 @@ pub(super) async fn ingest_step(lake: &Lake, plan: &Plan, summary: &mut Summary)
     for (file, name) in files.iter().zip(&names) {
         digests.insert(
             name.clone(),
-            crate::hashing::sha256_file(file).map_err(|e| other(anyhow::anyhow!("{name}: cannot read: {e}")))?,
+            crate::hashing::sha256_file(file)
+                .map_err(|e| RunError::failed(anyhow::anyhow!("{name}: cannot read: {e}")))?,
         );
     }
     let known = ingested_files(lake).await?;
@@ -118,7 +119,7 @@ fn record_ingest(summary: &mut Summary, outcome: &ingest::Outcome) -> Result<(),
             .and_then(|()| money::add(&mut s[1], f.landed_cost))
             .and_then(|()| money::add(&mut s[2], f.quarantined_cost))
             .and_then(|()| money::add(&mut s[3], f.skipped_cost))
-            .map_err(|e| other(anyhow::anyhow!("summing the run's {} cost: the {e}", f.currency)))?;
+            .map_err(|e| RunError::failed(anyhow::anyhow!("summing the run's {} cost: the {e}", f.currency)))?;
         if !f.balances() {
             step.unbalanced_files += 1;
         }
@@ -185,15 +186,18 @@ impl IngestedFiles {
 
 async fn ingested_files(lake: &Lake) -> Result<IngestedFiles, RunError> {
     let mut known = IngestedFiles::default();
-    let ctx = lake.session().await.map_err(other)?;
-    if !ctx.table_exist(crate::lake::INGESTS).map_err(other)? {
+    let ctx = lake.session().await.map_err(RunError::failed)?;
+    if !ctx.table_exist(crate::lake::INGESTS).map_err(RunError::failed)? {
         return Ok(known);
     }
     // Columns come back as Utf8, Utf8View or dictionaries depending on the plan: cast to read them.
     let strings = |b: &datafusion::arrow::record_batch::RecordBatch| -> Result<Vec<_>, RunError> {
         b.columns()
             .iter()
-            .map(|c| datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8).map_err(other))
+            .map(|c| {
+                datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8)
+                    .map_err(RunError::failed)
+            })
             .collect()
     };
     let text = |columns: &[datafusion::arrow::array::ArrayRef], i: usize, row: usize| {
@@ -206,10 +210,10 @@ async fn ingested_files(lake: &Lake) -> Result<IngestedFiles, RunError> {
                FROM line_items"#,
     )
     .await
-    .map_err(other)?
+    .map_err(RunError::failed)?
     .collect()
     .await
-    .map_err(other)?;
+    .map_err(RunError::failed)?;
     for b in &batches {
         let c = strings(b)?;
         for row in 0..b.num_rows() {
@@ -225,17 +229,17 @@ async fn ingested_files(lake: &Lake) -> Result<IngestedFiles, RunError> {
                FROM ingests WHERE status = 'committed'"#,
     )
     .await
-    .map_err(other)?
+    .map_err(RunError::failed)?
     .collect()
     .await
-    .map_err(other)?;
+    .map_err(RunError::failed)?;
     for b in &batches {
         let c = strings(b)?;
         let rows = b.column(3).as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
         let at = b.column(4).as_primitive::<datafusion::arrow::datatypes::Int64Type>();
         // `coalesce(.., 0)` may widen the type: cast, as for the strings.
         let skipped = datafusion::arrow::compute::cast(b.column(5), &datafusion::arrow::datatypes::DataType::UInt64)
-            .map_err(other)?;
+            .map_err(RunError::failed)?;
         let skipped = skipped.as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
         for row in 0..b.num_rows() {
             let (file, sha, landed) = (text(&c, 1, row), text(&c, 2, row), rows.value(row));

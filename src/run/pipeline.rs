@@ -31,7 +31,6 @@ use crate::attribute::Compiled;
 use crate::lake::Lake;
 use crate::lake::lock;
 
-use super::plan::other;
 pub use super::plan::{Plan, RunError};
 
 /// Runs the pipeline; the summary says what happened, also when it failed.
@@ -158,11 +157,13 @@ async fn push(remote: &RemoteLake, summary: &mut Summary) -> Result<(), RunError
 
 async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<(), RunError> {
     // Staging left by a killed run is garbage (readers never look there); under the lock it is ours to clear.
-    lake.clear_stale_staging().map_err(|e| other(anyhow::anyhow!("{}: {e}", lake.staging_root().display())))?;
+    lake.clear_stale_staging()
+        .map_err(|e| RunError::failed(anyhow::anyhow!("{}: {e}", lake.staging_root().display())))?;
     pause::at_lake(lake, "locked");
     // Mappings first: a broken mappings commit should stop the run before it writes anything.
     // Loaded once: attribution and every derived step read these same mappings.
-    let compiled = Compiled::load(&plan.mappings).map_err(|e| other(anyhow::Error::new(e).context("mappings")))?;
+    let compiled =
+        Compiled::load(&plan.mappings).map_err(|e| RunError::failed(anyhow::Error::new(e).context("mappings")))?;
     summary.mappings_version = Some(compiled.version.clone());
 
     let t = Instant::now();
@@ -202,7 +203,7 @@ async fn local_steps(plan: &Plan, lake: &Lake, summary: &mut Summary) -> Result<
     let derived = summary.derived.get_or_insert_with(Default::default);
     super::derived::run(lake, &compiled.ownership, &plan.derived, derived)
         .await
-        .map_err(|e| other(e.context("after attribution")))?;
+        .map_err(|e| RunError::failed(e.context("after attribution")))?;
     derived.duration_ms = t.elapsed().as_millis() as u64;
     tracing::info!(
         step = "derived",

@@ -61,6 +61,9 @@ impl From<AttributeError> for RunError {
     }
 }
 
-pub(super) fn other(e: impl Into<anyhow::Error>) -> RunError {
-    RunError::Other(e.into())
+impl RunError {
+    /// A failure with no exit code of its own (exit 1), for `?` on any error.
+    pub(super) fn failed(e: impl Into<anyhow::Error>) -> RunError {
+        RunError::Other(e.into())
+    }
 }
