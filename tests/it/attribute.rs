@@ -5,9 +5,8 @@
 
 use std::path::Path;
 
+use crate::support::{August, Charge};
 use crate::{Lake, tally};
-
-const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
 
 /// (account, day, category, billed, effective, tags JSON)
 const ROWS: [(&str, u32, &str, &str, &str, &str); 10] = [
@@ -116,27 +115,23 @@ weights = { gamma = 1, "pool:ops" = 1 }
 "#;
 
 pub fn write_mappings(dir: &Path, rules: &str, pools: &str) {
-    std::fs::create_dir_all(dir.join("telemetry")).unwrap();
-    std::fs::write(dir.join("org.toml"), ORG).unwrap();
-    std::fs::write(dir.join("rules.toml"), rules).unwrap();
-    std::fs::write(dir.join("pools.toml"), pools).unwrap();
-    std::fs::write(dir.join("telemetry/cluster.csv"), "date,team,units\n2026-08-10,alpha,1\n2026-08-10,gamma,2\n")
-        .unwrap();
+    let telemetry = "date,team,units\n2026-08-10,alpha,1\n2026-08-10,gamma,2\n";
+    crate::support::write_mappings(
+        dir,
+        &[("org.toml", ORG), ("rules.toml", rules), ("pools.toml", pools), ("telemetry/cluster.csv", telemetry)],
+    );
 }
 
 /// A lake holding the hand-built month, and a mappings folder beside it.
 pub fn setup() -> (Lake, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = format!("{HEADER}\n");
+    let mut month = August::default();
     for (account, day, category, billed, effective, tags) in ROWS {
-        let tags = tags.replace('"', "\"\"");
-        csv.push_str(&format!(
-            "payer,{account},USD,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-08-{day:02}T00:00:00Z,2026-08-{:02}T00:00:00Z,{category},{billed},{effective},Compute,res-{account},\"{tags}\"\n",
-            day + 1
-        ));
+        let resource = format!("res-{account}");
+        month.push(Charge { account, day, category, billed, effective, service: "Compute", resource: &resource, tags });
     }
     let file = dir.path().join("month.csv");
-    std::fs::write(&file, csv).unwrap();
+    month.write(&file);
     let lake = Lake::new();
     lake.ingest_ok(&[file.to_str().unwrap()], &[]);
     write_mappings(&dir.path().join("mappings"), RULES, POOLS);

@@ -23,9 +23,8 @@
 
 use std::path::Path;
 
+use crate::support::{August, Charge};
 use crate::{Lake, tally};
-
-const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
 
 const ORG: &str = r#"
 [nodes]
@@ -118,12 +117,19 @@ expires = 2026-09-30
 /// A lake with August 2026 through `last_day`, attributed, and its mappings folder.
 fn setup(last_day: u32) -> (Lake, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = format!("{HEADER}\n");
+    let mut month = August::default();
     let mut row = |account: &str, day: u32, category: &str, billed: &str, effective: &str| {
-        let end = if day == 31 { "2026-09-01".to_string() } else { format!("2026-08-{:02}", day + 1) };
-        csv.push_str(&format!(
-            "payer,{account},USD,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-08-{day:02}T00:00:00Z,{end}T00:00:00Z,{category},{billed},{effective},Compute,res-{account},{{}}\n"
-        ));
+        let resource = format!("res-{account}");
+        month.push(Charge {
+            account,
+            day,
+            category,
+            billed,
+            effective,
+            service: "Compute",
+            resource: &resource,
+            tags: "{}",
+        });
     };
     for day in 1..=last_day {
         // 2026-08-01 is a Saturday: days 1, 2, 8, 9, ... are weekends.
@@ -138,7 +144,7 @@ fn setup(last_day: u32) -> (Lake, tempfile::TempDir) {
     row("111", 1, "Tax", "50", "50");
     row("111", 10, "Purchase", "300", "0");
     let file = dir.path().join("month.csv");
-    std::fs::write(&file, csv).unwrap();
+    month.write(&file);
     let lake = Lake::new();
     lake.ingest_ok(&[file.to_str().unwrap()], &[]);
     let mappings = dir.path().join("mappings");
@@ -149,11 +155,8 @@ fn setup(last_day: u32) -> (Lake, tempfile::TempDir) {
 }
 
 fn write_mappings(dir: &Path, budgets: &str, approvals: &str) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("org.toml"), ORG).unwrap();
-    std::fs::write(dir.join("rules.toml"), RULES).unwrap();
-    std::fs::write(dir.join("budgets.toml"), budgets).unwrap();
-    std::fs::write(dir.join("approvals.toml"), approvals).unwrap();
+    let files = [("org.toml", ORG), ("rules.toml", RULES), ("budgets.toml", budgets), ("approvals.toml", approvals)];
+    crate::support::write_mappings(dir, &files);
 }
 
 fn status(lake: &Lake, mappings: &Path, extra: &[&str]) -> crate::Run {

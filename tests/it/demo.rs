@@ -23,12 +23,7 @@ fn as_decimal(value: i128) -> String {
 
 /// Every file under `dir`, relative path -> bytes.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().display().to_string(), std::fs::read(e.path()).unwrap()))
-        .collect()
+    crate::support::files_under(dir, dir).into_iter().collect()
 }
 
 /// Row count and sum of lineItem/UnblendedCost over the generated CUR files.

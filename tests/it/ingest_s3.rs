@@ -214,14 +214,7 @@ fn ingest_ok(lake: &Lake, moto: &Moto, url: &str, extra: &[&str]) -> Run {
 
 /// Every file in the lake with its bytes: "unchanged" means this is equal.
 fn snapshot(root: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = walkdir::WalkDir::new(root)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(root).unwrap().display().to_string(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    files.sort();
-    files
+    crate::support::files_under(root, root)
 }
 
 fn gzip(text: &str) -> Vec<u8> {

@@ -23,6 +23,7 @@ mod report;
 mod rounding;
 mod run;
 mod sql;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -138,16 +139,6 @@ impl Lake {
 
     /// Every file under the lake's line_items, with its bytes.
     pub fn data_files(&self) -> Vec<(String, Vec<u8>)> {
-        let mut files: Vec<_> = walkdir::WalkDir::new(self.path.join("line_items"))
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_file())
-            .map(|e| {
-                let rel = e.path().strip_prefix(&self.path).unwrap().display().to_string();
-                (rel, std::fs::read(e.path()).unwrap())
-            })
-            .collect();
-        files.sort();
-        files
+        support::files_under(&self.path, &self.path.join("line_items"))
     }
 }

@@ -23,9 +23,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::support::{August, Charge};
 use crate::{Lake, Run, tally};
-
-const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
 
 const BETA_SERVICE: &str = "<!channel> @here <http://evil|click> *bold*";
 const GAMMA_SERVICE: &str = "[click](http://evil) <at>all</at>";
@@ -111,13 +110,12 @@ impl Setup {
 
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let mut csv = format!("{HEADER}\n");
+    let mut month = August::default();
     let mut row = |account: &str, day: u32, cost: u32, service: &str, resource: &str, team: Option<&str>| {
-        let tags = team.map_or("{}".to_string(), |t| format!("\"{{\"\"team\"\":\"\"{t}\"\"}}\""));
-        csv.push_str(&format!(
-            "payer,{account},USD,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-08-{day:02}T00:00:00Z,2026-08-{:02}T00:00:00Z,Usage,{cost},{cost},{service},{resource},{tags}\n",
-            day + 1
-        ));
+        let tags = team.map_or("{}".to_string(), |t| format!("{{\"team\":\"{t}\"}}"));
+        let cost = cost.to_string();
+        let (billed, effective) = (cost.as_str(), cost.as_str());
+        month.push(Charge { account, day, category: "Usage", billed, effective, service, resource, tags: &tags });
     };
     for day in 1..=14 {
         let second_week = day > 7;
@@ -129,14 +127,11 @@ fn setup() -> Setup {
         row("444", day, 40, "Compute", "i-delta", Some("delta"));
     }
     let file = dir.path().join("fortnight.csv");
-    std::fs::write(&file, csv).unwrap();
+    month.write(&file);
     let lake = Lake::new();
     lake.ingest_ok(&[file.to_str().unwrap()], &[]);
     let mappings = dir.path().join("mappings");
-    std::fs::create_dir_all(&mappings).unwrap();
-    std::fs::write(mappings.join("org.toml"), ORG).unwrap();
-    std::fs::write(mappings.join("rules.toml"), RULES).unwrap();
-    std::fs::write(mappings.join("budgets.toml"), BUDGETS).unwrap();
+    crate::support::write_mappings(&mappings, &[("org.toml", ORG), ("rules.toml", RULES), ("budgets.toml", BUDGETS)]);
     let setup = Setup { lake, dir };
     std::fs::write(mappings.join("chat.toml"), chat_toml(&setup.secrets())).unwrap();
     let run = tally(&["attribute", "--lake", setup.lake.arg(), "--mappings", &setup.mappings(), "-q"]);

@@ -47,13 +47,7 @@ fn read(dir: &Path, name: &str) -> String {
 
 /// Every file in a folder with its bytes, sorted.
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-        .collect();
-    out.sort();
-    out
+    crate::support::files_under(dir, dir)
 }
 
 fn metrics() -> String {

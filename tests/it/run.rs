@@ -105,29 +105,14 @@ fn kill9(mut child: Child) {
 
 /// Every data file of the lake's line_items and attributed tables, with its bytes.
 fn data_files(lake: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files = Vec::new();
-    for table in ["line_items", "attributed"] {
-        for e in walkdir::WalkDir::new(lake.join(table)).into_iter().filter_map(Result::ok) {
-            if e.file_type().is_file() {
-                let rel = e.path().strip_prefix(lake).unwrap().display().to_string();
-                files.push((rel, std::fs::read(e.path()).unwrap()));
-            }
-        }
-    }
-    files.sort();
+    let mut files = crate::support::files_under(lake, &lake.join("line_items"));
+    files.extend(crate::support::files_under(lake, &lake.join("attributed")));
     files
 }
 
 /// Files anywhere in the lake (names only): no partial file may be left behind.
 fn all_files(lake: &Path) -> Vec<String> {
-    let mut files: Vec<String> = walkdir::WalkDir::new(lake)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.path().strip_prefix(lake).unwrap().display().to_string())
-        .collect();
-    files.sort();
-    files
+    crate::support::file_names_under(lake)
 }
 
 fn sql(lake: &str, query: &str) -> Vec<String> {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::{Lake, Run, tally};
 
-const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
+use crate::support::FOCUS_HEADER as HEADER;
 
 /// Each route's token: what must never be seen again.
 const TOKENS: [&str; 3] = ["AlphaTOKENq7vXz2", "BetaTOKENw9kLm4p", "GammaTOKENr3nBv8"];

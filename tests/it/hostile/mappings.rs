@@ -136,12 +136,5 @@ fn a_refused_org_leaves_the_attributed_lake_as_it_was() {
 
 /// Every file under the lake's attributed table, with its bytes.
 fn attributed_files(lake: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = walkdir::WalkDir::new(lake.join("attributed"))
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().display().to_string(), std::fs::read(e.path()).unwrap()))
-        .collect();
-    files.sort();
-    files
+    crate::support::files_under(lake, &lake.join("attributed"))
 }

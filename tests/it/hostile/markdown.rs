@@ -17,7 +17,7 @@ use std::path::Path;
 
 use crate::{Lake, tally, tally_ok};
 
-const HEADER: &str = "BillingAccountId,SubAccountId,BillingCurrency,BillingPeriodStart,BillingPeriodEnd,ChargePeriodStart,ChargePeriodEnd,ChargeCategory,BilledCost,EffectiveCost,ServiceName,ResourceId,Tags";
+use crate::support::FOCUS_HEADER as HEADER;
 
 const SERVICE: &str = "[l](http://evil.example) *b* ~~s~~";
 const RESOURCE: &str = "![x](http://evil.example/x.png)|<img src=x onerror=alert(1)>";
