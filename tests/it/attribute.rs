@@ -22,23 +22,7 @@ const ROWS: [(&str, u32, &str, &str, &str, &str); 10] = [
     ("666", 14, "Usage", "2.00", "2.00", "{}"),
 ];
 
-const ORG: &str = r#"
-[nodes]
-acme = {}
-eng = { parent = "acme" }
-ops-org = { parent = "acme" }
-
-[teams.alpha]
-parent = "eng"
-
-[teams.beta]
-parent = "eng"
-aliases = ["beta-svc"]
-
-[teams.gamma]
-parent = "eng"
-moves = [{ from = 2026-08-15, parent = "ops-org" }]
-"#;
+use crate::support::ORG;
 
 pub const RULES: &str = r#"
 [tag_aliases]

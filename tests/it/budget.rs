@@ -26,22 +26,7 @@ use std::path::Path;
 use crate::support::{August, Charge};
 use crate::{Lake, tally};
 
-const ORG: &str = r#"
-[nodes]
-acme = {}
-eng = { parent = "acme" }
-ops-org = { parent = "acme" }
-
-[teams.alpha]
-parent = "eng"
-
-[teams.beta]
-parent = "eng"
-
-[teams.gamma]
-parent = "eng"
-moves = [{ from = 2026-08-15, parent = "ops-org" }]
-"#;
+use crate::support::ORG;
 
 const RULES: &str = r#"
 [[rule]]

@@ -71,6 +71,26 @@ impl August {
     }
 }
 
+/// The org of the hand-built month: alpha, beta (alias `beta-svc`) and gamma under eng;
+/// gamma moves to ops-org on 2026-08-15.
+pub const ORG: &str = r#"
+[nodes]
+acme = {}
+eng = { parent = "acme" }
+ops-org = { parent = "acme" }
+
+[teams.alpha]
+parent = "eng"
+
+[teams.beta]
+parent = "eng"
+aliases = ["beta-svc"]
+
+[teams.gamma]
+parent = "eng"
+moves = [{ from = 2026-08-15, parent = "ops-org" }]
+"#;
+
 /// A mappings folder holding `files` (name, text); folders in names are made.
 pub fn write_mappings(dir: &Path, files: &[(&str, &str)]) {
     for (name, text) in files {
