@@ -17,6 +17,7 @@ mod ingest_gcp;
 mod ingest_s3;
 mod ingest_since;
 mod lake_guarantees;
+mod layers;
 mod nudge;
 mod providers;
 mod report;
