@@ -220,7 +220,7 @@ pub async fn compute(
     if !ctx.table_exist(crate::lake::ATTRIBUTED).unwrap_or(false) {
         return Ok(Vec::new());
     }
-    let Some((first_day, _)) = query::data_days(&ctx).await? else {
+    let Some(first_day) = query::first_usage_day(&ctx).await? else {
         return Ok(Vec::new());
     };
     let as_of = match as_of {

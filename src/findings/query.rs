@@ -129,8 +129,8 @@ pub fn text_param(text: &str) -> ScalarValue {
 
 const DATA_DAYS: &str = include_str!("../../queries/findings_data_days.sql");
 
-/// First and last day of usage in the attributed data.
-pub async fn data_days(ctx: &SessionContext) -> Result<Option<(NaiveDate, NaiveDate)>, FindingsError> {
+/// The first day of usage in the attributed data; `None` when it has no usage.
+pub async fn first_usage_day(ctx: &SessionContext) -> Result<Option<NaiveDate>, FindingsError> {
     let rows = rows(ctx, "findings_data_days.sql", DATA_DAYS, vec![]).await?;
-    Ok(rows.first().and_then(|r| Some((r.date("first_day")?, r.date("last_day")?))))
+    Ok(rows.first().and_then(|r| r.date("first_day")))
 }

@@ -77,7 +77,8 @@ fn no_module_imports_from_a_layer_above_it() {
         }
         let relative = path.strip_prefix(&src).unwrap();
         let top = relative.components().next().unwrap().as_os_str().to_str().unwrap().trim_end_matches(".rs");
-        let from = layer(top).unwrap_or_else(|| panic!("src/{}: module `{top}` has no layer in LAYERS", relative.display()));
+        let from =
+            layer(top).unwrap_or_else(|| panic!("src/{}: module `{top}` has no layer in LAYERS", relative.display()));
         for to in imports(&std::fs::read_to_string(path).unwrap()) {
             if to == top || to.is_empty() {
                 continue;
