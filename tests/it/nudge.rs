@@ -16,14 +16,12 @@
 //!   Anomaly f-spike: 600 over the expected (min_savings 500): told under Anomalies.
 //! - delta: 40/day both weeks, no budget, no findings: nothing matters, no message.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{August, Charge};
+use crate::support::{August, Charge, Reply};
 use crate::{Lake, Run, tally};
 
 const BETA_SERVICE: &str = "<!channel> @here <http://evil|click> *bold*";
@@ -319,26 +317,26 @@ type Answer = (u16, &'static [(&'static str, &'static str)]);
 
 impl Server {
     fn start(script: Vec<(&'static str, Vec<Answer>)>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = requests.clone();
-        listener.set_nonblocking(true).unwrap();
-        std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(120);
-            let mut served = 0;
-            while Instant::now() < deadline && served < 60 {
-                let Ok((stream, _)) = listener.accept() else {
-                    std::thread::sleep(Duration::from_millis(5));
-                    continue;
-                };
-                served += 1;
-                let _ = handle(stream, &script, &seen);
+        let url = crate::support::serve(60, Duration::from_secs(120), move |request| {
+            let mut seen = seen.lock().unwrap();
+            let path = &request.path;
+            let before = seen
+                .iter()
+                .filter(|r: &&(String, String, Instant)| path.starts_with(r.0.as_str()) || r.0 == *path)
+                .count();
+            seen.push((path.clone(), request.body.clone(), request.arrived));
+            let answers = script.iter().find(|(prefix, _)| path.starts_with(prefix)).map(|(_, a)| a.clone());
+            let (status, headers) = answers.map_or((404, &[][..]), |a| a[before.min(a.len() - 1)]);
+            Reply {
+                status,
+                headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+                body: "ok".into(),
             }
         });
         Server { url, requests }
     }
-
     fn paths(&self) -> Vec<String> {
         self.requests.lock().unwrap().iter().map(|r| r.0.clone()).collect()
     }
@@ -350,50 +348,6 @@ impl Server {
     fn times(&self, prefix: &str) -> Vec<Instant> {
         self.requests.lock().unwrap().iter().filter(|r| r.0.starts_with(prefix)).map(|r| r.2).collect()
     }
-}
-
-fn handle(
-    stream: TcpStream,
-    script: &[(&'static str, Vec<Answer>)],
-    seen: &Mutex<Vec<(String, String, Instant)>>,
-) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let arrived = Instant::now();
-    let answer = {
-        let mut seen = seen.lock().unwrap();
-        let before = seen.iter().filter(|r| path.starts_with(r.0.as_str()) || r.0 == path).count();
-        seen.push((path.clone(), String::from_utf8_lossy(&body).into_owned(), arrived));
-        let answers = script.iter().find(|(prefix, _)| path.starts_with(prefix)).map(|(_, a)| a.clone());
-        answers.map_or((404, &[][..]), |a| a[before.min(a.len() - 1)])
-    };
-    let mut stream = stream;
-    let mut response = format!("HTTP/1.1 {} X\r\ncontent-length: 2\r\nconnection: close\r\n", answer.0);
-    for (name, value) in answer.1 {
-        response.push_str(&format!("{name}: {value}\r\n"));
-    }
-    response.push_str("\r\nok");
-    stream.write_all(response.as_bytes())?;
-    stream.flush()
 }
 
 fn outbox(setup: &Setup) -> Vec<String> {

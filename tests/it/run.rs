@@ -516,30 +516,13 @@ fn a_lake_in_s3_is_pulled_run_on_a_local_copy_and_pushed() {
 
 /// A webhook receiver on loopback answering 200 to every POST; counts them. Stops with the test.
 fn webhook_receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let seen = std::sync::Arc::clone(&count);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(500) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0usize;
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                line.clear();
-            }
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
-            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
+    let url = crate::support::serve(500, Duration::from_secs(600), move |_| {
+        seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        crate::support::Reply::new(200, "ok")
     });
-    (url, count)
+    (format!("{url}/hook"), count)
 }
 
 /// The demo's chat routes all pointed at `url`; quick retries so a dead endpoint fails fast.

@@ -99,3 +99,92 @@ pub fn write_mappings(dir: &Path, files: &[(&str, &str)]) {
         std::fs::write(path, text).unwrap();
     }
 }
+
+/// A request a [`serve`] server received.
+pub struct Request {
+    pub path: String,
+    /// The `Host` header: with `path`, the URL the client was given.
+    pub host: String,
+    pub body: String,
+    pub arrived: std::time::Instant,
+}
+
+/// What a [`serve`] server answers: status, extra headers, body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<String>) -> Reply {
+        Reply { status, headers: Vec::new(), body: body.into() }
+    }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 (a real socket for tally's real client), standing in for
+/// a chat webhook: answers each request with `respond`, at most `max` requests and for at
+/// most `lifetime`, then stops by itself. Returns its URL, `http://127.0.0.1:<port>`.
+pub fn serve(
+    max: usize,
+    lifetime: std::time::Duration,
+    respond: impl Fn(&Request) -> Reply + Send + 'static,
+) -> String {
+    use std::time::{Duration, Instant};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + lifetime;
+        let mut served = 0;
+        while Instant::now() < deadline && served < max {
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            served += 1;
+            let _ = answer(stream, &respond);
+        }
+    });
+    url
+}
+
+fn answer(stream: std::net::TcpStream, respond: &impl Fn(&Request) -> Reply) -> std::io::Result<()> {
+    use std::io::{BufRead, Read, Write};
+    stream.set_nonblocking(false)?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut reader = std::io::BufReader::new(stream.try_clone()?);
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let (mut length, mut host) = (0, String::new());
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            } else if name.eq_ignore_ascii_case("host") {
+                host = value.trim().to_string();
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    let request =
+        Request { path, host, body: String::from_utf8_lossy(&body).into_owned(), arrived: std::time::Instant::now() };
+    let reply = respond(&request);
+    let mut response =
+        format!("HTTP/1.1 {} X\r\ncontent-length: {}\r\nconnection: close\r\n", reply.status, reply.body.len());
+    for (name, value) in &reply.headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
+    }
+    response.push_str("\r\n");
+    response.push_str(&reply.body);
+    let mut stream = stream;
+    stream.write_all(response.as_bytes())?;
+    stream.flush()
+}

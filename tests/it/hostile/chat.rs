@@ -8,14 +8,14 @@
 //! +280 (+80.0%), over the default thresholds (250 and 10%), so each has a message.
 //! alpha's webhook answers 404, beta's 500 (retried: 2 attempts), gamma's port is closed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::{Lake, Run, tally};
 
 use crate::support::FOCUS_HEADER as HEADER;
+use crate::support::Reply;
 
 /// Each route's token: what must never be seen again.
 const TOKENS: [&str; 3] = ["AlphaTOKENq7vXz2", "BetaTOKENw9kLm4p", "GammaTOKENr3nBv8"];
@@ -47,58 +47,15 @@ url_env = "HOSTILE_GAMMA_URL"
 /// body echoing what it was sent to: the path, and the URL rebuilt from the Host header.
 /// It stops by itself after 20 requests or a minute.
 fn echoing_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    listener.set_nonblocking(true).unwrap();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let mut served = 0;
-        while Instant::now() < deadline && served < 20 {
-            let Ok((stream, _)) = listener.accept() else {
-                std::thread::sleep(Duration::from_millis(5));
-                continue;
-            };
-            served += 1;
-            let _ = answer(stream);
+    crate::support::serve(20, Duration::from_secs(60), |request| {
+        let (path, url) = (&request.path, format!("http://{}{}", request.host, request.path));
+        if path.starts_with("/alpha/") {
+            Reply::new(404, format!("Cannot POST {path} (full URL: {url})"))
+        } else {
+            let token = path.rsplit('/').next().unwrap_or("");
+            Reply::new(500, format!("{{\"message\":\"hook {token} failed\",\"url\":\"{url}\"}}"))
         }
-    });
-    url
-}
-
-fn answer(stream: TcpStream) -> std::io::Result<()> {
-    stream.set_nonblocking(false)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut request_line = String::new();
-    reader.read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
-    let (mut length, mut host) = (0, String::new());
-    loop {
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("host") {
-                host = value.trim().to_string();
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let url = format!("http://{host}{path}");
-    let (status, text) = if path.starts_with("/alpha/") {
-        (404, format!("Cannot POST {path} (full URL: {url})"))
-    } else {
-        let token = path.rsplit('/').next().unwrap_or("");
-        (500, format!("{{\"message\":\"hook {token} failed\",\"url\":\"{url}\"}}"))
-    };
-    let mut stream = stream;
-    write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}", text.len())?;
-    stream.flush()
+    })
 }
 
 fn tally_env(args: &[&str], env: &[(&str, String)]) -> Run {
