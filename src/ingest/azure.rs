@@ -435,7 +435,7 @@ pub fn pair_exports(lake: &Lake, staging: &Path, units: &mut Vec<StagedUnit>) ->
     for unit in units.iter() {
         let Some(kind) = kind_of(&unit.key) else { continue };
         let other = UnitKey { variant: kind.other().variant().to_string(), ..unit.key.clone() };
-        let other_in_lake = lake.root().join(other.relative_path());
+        let other_in_lake = other.file_in(lake);
         if !staged.contains(&other) && !other_in_lake.exists() {
             continue;
         }

@@ -144,7 +144,7 @@ pub fn plan(
         let kind = (kinds.len() == 1).then(|| *kinds.keys().next().expect("one kind"));
         let mut change = UnitChange { key: key.clone(), before: None, after: s.after, displaces: Vec::new() };
         for (other, relative) in files_of_account(lake, key)? {
-            let path = lake.root().join(&relative);
+            let path = lake.file(&relative);
             let exact = relative == key.relative_path();
             let written_by = match first_source(&path)? {
                 Some(source) => {

@@ -36,7 +36,7 @@ pub const INVOICE_RECONCILIATION: &str = "invoice_reconciliation";
 /// Where writers build files before one `rename` moves each into place.
 pub(super) const STAGING: &str = "_staging";
 /// The run's own state (`lock`, `state.json`, `derived.json`).
-pub(super) const RUN: &str = "_run";
+pub const RUN: &str = "_run";
 
 /// Hive partition columns of `line_items`, in folder order.
 pub const PARTITION_COLUMNS: [&str; 2] = ["provider", "billing_period"];

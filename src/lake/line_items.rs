@@ -44,6 +44,19 @@ impl UnitKey {
             .join(format!("billing_period={}", self.billing_period))
             .join(format!("part-{}{variant}.parquet", file_safe(&self.billing_account)))
     }
+
+    /// The unit's file in `lake` (it may not exist yet).
+    pub fn file_in(&self, lake: &Lake) -> PathBuf {
+        lake.root().join(self.relative_path())
+    }
+}
+
+impl Lake {
+    /// A path the lake gave relative to its root ([`UnitKey::relative_path`],
+    /// [`files_of_account`]), as a file.
+    pub fn file(&self, relative: &Path) -> PathBuf {
+        self.root().join(relative)
+    }
 }
 
 /// The periods (`YYYY-MM`) present in the lake's line items, sorted.

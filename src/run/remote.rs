@@ -151,7 +151,7 @@ impl RemoteLake {
 
     /// Takes the lake's lock in S3, or says who holds it.
     pub async fn lock(&self) -> Result<RemoteLock, RemoteError> {
-        let location = self.key("_run/lock.json");
+        let location = self.key(&format!("{}/lock.json", crate::lake::catalogue::RUN));
         let now = chrono::Utc::now().timestamp();
         let body = LockBody { pid: std::process::id(), host: crate::lake::lock::hostname(), started_at: now };
         let payload = serde_json::to_vec(&body).expect("serialisable");
@@ -187,7 +187,7 @@ impl RemoteLake {
     }
 
     fn marker(&self) -> PathBuf {
-        self.cache.join("_run").join("push_pending")
+        crate::lake::Lake::new(&self.cache).run_dir().join("push_pending")
     }
 
     /// True when a run finished its work in the copy but was killed before its push ended.
@@ -203,7 +203,7 @@ impl RemoteLake {
     }
 
     fn record_path(&self) -> PathBuf {
-        self.cache.join("_run").join("remote.json")
+        crate::lake::Lake::new(&self.cache).run_dir().join("remote.json")
     }
 
     fn load_record(&self) -> Record {
