@@ -242,13 +242,9 @@ impl Diff {
             let before = self.coverage_before.get(key).copied().unwrap_or_default();
             let total = before.direct[1] + before.shared[1] + before.unallocated[1];
             let pct = |v: i128| -> String {
-                if total == 0 {
-                    return "-".to_string();
-                }
-                // Tenths of a percent, half away from zero.
-                let tenths = (v * 2000 / total + (v * 2000 / total).signum()) / 2;
-                let sign = if tenths < 0 { "-" } else { "" };
-                format!("{sign}{}.{}", tenths.abs() / 10, tenths.abs() % 10)
+                // Tenths of a percent, rounded as every figure is.
+                crate::money::text::share_tenths(v, total)
+                    .map_or_else(|| "-".to_string(), |tenths| crate::money::text::number(tenths, 1, 1))
             };
             let change = |b: i128, a: i128| format!("{} -> {}", pct(b), pct(a));
             columns[0].push(key.0.clone());
