@@ -18,7 +18,8 @@ Parquet with exact amounts. The same tables are printed here (--format).
 
 The report runs to the as-of date: by default the last charge day in the lake, so re-running on
 the same lake and mappings writes the same bytes. \"This week\" is the 7 days ending on it; month
-over month compares month to date with the same days of the month before. Amounts are amortized
+over month compares month to date with the same days of the month before (all of it, said
+so, when it is shorter). Amounts are amortized
 cost (EffectiveCost) in one currency (--currency; the others are named in the report's notes),
 shared and unallocated spend included.
 

@@ -46,19 +46,17 @@ pub struct Windows {
     pub prior_week_start: NaiveDate,
     pub prior_week_end: NaiveDate,
     pub month_start: NaiveDate,
-    /// The same days of the month before (the whole month when the as-of date is a month's last day).
+    /// The same days of the month before: its first as many days as this month has had so far,
+    /// or all of it when it is shorter (31 October against the 30 days of September).
     pub prior_month_start: NaiveDate,
     pub prior_month_end: NaiveDate,
 }
 
 impl Windows {
     pub fn ending(as_of: NaiveDate) -> Windows {
-        let prior_month_start = Month::of(as_of).prev().first();
-        let prior_month_end = if as_of == Month::of(as_of).last() {
-            Month::of(prior_month_start).last()
-        } else {
-            prior_month_start.with_day(as_of.day()).unwrap_or(Month::of(prior_month_start).last())
-        };
+        let prior = Month::of(as_of).prev();
+        let prior_month_start = prior.first();
+        let prior_month_end = prior_month_start + Duration::days(i64::from(as_of.day().min(prior.days())) - 1);
         Windows {
             as_of,
             week_start: as_of - Duration::days(6),
@@ -67,6 +65,19 @@ impl Windows {
             month_start: Month::of(as_of).first(),
             prior_month_start,
             prior_month_end,
+        }
+    }
+
+    /// What month to date is compared with, honestly: `same days last month (Sep 1–14)`, or
+    /// `all of September (30 days against 31)` when the month before is shorter.
+    pub fn month_comparison(&self) -> String {
+        let days = |from: NaiveDate, to: NaiveDate| (to - from).num_days() + 1;
+        let (now, before) = (days(self.month_start, self.as_of), days(self.prior_month_start, self.prior_month_end));
+        if now == before {
+            let (start, end) = (self.prior_month_start.format("%b %-d"), self.prior_month_end.format("%-d"));
+            format!("same days last month ({start}–{end})")
+        } else {
+            format!("all of {} ({before} days against {now})", self.prior_month_start.format("%B"))
         }
     }
 
@@ -300,6 +311,18 @@ mod tests {
         let w = Windows::ending(d("2026-01-05"));
         assert_eq!((w.prior_month_start, w.prior_month_end), (d("2025-12-01"), d("2025-12-05")));
         assert_eq!(w.from(), d("2025-12-01"));
+    }
+
+    #[test]
+    fn month_comparisons_say_what_they_compare() {
+        // 31 days of October against the 30 of September: said, not called "the same days".
+        assert_eq!(Windows::ending(d("2026-10-31")).month_comparison(), "all of September (30 days against 31)");
+        assert_eq!(Windows::ending(d("2026-10-15")).month_comparison(), "same days last month (Sep 1–15)");
+        // The last day of February against the first 28 days of January, not all 31.
+        let w = Windows::ending(d("2026-02-28"));
+        assert_eq!((w.prior_month_start, w.prior_month_end), (d("2026-01-01"), d("2026-01-28")));
+        assert_eq!(w.month_comparison(), "same days last month (Jan 1–28)");
+        assert_eq!(Windows::ending(d("2026-03-31")).month_comparison(), "all of February (28 days against 31)");
     }
 
     #[test]

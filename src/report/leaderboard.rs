@@ -37,10 +37,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
     let company_before: i128 = rows.iter().map(|r| r.spend[3]).sum();
     let mut badges: Vec<Badge> = Vec::new();
     let mut sections = Vec::new();
-    let window = format!(
-        "Month to date ({} to {}) against the same days of the month before ({} to {}).",
-        w.month_start, w.as_of, w.prior_month_start, w.prior_month_end
-    );
+    let window = format!("Month to date ({} to {}) against the {}.", w.month_start, w.as_of, w.month_comparison());
 
     // Biggest spenders.
     let mut by_spend: Vec<(&String, &([i128; 4], String))> = teams.iter().collect();

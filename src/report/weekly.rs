@@ -118,7 +118,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
             label: "Month to date".into(),
             value: format::money(total[2], cur),
             exact: super::table::exact(total[2], crate::money::SCALE as u32),
-            change: format!("{} vs same days last month", pct_text(month_pct)),
+            change: format!("{} vs {}", pct_text(month_pct), w.month_comparison()),
         },
         Kpi {
             label: "Unallocated this week".into(),
@@ -164,7 +164,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         id: "spend",
         title: "Spend".into(),
         paragraphs: vec![format!(
-            "This week ({} to {}) the company spent {}, {} the week before ({}). Month to date ({} to {}) {}, against {} over the same days last month ({} to {}).",
+            "This week ({} to {}) the company spent {}, {} the week before ({}). Month to date ({} to {}) {}, against {} over the {}.",
             w.week_start,
             w.as_of,
             format::money(total[0], cur),
@@ -177,8 +177,7 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
             w.as_of,
             format::money(total[2], cur),
             format::money(total[3], cur),
-            w.prior_month_start,
-            w.prior_month_end,
+            w.month_comparison(),
         )],
         charts: vec![daily_chart],
         tables: vec![daily_table],
