@@ -24,7 +24,6 @@ use chrono::{Days, NaiveDate};
 
 use super::query::{self, date_param, text_param};
 use super::{Context, Finding, FindingsError, Kind, config::share, finding_id};
-use crate::money::format_cents as cents;
 
 const DAILY: &str = include_str!("../../queries/findings_anomaly_daily.sql");
 const DRIVERS: &str = include_str!("../../queries/findings_anomaly_drivers.sql");
@@ -123,6 +122,8 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
     let days = (cx.as_of - cx.first_day).num_days() as usize + 1;
     let mut findings = Vec::new();
     for ((team, provider, service, currency), by_day) in series {
+        // Amounts for people: in the spend's currency, to the cent.
+        let cents = |v: i128| crate::money::text::money(v, &currency);
         let values: Vec<i128> =
             (0..days).map(|i| by_day.get(&(cx.first_day + Days::new(i as u64))).copied().unwrap_or(0)).collect();
         for spike in detect(&values, &settings).into_iter().filter(|s| s.excess() >= c.anomaly_min_total_excess) {

@@ -13,7 +13,7 @@
 use super::config::share;
 use super::query::{self, date_param, text_param};
 use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, finding_id};
-use crate::money::{ONE, div, div_round, format_cents as cents, mul};
+use crate::money::{ONE, div, div_round, mul};
 
 const COVERAGE: &str = include_str!("../../queries/findings_commitment_coverage.sql");
 const UTILIZATION: &str = include_str!("../../queries/findings_commitment_utilization.sql");
@@ -56,6 +56,8 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
         }
         let account = row.text("SubAccountId");
         let team = owners.get(&account).cloned().unwrap_or_else(|| "unallocated".to_string());
+        let currency = row.text("BillingCurrency");
+        let cents = |v: i128| crate::money::text::money(v, &currency);
         findings.push(Finding {
             finding_id: finding_id(Kind::Commitment, &["coverage", &row.text("provider"), &account]),
             kind: Some(Kind::Commitment),
@@ -82,7 +84,7 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
                 pct(target),
                 discount_note
             ),
-            currency: row.text("BillingCurrency"),
+            currency: currency.clone(),
             monthly_cost: cx.monthly(on_demand),
             monthly_savings: savings,
             status: "open".into(),
@@ -102,6 +104,8 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
         let account = row.text("SubAccountId");
         let team = owners.get(&account).cloned().unwrap_or_else(|| "unallocated".to_string());
         let utilization = div(used, used + unused);
+        let currency = row.text("BillingCurrency");
+        let cents = |v: i128| crate::money::text::money(v, &currency);
         findings.push(Finding {
             finding_id: finding_id(Kind::Commitment, &["utilization", &row.text("provider"), &id]),
             kind: Some(Kind::Commitment),
@@ -125,7 +129,7 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
                 cents(used),
                 cents(unused)
             ),
-            currency: row.text("BillingCurrency"),
+            currency: currency.clone(),
             monthly_cost: used + unused,
             monthly_savings: unused,
             status: "open".into(),

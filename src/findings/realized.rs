@@ -24,7 +24,7 @@ use super::config::{Initiative, share};
 use super::query::{self, date_param, text_param};
 use super::{Context, Finding, FindingsError, Kind, MONTH_DAYS, finding_id};
 use crate::attribute::rules::RuleSet;
-use crate::money::{CENT, div_round, format_cents as cents};
+use crate::money::{CENT, div_round};
 
 const DAILY: &str = include_str!("../../queries/findings_realized_daily.sql");
 const DAILY_TAGS: &str = include_str!("../../queries/findings_realized_daily_tags.sql");
@@ -180,6 +180,7 @@ pub async fn find(cx: &Context, metrics: bool) -> Result<Vec<Finding>, FindingsE
             (Some(m), false) => format!("; metric {m} not applied (no --metrics file)"),
             _ => String::new(),
         };
+        let cents = |v: i128| crate::money::text::money(v, &currency);
         let title = format!(
             "{}: {} a month measured against {} expected ({})",
             initiative.title,

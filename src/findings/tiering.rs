@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::query::{self, date_param};
 use super::{Context, Finding, FindingsError, Kind, finding_id};
-use crate::money::{ONE, div, div_round, format_cents as cents, mul};
+use crate::money::{ONE, div, div_round, mul};
 
 const TIERING: &str = include_str!("../../queries/findings_storage_tiering.sql");
 const PRICES: &str = include_str!("../../queries/findings_storage_prices.sql");
@@ -51,6 +51,8 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
         let Some((savings, class, _)) = options.first().cloned() else { continue };
         let resource = row.text("ResourceId");
         let team = owners.get(&resource).cloned().unwrap_or_else(|| "unallocated".to_string());
+        let currency = row.text("BillingCurrency");
+        let cents = |v: i128| crate::money::text::money(v, &currency);
         let others: Vec<String> = options
             .iter()
             .map(|(s, c, p)| format!("{c} at {}/GB-month saves {}", crate::money::format(*p, 20), cents(*s)))
@@ -86,7 +88,7 @@ pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
                 crate::money::format(cx.config.max_requests_per_gb_month, 20),
                 others.join("; ")
             ),
-            currency: row.text("BillingCurrency"),
+            currency: currency.clone(),
             monthly_cost: standard_cost,
             monthly_savings: savings,
             status: "open".into(),

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::query::{self, Row, date_param, text_param};
 use super::{Context, Finding, FindingsError, Kind, finding_id};
-use crate::money::format_cents as cents;
+use crate::money::text::money as cents;
 
 const ORPHANS: &str = include_str!("../../queries/findings_orphans.sql");
 const ACCOUNT_OWNERS: &str = include_str!("../../queries/findings_account_owners.sql");
@@ -88,7 +88,10 @@ pub async fn orphans(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
             subkind: reason.clone(),
             billing_period: cx.billing_period(),
             org_path: cx.org_path(&team),
-            title: format!("{resource} costs {} a month and no rule owns it", cents(monthly)),
+            title: format!(
+                "{resource} costs {} a month and no rule owns it",
+                cents(monthly, &row.text("BillingCurrency"))
+            ),
             detail: format!(
                 "{why}; unallocated ({}) in the last {} days of data to {}; claim it in rules.toml, or brown it \
                  out (stop or restrict it) and release it if no one asks",
@@ -180,7 +183,7 @@ pub async fn idle(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
                 subkind: subkind.to_string(),
                 org_path: cx.org_path(&team),
                 team,
-                title: format!("{title}: {} a month", cents(monthly)),
+                title: format!("{title}: {} a month", cents(monthly, &row.text("BillingCurrency"))),
                 detail: format!(
                     "{evidence}; {owner_note}; brown it out (stop, detach or restrict it), then release it \
                      if no one asks; savings = its monthly cost"

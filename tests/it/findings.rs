@@ -220,6 +220,19 @@ fn hand_built_data_gives_exactly_the_expected_findings() {
     // Ranked by savings per dev-day: effort 0.5 for orphans, 1 idle, 2 commitments and tiering.
     assert_eq!(exact(&lake.value("SELECT savings_per_dev_day FROM findings WHERE rank = 2")), "100");
     assert_eq!(lake.value("SELECT count(*) FROM findings WHERE meets_bar"), "0");
+    // Titles are for people: every amount in its currency, to the cent ("costs $300.00 a month").
+    let titles =
+        lake.rows("SELECT title FROM findings WHERE kind IN ('orphan', 'idle', 'realized_savings') ORDER BY 1");
+    assert!(!titles.is_empty());
+    let in_dollars = |title: &str| {
+        title.split('$').skip(1).any(|amount| {
+            let number: String = amount.chars().take_while(|c| c.is_ascii_digit() || *c == ',' || *c == '.').collect();
+            number.split_once('.').is_some_and(|(_, cents)| cents.len() == 2)
+        })
+    };
+    for title in &titles {
+        assert!(in_dollars(title), "{title}");
+    }
 }
 
 #[test]
