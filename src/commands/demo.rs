@@ -19,7 +19,8 @@ use crate::commands;
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Output folder: CUR files go to DIR/cur, the lake to DIR/lake
+    /// Output folder: CUR files go to DIR/cur, business volume to DIR/metrics.csv, the lake to
+    /// DIR/lake, mappings to DIR/mappings, the weekly and unit-economics reports to DIR/reports
     #[arg(long, value_name = "DIR", default_value = "tally-demo")]
     out: PathBuf,
     /// Approximate number of line items to generate
@@ -79,8 +80,13 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let files = generate_cur(&cur_dir, &config, &mut |n| bar.inc(n)).context("generating demo CUR files")?;
     bar.finish_and_clear();
     let rows: u64 = files.iter().map(|f| f.rows).sum();
+    // The company's business volume, so unit economics work out of the box.
+    let metrics = args.out.join("metrics.csv");
+    std::fs::write(&metrics, tally::demo::metrics::csv(&config))
+        .with_context(|| format!("writing {}", metrics.display()))?;
     if !quiet {
         println!("wrote {} CUR file(s), {} line items, under {}", files.len(), rows, cur_dir.display());
+        println!("wrote the business volume (payments processed, per-team units) to {}", metrics.display());
     }
     if args.no_ingest {
         return Ok(ExitCode::SUCCESS);
@@ -118,15 +124,23 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     // The weekly ops review of the last week of data, as `tally report weekly` writes it.
     let report_dir = args.out.join("reports");
-    let written = tally::report::write_weekly(&lake, compiled.ownership.clone(), None, &report_dir, None)
+    let written = tally::report::write_weekly(&lake, compiled.ownership.clone(), Some(&metrics), &report_dir, None)
         .await
         .context("writing the weekly report")?;
+    let unit_options = tally::report::Options {
+        metrics: Some(metrics.clone()),
+        ..tally::report::Options::new(&lake, compiled.ownership.clone())
+    };
+    let (_, unit) = tally::report::write(tally::report::Report::UnitEconomics, &unit_options, &report_dir)
+        .await
+        .context("writing the unit-economics report")?;
     if !quiet {
         println!(
             "\nweekly ops review: open {} in a browser (no network needed); Markdown summary {}, every table as CSV and Parquet beside them",
             written.html.display(),
             written.markdown.display()
         );
+        println!("unit economics (spend per payment, per dollar processed in basis points): {}", unit.html.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,3 +1,4 @@
 //! `tally demo`: a synthetic company, written as AWS CUR files.
 
 pub mod generate;
+pub mod metrics;

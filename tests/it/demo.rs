@@ -147,3 +147,37 @@ fn demo_company_is_ingested_reconciled_and_reproducible() {
     ]);
     assert!(files(&out.join("cur")) != files(&other.join("cur")));
 }
+
+#[test]
+fn the_demo_ships_business_volume_and_its_unit_economics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let run = tally_ok(&["demo", "--out", out.to_str().unwrap(), "--rows", "8000", "--months", "3"]);
+    assert!(run.stdout.contains("unit-economics.html"), "{}", run.stdout);
+    let lake = Lake { path: out.join("lake"), ..Lake::new() };
+
+    // October's dollars processed, summed here from the metrics file the demo wrote.
+    let metrics = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let october: u64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("2026-10-") && l.contains(",payment_volume_usd,"))
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(october > 0);
+    // The report's company row for October: all of October's spend over that volume.
+    let report = std::fs::read_to_string(out.join("reports/unit_economics_monthly.csv")).unwrap();
+    let row: Vec<&str> =
+        report.lines().find(|l| l.starts_with("USD,company,payment_volume_usd,2026-10,")).unwrap().split(',').collect();
+    let spend = lake.value(
+        r#"SELECT sum("EffectiveCost") FROM attributed WHERE CAST("ChargePeriodStart" AS DATE) >= DATE '2026-10-01'"#,
+    );
+    assert_eq!(row[6], spend, "spend");
+    assert_eq!(row[7], october.to_string(), "volume");
+    // Basis points, to the report's 10 places: spend x 10,000 / volume, rounded half away from zero.
+    let (units, fraction) = spend.split_once('.').unwrap_or((&spend, ""));
+    let scaled: i128 = format!("{units}{fraction:0<20}").parse().unwrap(); // spend at 20 places
+    let denominator = i128::from(october) * 10i128.pow(10);
+    let bps = (scaled * 10_000 + denominator / 2) / denominator; // at 10 places
+    assert_eq!(row[9], as_decimal(bps), "bps");
+    assert!((1..10).contains(&(bps / 10i128.pow(10))), "a payments company's few basis points: {bps}");
+}
