@@ -1,6 +1,11 @@
-//! Printing query results for people (terminal tables) and for other tools
-//! (CSV with a header line, JSON). Decimals print exactly, without the
-//! padding zeros of their storage scale.
+//! Printing query results for people (terminal and Markdown tables) and for other
+//! tools (CSV with a header line, JSON).
+//!
+//! For people, amounts at the lake's money scale are shown to the cent with thousands
+//! separators, in the row's currency when the table has a currency column (`$1,234.57`),
+//! rounded half away from zero like every figure tally shows; a column holding sub-cent
+//! values (unit prices) stays exact. `table-exact`, CSV and JSON print every decimal
+//! exactly, without the padding zeros of its storage scale.
 
 use std::io::Write;
 
@@ -13,9 +18,11 @@ use crate::money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {
-    /// Aligned table for the terminal
+    /// Aligned table for the terminal, amounts to the cent
     #[default]
     Table,
+    /// Aligned table with every decimal exact
+    TableExact,
     /// CSV with a header line
     Csv,
     /// A JSON array, one object per line
@@ -24,19 +31,61 @@ pub enum OutputFormat {
     Markdown,
 }
 
-/// One cell for people: as [`cell`], but decimals already rounded for
-/// display (cents and percentages: scale 1 or 2) keep all their places, 18665.80.
-fn shown(array: &ArrayRef, row: usize) -> Option<String> {
-    match array.data_type() {
-        DataType::Decimal128(_, scale) if *scale > 0 && *scale <= 2 && !array.is_null(row) => {
-            let text = money::format(array.as_primitive::<Decimal128Type>().value(row), *scale as u32);
-            let places = text.split_once('.').map_or(0, |(_, fraction)| fraction.len());
-            let dot = if places == 0 { "." } else { "" };
-            Some(format!("{text}{dot}{}", "0".repeat(*scale as usize - places)))
+/// How a batch's cells are shown to people: which decimal columns are money to the cent,
+/// and where each row's currency is.
+struct ForPeople {
+    /// Per column: shown to the cent.
+    cents: Vec<bool>,
+    currency: Option<usize>,
+}
+
+impl ForPeople {
+    fn of(batch: &RecordBatch) -> ForPeople {
+        let currency = batch.schema().fields().iter().position(|f| {
+            f.name().eq_ignore_ascii_case("currency") || f.name().eq_ignore_ascii_case("BillingCurrency")
+        });
+        let cents = batch
+            .columns()
+            .iter()
+            .map(|column| match column.data_type() {
+                DataType::Decimal128(_, scale) if *scale == money::SCALE => {
+                    // A column with sub-cent values (a unit price) means them: it stays exact.
+                    let values = column.as_primitive::<Decimal128Type>();
+                    !(0..values.len())
+                        .any(|i| !values.is_null(i) && values.value(i) != 0 && values.value(i).abs() < money::CENT)
+                }
+                _ => false,
+            })
+            .collect();
+        ForPeople { cents, currency }
+    }
+
+    /// One cell for people, and whether rounding it to the cent changed it.
+    fn shown(&self, batch: &RecordBatch, column: usize, row: usize) -> (Option<String>, bool) {
+        let array = batch.column(column);
+        if array.is_null(row) {
+            return (None, false);
         }
-        _ => cell(array, row),
+        match array.data_type() {
+            DataType::Decimal128(_, _) if self.cents[column] => {
+                let value = array.as_primitive::<Decimal128Type>().value(row);
+                let currency = self.currency.and_then(|c| cell(batch.column(c), row)).unwrap_or_default();
+                let rounded = value % money::CENT != 0;
+                (Some(money::text::money(value, &currency)), rounded)
+            }
+            // Already rounded for display (cents, percentages): all their places, with separators.
+            DataType::Decimal128(_, scale) if *scale > 0 && *scale <= 2 => {
+                let value = array.as_primitive::<Decimal128Type>().value(row);
+                (Some(money::text::number(value, *scale as u32, *scale as u32)), false)
+            }
+            _ => (cell(array, row), false),
+        }
     }
 }
+
+/// What a terminal table says under itself when it rounded amounts.
+pub const ROUNDING_NOTE: &str = "amounts to the cent, each rounded half away from zero from its exact value \
+     (a total may differ from the sum of its shown parts by a few cents); --format table-exact, csv or json show every digit";
 
 /// One cell as text, or `None` for null. Decimals are exact, without padding zeros.
 fn cell(array: &ArrayRef, row: usize) -> Option<String> {
@@ -80,13 +129,23 @@ pub fn write(
 ) -> std::io::Result<()> {
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     match format {
-        OutputFormat::Table => {
+        OutputFormat::Table | OutputFormat::TableExact => {
             let mut builder = tabled::builder::Builder::default();
             builder.push_record(names.clone());
             let mut rows = 0usize;
+            let mut rounded = false;
             for batch in batches {
+                let people = ForPeople::of(batch);
                 for row in 0..batch.num_rows() {
-                    builder.push_record(batch.columns().iter().map(|c| shown(c, row).unwrap_or_default()));
+                    let cells = (0..batch.num_columns()).map(|c| {
+                        if format == OutputFormat::TableExact {
+                            return cell(batch.column(c), row).unwrap_or_default();
+                        }
+                        let (text, changed) = people.shown(batch, c, row);
+                        rounded |= changed;
+                        text.unwrap_or_default()
+                    });
+                    builder.push_record(cells.collect::<Vec<_>>());
                     rows += 1;
                 }
             }
@@ -98,7 +157,11 @@ pub fn write(
                 }
             }
             writeln!(out, "{table}")?;
-            writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" })
+            writeln!(out, "({rows} row{})", if rows == 1 { "" } else { "s" })?;
+            if rounded {
+                writeln!(out, "({ROUNDING_NOTE})")?;
+            }
+            Ok(())
         }
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(out);
@@ -132,9 +195,11 @@ pub fn write(
                 schema.fields().iter().map(|f| if is_numeric(f.data_type()) { "---:" } else { "---" }).collect();
             writeln!(out, "|{}|", rule.join("|"))?;
             for batch in batches {
+                let people = ForPeople::of(batch);
                 for row in 0..batch.num_rows() {
-                    let cells: Vec<String> =
-                        batch.columns().iter().map(|c| markdown_escape(&shown(c, row).unwrap_or_default())).collect();
+                    let cells: Vec<String> = (0..batch.num_columns())
+                        .map(|c| markdown_escape(&people.shown(batch, c, row).0.unwrap_or_default()))
+                        .collect();
                     writeln!(out, "| {} |", cells.join(" | "))?;
                 }
             }

@@ -94,14 +94,14 @@ pub async fn backtest(loaded: &Loaded<'_>, days: &[u32]) -> Result<Vec<BacktestR
     Ok(out)
 }
 
-/// Statuses as a record batch. `full`: every column, amounts exact (CSV, JSON,
-/// the `budgets` table); otherwise the columns a terminal shows, amounts in cents.
+/// Statuses as a record batch, amounts exact. `full`: every column (CSV, JSON, the
+/// `budgets` table); otherwise the columns a terminal shows (which rounds them to the cent).
 pub fn to_batch(rows: &[BudgetStatus], full: bool) -> RecordBatch {
     let text =
         |f: &dyn Fn(&BudgetStatus) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let scale = if full { SCALE } else { 2 };
+    let scale = SCALE;
     let money = |f: &dyn Fn(&BudgetStatus) -> Option<i128>| {
-        let values = rows.iter().map(|r| f(r).map(|v| if full { v } else { crate::money::to_cents(v) }));
+        let values = rows.iter().map(f);
         Arc::new(Decimal128Array::from_iter(values).with_precision_and_scale(PRECISION, scale).expect("valid decimal"))
             as ArrayRef
     };

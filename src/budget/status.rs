@@ -248,7 +248,7 @@ pub fn statuses(view: &MonthView, org: &Org, budgets: &Budgets, as_of: NaiveDate
                 approved += approval.allowance(*amount);
                 notes.push(format!(
                     "+{} approved by {} until {}: {}",
-                    money::format_cents(approval.allowance(*amount)),
+                    money::text::money(approval.allowance(*amount), &budget.currency),
                     approval.approver,
                     approval.expires.pred_opt().expect("day exists"),
                     approval.reason
@@ -271,7 +271,10 @@ pub fn statuses(view: &MonthView, org: &Org, budgets: &Budgets, as_of: NaiveDate
         if let Some(children) = children_budget
             && children > *amount
         {
-            notes.push(format!("budgets beneath add up to {}, more than this one", money::format_cents(children)));
+            notes.push(format!(
+                "budgets beneath add up to {}, more than this one",
+                money::text::money(children, &budget.currency)
+            ));
         }
         out.push(BudgetStatus {
             month,

@@ -98,10 +98,20 @@ pub async fn run(args: FindingsArgs) -> anyhow::Result<ExitCode> {
             .map(|k| format!("{} {}", all.iter().filter(|f| f.kind() == *k).count(), k.name()))
             .collect();
         println!("{} finding(s): {} (in the lake's findings table)", all.len(), counts.join(", "));
-        let keep = ["rank", "kind", "team", "title", "monthly_cost", "monthly_savings", "effort_dev_days", "status"];
+        let keep = [
+            "rank",
+            "kind",
+            "team",
+            "title",
+            "currency",
+            "monthly_cost",
+            "monthly_savings",
+            "effort_dev_days",
+            "status",
+        ];
         let indices: Vec<usize> = keep.iter().map(|c| batch.schema().index_of(c).expect("column")).collect();
         let narrow = batch.project(&indices)?;
-        let rounded = round_money(&narrow)?;
+        let rounded = round_effort(&narrow)?;
         output::write(&mut out, &rounded.schema(), std::slice::from_ref(&rounded), args.format)?;
     } else {
         output::write(&mut out, &batch.schema(), std::slice::from_ref(&batch), args.format)?;
@@ -109,8 +119,9 @@ pub async fn run(args: FindingsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Money to cents for the terminal (the table keeps every digit).
-fn round_money(
+/// Effort to hundredths of a day for the terminal (the table keeps every digit; money the
+/// terminal shows to the cent itself).
+fn round_effort(
     batch: &datafusion::arrow::record_batch::RecordBatch,
 ) -> anyhow::Result<datafusion::arrow::record_batch::RecordBatch> {
     use std::sync::Arc;
@@ -121,7 +132,9 @@ fn round_money(
     let mut fields = Vec::new();
     let mut columns: Vec<ArrayRef> = Vec::new();
     for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if let DataType::Decimal128(_, scale) = column.data_type() {
+        if let DataType::Decimal128(_, scale) = column.data_type()
+            && field.name() == "effort_dev_days"
+        {
             let factor = 10i128.pow(*scale as u32 - 2);
             let values = column.as_primitive::<Decimal128Type>();
             let rounded: Decimal128Array = (0..values.len())

@@ -161,15 +161,15 @@ fn every_dollar_lands_with_its_rule_and_split() {
             "10,beta,acme/eng/beta,acme/eng/beta,acct-666-before,direct,,,,1,2,2",
         ]
     );
-    // Billed 161 and amortized 159 in; direct 33, shared 114, unallocated 12 (7.5%).
+    // Billed 161 and amortized 159 in; direct 33, shared 114, unallocated 12 (7.5%), to the cent.
     assert!(
-        run.stdout.contains("│ 2026-08        │ USD      │         161 │            159 │     33 │    114 │          12 │             7.5 │"),
+        run.stdout.contains("│ 2026-08        │ USD      │     $161.00 │        $159.00 │ $33.00 │ $114.00 │      $12.00 │             7.5 │"),
         "{}",
         run.stdout
     );
     assert!(
         run.stdout
-            .contains("│ 2026-08        │ no team tag and no rule for account 222 │          1 │              7 │"),
+            .contains("│ 2026-08        │ no team tag and no rule for account 222 │          1 │           7.00 │"),
         "{}",
         run.stdout
     );

@@ -168,10 +168,10 @@ fn mid_month_statuses_with_reorg_and_approvals() {
         csv_status(&lake, &dir, "2026-08-14"),
         vec![
             "2026-08,acme,node,acme,USD,BilledCost,3790,0,1930,3780,-0.26,on track,0,,14,2026-08-14,2026-08-14,",
-            "2026-08,eng,node,acme/eng,USD,EffectiveCost,3000,2,1630,3140,4.67,at risk,0,3043.54838709677419354839,14,2026-08-14,2026-08-14,\"budgets beneath add up to 3043.55, more than this one\"",
-            "2026-08,alpha,team,acme/eng/alpha,USD,EffectiveCost,2450,2,1210,2550,4.08,approved,100,,14,2026-08-14,2026-08-14,+100.00 approved by cfo until 2026-08-19: launch week",
+            "2026-08,eng,node,acme/eng,USD,EffectiveCost,3000,2,1630,3140,4.67,at risk,0,3043.54838709677419354839,14,2026-08-14,2026-08-14,\"budgets beneath add up to $3,043.55, more than this one\"",
+            "2026-08,alpha,team,acme/eng/alpha,USD,EffectiveCost,2450,2,1210,2550,4.08,approved,100,,14,2026-08-14,2026-08-14,+$100.00 approved by cfo until 2026-08-19: launch week",
             "2026-08,beta,team,acme/eng/beta,USD,EffectiveCost,300,5,140,310,3.33,on track,0,,14,2026-08-14,2026-08-14,",
-            "2026-08,ops-org,node,acme/ops-org,USD,EffectiveCost,300,2,0,340,13.33,approved,150,356.45161290322580645161,14,2026-08-14,2026-08-14,\"+150.00 approved by vp-ops until 2026-09-29: gamma joins mid-month; budgets beneath add up to 356.45, more than this one\"",
+            "2026-08,ops-org,node,acme/ops-org,USD,EffectiveCost,300,2,0,340,13.33,approved,150,356.45161290322580645161,14,2026-08-14,2026-08-14,\"+$150.00 approved by vp-ops until 2026-09-29: gamma joins mid-month; budgets beneath add up to $356.45, more than this one\"",
             "2026-08,gamma,team,acme/ops-org/gamma,USD,EffectiveCost,650,2,280,620,-4.62,on track,0,,14,2026-08-14,2026-08-14,",
         ]
     );
@@ -243,7 +243,7 @@ fn lagging_data_is_projected_and_said() {
         run.stdout
     );
     assert!(
-        run.stdout.contains("│ alpha   │ USD      │ 2450.00 │ 1210.00 │  2550.00 │         4.08 │ approved │"),
+        run.stdout.contains("│ alpha   │ USD      │ $2,450.00 │ $1,210.00 │ $2,550.00 │         4.08 │ approved │"),
         "{}",
         run.stdout
     );

@@ -42,11 +42,14 @@ fn table_is_the_default() {
         "┌────────────────┬────────┐\n\
          │ line_item_type │ billed │\n\
          ├────────────────┼────────┤\n\
-         │ Credit         │   -2.5 │\n\
+         │ Credit         │  -2.50 │\n\
          │ Tax            │   1.23 │\n\
          └────────────────┴────────┘\n\
          (2 rows)\n"
     );
+    // Money to the cent for people (no currency column here); table-exact keeps every digit.
+    let exact = tally(&["sql", "--lake", lake.arg(), "--format", "table-exact", BY_TYPE]);
+    assert!(exact.stdout.contains("│ Credit         │   -2.5 │"), "{}", exact.stdout);
 }
 
 #[test]
