@@ -31,8 +31,9 @@ pub enum OutputFormat {
     Markdown,
 }
 
-/// How a batch's cells are shown to people: which decimal columns are money to the cent,
-/// and where each row's currency is.
+/// How a table's cells are shown to people: which decimal columns are money to the cent,
+/// and where each row's currency is. Decided over every batch, so a column reads the
+/// same way on every row.
 struct ForPeople {
     /// Per column: shown to the cent.
     cents: Vec<bool>,
@@ -40,21 +41,25 @@ struct ForPeople {
 }
 
 impl ForPeople {
-    fn of(batch: &RecordBatch) -> ForPeople {
-        let currency = batch.schema().fields().iter().position(|f| {
+    fn of(schema: &Schema, batches: &[RecordBatch]) -> ForPeople {
+        let currency = schema.fields().iter().position(|f| {
             f.name().eq_ignore_ascii_case("currency") || f.name().eq_ignore_ascii_case("BillingCurrency")
         });
-        let cents = batch
-            .columns()
+        // A column with sub-cent values (a unit price) means them: it stays exact.
+        let sub_cent = |column: usize| {
+            batches.iter().any(|batch| {
+                let values = batch.column(column).as_primitive::<Decimal128Type>();
+                (0..values.len())
+                    .any(|i| !values.is_null(i) && values.value(i) != 0 && values.value(i).abs() < money::CENT)
+            })
+        };
+        let cents = schema
+            .fields()
             .iter()
-            .map(|column| match column.data_type() {
-                DataType::Decimal128(_, scale) if *scale == money::SCALE => {
-                    // A column with sub-cent values (a unit price) means them: it stays exact.
-                    let values = column.as_primitive::<Decimal128Type>();
-                    !(0..values.len())
-                        .any(|i| !values.is_null(i) && values.value(i) != 0 && values.value(i).abs() < money::CENT)
-                }
-                _ => false,
+            .enumerate()
+            .map(|(column, field)| {
+                matches!(field.data_type(), DataType::Decimal128(_, scale) if *scale == money::SCALE)
+                    && !sub_cent(column)
             })
             .collect();
         ForPeople { cents, currency }
@@ -134,8 +139,8 @@ pub fn write(
             builder.push_record(names.clone());
             let mut rows = 0usize;
             let mut rounded = false;
+            let people = ForPeople::of(schema, batches);
             for batch in batches {
-                let people = ForPeople::of(batch);
                 for row in 0..batch.num_rows() {
                     let cells = (0..batch.num_columns()).map(|c| {
                         if format == OutputFormat::TableExact {
@@ -194,8 +199,8 @@ pub fn write(
             let rule: Vec<&str> =
                 schema.fields().iter().map(|f| if is_numeric(f.data_type()) { "---:" } else { "---" }).collect();
             writeln!(out, "|{}|", rule.join("|"))?;
+            let people = ForPeople::of(schema, batches);
             for batch in batches {
-                let people = ForPeople::of(batch);
                 for row in 0..batch.num_rows() {
                     let cells: Vec<String> = (0..batch.num_columns())
                         .map(|c| markdown_escape(&people.shown(batch, c, row).0.unwrap_or_default()))
@@ -409,5 +414,42 @@ mod tests {
         let mut out = Vec::new();
         write(&mut out, &batch.schema(), &[batch], OutputFormat::Markdown).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "| team |\n|---|\n| \\[x\\](http\\://evil)\\|\\*b\\* |\n");
+    }
+
+    fn money_batch(currency: &str, values: &[i128]) -> RecordBatch {
+        let schema = Schema::new(vec![
+            Field::new("currency", DataType::Utf8, false),
+            Field::new("cost", DataType::Decimal128(38, money::SCALE), true),
+        ]);
+        let cost = Decimal128Array::from(values.to_vec()).with_precision_and_scale(38, money::SCALE).unwrap();
+        let currencies = StringArray::from(vec![currency; values.len()]);
+        RecordBatch::try_new(Arc::new(schema), vec![Arc::new(currencies), Arc::new(cost)]).unwrap()
+    }
+
+    fn table(batches: &[RecordBatch], format: OutputFormat) -> String {
+        let mut out = Vec::new();
+        write(&mut out, &batches[0].schema(), batches, format).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn people_see_money_to_the_cent_and_are_told_it_was_rounded() {
+        let one = money::ONE;
+        let shown = table(&[money_batch("USD", &[1_234_567 * one / 1000, -1_005 * one / 1000])], OutputFormat::Table);
+        assert!(shown.contains("$1,234.57") && shown.contains("-$1.01"), "{shown}");
+        assert!(shown.contains(ROUNDING_NOTE), "{shown}");
+        let exact = table(&[money_batch("USD", &[1_234_567 * one / 1000])], OutputFormat::TableExact);
+        assert!(exact.contains("1234.567") && !exact.contains(ROUNDING_NOTE), "{exact}");
+        // Whole cents round nothing: no note.
+        assert!(!table(&[money_batch("EUR", &[5 * one])], OutputFormat::Table).contains(ROUNDING_NOTE));
+    }
+
+    #[test]
+    fn a_column_with_sub_cent_values_stays_exact_in_every_batch() {
+        let one = money::ONE;
+        // The first batch alone would round; the unit price in the second keeps the column exact.
+        let batches = [money_batch("USD", &[2 * one]), money_batch("USD", &[one / 10_000])];
+        let shown = table(&batches, OutputFormat::Table);
+        assert!(!shown.contains("$2.00") && shown.contains("0.0001"), "{shown}");
     }
 }
