@@ -22,14 +22,11 @@ use datafusion::prelude::SessionContext;
 use crate::attribute::Ownership;
 use crate::attribute::mappings::MappingError;
 use crate::attribute::org::Org;
+use crate::calendar::Month;
 use crate::lake::Lake;
 use crate::money::{PRECISION, SCALE};
 pub use file::Budgets;
-
-use crate::calendar::Month;
 pub use status::{BacktestRow, BudgetStatus, MonthView, Status};
-
-/// The lake table holding the last status computed per month.
 
 #[derive(Debug, thiserror::Error)]
 pub enum BudgetError {
@@ -99,10 +96,9 @@ pub async fn backtest(loaded: &Loaded<'_>, days: &[u32]) -> Result<Vec<BacktestR
 pub fn to_batch(rows: &[BudgetStatus], full: bool) -> RecordBatch {
     let text =
         |f: &dyn Fn(&BudgetStatus) -> String| Arc::new(StringArray::from_iter_values(rows.iter().map(f))) as ArrayRef;
-    let scale = SCALE;
     let money = |f: &dyn Fn(&BudgetStatus) -> Option<i128>| {
         let values = rows.iter().map(f);
-        Arc::new(Decimal128Array::from_iter(values).with_precision_and_scale(PRECISION, scale).expect("valid decimal"))
+        Arc::new(Decimal128Array::from_iter(values).with_precision_and_scale(PRECISION, SCALE).expect("valid decimal"))
             as ArrayRef
     };
     let pct = |f: &dyn Fn(&BudgetStatus) -> Option<i128>, scale: i8| {

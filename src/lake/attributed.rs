@@ -219,7 +219,7 @@ pub fn relative_file(period: &str) -> PathBuf {
 
 /// A period's file in `lake` (it may not exist yet).
 pub fn file(lake: &Lake, period: &str) -> PathBuf {
-    lake.root().join(relative_file(period))
+    lake.file(&relative_file(period))
 }
 
 /// Every file of the table, sorted.

@@ -65,12 +65,13 @@ fn is_table_folder(name: &str) -> bool {
 pub async fn session(lake: &Lake) -> datafusion::error::Result<SessionContext> {
     let ctx = sql::session(super::session_config());
     for (table, dir) in table_folders(lake.root())? {
-        let files = parquet_files(&dir);
-        let Some(first) = files.first() else { continue };
+        // One file says whether the folder is a table (and, undeclared, its partitions):
+        // the listing table lists the rest itself.
+        let Some(first) = walk_parquet(&dir).next() else { continue };
         match declared(&table) {
             Some((schema, partitions)) => register_parquet_dir(&ctx, &table, &dir, Some(schema), &partitions).await?,
             None => {
-                let partitions = partition_folders(&dir, first);
+                let partitions = partition_folders(&dir, &first);
                 let partitions: Vec<&str> = partitions.iter().map(String::as_str).collect();
                 register_parquet_dir(&ctx, &table, &dir, None, &partitions).await?
             }
@@ -100,7 +101,7 @@ pub async fn register_staged(ctx: &SessionContext, table: &str, dir: &Path) -> d
 
 /// Whether `table` has any data file.
 pub fn has_table(lake: &Lake, table: &str) -> bool {
-    !parquet_files(&lake.table_dir(table)).is_empty()
+    walk_parquet(&lake.table_dir(table)).next().is_some()
 }
 
 /// The top-level folders that may hold tables, sorted by name.
@@ -122,15 +123,19 @@ fn table_folders(root: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
     Ok(out)
 }
 
-/// Every Parquet file under `dir`, sorted (hidden `.partial` files are never data).
-pub(super) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+/// The Parquet files under `dir`, in walk order (hidden `.partial` files are never data).
+fn walk_parquet(dir: &Path) -> impl Iterator<Item = PathBuf> {
+    walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "parquet"))
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(walkdir::DirEntry::into_path)
-        .collect();
+}
+
+/// Every Parquet file under `dir`, sorted.
+pub(super) fn parquet_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walk_parquet(dir).collect();
     files.sort();
     files
 }

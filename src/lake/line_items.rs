@@ -47,15 +47,7 @@ impl UnitKey {
 
     /// The unit's file in `lake` (it may not exist yet).
     pub fn file_in(&self, lake: &Lake) -> PathBuf {
-        lake.root().join(self.relative_path())
-    }
-}
-
-impl Lake {
-    /// A path the lake gave relative to its root ([`UnitKey::relative_path`],
-    /// [`files_of_account`]), as a file.
-    pub fn file(&self, relative: &Path) -> PathBuf {
-        self.root().join(relative)
+        lake.file(&self.relative_path())
     }
 }
 

@@ -77,6 +77,12 @@ impl Lake {
         catalogue::session(self).await
     }
 
+    /// A path the lake gave relative to its root (`UnitKey::relative_path`,
+    /// `attributed::relative_file`, `line_items::files_of_account`), as a file.
+    pub fn file(&self, relative: &Path) -> PathBuf {
+        self.root.join(relative)
+    }
+
     /// Whether `table` has any data file.
     pub fn has_table(&self, table: &str) -> bool {
         catalogue::has_table(self, table)
@@ -190,7 +196,7 @@ pub fn writer_properties() -> WriterProperties {
 /// Moves a staged file to `relative` under the lake with one `rename`, then
 /// syncs the folder so the rename is durable where the platform allows.
 pub fn move_into_place(lake: &Lake, staged: &Path, relative: &Path) -> std::io::Result<()> {
-    let target = lake.root().join(relative);
+    let target = lake.file(relative);
     let dir = target.parent().expect("a lake path has a parent");
     fs::create_dir_all(dir)?;
     fs::rename(staged, &target)?;
