@@ -204,16 +204,12 @@ async fn ingested_files(lake: &Lake) -> Result<IngestedFiles, RunError> {
         let column = columns[i].as_string::<i32>();
         if column.is_null(row) { String::new() } else { column.value(row).to_string() }
     };
-    let batches = crate::lake::sql::query(
+    let batches = rows(
         &ctx,
         r#"SELECT DISTINCT "x_SourceFile", "x_IngestRunId", provider, billing_period, "BillingAccountId"
                FROM line_items"#,
     )
-    .await
-    .map_err(RunError::failed)?
-    .collect()
-    .await
-    .map_err(RunError::failed)?;
+    .await?;
     for b in &batches {
         let c = strings(b)?;
         for row in 0..b.num_rows() {
@@ -222,17 +218,13 @@ async fn ingested_files(lake: &Lake) -> Result<IngestedFiles, RunError> {
             known.units.entry((text(&c, 2, row), text(&c, 3, row), text(&c, 4, row))).or_default().insert(file);
         }
     }
-    let batches = crate::lake::sql::query(
+    let batches = rows(
         &ctx,
         r#"SELECT run_id, source_file, source_sha256, rows_landed, CAST(ingested_at AS BIGINT) AS at,
                   coalesce(rows_skipped, 0) AS rows_skipped, coalesce(since, '') AS since
                FROM ingests WHERE status = 'committed'"#,
     )
-    .await
-    .map_err(RunError::failed)?
-    .collect()
-    .await
-    .map_err(RunError::failed)?;
+    .await?;
     for b in &batches {
         let c = strings(b)?;
         let rows = b.column(3).as_primitive::<datafusion::arrow::datatypes::UInt64Type>();
@@ -257,4 +249,13 @@ async fn ingested_files(lake: &Lake) -> Result<IngestedFiles, RunError> {
         }
     }
     Ok(known)
+}
+
+/// Every row of a read-only query over the lake.
+async fn rows(
+    ctx: &datafusion::prelude::SessionContext,
+    sql: &str,
+) -> Result<Vec<datafusion::arrow::record_batch::RecordBatch>, RunError> {
+    let frame = crate::lake::sql::query(ctx, sql).await.map_err(RunError::failed)?;
+    frame.collect().await.map_err(RunError::failed)
 }
