@@ -165,6 +165,11 @@ impl Org {
         self.teams.keys().map(String::as_str)
     }
 
+    /// The org nodes that are not teams (`acme`, `eng`...), sorted by id.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        self.nodes.keys().map(String::as_str).filter(|id| !self.is_team(id))
+    }
+
     pub fn is_node(&self, id: &str) -> bool {
         self.nodes.contains_key(id)
     }

@@ -26,7 +26,7 @@ use crate::calendar::Month;
 use crate::lake::Lake;
 use crate::money::{PRECISION, SCALE};
 pub use file::Budgets;
-pub use status::{BacktestRow, BudgetStatus, MonthView, Status};
+pub use status::{BacktestRow, BudgetStatus, MonthView, OwnerDays, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BudgetError {
@@ -76,9 +76,15 @@ pub async fn status(
         Some(m) => m,
         None => *loaded.periods.last().ok_or_else(|| BudgetError::Input("the lake has no attributed months".into()))?,
     };
-    let rows = status::daily_rows(&loaded.ctx, &[month.prev(), month]).await?;
-    let view = MonthView::build(&rows, month, as_of);
+    let view = month_view(loaded, month, as_of).await?;
     Ok(status::statuses(&view, loaded.org, &loaded.budgets, as_of))
+}
+
+/// What the lake holds for `month` as of `as_of`, per team: what statuses, burn-down charts
+/// and forecasts are made from.
+pub async fn month_view(loaded: &Loaded<'_>, month: Month, as_of: NaiveDate) -> Result<MonthView, BudgetError> {
+    let rows = status::daily_rows(&loaded.ctx, &[month.prev(), month]).await?;
+    Ok(MonthView::build(&rows, month, as_of))
 }
 
 /// Backtest of the forecast on every complete attributed month, at `days` of data.

@@ -164,21 +164,39 @@ impl MonthView {
         MonthView { month, data_end, teams }
     }
 
-    /// Actual to date and forecast for month end of `owner` (a team, or a node:
-    /// its teams on each day), in `currency` and `cost`.
-    pub fn owner_totals(&self, org: &Org, owner: &str, currency: &str, cost: CostColumn) -> (i128, i128) {
+    /// `owner`'s spend per day of the month (a team, or a node: its teams on each day), in
+    /// `currency` and `cost`: actual through the data's end, then each remaining day projected.
+    pub fn owner_days(&self, org: &Org, owner: &str, currency: &str, cost: CostColumn) -> OwnerDays {
         let i = cost_index(cost);
-        let (mut actual, mut projected) = (0i128, 0i128);
+        let mut days = OwnerDays::default();
         for ((team, cur), month) in &self.teams {
             if cur != currency {
                 continue;
             }
             let under = |day: NaiveDate| team == owner || org.is_under(team, owner, day);
-            actual += month.actual.iter().filter(|(d, _)| under(**d)).map(|(_, c)| c[i]).sum::<i128>();
-            projected += month.projected.iter().filter(|(d, _)| under(*d)).map(|(_, c)| c[i]).sum::<i128>();
+            for (day, c) in month.actual.iter().filter(|(d, _)| under(**d)) {
+                *days.actual.entry(*day).or_default() += c[i];
+            }
+            for (day, c) in month.projected.iter().filter(|(d, _)| under(*d)) {
+                *days.projected.entry(*day).or_default() += c[i];
+            }
         }
-        (actual, actual + projected)
+        days
     }
+
+    /// Actual to date and forecast for month end of `owner`, as [`MonthView::owner_days`] adds up.
+    pub fn owner_totals(&self, org: &Org, owner: &str, currency: &str, cost: CostColumn) -> (i128, i128) {
+        let days = self.owner_days(org, owner, currency, cost);
+        let actual: i128 = days.actual.values().sum();
+        (actual, actual + days.projected.values().sum::<i128>())
+    }
+}
+
+/// One owner's month, day by day.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct OwnerDays {
+    pub actual: BTreeMap<NaiveDate, i128>,
+    pub projected: BTreeMap<NaiveDate, i128>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -140,6 +140,10 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             written.html.display(),
             written.markdown.display()
         );
+        println!(
+            "a page per team and org node (what each team's nudge links to): {}",
+            report_dir.join(tally::report::pages::TEAMS_DIR).join("index.html").display()
+        );
         println!("unit economics (spend per payment, per dollar processed in basis points): {}", unit.html.display());
     }
     Ok(ExitCode::SUCCESS)

@@ -18,7 +18,7 @@ recommendations from the findings table with monthly savings and effort (worth i
 savings per dev-week of effort reach the bar), verified wins, and a link to the full report.
 
 Routing, delivery and thresholds live in <mappings>/chat.toml:
-  report = \"https://finops.example.com/weekly/{as_of}.html#{team}\"
+  report = \"https://finops.example.com/reports/{as_of}/teams/{team}.html\"
   secrets_file = \"/etc/tally/chat-secrets.toml\"   # key = \"https://hooks...\" lines, kept out of git
   [default]              kind = \"slack\", url_env = \"SLACK_FINOPS_URL\", channel = \"#finops\"
   [route.payments]       kind = \"teams\", url_secret = \"payments\"   # a team or any org node above teams

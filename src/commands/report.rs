@@ -25,7 +25,11 @@ shared and unallocated spend included.
 
   weekly          total and change WoW/MoM, by org and team, top movers with their drivers
                   (service, account, region, resource), the teams carrying 80% of spend,
-                  coverage and why spend is unallocated, budget status
+                  coverage and why spend is unallocated, budget status; beside it a page per
+                  team (teams/<team>.html, what nudges link to: 13-week trend, budget
+                  burn-down, drivers, unallocated spend in its accounts, findings, wins, top
+                  resources and the rule that owns each), per org node (orgs/<node>.html)
+                  and an index (teams/index.html)
   leaderboard     biggest spenders, fastest growers, most improved unit cost (--metrics),
                   verified savings (the findings table), best tag coverage, badges for wins
   unit-economics  cost per unit and spend per volume in basis points, per week, month and
@@ -116,9 +120,10 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         rollup: args.rollup,
         currency: args.currency.clone(),
     };
-    let document = report::build(report, &options).await?;
+    let cx = report::Context::load(&options).await?;
+    let document = report::build_in(report, &cx).await?;
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("reports").join(document.as_of.to_string()));
-    let written = document.write(&out)?;
+    let written = report::write_built(report, &cx, &document, &out).await?;
     let mut stdout = std::io::stdout().lock();
     use std::io::Write;
     match args.format {
@@ -141,5 +146,12 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         out.display(),
         written.html.display()
     );
+    if !written.pages.is_empty() {
+        eprintln!(
+            "wrote {} page(s) beside it, one per team and org node: {} lists them (a nudge links to teams/<team>.html)",
+            written.pages.len(),
+            out.join(report::pages::TEAMS_DIR).join("index.html").display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -48,6 +48,7 @@ pub mod anomaly;
 pub mod commitments;
 pub mod config;
 mod query;
+pub mod read;
 pub mod realized;
 pub mod tiering;
 pub mod unused;

@@ -134,6 +134,103 @@ fn draw_lines(
     Ok(())
 }
 
+/// A month's spend against its budget, day by day: spend so far (a point per day of data),
+/// the forecast continuing it to month end (dashed), the budget, and the tolerance band above
+/// it up to the ceiling (budget plus tolerance and approvals) that turns a budget over.
+pub struct Burn {
+    pub days: Vec<String>,
+    /// Cumulative spend through each day of data; `None` after the data's end.
+    pub actual: Vec<Option<f64>>,
+    /// Cumulative forecast from the last day of data to month end; `None` before it.
+    pub forecast: Vec<Option<f64>>,
+    pub budget: f64,
+    pub ceiling: f64,
+}
+
+pub fn burn(title: &str, burn: &Burn, y_axis: &str) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
+        if let Err(e) = draw_burn(&root, title, burn, y_axis) {
+            tracing::warn!("chart {title}: {e}");
+        }
+        let _ = root.present();
+    }
+    finish(svg)
+}
+
+fn draw_burn(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    title: &str,
+    burn: &Burn,
+    y_axis: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    let n = burn.days.len().max(1);
+    let values = burn.actual.iter().chain(&burn.forecast).flatten().copied();
+    let (lo, hi) = range(values.chain([burn.budget, burn.ceiling]));
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
+    let step = n.div_ceil(12).max(1);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n.min(31))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            let i = i as usize;
+            if i.is_multiple_of(step) { burn.days.get(i).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .y_desc(y_axis)
+        .y_label_formatter(&|v| short(*v))
+        .draw()?;
+    let (left, right) = (-0.5, n as f64 - 0.5);
+    let band = RGBColor(255, 196, 0);
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(left, burn.budget), (right, burn.ceiling)],
+            band.mix(0.25).filled(),
+        )))?
+        .label("tolerance")
+        .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], band.mix(0.4).filled()));
+    let grey = RGBColor(87, 96, 106);
+    chart
+        .draw_series(LineSeries::new([(left, burn.budget), (right, burn.budget)], grey.stroke_width(2)))?
+        .label("budget")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], grey.stroke_width(2)));
+    let points = |values: &[Option<f64>]| -> Vec<(f64, f64)> {
+        values.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as f64, v))).collect()
+    };
+    let (spent, projected) = (points(&burn.actual), points(&burn.forecast));
+    let blue = PALETTE[0];
+    chart
+        .draw_series(LineSeries::new(spent.clone(), blue.stroke_width(2)))?
+        .label("spend to date")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], blue.stroke_width(2)));
+    chart.draw_series(spent.iter().map(|p| Circle::new(*p, 3, blue.filled())))?;
+    if projected.len() > 1 {
+        let orange = PALETTE[1];
+        chart
+            .draw_series(DashedLineSeries::new(projected, 6, 4, orange.stroke_width(2)))?
+            .label("forecast")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], orange.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperLeft)
+        .draw()?;
+    Ok(())
+}
+
 /// Horizontal bars, largest first as given, with each value written at the bar's end.
 pub fn bars(title: &str, labels: &[String], values: &[f64], value_labels: &[String]) -> String {
     let mut svg = String::new();
@@ -209,6 +306,23 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{svg}");
         assert_eq!(svg.matches("<circle").count(), 2, "{svg}");
         assert!(!svg.contains("<script>"));
+    }
+
+    #[test]
+    fn burn_chart_draws_spend_forecast_budget_and_band() {
+        let burn_up = Burn {
+            days: (1..=5).map(|d| d.to_string()).collect(),
+            actual: vec![Some(10.0), Some(20.0), Some(30.0), None, None],
+            forecast: vec![None, None, Some(30.0), Some(40.0), Some(50.0)],
+            budget: 45.0,
+            ceiling: 49.5,
+        };
+        let svg = burn("<b>burn</b>", &burn_up, "USD");
+        assert_eq!(svg.matches("<circle").count(), 3, "a point per day of data: {svg}");
+        assert!(
+            svg.contains("stroke-dasharray") || svg.matches("<polyline").count() + svg.matches("<line").count() > 3
+        );
+        assert!(svg.contains("&lt;b&gt;burn") && !svg.contains("<b>"));
     }
 
     #[test]

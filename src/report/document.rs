@@ -24,6 +24,14 @@ pub struct Kpi {
     pub change: String,
 }
 
+/// A link between report pages (`../teams/index.html`), made by tally from team and
+/// node ids, which hold no `/` ([`crate::attribute::org::valid_id`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub text: String,
+    pub href: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Badge {
     pub team: String,
@@ -74,6 +82,8 @@ pub struct Written {
     pub markdown: PathBuf,
     /// CSV and Parquet of every table.
     pub tables: Vec<PathBuf>,
+    /// Pages beside the report: one per team and org node, and their index (weekly only).
+    pub pages: Vec<PathBuf>,
 }
 
 /// A file name made only of `[a-z0-9_-]`: whatever text it came from, it names a
@@ -110,6 +120,12 @@ fn environment() -> Environment<'static> {
 
 impl Document {
     fn render(&self, template: &str) -> anyhow::Result<String> {
+        self.render_page(template, &[], true)
+    }
+
+    /// `nav`: links shown above the title; `tables_beside`: whether the page's tables are
+    /// written beside it as CSV and Parquet (a report's are; a team's page is HTML only).
+    fn render_page(&self, template: &str, nav: &[Link], tables_beside: bool) -> anyhow::Result<String> {
         let sections: Vec<SectionView> = self
             .sections
             .iter()
@@ -132,12 +148,20 @@ impl Document {
             kpis => &self.kpis,
             sections => sections,
             notes => &self.notes,
+            nav => nav,
+            tables_beside => tables_beside,
         })?;
         Ok(text)
     }
 
     pub fn html(&self) -> anyhow::Result<String> {
         self.render("report.html")
+    }
+
+    /// The HTML of a page beside a report (a team's, an org's, their index): no files of
+    /// its own but itself, `nav` linking back to the others.
+    pub fn page_html(&self, nav: &[Link]) -> anyhow::Result<String> {
+        self.render_page("report.html", nav, false)
     }
 
     pub fn markdown(&self) -> anyhow::Result<String> {
@@ -167,7 +191,7 @@ impl Document {
             table.write_parquet(&parquet).with_context(|| format!("writing {}", parquet.display()))?;
             tables.push(parquet);
         }
-        Ok(Written { html, markdown, tables })
+        Ok(Written { html, markdown, tables, pages: Vec::new() })
     }
 
     /// Headline, text and tables for the terminal.

@@ -8,6 +8,7 @@
 //! - [`query`] runs a question with its parameters;
 //! - [`context`] what every report needs: currency, as-of date, freshness, windows;
 //! - [`weekly`], [`leaderboard`], [`unit_economics`], [`quarterly`]: one report each;
+//! - [`pages`]: beside the weekly report, a page per team and org node (what nudges link to);
 //! - [`table`] typed tables (exact CSV/Parquet, formatted for people), [`format`];
 //! - [`chart`] inline SVG charts, [`document`] HTML and Markdown from `reports/templates/`.
 //!
@@ -18,6 +19,7 @@ pub mod chart;
 pub mod context;
 pub mod document;
 pub mod leaderboard;
+pub mod pages;
 pub mod quarterly;
 pub mod query;
 pub mod table;
@@ -79,19 +81,35 @@ impl Options {
 /// Builds a report in memory.
 pub async fn build(report: Report, options: &Options) -> anyhow::Result<Document> {
     let cx = Context::load(options).await?;
+    build_in(report, &cx).await
+}
+
+/// Builds a report over an already loaded context.
+pub async fn build_in(report: Report, cx: &Context) -> anyhow::Result<Document> {
     match report {
-        Report::Weekly => weekly::build(&cx).await,
-        Report::Leaderboard => leaderboard::build(&cx).await,
-        Report::UnitEconomics => unit_economics::build(&cx).await,
-        Report::Quarterly => quarterly::build(&cx).await,
+        Report::Weekly => weekly::build(cx).await,
+        Report::Leaderboard => leaderboard::build(cx).await,
+        Report::UnitEconomics => unit_economics::build(cx).await,
+        Report::Quarterly => quarterly::build(cx).await,
     }
 }
 
-/// Builds a report and writes its HTML, Markdown, CSV and Parquet files into `out`.
+/// Builds a report and writes its HTML, Markdown, CSV and Parquet files into `out`; the
+/// weekly report also writes a page per team and org node beside it ([`pages`]).
 pub async fn write(report: Report, options: &Options, out: &Path) -> anyhow::Result<(Document, Written)> {
-    let document = build(report, options).await?;
-    let written = document.write(out)?;
+    let cx = Context::load(options).await?;
+    let document = build_in(report, &cx).await?;
+    let written = write_built(report, &cx, &document, out).await?;
     Ok((document, written))
+}
+
+/// Writes a report built in `cx` into `out`, with the weekly report's pages beside it.
+pub async fn write_built(report: Report, cx: &Context, document: &Document, out: &Path) -> anyhow::Result<Written> {
+    let mut written = document.write(out)?;
+    if report == Report::Weekly {
+        written.pages = pages::write(cx, out).await?;
+    }
+    Ok(written)
 }
 
 /// The weekly ops review, as `tally report weekly`, `tally run` and `tally demo` write it.

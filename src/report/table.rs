@@ -106,6 +106,10 @@ pub struct Table {
     pub currency: String,
     /// Chart data: folded away in HTML, left out of the Markdown summary (still written as files).
     pub detail: bool,
+    /// In HTML, the cells of this column link to the row's page (team and org pages).
+    pub link_column: Option<usize>,
+    /// Per row: the relative link of [`Table::link_column`]'s cell, made by tally from ids.
+    pub links: Vec<Option<String>>,
 }
 
 /// A table as the templates see it: every cell already a display string.
@@ -118,6 +122,8 @@ pub struct Shown {
     pub numeric: Vec<bool>,
     pub rows: Vec<Vec<String>>,
     pub detail: bool,
+    pub link_column: Option<usize>,
+    pub links: Vec<Option<String>>,
 }
 
 impl Table {
@@ -129,12 +135,21 @@ impl Table {
             rows: Vec::new(),
             currency: currency.to_string(),
             detail: false,
+            link_column: None,
+            links: Vec::new(),
         }
     }
 
     pub fn push(&mut self, row: Vec<Cell>) {
         assert_eq!(row.len(), self.columns.len(), "row of table {} has the wrong width", self.file);
         self.rows.push(row);
+        self.links.push(None);
+    }
+
+    /// A row whose [`Table::link_column`] cell links to `href` in HTML.
+    pub fn push_linked(&mut self, row: Vec<Cell>, href: Option<String>) {
+        self.push(row);
+        *self.links.last_mut().expect("just pushed") = href;
     }
 
     /// One cell for people.
@@ -164,6 +179,8 @@ impl Table {
             numeric: self.columns.iter().map(|c| c.kind.is_numeric()).collect(),
             rows: (0..self.rows.len()).map(|r| (0..self.columns.len()).map(|c| self.show(r, c)).collect()).collect(),
             detail: self.detail,
+            link_column: self.link_column,
+            links: self.links.clone(),
         }
     }
 

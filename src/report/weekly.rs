@@ -189,24 +189,32 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
     for r in &rows {
         add(orgs.entry(cx.org_of(&r.org_path, &r.org_path_current).to_string()).or_default(), &r.spend);
     }
+    // Names link to the pages written beside this report (super::pages).
     let mut org_table = Table::new("weekly_by_org", "By org", window_columns("org", "Org"), cur);
+    org_table.link_column = Some(0);
     for (org, s) in ranked(&orgs, |s| s[0]) {
+        let href = cx.org().is_node(&org).then(|| super::pages::org_page(&org));
         let mut row = vec![org.into()];
         row.extend(window_cells(&s));
-        org_table.push(row);
+        org_table.push_linked(row, href);
     }
     let mut team_columns = window_columns("team", "Team");
     team_columns.insert(1, col("org", "Org (today)", Kind::Text));
     let mut team_table = Table::new("weekly_by_team", "By team", team_columns, cur);
+    team_table.link_column = Some(0);
     for (team, (s, org)) in ranked(&teams, |t| t.0[0]) {
+        let href = cx.org().is_team(&team).then(|| super::pages::team_page(&team));
         let mut row = vec![team.into(), org.into()];
         row.extend(window_cells(&s));
-        team_table.push(row);
+        team_table.push_linked(row, href);
     }
     sections.push(Section {
         id: "by-org",
         title: "By org and team".into(),
-        paragraphs: vec![format!("Orgs roll up {}.", cx.options.rollup.words())],
+        paragraphs: vec![format!(
+            "Orgs roll up {}. In the HTML report each name opens its page (teams/index.html lists them all).",
+            cx.options.rollup.words()
+        )],
         tables: vec![org_table, team_table],
         ..Default::default()
     });
@@ -242,14 +250,19 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
     })
 }
 
-/// Per dimension, the item whose change went furthest in `direction`.
-struct Driver {
-    dimension: String,
-    item: String,
-    change: i128,
+/// What moved a team's spend this week: one item of a dimension (service, account, region,
+/// resource) and its spend this week and the week before.
+pub(super) struct Driver {
+    pub dimension: String,
+    pub item: String,
+    pub this_week: i128,
+    pub prior_week: i128,
+    pub change: i128,
 }
 
-async fn week_drivers(cx: &Context) -> anyhow::Result<Vec<(String, Driver)>> {
+/// Per team, [`week_drivers.sql`](crate::queries::week_drivers) in the report's currency,
+/// largest change first within each team and dimension.
+pub(super) async fn week_drivers(cx: &Context) -> anyhow::Result<Vec<(String, Driver)>> {
     let sql = crate::queries::week_drivers(cx.windows.as_of);
     let rows = query::run(&cx.ctx, "week_drivers.sql", &sql, &[]).await?;
     Ok(rows
@@ -262,6 +275,8 @@ async fn week_drivers(cx: &Context) -> anyhow::Result<Vec<(String, Driver)>> {
                 Driver {
                     dimension: r[3].text(),
                     item: if item.is_empty() { "(none)".into() } else { item },
+                    this_week: r[5].money(),
+                    prior_week: r[6].money(),
                     change: r[5].money() - r[6].money(),
                 },
             )

@@ -25,6 +25,7 @@ mod rounding;
 mod run;
 mod sql;
 mod support;
+mod team_pages;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -63,7 +63,7 @@ monthly = "600"
 fn chat_toml(secrets: &Path) -> String {
     format!(
         r##"# test routes: alpha its own Slack, gamma through its org node, beta by the default
-report = "https://finops.example.com/weekly/{{as_of}}.html#{{team}}"
+report = "https://finops.example.com/reports/{{as_of}}/teams/{{team}}.html"
 secrets_file = "{}"
 
 [delivery]

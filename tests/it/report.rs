@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::{Lake, fixture, tally, tally_ok};
 
 /// A lake with the hand-built dataset, ingested and attributed, and its mappings folder.
-fn hand_built() -> (Lake, String) {
+pub(crate) fn hand_built() -> (Lake, String) {
     let lake = Lake::new();
     lake.ingest_ok(&[&fixture("reports/billing.csv")], &["--format", "focus"]);
     let mappings = fixture("reports/mappings");
@@ -35,7 +35,7 @@ fn hand_built() -> (Lake, String) {
     (lake, mappings)
 }
 
-fn report(kind: &str, lake: &Lake, mappings: &str, out: &Path, extra: &[&str]) -> crate::Run {
+pub(crate) fn report(kind: &str, lake: &Lake, mappings: &str, out: &Path, extra: &[&str]) -> crate::Run {
     let mut args = vec!["report", kind, "--lake", lake.arg(), "--mappings", mappings, "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     tally_ok(&args)
@@ -145,43 +145,25 @@ fn reports_are_byte_identical_on_rerun() {
 
 /// A findings table with two verified savings for beta and one not realized for alpha.
 fn write_findings(lake: &Lake) {
-    use std::sync::Arc;
-
-    use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-
-    let text = |v: &[&str]| Arc::new(StringArray::from(v.to_vec())) as ArrayRef;
-    let money = |v: &[i128]| {
-        Arc::new(
-            Decimal128Array::from(v.iter().map(|x| x * 10i128.pow(20)).collect::<Vec<_>>())
-                .with_precision_and_scale(38, 20)
-                .unwrap(),
-        ) as ArrayRef
+    use crate::support::FindingRow;
+    let row = |id, team, title, savings, expected, status| FindingRow {
+        id,
+        kind: "realized_savings",
+        team,
+        title,
+        savings,
+        expected,
+        effort_centidays: None,
+        status,
     };
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        ("finding_id", text(&["f1", "f2", "f3"])),
-        ("kind", text(&["realized_savings", "realized_savings", "realized_savings"])),
-        ("billing_period", text(&["2026-10", "2026-10", "2026-10"])),
-        ("team", text(&["beta", "beta", "alpha"])),
-        ("org_path", text(&["acme/eng/beta", "acme/eng/beta", "acme/eng/alpha"])),
-        ("title", text(&["smaller disks", "lifecycle rule", "<b>rightsizing</b>"])),
-        ("currency", text(&["USD", "USD", "USD"])),
-        ("monthly_cost", money(&[0, 0, 0])),
-        ("monthly_savings", money(&[200, 100, 50])),
-        ("expected_monthly_savings", money(&[250, 100, 400])),
-        ("status", text(&["verified", "verified", "not_realized"])),
-    ];
-    let schema =
-        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), false)).collect::<Vec<_>>());
-    assert!(schema.fields().iter().all(|f| f.data_type() != &DataType::Null));
-    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
-    let dir = lake.path.join("findings");
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = std::fs::File::create(dir.join("2026-10.parquet")).unwrap();
-    let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    writer.write(&batch).unwrap();
-    writer.close().unwrap();
+    crate::support::write_findings(
+        &lake.path,
+        &[
+            row("f1", "beta", "smaller disks", 200, 250, "verified"),
+            row("f2", "beta", "lifecycle rule", 100, 100, "verified"),
+            row("f3", "alpha", "<b>rightsizing</b>", 50, 400, "not_realized"),
+        ],
+    );
 }
 
 #[test]
@@ -266,7 +248,7 @@ fn quarterly_trends() {
 }
 
 /// Runs headless Chromium on a file: a screenshot, and the DOM after parsing.
-fn chromium(html: &Path, screenshot: &Path) -> String {
+pub(crate) fn chromium(html: &Path, screenshot: &Path) -> String {
     let url = format!("file://{}", html.display());
     let common = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1100,4200"];
     let shot = std::process::Command::new("chromium")
@@ -304,13 +286,19 @@ fn weekly_html_renders_in_chromium_with_charts_totals_and_escaped_tags() {
     assert!(!dom.contains("<script"), "no scripts at all");
     // No network: nothing loaded from elsewhere.
     let html = read(dir.path(), "weekly.html").replace(r#"xmlns="http://www.w3.org/2000/svg""#, "");
-    for external in ["http://", "https://", "src=\"", "href=", "<link", "url("] {
+    for external in ["http://", "https://", "src=\"", "<link", "url("] {
         assert!(!html.contains(external), "external reference {external}");
     }
+    // The only links are to the team and org pages written beside it (tests/it/team_pages.rs).
+    let links = regex::Regex::new(r#"href="([^"]*)""#).unwrap();
+    let page = regex::Regex::new(r"^(teams|orgs)&#x2f;[a-z]+\.html$").unwrap();
+    let hrefs: Vec<&str> = links.captures_iter(&html).map(|c| c.get(1).unwrap().as_str()).collect();
+    assert_eq!(hrefs.len(), 5, "three teams and two orgs link to their pages: {hrefs:?}");
+    assert!(hrefs.iter().all(|h| page.is_match(h)), "{hrefs:?}");
 }
 
 /// Where screenshots are kept for people to look at (target dir, not a temp dir).
-fn keep_dir() -> PathBuf {
+pub(crate) fn keep_dir() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -188,3 +188,98 @@ fn answer(stream: std::net::TcpStream, respond: &impl Fn(&Request) -> Reply) -> 
     stream.write_all(response.as_bytes())?;
     stream.flush()
 }
+
+/// One row of a hand-written `findings` table (the contract in src/findings/mod.rs).
+pub struct FindingRow<'a> {
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub team: &'a str,
+    pub title: &'a str,
+    /// Whole dollars a month.
+    pub savings: i128,
+    pub expected: i128,
+    /// Dev-days in hundredths.
+    pub effort_centidays: Option<i128>,
+    pub status: &'a str,
+}
+
+/// Writes `rows` as the lake's `findings` table (October 2026, USD), as `tally findings` would.
+pub fn write_findings(lake: &Path, rows: &[FindingRow]) {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Decimal128Array, StringArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+
+    let text = |f: &dyn Fn(&FindingRow) -> String| {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>())) as ArrayRef
+    };
+    let decimal = |f: &dyn Fn(&FindingRow) -> Option<i128>| {
+        Arc::new(
+            Decimal128Array::from(rows.iter().map(f).collect::<Vec<_>>()).with_precision_and_scale(38, 20).unwrap(),
+        ) as ArrayRef
+    };
+    let whole = |v: i128| Some(v * 10i128.pow(20));
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("finding_id", text(&|r| r.id.into())),
+        ("kind", text(&|r| r.kind.into())),
+        ("billing_period", text(&|_| "2026-10".into())),
+        ("team", text(&|r| r.team.into())),
+        ("org_path", text(&|r| format!("acme/eng/{}", r.team))),
+        ("title", text(&|r| r.title.into())),
+        ("currency", text(&|_| "USD".into())),
+        ("monthly_cost", decimal(&|_| whole(0))),
+        ("monthly_savings", decimal(&|r| whole(r.savings))),
+        ("expected_monthly_savings", decimal(&|r| whole(r.expected))),
+        ("effort_dev_days", decimal(&|r| r.effort_centidays.map(|d| d * 10i128.pow(18)))),
+        ("status", text(&|r| r.status.into())),
+    ];
+    let schema =
+        Schema::new(columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>());
+    let batch = RecordBatch::try_new(Arc::new(schema), columns.into_iter().map(|(_, a)| a).collect()).unwrap();
+    let dir = lake.join("findings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = std::fs::File::create(dir.join("2026-10.parquet")).unwrap();
+    let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// Runs `sql` in DuckDB (Python's `duckdb`, session time zone UTC) and returns its rows as
+/// text. DECIMAL values come back as a person reads them on a page: `$1,234.50`, `-$3.00`
+/// (to the cent, half away from zero), so a test compares a page with DuckDB's own sums.
+pub fn duckdb(sql: &str) -> Vec<Vec<String>> {
+    const SCRIPT: &str = r#"
+import decimal, sys
+import duckdb
+con = duckdb.connect()
+con.execute("SET TimeZone = 'UTC'")
+def show(v):
+    if isinstance(v, decimal.Decimal):
+        q = abs(v).quantize(decimal.Decimal("0.01"), rounding=decimal.ROUND_HALF_UP)
+        return ("-" if v < 0 and q != 0 else "") + "$" + f"{q:,}"
+    return "" if v is None else str(v)
+for row in con.execute(sys.argv[1]).fetchall():
+    print("\t".join(show(v) for v in row))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", SCRIPT, sql])
+        .output()
+        .expect("python3 runs (with duckdb from PyPI: .ci/run installs it)");
+    assert!(out.status.success(), "DuckDB failed on {sql}:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
+}
+
+/// The cells of the HTML table `<table id="table-{id}">` in `html`, row by row, as text
+/// (tags inside a cell, such as a link, dropped; entities left as written).
+pub fn html_table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html.find(&format!("<table id=\"table-{id}\">")).unwrap_or_else(|| panic!("no table {id}"));
+    let table = &html[start..start + html[start..].find("</table>").expect("table ends")];
+    let body = &table[table.find("<tbody>").expect("a body")..];
+    let cell = regex::Regex::new(r"(?s)<td[^>]*>(.*?)</td>").unwrap();
+    let tag = regex::Regex::new(r"<[^>]+>").unwrap();
+    body.split("<tr>")
+        .skip(1)
+        .map(|row| cell.captures_iter(row).map(|c| tag.replace_all(&c[1], "").to_string()).collect())
+        .collect()
+}
