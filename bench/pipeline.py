@@ -38,7 +38,7 @@ import run  # noqa: E402
 import write_floor  # noqa: E402
 
 QUERIES = ["weekly_spend_by_team", "week_drivers", "weekly_unallocated_reasons", "report_daily_spend",
-           "coverage", "unallocated_reasons", "budget_daily"]
+           "coverage", "unallocated_reasons", "budget_daily", "team_top_resources"]
 
 DUCK_SQL = """
 import duckdb, sys

@@ -2,8 +2,8 @@
 //! payments processed each day (company-wide, for spend in basis points) and, per team,
 //! the units its own spend serves. Deterministic from the seed, as the CUR files are.
 //!
-//! Sized against the default demo (about $70K of cloud spend a month): about $6M processed
-//! on a weekday, so the company runs at roughly 3-4 basis points, as payment companies do;
+//! Sized against the default demo (about $95K of cloud spend a month): about $6M processed
+//! on a weekday, so the company runs at roughly 4-5 basis points, as payment companies do;
 //! volume scales with `--rows` as spend does.
 
 use std::fmt::Write;

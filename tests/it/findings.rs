@@ -103,6 +103,27 @@ fn demo_planted_cases_are_found_and_the_table_is_reproducible() {
     let realized = lake.rows("SELECT team, status FROM findings WHERE kind = 'realized_savings' ORDER BY 1");
     assert_eq!(realized, vec!["observability,not_realized", "search,verified"]);
 
+    // Worth a dev-week per $10K a month (findings.toml's bar: $2,000 a month per dev-day): the
+    // planted 24 TB unattached volume, 48 TB old snapshot and 50 TB orphan bucket, nothing else.
+    let worth = lake.rows("SELECT kind, subkind, team FROM findings WHERE meets_bar ORDER BY rank");
+    assert_eq!(
+        worth,
+        vec![
+            "idle,old_snapshot,data-ingest",
+            "idle,unattached_volume,search",
+            "orphan,no team tag and no rule for account 729104638251,ledger"
+        ]
+    );
+    let bar = "monthly_savings >= 2000 * effort_dev_days";
+    assert_eq!(lake.value(&format!("SELECT bool_and({bar}) FROM findings WHERE meets_bar")), "true");
+    assert_eq!(
+        lake.value(&format!("SELECT bool_or({bar}) FROM findings WHERE NOT meets_bar AND rank IS NOT NULL")),
+        "false"
+    );
+    // ... and the teams' nudges carry them as worth it.
+    let nudges = tally_ok(&["nudge", "--dry-run", "--lake", lake.arg(), "--mappings", &mappings]);
+    assert_eq!(nudges.stdout.matches("worth it ($10,000.00 per dev-week)").count(), 3, "{}", nudges.stdout);
+
     // Ranked by savings per dev-day, ids unique, and the same bytes on a re-run.
     assert_eq!(lake.value("SELECT count(*) = count(DISTINCT finding_id) FROM findings"), "true");
     assert_eq!(lake.value("SELECT min(rank) FROM findings"), "1");

@@ -1,10 +1,13 @@
-//! Planted cases: a few small resources with a known story, so efficiency
-//! findings have something certain to find and the anomaly detector a truth
-//! to be backtested against.
+//! Planted cases: resources with a known story, so efficiency findings have
+//! something certain to find and the anomaly detector a truth to be backtested
+//! against. Three are big enough to be worth doing (a 24 TB unattached volume, a
+//! 48 TB old snapshot, a 50 TB orphan bucket: each over findings.toml's bar of a
+//! dev-week per $10K a month), so a newcomer's nudges carry recommendations a team
+//! would act on; the rest are small.
 //!
 //! They are written after each day's ordinary resources, from their own random
 //! stream, so the rest of the bill is the same as without them (only the
-//! month-end lines based on totals move: tax, support, credits). About $1,300 a
+//! month-end lines based on totals move: tax, support, credits). About $6,500 a
 //! month in all at the default scale.
 
 use chrono::{Days, NaiveDate};
@@ -107,13 +110,13 @@ pub fn planted(catalog: &Catalog, months: &[Month], ordinary: &[Resource]) -> Ve
     let _ = add!(Story::Busy, "checkout", "acme-payments-prod", Kind::LoadBalancer, 0, 30);
     add!(Story::Idle, "networking", "acme-prod-core", Kind::NatGateway, 0, 40).traffic = silent;
     if let Some((account, region, zone)) = free_zone(catalog, ordinary) {
-        let volume = add!(Story::UnattachedVolume, "search", account, Kind::Volume, 1, 500);
+        let volume = add!(Story::UnattachedVolume, "search", account, Kind::Volume, 1, 24_000);
         (volume.region, volume.zone) = (region, zone);
     }
-    let _ = add!(Story::OldSnapshot, "data-ingest", "acme-data-prod", Kind::Snapshot, 0, 800);
+    let _ = add!(Story::OldSnapshot, "data-ingest", "acme-data-prod", Kind::Snapshot, 0, 48_000);
     add!(Story::YoungSnapshot, "data-ingest", "acme-data-prod", Kind::Snapshot, 0, 300).active_from =
         total_days.saturating_sub(8);
-    let _ = add!(Story::Orphan, "ledger", "acme-prod-core", Kind::Bucket, 0, 2_000);
+    let _ = add!(Story::Orphan, "ledger", "acme-prod-core", Kind::Bucket, 0, 50_000);
     add!(Story::ColdBucket, "analytics", "acme-analytics", Kind::Bucket, 0, 6_000).traffic =
         TrafficChange { from: 0, until: total_days, factor_bp: 10 };
     let _ = add!(Story::ArchiveBucket, "data-platform", "acme-data-prod", Kind::ArchiveBucket, 0, 400);
