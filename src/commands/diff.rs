@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use clap::Args;
 use tally::attribute::{Compiled, diff};
 use tally::lake::Lake;
-use tally::money::format_cents;
 use tally::output::{self, OutputFormat};
 
 use super::attribute::{parse_period, select_periods};
@@ -60,7 +59,7 @@ pub async fn run(args: DiffArgs) -> anyhow::Result<ExitCode> {
     let periods = select_periods(&lake, &args.period, args.since.as_deref())?;
     let diff = diff::diff(&lake, &old, &new, &periods).map_err(anyhow::Error::msg)?;
 
-    let moved: Vec<String> = diff.moved().iter().map(|(c, v)| format!("{} {c}", format_cents(*v))).collect();
+    let moved: Vec<String> = diff.moved().iter().map(|(c, v)| tally::money::text::money(*v, c)).collect();
     let summary = format!(
         "mappings {} -> {} over {}: {} of {} line item(s) change owner; EffectiveCost moved between owners: {}",
         diff.old_version,

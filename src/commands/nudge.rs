@@ -133,11 +133,11 @@ pub async fn run(args: NudgeArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn told_again(value: Option<i128>) -> String {
+fn told_again(value: Option<(i128, String)>) -> String {
     match value {
-        Some(v) => format!(
+        Some((v, currency)) => format!(
             " (monthly savings {}): told again if they change by 20% and the min_savings threshold",
-            tally::money::format_cents(v)
+            tally::money::text::money(v, &currency)
         ),
         None => ": told again if it changes materially".to_string(),
     }

@@ -190,13 +190,6 @@ pub fn format(value: i128, scale: u32) -> String {
     if frac_part.is_empty() { format!("{sign}{int_part}") } else { format!("{sign}{int_part}.{frac_part}") }
 }
 
-/// An amount at [`SCALE`] rounded to cents ([`div_round`]), for tables: `format_cents(1_005 * 10^17) == "1.01"`.
-pub fn format_cents(value: i128) -> String {
-    let cents = to_cents(value);
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02}", cents.abs() / 100, cents.abs() % 100)
-}
-
 /// One unit of money at [`SCALE`]: `1` in every money column.
 pub const ONE: i128 = 10i128.pow(SCALE as u32);
 /// One cent at [`SCALE`].
@@ -350,10 +343,10 @@ mod tests {
     #[test]
     fn cents_round_half_away_from_zero() {
         let at = |text: &str| parse(text).unwrap().value;
-        assert_eq!(format_cents(at("1.005")), "1.01");
-        assert_eq!(format_cents(at("-1.005")), "-1.01");
-        assert_eq!(format_cents(at("-0.004")), "0.00");
-        assert_eq!(format_cents(at("1234.5")), "1234.50");
+        assert_eq!(to_cents(at("1.005")), 101);
+        assert_eq!(to_cents(at("-1.005")), -101);
+        assert_eq!(to_cents(at("-0.004")), 0);
+        assert_eq!(to_cents(at("1234.5")), 123_450);
     }
 
     fn at(text: &str, scale: u32) -> (i128, bool) {

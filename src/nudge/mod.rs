@@ -298,7 +298,7 @@ pub async fn ack(
     finding_id: &str,
     until: Option<NaiveDate>,
     note: &str,
-) -> Result<Option<i128>, NudgeError> {
+) -> Result<Option<(i128, String)>, NudgeError> {
     if finding_id.trim().is_empty() {
         return Err(NudgeError::Input("a finding id is needed (see `tally sql` on the findings table)".into()));
     }
@@ -306,7 +306,10 @@ pub async fn ack(
     let memory = outbox::load(&ctx).await?;
     let far = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a valid date");
     let value = match content::findings(&ctx, far).await {
-        Ok(rows) => rows.into_iter().find(|f| f.finding_id == finding_id).and_then(|f| f.monthly_savings),
+        Ok(rows) => rows
+            .into_iter()
+            .find(|f| f.finding_id == finding_id)
+            .and_then(|f| f.monthly_savings.map(|v| (v, f.currency))),
         Err(_) => None,
     };
     let (status, state) = match until {
@@ -314,7 +317,8 @@ pub async fn ack(
         None => (Status::Acked, String::new()),
     };
     let dir: PathBuf = lake.table_dir(crate::lake::OUTBOX);
-    outbox::append_item_event(lake, memory.next_seq, &format!("finding:{finding_id}"), status, &state, value, note)
+    let savings = value.as_ref().map(|(v, _)| *v);
+    outbox::append_item_event(lake, memory.next_seq, &format!("finding:{finding_id}"), status, &state, savings, note)
         .map_err(io_error(&dir))?;
     Ok(value)
 }

@@ -310,9 +310,8 @@ fn diff_shows_moves_team_changes_and_coverage() {
 ";
     assert!(run.stdout.starts_with("### tally diff\n\nmappings "), "{}", run.stdout);
     assert!(
-        run.stdout.contains(
-            " over 2026-08: 1 of 10 line item(s) change owner; EffectiveCost moved between owners: 10.30 USD\n"
-        ),
+        run.stdout
+            .contains(" over 2026-08: 1 of 10 line item(s) change owner; EffectiveCost moved between owners: $10.30\n"),
         "{}",
         run.stdout
     );

@@ -429,7 +429,7 @@ fn acknowledged_and_snoozed_findings_stay_quiet_until_they_change_or_wake() {
     assert!(alpha(&[]).contains("Move vol-alpha snapshots"));
     let run = tally(&["nudge", "ack", "f-tier", "--lake", setup.lake.arg(), "-m", "planned for Q4"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("acknowledged f-tier (monthly savings 800.00)"), "{}", run.stdout);
+    assert!(run.stdout.contains("acknowledged f-tier (monthly savings $800.00)"), "{}", run.stdout);
     let run = tally(&["nudge", "snooze", "f-idle", "--until", "2026-08-20", "--lake", setup.lake.arg()]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let now = alpha(&[]);
