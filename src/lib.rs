@@ -10,6 +10,7 @@ pub mod budget;
 pub mod calendar;
 pub mod currency;
 pub mod demo;
+pub mod export;
 pub mod findings;
 pub mod hashing;
 pub mod ingest;

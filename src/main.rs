@@ -88,6 +88,8 @@ enum Command {
     /// Write a commented example tally.toml (config for `tally run`) here
     #[command(after_help = commands::init::AFTER_HELP)]
     Init(commands::init::InitArgs),
+    /// Export the lake for other FinOps tools: `export focus` writes conformant FOCUS
+    Export(commands::export::ExportArgs),
     /// Generate a synthetic company's AWS CUR files, ingest and attribute them
     Demo(commands::demo::DemoArgs),
 }
@@ -153,6 +155,7 @@ fn main() -> ExitCode {
             Command::Nudge(args) => commands::nudge::run(args).await,
             Command::Run(args) => commands::run::run(args, cli.quiet).await,
             Command::Init(args) => commands::init::run(args, cli.quiet).await,
+            Command::Export(args) => commands::export::run(args).await,
             Command::Demo(args) => commands::demo::run(args, cli.quiet).await,
         }
     });

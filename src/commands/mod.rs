@@ -9,6 +9,7 @@ pub mod demo;
 pub mod diff;
 pub mod exit;
 pub mod explain;
+pub mod export;
 pub mod findings;
 pub mod ingest;
 pub mod init;

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("lake", 1),
     ("ingest", 2),
     ("attribute", 2),
+    ("export", 2),
     ("budget", 3),
     ("findings", 3),
     ("report", 4),

@@ -283,3 +283,68 @@ pub fn html_table(html: &str, id: &str) -> Vec<Vec<String>> {
         .map(|row| cell.captures_iter(row).map(|c| tag.replace_all(&c[1], "").to_string()).collect())
         .collect()
 }
+
+/// Decodes an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium's `--screenshot` writes)
+/// into `(width, height, channels, pixels)`. Written here on flate2, which tally already
+/// builds, rather than taken from the `png` crate: as a dev-dependency it turns on default
+/// features of crates DataFusion shares (crc32fast, miniz_oxide), and cargo then builds
+/// DataFusion a second time for the tests, 16 more minutes on a fresh 2-core clone.
+pub fn decode_png(bytes: &[u8]) -> (usize, usize, usize, Vec<u8>) {
+    use std::io::Read;
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG file");
+    let (mut at, mut header, mut data) = (8, None, Vec::new());
+    while at + 8 <= bytes.len() {
+        let length = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let (kind, body) = (&bytes[at + 4..at + 8], &bytes[at + 8..at + 8 + length]);
+        match kind {
+            b"IHDR" => header = Some(body.to_vec()),
+            b"IDAT" => data.extend_from_slice(body),
+            b"IEND" => break,
+            _ => {}
+        }
+        at += 12 + length;
+    }
+    let header = header.expect("an IHDR chunk");
+    let width = u32::from_be_bytes(header[0..4].try_into().unwrap()) as usize;
+    let height = u32::from_be_bytes(header[4..8].try_into().unwrap()) as usize;
+    let channels = match (header[8], header[9], header[12]) {
+        (8, 2, 0) => 3,
+        (8, 6, 0) => 4,
+        other => panic!("unsupported PNG (bit depth, colour type, interlace) = {other:?}"),
+    };
+    let mut raw = Vec::new();
+    flate2::read::ZlibDecoder::new(&data[..]).read_to_end(&mut raw).unwrap();
+    // Undo each scanline's filter (PNG specification, section 9): each byte is predicted from
+    // the one to its left (a), above (b) and above-left (c).
+    let stride = width * channels;
+    let mut pixels = vec![0u8; stride * height];
+    for y in 0..height {
+        let filter = raw[y * (stride + 1)];
+        let line = &raw[y * (stride + 1) + 1..(y + 1) * (stride + 1)];
+        for x in 0..stride {
+            let a = if x >= channels { pixels[y * stride + x - channels] } else { 0 };
+            let b = if y > 0 { pixels[(y - 1) * stride + x] } else { 0 };
+            let c = if x >= channels && y > 0 { pixels[(y - 1) * stride + x - channels] } else { 0 };
+            let predicted = match filter {
+                0 => 0,
+                1 => a,
+                2 => b,
+                3 => ((u16::from(a) + u16::from(b)) / 2) as u8,
+                4 => {
+                    let p = i16::from(a) + i16::from(b) - i16::from(c);
+                    let (pa, pb, pc) = ((p - i16::from(a)).abs(), (p - i16::from(b)).abs(), (p - i16::from(c)).abs());
+                    if pa <= pb && pa <= pc {
+                        a
+                    } else if pb <= pc {
+                        b
+                    } else {
+                        c
+                    }
+                }
+                other => panic!("PNG filter {other}"),
+            };
+            pixels[y * stride + x] = line[x].wrapping_add(predicted);
+        }
+    }
+    (width, height, channels, pixels)
+}

@@ -288,15 +288,10 @@ fn pages_mappings(pages: &Pages) -> String {
 /// that are not white, and how many are the spend line's blue (31, 119, 180) and the
 /// forecast's orange (255, 127, 14).
 fn ink(png_path: &Path) -> (f64, usize, usize) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buffer = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buffer).unwrap();
-    let channels = info.color_type.samples();
-    let (width, height) = (info.width as usize, info.height as usize);
+    let (width, height, channels, pixels) = crate::support::decode_png(&std::fs::read(png_path).unwrap());
     let chart: Vec<&[u8]> = (0..height.min(340))
         .flat_map(|y| (0..width.min(860)).map(move |x| (y * width + x) * channels))
-        .map(|at| &buffer[at..at + 3])
+        .map(|at| &pixels[at..at + 3])
         .collect();
     let near = |p: &[u8], c: [u8; 3]| (0..3).all(|i| (p[i] as i32 - c[i] as i32).abs() < 40);
     let inked = chart.iter().filter(|p| p.iter().any(|v| *v < 235)).count();

@@ -1,0 +1,409 @@
+//! The lake's line items as a FOCUS cost-and-usage dataset, one Hive partition per billing
+//! period (`<out>/billing_period=YYYY-MM/part-0.parquet`, or `.csv`), amounts exact
+//! (Decimal128, never floating point), tags as FOCUS's JSON key-value text, and tally's
+//! lineage (source file, row, line-item id, ingest run) as `x_` columns.
+//!
+//! The canonical line item already uses FOCUS names, so most columns pass through; what the
+//! sources leave out that FOCUS requires is derived in [`columns`], each with the spec's reason.
+//! Every period streams: a batch is read, fixed and written, so memory stays bounded at any size.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, MapArray, RecordBatch, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::arrow::ArrowWriter;
+use futures::StreamExt;
+
+use crate::lake::{self, Lake};
+use crate::schema::TAGS;
+
+/// The FOCUS version an export conforms to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Version {
+    #[value(name = "1.2")]
+    V1_2,
+    #[value(name = "1.3")]
+    V1_3,
+}
+
+impl Version {
+    pub fn name(self) -> &'static str {
+        match self {
+            Version::V1_2 => "1.2",
+            Version::V1_3 => "1.3",
+        }
+    }
+}
+
+/// The file format of an export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Parquet,
+    Csv,
+}
+
+impl Format {
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Parquet => "parquet",
+            Format::Csv => "csv",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub version: Version,
+    /// Billing periods (`YYYY-MM`) to export, sorted.
+    pub periods: Vec<String>,
+    pub format: Format,
+    pub out: PathBuf,
+}
+
+/// One period written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub period: String,
+    pub file: PathBuf,
+    pub rows: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Query(#[from] datafusion::error::DataFusionError),
+    #[error("{path}: {source}")]
+    Write { path: String, source: datafusion::parquet::errors::ParquetError },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Io { path: path.display().to_string(), source }
+}
+
+/// The FOCUS 1.2 cost-and-usage columns (specification, appendix: column list), in order.
+const FOCUS_1_2: &[&str] = &[
+    "AvailabilityZone",
+    "BilledCost",
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingAccountType",
+    "BillingCurrency",
+    "BillingPeriodEnd",
+    "BillingPeriodStart",
+    "CapacityReservationId",
+    "CapacityReservationStatus",
+    "ChargeCategory",
+    "ChargeClass",
+    "ChargeDescription",
+    "ChargeFrequency",
+    "ChargePeriodEnd",
+    "ChargePeriodStart",
+    "CommitmentDiscountCategory",
+    "CommitmentDiscountId",
+    "CommitmentDiscountName",
+    "CommitmentDiscountQuantity",
+    "CommitmentDiscountStatus",
+    "CommitmentDiscountType",
+    "CommitmentDiscountUnit",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "EffectiveCost",
+    "InvoiceId",
+    "InvoiceIssuerName",
+    "ListCost",
+    "ListUnitPrice",
+    "PricingCategory",
+    "PricingCurrency",
+    "PricingCurrencyContractedUnitPrice",
+    "PricingCurrencyEffectiveCost",
+    "PricingCurrencyListUnitPrice",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "RegionId",
+    "RegionName",
+    "ResourceId",
+    "ResourceName",
+    "ResourceType",
+    "ServiceCategory",
+    "ServiceName",
+    "ServiceSubcategory",
+    "SkuId",
+    "SkuMeter",
+    "SkuPriceDetails",
+    "SkuPriceId",
+    "SubAccountId",
+    "SubAccountName",
+    "SubAccountType",
+    "Tags",
+];
+
+/// Columns FOCUS 1.3 adds to the cost-and-usage dataset (specification 1.3, column list).
+const ADDED_IN_1_3: &[&str] = &[
+    "AllocatedMethodDetails",
+    "AllocatedMethodId",
+    "AllocatedResourceId",
+    "AllocatedResourceName",
+    "AllocatedTags",
+    "ContractApplied",
+    "HostProviderName",
+    "ServiceProviderName",
+];
+
+/// tally's lineage, after the FOCUS columns: where each row came from.
+const LINEAGE: &[&str] = &[
+    "x_ServiceCode",
+    "x_LineItemType",
+    "x_UsageType",
+    "x_Operation",
+    "x_SourceFile",
+    "x_SourceRow",
+    "x_SourceLineItemId",
+    "x_IngestRunId",
+];
+
+/// `(column, SQL expression over line_items)` of an export, in output order.
+pub fn columns(version: Version) -> Vec<(&'static str, String)> {
+    let mut names: Vec<&str> = FOCUS_1_2.to_vec();
+    if version == Version::V1_3 {
+        names.extend_from_slice(ADDED_IN_1_3);
+        names.sort_unstable();
+    }
+    names.extend_from_slice(LINEAGE);
+    names.into_iter().map(|name| (name, expression(name))).collect()
+}
+
+/// AWS service codes and the FOCUS 1.2 subcategory of each (specification, ServiceSubcategory
+/// allowed values), used when the source names none and the category is the subcategory's parent.
+const SUBCATEGORIES: &[(&str, &str, &str)] = &[
+    ("AmazonEC2", "Compute", "Virtual Machines"),
+    ("AWSLambda", "Compute", "Serverless Compute"),
+    ("AmazonEKS", "Compute", "Containers"),
+    ("AmazonECS", "Compute", "Containers"),
+    ("AmazonS3", "Storage", "Object Storage"),
+    ("AmazonEFS", "Storage", "File Storage"),
+    ("AmazonRDS", "Databases", "Relational Databases"),
+    ("AmazonDynamoDB", "Databases", "NoSQL Databases"),
+    ("AmazonElastiCache", "Databases", "Caching"),
+    ("AmazonRedshift", "Databases", "Data Warehouses"),
+    ("AmazonCloudWatch", "Management and Governance", "Observability"),
+    ("AWSDataTransfer", "Networking", "Network Connectivity"),
+    ("AWSELB", "Networking", "Application Networking"),
+    ("AmazonCloudFront", "Networking", "Content Delivery"),
+    ("AmazonVPC", "Networking", "Network Infrastructure"),
+    ("AmazonRoute53", "Networking", "Network Routing"),
+];
+
+/// Source units and their FOCUS Unit Format spelling (specification, Unit Format: time units
+/// spelled out, `<unit>-<time>`).
+const UNITS: &[(&str, &str)] =
+    &[("Hrs", "Hours"), ("GB-Mo", "GB-Months"), ("LCU-Hrs", "LCU-Hours"), ("Lambda-GB-Second", "GB-Seconds")];
+
+/// Invoicing entities that are the provider itself (AWS's own companies): FOCUS's
+/// InvoiceIssuerName is then the provider, and BilledCost is the provider's to collect.
+const FIRST_PARTY_ISSUERS: &str = "'Amazon Web Services%'";
+
+const ZERO: &str = "CAST(0 AS DECIMAL(38, 20))";
+
+/// How a column is made from the lake's line item.
+fn expression(name: &str) -> String {
+    match name {
+        // Required, never null: the source's, else by service, else "Other (<category>)".
+        "ServiceSubcategory" => {
+            let known: String = SUBCATEGORIES
+                .iter()
+                .map(|(code, category, sub)| {
+                    format!(" WHEN \"x_ServiceCode\" = '{code}' AND \"ServiceCategory\" = '{category}' THEN '{sub}'")
+                })
+                .collect();
+            format!(
+                "CASE WHEN \"ServiceSubcategory\" IS NOT NULL THEN \"ServiceSubcategory\"{known} \
+                 ELSE concat('Other (', coalesce(\"ServiceCategory\", 'Other'), ')') END"
+            )
+        }
+        "PricingUnit" => {
+            let mapped: String = UNITS.iter().map(|(from, to)| format!(" WHEN '{from}' THEN '{to}'")).collect();
+            // A quantity needs its unit: a fee priced per one of something is priced in Units.
+            format!(
+                "CASE \"PricingUnit\"{mapped} ELSE coalesce(\"PricingUnit\", \
+                 CASE WHEN \"PricingQuantity\" IS NOT NULL THEN 'Units' END) END"
+            )
+        }
+        // FOCUS 1.3 names the provider twice: who sells the service and who hosts it. Sources
+        // before 1.3 name one provider, which is both.
+        "ServiceProviderName" | "HostProviderName" => format!("coalesce(\"{name}\", \"ProviderName\")"),
+        "InvoiceIssuerName" => format!(
+            "CASE WHEN \"InvoiceIssuerName\" LIKE {FIRST_PARTY_ISSUERS} THEN \"ProviderName\" ELSE \"InvoiceIssuerName\" END"
+        ),
+        // A purchase carries the bill; what it covers carries the amortized cost ([`amortized`]).
+        "EffectiveCost" => format!("CASE WHEN \"ChargeCategory\" = 'Purchase' THEN {ZERO} ELSE \"EffectiveCost\" END"),
+        _ => format!("\"{name}\""),
+    }
+}
+
+/// For a purchase whose amortized cost is not zero (a commitment's unused fee, a support
+/// plan's month), the row that carries it. FOCUS: EffectiveCost is 0 on a purchase that covers
+/// future charges, and a commitment's unused part is Usage with CommitmentDiscountStatus
+/// "Unused". BilledCost, ListCost and ContractedCost stay on the purchase, so every total adds
+/// back exactly.
+fn amortized(name: &str) -> String {
+    let commitment = "\"CommitmentDiscountId\" IS NOT NULL";
+    match name {
+        "ChargeCategory" => "'Usage'".into(),
+        "ChargeFrequency" => "'Usage-Based'".into(),
+        "ChargeDescription" => "concat(coalesce(\"ChargeDescription\", ''), ' (amortized)')".into(),
+        "BilledCost" | "ListCost" | "ContractedCost" => ZERO.into(),
+        "EffectiveCost" => "\"EffectiveCost\"".into(),
+        "ListUnitPrice"
+        | "ContractedUnitPrice"
+        | "PricingCurrencyListUnitPrice"
+        | "PricingCurrencyContractedUnitPrice"
+        | "PricingQuantity" => "CAST(NULL AS DECIMAL(38, 20))".into(),
+        "PricingUnit" => "CAST(NULL AS VARCHAR)".into(),
+        "CommitmentDiscountStatus" => format!("CASE WHEN {commitment} THEN 'Unused' END"),
+        // Unused commitment has no consumption; a service's month is one unit of it.
+        "ConsumedQuantity" => {
+            format!("CASE WHEN {commitment} THEN NULL ELSE coalesce(\"PricingQuantity\", 1) END")
+        }
+        "ConsumedUnit" => {
+            format!("CASE WHEN {commitment} THEN NULL ELSE coalesce({}, 'Units') END", expression("PricingUnit"))
+        }
+        _ => expression(name),
+    }
+}
+
+fn select(version: Version, period: &str) -> String {
+    let names: Vec<&str> = columns(version).iter().map(|(name, _)| *name).collect();
+    let list = |make: fn(&str) -> String| -> String {
+        names.iter().map(|name| format!("{} AS \"{name}\"", make(name))).collect::<Vec<_>>().join(", ")
+    };
+    let table = lake::LINE_ITEMS;
+    // Periods are `YYYY-MM` (checked by the caller), so quoting inline is safe. The amortized
+    // row of a purchase follows it (`x_ExportRow` 1).
+    format!(
+        "SELECT * FROM (SELECT {}, 0 AS \"x_ExportRow\" FROM {table} WHERE billing_period = '{period}' \
+         UNION ALL SELECT {}, 1 AS \"x_ExportRow\" FROM {table} WHERE billing_period = '{period}' \
+         AND \"ChargeCategory\" = 'Purchase' AND \"EffectiveCost\" <> 0) \
+         ORDER BY \"x_SourceFile\", \"x_SourceRow\", \"x_ExportRow\"",
+        list(expression),
+        list(amortized)
+    )
+}
+
+/// FOCUS's `Tags` is key-value text (JSON object); the lake keeps a map.
+fn tags_as_json(batch: &RecordBatch) -> Result<RecordBatch, ExportError> {
+    let Ok(index) = batch.schema().index_of(TAGS) else { return Ok(batch.clone()) };
+    let column = batch.column(index);
+    let Some(map) = column.as_map_opt() else { return Ok(batch.clone()) };
+    let text = json_of(map);
+    let mut fields: Vec<Arc<Field>> = batch.schema().fields().iter().cloned().collect();
+    fields[index] = Arc::new(Field::new(TAGS, DataType::Utf8, true));
+    let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
+    arrays[index] = Arc::new(text);
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(datafusion::error::DataFusionError::from)?)
+}
+
+fn json_of(map: &MapArray) -> datafusion::arrow::array::StringArray {
+    let keys = map.keys().as_string::<i32>();
+    let values = map.values().as_string::<i32>();
+    let mut out = StringBuilder::with_capacity(map.len(), map.len() * 16);
+    for row in 0..map.len() {
+        if map.is_null(row) {
+            out.append_null();
+            continue;
+        }
+        let (start, end) = (map.value_offsets()[row] as usize, map.value_offsets()[row + 1] as usize);
+        let object: serde_json::Map<String, serde_json::Value> = (start..end)
+            .map(|i| (keys.value(i).to_string(), serde_json::Value::String(values.value(i).to_string())))
+            .collect();
+        out.append_value(serde_json::Value::Object(object).to_string());
+    }
+    out.finish()
+}
+
+/// Where an export's files go, and how they are written.
+enum Sink {
+    Parquet(ArrowWriter<File>),
+    Csv(datafusion::arrow::csv::Writer<File>),
+}
+
+impl Sink {
+    fn open(format: Format, path: &Path, schema: SchemaRef) -> Result<Sink, ExportError> {
+        let file = File::create(path).map_err(io(path))?;
+        Ok(match format {
+            Format::Parquet => Sink::Parquet(
+                ArrowWriter::try_new(file, schema, Some(lake::writer_properties()))
+                    .map_err(|source| ExportError::Write { path: path.display().to_string(), source })?,
+            ),
+            Format::Csv => Sink::Csv(datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file)),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<(), ExportError> {
+        match self {
+            Sink::Parquet(w) => {
+                w.write(batch).map_err(|source| ExportError::Write { path: path.display().to_string(), source })
+            }
+            Sink::Csv(w) => w
+                .write(batch)
+                .map_err(|e| ExportError::Io { path: path.display().to_string(), source: std::io::Error::other(e) }),
+        }
+    }
+
+    fn finish(self, path: &Path) -> Result<(), ExportError> {
+        let mut file = match self {
+            Sink::Parquet(w) => {
+                w.into_inner().map_err(|source| ExportError::Write { path: path.display().to_string(), source })?
+            }
+            Sink::Csv(w) => w.into_inner(),
+        };
+        file.flush().map_err(io(path))?;
+        file.sync_all().map_err(io(path))
+    }
+}
+
+/// Writes each period of `options` into its partition; a period's file appears whole or not
+/// at all (written beside it, then renamed).
+pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, ExportError> {
+    if !lake.has_table(lake::LINE_ITEMS) {
+        return Err(ExportError::Input(format!(
+            "lake {} has no line items: run `tally ingest` first",
+            lake.root().display()
+        )));
+    }
+    let ctx = lake.session().await?;
+    let mut written = Vec::new();
+    for period in &options.periods {
+        let dir = options.out.join(format!("billing_period={period}"));
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let file = dir.join(format!("part-0.{}", options.format.extension()));
+        let partial = dir.join(format!(".part-0.{}.partial", options.format.extension()));
+        let frame = lake::sql::query(&ctx, &select(options.version, period)).await?;
+        let mut stream = frame.execute_stream().await?;
+        let mut sink: Option<Sink> = None;
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            let batch = tags_as_json(&batch?)?;
+            if sink.is_none() {
+                sink = Some(Sink::open(options.format, &partial, batch.schema())?);
+            }
+            rows += batch.num_rows();
+            sink.as_mut().expect("opened").write(&batch, &partial)?;
+        }
+        let Some(sink) = sink else { continue };
+        sink.finish(&partial)?;
+        fs::rename(&partial, &file).map_err(io(&file))?;
+        written.push(Written { period: period.clone(), file, rows });
+    }
+    Ok(written)
+}

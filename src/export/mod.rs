@@ -1,0 +1,4 @@
+//! Data out of the lake for other tools: `tally export focus` writes the line items of every
+//! ingested source as a conformant FOCUS cost-and-usage dataset ([`focus`]).
+
+pub mod focus;

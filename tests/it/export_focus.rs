@@ -1,0 +1,132 @@
+//! `tally export focus`: the demo company's lake written as FOCUS 1.2 and checked by the FinOps
+//! Foundation's validator (`../shared/tools/focus-validator`, PyPI focus-validator 2.2.1, its
+//! bundled 1.2 rules), and read back by `tally ingest` into a fresh lake with every period's and
+//! account's BilledCost, EffectiveCost and ListCost unchanged to the last digit.
+//!
+//! The validator counts a failed branch of an OR rule as a failure even when the OR holds:
+//! InvoiceId-C-003-C is "InvoiceId is null (C-004: not invoiced) OR not null (C-005: invoiced)",
+//! so every dataset fails exactly one of the two branches whatever it holds. An export passes
+//! when that untaken branch is its only failure and the OR itself is not reported.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Lake, tally_ok};
+
+fn validator() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/focus-validator")
+}
+
+/// `(total, pass, fail)` and the ids of the failed rules the validator lists for `file`.
+fn validate(file: &Path) -> ((u32, u32, u32), Vec<String>) {
+    let out = std::process::Command::new(validator())
+        .args(["--data-file", file.to_str().unwrap(), "--validate-version", "1.2", "--output-type", "console"])
+        .output()
+        .expect("the FOCUS validator runs (../shared/tools/focus-validator; .ci/run installs it)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let totals = regex::Regex::new(r"Total: (\d+) \| Pass: (\d+) \| Fail: (\d+)").unwrap();
+    let counts = totals.captures(&text).unwrap_or_else(|| panic!("no totals from the validator:\n{text}"));
+    let n = |i: usize| counts[i].parse::<u32>().unwrap();
+    let failed = regex::Regex::new(r"(?m)^- ([A-Za-z]+-[A-Z]-\d{3}-[A-Z]):").unwrap();
+    let rules = failed.captures_iter(&text).map(|c| c[1].to_string()).collect();
+    ((n(1), n(2), n(3)), rules)
+}
+
+/// Per billing period and account: line items, BilledCost, EffectiveCost, ListCost.
+fn sums(lake: &Lake) -> Vec<String> {
+    lake.rows(
+        r#"SELECT billing_period, "SubAccountId", sum("BilledCost"), sum("EffectiveCost"), sum("ListCost")
+           FROM line_items GROUP BY 1, 2 ORDER BY 1, 2"#,
+    )
+}
+
+#[test]
+fn the_demo_exports_as_focus_1_2_that_the_validator_passes_and_ingest_reads_back_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    tally_ok(&["-q", "demo", "--rows", "3000", "--months", "2", "--out", demo.to_str().unwrap()]);
+    let lake = Lake { path: demo.join("lake"), ..Lake::new() };
+    let out = dir.path().join("focus");
+    let run = tally_ok(&["export", "focus", "--lake", lake.arg(), "--out", out.to_str().unwrap()]);
+    assert!(run.stderr.contains("as FOCUS 1.2 into"), "{}", run.stderr);
+    let files: Vec<PathBuf> =
+        ["2026-08", "2026-09"].iter().map(|p| out.join(format!("billing_period={p}")).join("part-0.parquet")).collect();
+
+    // August is invoiced (every line has its InvoiceId), September is still open (none has one).
+    for (file, untaken) in files.iter().zip(["InvoiceId-C-004-C", "InvoiceId-C-005-C"]) {
+        let ((total, pass, fail), failed) = validate(file);
+        eprintln!("{}: Total {total} | Pass {pass} | Fail {fail}: {failed:?}", file.display());
+        assert_eq!((fail, failed.clone()), (1, vec![untaken.to_string()]), "{}", file.display());
+        assert!(pass > 100, "the 1.2 rules ran ({pass} passed)");
+    }
+
+    // Read back by tally's own FOCUS ingest: the same money per period and account, exactly,
+    // and every exported row (purchases bring their amortized row: BilledCost on the purchase,
+    // EffectiveCost on the row that carries it).
+    let back = Lake::new();
+    let paths: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    back.ingest_ok(&paths, &["--format", "focus"]);
+    assert_eq!(sums(&back), sums(&lake));
+    let exported: u64 =
+        run.stderr.lines().filter_map(|l| l.split_once(": ")?.1.split(' ').next()?.parse::<u64>().ok()).sum();
+    assert_eq!(back.value("SELECT count(*) FROM line_items"), exported.to_string());
+    let purchases =
+        lake.value(r#"SELECT count(*) FROM line_items WHERE "ChargeCategory" = 'Purchase' AND "EffectiveCost" <> 0"#);
+    let lines = lake.value("SELECT count(*) FROM line_items");
+    assert_eq!(exported, lines.parse::<u64>().unwrap() + purchases.parse::<u64>().unwrap());
+    assert_eq!(
+        back.value(r#"SELECT count(*) FROM line_items WHERE "ChargeCategory" = 'Purchase' AND "EffectiveCost" <> 0"#),
+        "0",
+        "FOCUS: a purchase's EffectiveCost is 0"
+    );
+}
+
+#[test]
+fn csv_export_and_a_missing_period_are_handled() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo");
+    tally_ok(&["-q", "demo", "--rows", "1000", "--months", "1", "--out", demo.to_str().unwrap()]);
+    let lake = demo.join("lake");
+    let out = dir.path().join("focus");
+    tally_ok(&["export", "focus", "--lake", lake.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "csv"]);
+    let csv = std::fs::read_to_string(out.join("billing_period=2026-08/part-0.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("AvailabilityZone,BilledCost,BillingAccountId,"), "{header}");
+    assert!(header.ends_with(",x_SourceLineItemId,x_IngestRunId,x_ExportRow"), "{header}");
+    // Tags are FOCUS key-value JSON, not a map.
+    assert!(csv.contains(r#",""team"":""networking""}"#), "tags as JSON");
+    // FOCUS 1.3 adds its columns; the providers of sources before 1.3 fill both provider names.
+    let v13 = dir.path().join("focus-1.3");
+    tally_ok(&[
+        "export",
+        "focus",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--out",
+        v13.to_str().unwrap(),
+        "--focus-version",
+        "1.3",
+    ]);
+    let files = format!("read_parquet('{}/*/*.parquet')", v13.display());
+    let checked = crate::support::duckdb(&format!(
+        "SELECT count(*) FILTER (WHERE \"ServiceProviderName\" = 'AWS' AND \"HostProviderName\" = 'AWS'),
+                count(*)
+         FROM {files}"
+    ));
+    assert_eq!(checked[0][0], checked[0][1], "every row names its service and host provider");
+    let columns = crate::support::duckdb(&format!("SELECT column_name FROM (DESCRIBE SELECT * FROM {files})"));
+    for added in ["AllocatedMethodId", "AllocatedTags", "ContractApplied", "HostProviderName", "ServiceProviderName"] {
+        assert!(columns.iter().any(|c| c[0] == added), "{added} in the 1.3 export");
+    }
+    let run = crate::tally(&[
+        "export",
+        "focus",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--period",
+        "2031-01",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("billing period 2031-01 is not in the lake (it has 2026-08)"), "{}", run.stderr);
+}
