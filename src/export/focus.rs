@@ -5,7 +5,8 @@
 //!
 //! The canonical line item already uses FOCUS names, so most columns pass through; what the
 //! sources leave out that FOCUS requires is derived in [`columns`], each with the spec's reason.
-//! Every period streams: a batch is read, fixed and written, so memory stays bounded at any size.
+//! Every period streams: a batch is read, fixed and written, so memory stays bounded at any size;
+//! the amortized rows of a period's purchases follow its line items.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -282,22 +283,22 @@ fn amortized(name: &str) -> String {
     }
 }
 
-fn select(version: Version, period: &str) -> String {
+/// The period's line items, then the amortized rows of its purchases (`x_ExportRow` 0, 1).
+fn selects(version: Version, period: &str) -> [String; 2] {
     let names: Vec<&str> = columns(version).iter().map(|(name, _)| *name).collect();
     let list = |make: fn(&str) -> String| -> String {
         names.iter().map(|name| format!("{} AS \"{name}\"", make(name))).collect::<Vec<_>>().join(", ")
     };
     let table = lake::LINE_ITEMS;
-    // Periods are `YYYY-MM` (checked by the caller), so quoting inline is safe. The amortized
-    // row of a purchase follows it (`x_ExportRow` 1).
-    format!(
-        "SELECT * FROM (SELECT {}, 0 AS \"x_ExportRow\" FROM {table} WHERE billing_period = '{period}' \
-         UNION ALL SELECT {}, 1 AS \"x_ExportRow\" FROM {table} WHERE billing_period = '{period}' \
-         AND \"ChargeCategory\" = 'Purchase' AND \"EffectiveCost\" <> 0) \
-         ORDER BY \"x_SourceFile\", \"x_SourceRow\", \"x_ExportRow\"",
-        list(expression),
-        list(amortized)
-    )
+    // Periods are `YYYY-MM` (checked by the caller), so quoting inline is safe.
+    [
+        format!("SELECT {}, 0 AS \"x_ExportRow\" FROM {table} WHERE billing_period = '{period}'", list(expression)),
+        format!(
+            "SELECT {}, 1 AS \"x_ExportRow\" FROM {table} WHERE billing_period = '{period}' \
+             AND \"ChargeCategory\" = 'Purchase' AND \"EffectiveCost\" <> 0",
+            list(amortized)
+        ),
+    ]
 }
 
 /// FOCUS's `Tags` is key-value text (JSON object); the lake keeps a map.
@@ -331,8 +332,37 @@ fn json_of(map: &MapArray) -> datafusion::arrow::array::StringArray {
     out.finish()
 }
 
+/// The file's schema: every column nullable (a later batch may hold a null the first did not).
+fn nullable(schema: &Schema) -> SchemaRef {
+    Arc::new(Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()))
+}
+
+/// `batch` in the file's types: the amortized rows' query may type a column differently (a
+/// literal's decimal, a view of a string), and one file has one schema.
+fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, ExportError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(column.clone())
+            } else {
+                datafusion::arrow::compute::cast(column, field.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(datafusion::error::DataFusionError::from)?;
+    Ok(RecordBatch::try_new(schema.clone(), columns).map_err(datafusion::error::DataFusionError::from)?)
+}
+
 /// Where an export's files go, and how they are written.
-enum Sink {
+struct Sink {
+    schema: SchemaRef,
+    writer: Writer,
+}
+
+enum Writer {
     Parquet(ArrowWriter<File>),
     Csv(datafusion::arrow::csv::Writer<File>),
 }
@@ -340,32 +370,33 @@ enum Sink {
 impl Sink {
     fn open(format: Format, path: &Path, schema: SchemaRef) -> Result<Sink, ExportError> {
         let file = File::create(path).map_err(io(path))?;
-        Ok(match format {
-            Format::Parquet => Sink::Parquet(
-                ArrowWriter::try_new(file, schema, Some(lake::writer_properties()))
+        let writer = match format {
+            Format::Parquet => Writer::Parquet(
+                ArrowWriter::try_new(file, schema.clone(), Some(lake::writer_properties()))
                     .map_err(|source| ExportError::Write { path: path.display().to_string(), source })?,
             ),
-            Format::Csv => Sink::Csv(datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file)),
-        })
+            Format::Csv => Writer::Csv(datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file)),
+        };
+        Ok(Sink { schema, writer })
     }
 
     fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<(), ExportError> {
-        match self {
-            Sink::Parquet(w) => {
+        match &mut self.writer {
+            Writer::Parquet(w) => {
                 w.write(batch).map_err(|source| ExportError::Write { path: path.display().to_string(), source })
             }
-            Sink::Csv(w) => w
+            Writer::Csv(w) => w
                 .write(batch)
                 .map_err(|e| ExportError::Io { path: path.display().to_string(), source: std::io::Error::other(e) }),
         }
     }
 
     fn finish(self, path: &Path) -> Result<(), ExportError> {
-        let mut file = match self {
-            Sink::Parquet(w) => {
+        let mut file = match self.writer {
+            Writer::Parquet(w) => {
                 w.into_inner().map_err(|source| ExportError::Write { path: path.display().to_string(), source })?
             }
-            Sink::Csv(w) => w.into_inner(),
+            Writer::Csv(w) => w.into_inner(),
         };
         file.flush().map_err(io(path))?;
         file.sync_all().map_err(io(path))
@@ -382,23 +413,32 @@ pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, Expo
         )));
     }
     let ctx = lake.session().await?;
+    // One partition: files, row groups and rows are read in order and written as they come, so
+    // the same lake gives the same bytes, and nothing is sorted (memory stays bounded).
+    ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = 1;
     let mut written = Vec::new();
     for period in &options.periods {
         let dir = options.out.join(format!("billing_period={period}"));
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let file = dir.join(format!("part-0.{}", options.format.extension()));
         let partial = dir.join(format!(".part-0.{}.partial", options.format.extension()));
-        let frame = lake::sql::query(&ctx, &select(options.version, period)).await?;
-        let mut stream = frame.execute_stream().await?;
         let mut sink: Option<Sink> = None;
         let mut rows = 0;
-        while let Some(batch) = stream.next().await {
-            let batch = tags_as_json(&batch?)?;
-            if sink.is_none() {
-                sink = Some(Sink::open(options.format, &partial, batch.schema())?);
+        for sql in selects(options.version, period) {
+            let mut stream = lake::sql::query(&ctx, &sql).await?.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                let batch = tags_as_json(&batch?)?;
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                let sink = match &mut sink {
+                    Some(sink) => sink,
+                    None => sink.insert(Sink::open(options.format, &partial, nullable(&batch.schema()))?),
+                };
+                let batch = conform(&batch, &sink.schema)?;
+                rows += batch.num_rows();
+                sink.write(&batch, &partial)?;
             }
-            rows += batch.num_rows();
-            sink.as_mut().expect("opened").write(&batch, &partial)?;
         }
         let Some(sink) = sink else { continue };
         sink.finish(&partial)?;

@@ -92,6 +92,19 @@ fn csv_export_and_a_missing_period_are_handled() {
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("AvailabilityZone,BilledCost,BillingAccountId,"), "{header}");
     assert!(header.ends_with(",x_SourceLineItemId,x_IngestRunId,x_ExportRow"), "{header}");
+    // The same lake gives the same bytes.
+    let again = dir.path().join("again");
+    tally_ok(&[
+        "export",
+        "focus",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+        "--format",
+        "csv",
+    ]);
+    assert!(std::fs::read(again.join("billing_period=2026-08/part-0.csv")).unwrap() == csv.as_bytes(), "same bytes");
     // Tags are FOCUS key-value JSON, not a map.
     assert!(csv.contains(r#",""team"":""networking""}"#), "tags as JSON");
     // FOCUS 1.3 adds its columns; the providers of sources before 1.3 fill both provider names.

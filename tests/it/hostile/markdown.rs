@@ -160,7 +160,9 @@ fn diff_markdown_for_a_pull_request_shows_ids_as_text() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_inert("tally diff", &run.stdout);
     assert!(
-        run.stdout.contains(": 14 of 42 line item(s) change owner; EffectiveCost moved between owners: 420.00 USD\n")
+        run.stdout.contains(": 14 of 42 line item(s) change owner; EffectiveCost moved between owners: $420.00\n"),
+        "{}",
+        run.stdout
     );
     assert!(
         run.stdout
