@@ -80,6 +80,8 @@ pub enum ExportError {
     Io { path: String, source: std::io::Error },
     #[error(transparent)]
     Query(#[from] datafusion::error::DataFusionError),
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("{path}: {source}")]
     Write { path: String, source: datafusion::parquet::errors::ParquetError },
 }
@@ -173,15 +175,66 @@ const LINEAGE: &[&str] = &[
     "x_IngestRunId",
 ];
 
-/// `(column, SQL expression over line_items)` of an export, in output order.
-pub fn columns(version: Version) -> Vec<(&'static str, String)> {
+/// The columns of an export, in output order.
+pub fn columns(version: Version) -> Vec<&'static str> {
     let mut names: Vec<&str> = FOCUS_1_2.to_vec();
     if version == Version::V1_3 {
         names.extend_from_slice(ADDED_IN_1_3);
         names.sort_unstable();
     }
     names.extend_from_slice(LINEAGE);
-    names.into_iter().map(|name| (name, expression(name))).collect()
+    names
+}
+
+/// What a period's data needs beyond a row's own values: FOCUS gives a ServiceName one
+/// ServiceCategory (ServiceName-C-005-C), so a name the source files under several takes the
+/// one most of its rows have (ties: the first by name).
+#[derive(Debug, Default)]
+struct Fixes {
+    categories: Vec<(String, String)>,
+}
+
+fn quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+impl Fixes {
+    async fn of(ctx: &datafusion::prelude::SessionContext, period: &str) -> Result<Fixes, ExportError> {
+        let sql = format!(
+            "SELECT \"ServiceName\", \"ServiceCategory\", count(*) AS n FROM {} WHERE billing_period = '{period}' \
+             AND \"ServiceName\" IS NOT NULL AND \"ServiceCategory\" IS NOT NULL GROUP BY 1, 2",
+            lake::LINE_ITEMS
+        );
+        let mut counts: std::collections::BTreeMap<String, Vec<(i64, String)>> = Default::default();
+        for batch in lake::sql::query(ctx, &sql).await?.collect().await? {
+            let text = |i: usize| datafusion::arrow::compute::cast(batch.column(i), &DataType::Utf8);
+            let (names, categories) = (text(0)?, text(1)?);
+            let n = datafusion::arrow::compute::cast(batch.column(2), &DataType::Int64)?;
+            let n = n.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+            for row in 0..batch.num_rows() {
+                let name = names.as_string::<i32>().value(row).to_string();
+                counts.entry(name).or_default().push((n.value(row), categories.as_string::<i32>().value(row).into()));
+            }
+        }
+        let categories = counts
+            .into_iter()
+            .filter(|(_, c)| c.len() > 1)
+            .map(|(name, mut c)| {
+                c.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+                (name, c.swap_remove(0).1)
+            })
+            .collect();
+        Ok(Fixes { categories })
+    }
+
+    fn category(&self) -> String {
+        if self.categories.is_empty() {
+            return "\"ServiceCategory\"".into();
+        }
+        let cases: String =
+            self.categories.iter().map(|(n, c)| format!(" WHEN {} THEN {}", quoted(n), quoted(c))).collect();
+        format!("(CASE \"ServiceName\"{cases} ELSE \"ServiceCategory\" END)")
+    }
 }
 
 /// AWS service codes and the FOCUS 1.2 subcategory of each (specification, ServiceSubcategory
@@ -207,8 +260,25 @@ const SUBCATEGORIES: &[(&str, &str, &str)] = &[
 
 /// Source units and their FOCUS Unit Format spelling (specification, Unit Format: time units
 /// spelled out, `<unit>-<time>`).
-const UNITS: &[(&str, &str)] =
-    &[("Hrs", "Hours"), ("GB-Mo", "GB-Months"), ("LCU-Hrs", "LCU-Hours"), ("Lambda-GB-Second", "GB-Seconds")];
+const UNITS: &[(&str, &str)] = &[
+    ("Hrs", "Hours"),
+    ("GB-Mo", "GB-Months"),
+    ("LCU-Hrs", "LCU-Hours"),
+    ("Lambda-GB-Second", "GB-Seconds"),
+    ("Obj-Month", "Objects-Months"),
+    ("Lambda-GB-Seconds", "GB-Seconds"),
+    ("GB Hours", "GB-Hours"),
+    ("GB Months", "GB-Months"),
+    ("OCPU Hours", "OCPU-Hours"),
+    ("Gigabyte Per Hour", "GB/Hour"),
+    ("OCPU Per Hour", "OCPU/Hour"),
+    ("GiB/Second-Months", "GiBps-Months"),
+    // Azure's units of measure: a price per block of units is "<block> Units".
+    ("1/Month", "Units/Month"),
+    ("1/Day", "Units/Day"),
+    ("1 GB/Month", "GB/Month"),
+    ("10K", "10000 Units"),
+];
 
 /// Invoicing entities that are the provider itself (AWS's own companies): FOCUS's
 /// InvoiceIssuerName is then the provider, and BilledCost is the provider's to collect.
@@ -217,29 +287,40 @@ const FIRST_PARTY_ISSUERS: &str = "'Amazon Web Services%'";
 const ZERO: &str = "CAST(0 AS DECIMAL(38, 20))";
 
 /// How a column is made from the lake's line item.
-fn expression(name: &str) -> String {
+fn expression(name: &str, fixes: &Fixes) -> String {
+    let category = fixes.category();
     match name {
+        "ServiceCategory" => category,
+        // FOCUS's three frequencies, whatever case the source wrote them in.
+        "ChargeFrequency" => "CASE lower(\"ChargeFrequency\") WHEN 'usage-based' THEN 'Usage-Based' \
+             WHEN 'one-time' THEN 'One-Time' WHEN 'recurring' THEN 'Recurring' ELSE \"ChargeFrequency\" END"
+            .into(),
         // Required, never null: the source's, else by service, else "Other (<category>)".
         "ServiceSubcategory" => {
             let known: String = SUBCATEGORIES
                 .iter()
-                .map(|(code, category, sub)| {
-                    format!(" WHEN \"x_ServiceCode\" = '{code}' AND \"ServiceCategory\" = '{category}' THEN '{sub}'")
+                .map(|(code, parent, sub)| {
+                    format!(" WHEN \"x_ServiceCode\" = '{code}' AND {category} = '{parent}' THEN '{sub}'")
                 })
                 .collect();
             format!(
                 "CASE WHEN \"ServiceSubcategory\" IS NOT NULL THEN \"ServiceSubcategory\"{known} \
-                 ELSE concat('Other (', coalesce(\"ServiceCategory\", 'Other'), ')') END"
+                 ELSE concat('Other (', coalesce({category}, 'Other'), ')') END"
             )
         }
+        // A tax is priced on other charges, not in a quantity (PricingQuantity-C-004-C).
+        "PricingQuantity" => "CASE WHEN \"ChargeCategory\" = 'Tax' THEN NULL ELSE \"PricingQuantity\" END".into(),
         "PricingUnit" => {
             let mapped: String = UNITS.iter().map(|(from, to)| format!(" WHEN '{from}' THEN '{to}'")).collect();
             // A quantity needs its unit: a fee priced per one of something is priced in Units.
             format!(
-                "CASE \"PricingUnit\"{mapped} ELSE coalesce(\"PricingUnit\", \
-                 CASE WHEN \"PricingQuantity\" IS NOT NULL THEN 'Units' END) END"
+                "CASE WHEN \"ChargeCategory\" = 'Tax' THEN NULL ELSE (CASE \"PricingUnit\"{mapped} \
+                 ELSE coalesce(\"PricingUnit\", CASE WHEN \"PricingQuantity\" IS NOT NULL THEN 'Units' END) END) END"
             )
         }
+        // Never null: without a unit price, a charge's list and contracted cost is its billed
+        // cost (ListCost-C-008-C, ContractedCost-C-008-C).
+        "ListCost" | "ContractedCost" => format!("coalesce(\"{name}\", \"BilledCost\")"),
         // FOCUS 1.3 names the provider twice: who sells the service and who hosts it. Sources
         // before 1.3 name one provider, which is both.
         "ServiceProviderName" | "HostProviderName" => format!("coalesce(\"{name}\", \"ProviderName\")"),
@@ -257,7 +338,7 @@ fn expression(name: &str) -> String {
 /// future charges, and a commitment's unused part is Usage with CommitmentDiscountStatus
 /// "Unused". BilledCost, ListCost and ContractedCost stay on the purchase, so every total adds
 /// back exactly.
-fn amortized(name: &str) -> String {
+fn amortized(name: &str, fixes: &Fixes) -> String {
     let commitment = "\"CommitmentDiscountId\" IS NOT NULL";
     match name {
         "ChargeCategory" => "'Usage'".into(),
@@ -277,17 +358,17 @@ fn amortized(name: &str) -> String {
             format!("CASE WHEN {commitment} THEN NULL ELSE coalesce(\"PricingQuantity\", 1) END")
         }
         "ConsumedUnit" => {
-            format!("CASE WHEN {commitment} THEN NULL ELSE coalesce({}, 'Units') END", expression("PricingUnit"))
+            format!("CASE WHEN {commitment} THEN NULL ELSE coalesce({}, 'Units') END", expression("PricingUnit", fixes))
         }
-        _ => expression(name),
+        _ => expression(name, fixes),
     }
 }
 
 /// The period's line items, then the amortized rows of its purchases (`x_ExportRow` 0, 1).
-fn selects(version: Version, period: &str) -> [String; 2] {
-    let names: Vec<&str> = columns(version).iter().map(|(name, _)| *name).collect();
-    let list = |make: fn(&str) -> String| -> String {
-        names.iter().map(|name| format!("{} AS \"{name}\"", make(name))).collect::<Vec<_>>().join(", ")
+fn selects(version: Version, period: &str, fixes: &Fixes) -> [String; 2] {
+    let names = columns(version);
+    let list = |make: fn(&str, &Fixes) -> String| -> String {
+        names.iter().map(|name| format!("{} AS \"{name}\"", make(name, fixes))).collect::<Vec<_>>().join(", ")
     };
     let table = lake::LINE_ITEMS;
     // Periods are `YYYY-MM` (checked by the caller), so quoting inline is safe.
@@ -311,7 +392,7 @@ fn tags_as_json(batch: &RecordBatch) -> Result<RecordBatch, ExportError> {
     fields[index] = Arc::new(Field::new(TAGS, DataType::Utf8, true));
     let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
     arrays[index] = Arc::new(text);
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(datafusion::error::DataFusionError::from)?)
+    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
 }
 
 fn json_of(map: &MapArray) -> datafusion::arrow::array::StringArray {
@@ -351,9 +432,8 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Expor
                 datafusion::arrow::compute::cast(column, field.data_type())
             }
         })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(datafusion::error::DataFusionError::from)?;
-    Ok(RecordBatch::try_new(schema.clone(), columns).map_err(datafusion::error::DataFusionError::from)?)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
 /// Where an export's files go, and how they are written.
@@ -424,7 +504,8 @@ pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, Expo
         let partial = dir.join(format!(".part-0.{}.partial", options.format.extension()));
         let mut sink: Option<Sink> = None;
         let mut rows = 0;
-        for sql in selects(options.version, period) {
+        let fixes = Fixes::of(&ctx, period).await?;
+        for sql in selects(options.version, period, &fixes) {
             let mut stream = lake::sql::query(&ctx, &sql).await?.execute_stream().await?;
             while let Some(batch) = stream.next().await {
                 let batch = tags_as_json(&batch?)?;
