@@ -6,6 +6,7 @@
 //! team names from mappings are safe inside the SVG.
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -68,6 +69,45 @@ fn finish(svg: String) -> String {
     svg[start..].to_string()
 }
 
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A white chart with its caption, one slot per x label (at most `most` labels shown, evenly
+/// spaced) and a y axis from `lo` to `hi` in short amounts.
+fn labelled_axes<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, Shift>,
+    title: &str,
+    x_labels: &[String],
+    (lo, hi): (f64, f64),
+    y_axis: &str,
+    most: usize,
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    root.fill(&WHITE)?;
+    let n = x_labels.len().max(1);
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
+    let step = n.div_ceil(12).max(1);
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n.min(most))
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() > 1e-6 || i < 0.0 {
+                return String::new();
+            }
+            let i = i as usize;
+            if i.is_multiple_of(step) { x_labels.get(i).cloned().unwrap_or_default() } else { String::new() }
+        })
+        .y_desc(y_axis)
+        .y_label_formatter(&|v| short(*v))
+        .draw()?;
+    Ok(chart)
+}
+
 /// Lines with a marker at every data point, x labels under each point.
 pub fn lines(title: &str, x_labels: &[String], series: &[Series], y_axis: &str) -> String {
     let mut svg = String::new();
@@ -88,31 +128,8 @@ fn draw_lines(
     series: &[Series],
     y_axis: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    root.fill(&WHITE)?;
-    let n = x_labels.len().max(1);
-    let (lo, hi) = range(series.iter().flat_map(|s| s.values.iter().flatten().copied()));
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
-    let step = n.div_ceil(12).max(1);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n.min(24))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() > 1e-6 || i < 0.0 {
-                return String::new();
-            }
-            let i = i as usize;
-            if i.is_multiple_of(step) { x_labels.get(i).cloned().unwrap_or_default() } else { String::new() }
-        })
-        .y_desc(y_axis)
-        .y_label_formatter(&|v| short(*v))
-        .draw()?;
+    let bounds = range(series.iter().flat_map(|s| s.values.iter().flatten().copied()));
+    let mut chart = labelled_axes(root, title, x_labels, bounds, y_axis, 24)?;
     for (k, s) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
         let points: Vec<(f64, f64)> =
@@ -165,32 +182,10 @@ fn draw_burn(
     burn: &Burn,
     y_axis: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    root.fill(&WHITE)?;
     let n = burn.days.len().max(1);
     let values = burn.actual.iter().chain(&burn.forecast).flatten().copied();
-    let (lo, hi) = range(values.chain([burn.budget, burn.ceiling]));
-    let mut chart = ChartBuilder::on(root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
-        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)?;
-    let step = n.div_ceil(12).max(1);
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n.min(31))
-        .x_label_formatter(&|x| {
-            let i = x.round();
-            if (x - i).abs() > 1e-6 || i < 0.0 {
-                return String::new();
-            }
-            let i = i as usize;
-            if i.is_multiple_of(step) { burn.days.get(i).cloned().unwrap_or_default() } else { String::new() }
-        })
-        .y_desc(y_axis)
-        .y_label_formatter(&|v| short(*v))
-        .draw()?;
+    let bounds = range(values.chain([burn.budget, burn.ceiling]));
+    let mut chart = labelled_axes(root, title, &burn.days, bounds, y_axis, 31)?;
     let (left, right) = (-0.5, n as f64 - 0.5);
     let band = RGBColor(255, 196, 0);
     chart
