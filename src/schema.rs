@@ -233,6 +233,94 @@ canonical_columns! {
     "x_IngestRunId" => x_ingest_run_id: Text,
 }
 
+/// FOCUS's own column lists, by version: what an export writes and how an ingest tells a
+/// file's version.
+pub mod focus {
+    /// The FOCUS 1.2 cost-and-usage columns (specification, appendix: column list), in order.
+    pub const COLUMNS_1_2: &[&str] = &[
+        "AvailabilityZone",
+        "BilledCost",
+        "BillingAccountId",
+        "BillingAccountName",
+        "BillingAccountType",
+        "BillingCurrency",
+        "BillingPeriodEnd",
+        "BillingPeriodStart",
+        "CapacityReservationId",
+        "CapacityReservationStatus",
+        "ChargeCategory",
+        "ChargeClass",
+        "ChargeDescription",
+        "ChargeFrequency",
+        "ChargePeriodEnd",
+        "ChargePeriodStart",
+        "CommitmentDiscountCategory",
+        "CommitmentDiscountId",
+        "CommitmentDiscountName",
+        "CommitmentDiscountQuantity",
+        "CommitmentDiscountStatus",
+        "CommitmentDiscountType",
+        "CommitmentDiscountUnit",
+        "ConsumedQuantity",
+        "ConsumedUnit",
+        "ContractedCost",
+        "ContractedUnitPrice",
+        "EffectiveCost",
+        "InvoiceId",
+        "InvoiceIssuerName",
+        "ListCost",
+        "ListUnitPrice",
+        "PricingCategory",
+        "PricingCurrency",
+        "PricingCurrencyContractedUnitPrice",
+        "PricingCurrencyEffectiveCost",
+        "PricingCurrencyListUnitPrice",
+        "PricingQuantity",
+        "PricingUnit",
+        "ProviderName",
+        "PublisherName",
+        "RegionId",
+        "RegionName",
+        "ResourceId",
+        "ResourceName",
+        "ResourceType",
+        "ServiceCategory",
+        "ServiceName",
+        "ServiceSubcategory",
+        "SkuId",
+        "SkuMeter",
+        "SkuPriceDetails",
+        "SkuPriceId",
+        "SubAccountId",
+        "SubAccountName",
+        "SubAccountType",
+        "Tags",
+    ];
+
+    /// Columns that first appeared in a version: the newest one present names the
+    /// version (FOCUS specification, each version's column appendix).
+    pub const INTRODUCED_IN_1_4: &[&str] = &["CommitmentProgramEligibilityDetails", "InvoiceDetailId"];
+    pub const INTRODUCED_IN_1_3: &[&str] = &[
+        "AllocatedMethodDetails",
+        "AllocatedMethodId",
+        "AllocatedResourceId",
+        "AllocatedResourceName",
+        "AllocatedTags",
+        "ContractApplied",
+        "HostProviderName",
+        "ServiceProviderName",
+    ];
+    pub const INTRODUCED_IN_1_2: &[&str] = &[
+        "BillingAccountType",
+        "InvoiceId",
+        "PricingCurrency",
+        "PricingCurrencyContractedUnitPrice",
+        "PricingCurrencyEffectiveCost",
+        "PricingCurrencyListUnitPrice",
+        "SubAccountType",
+    ];
+}
+
 /// Name of the map column holding tags (`map<string, string>`).
 pub const TAGS: &str = "Tags";
 

@@ -20,6 +20,7 @@ use futures::StreamExt;
 
 use crate::lake::{self, Lake};
 use crate::schema::TAGS;
+use crate::schema::focus::{COLUMNS_1_2 as FOCUS_1_2, INTRODUCED_IN_1_3 as ADDED_IN_1_3};
 
 /// The FOCUS version an export conforms to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -89,79 +90,6 @@ pub enum ExportError {
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ExportError + '_ {
     move |source| ExportError::Io { path: path.display().to_string(), source }
 }
-
-/// The FOCUS 1.2 cost-and-usage columns (specification, appendix: column list), in order.
-const FOCUS_1_2: &[&str] = &[
-    "AvailabilityZone",
-    "BilledCost",
-    "BillingAccountId",
-    "BillingAccountName",
-    "BillingAccountType",
-    "BillingCurrency",
-    "BillingPeriodEnd",
-    "BillingPeriodStart",
-    "CapacityReservationId",
-    "CapacityReservationStatus",
-    "ChargeCategory",
-    "ChargeClass",
-    "ChargeDescription",
-    "ChargeFrequency",
-    "ChargePeriodEnd",
-    "ChargePeriodStart",
-    "CommitmentDiscountCategory",
-    "CommitmentDiscountId",
-    "CommitmentDiscountName",
-    "CommitmentDiscountQuantity",
-    "CommitmentDiscountStatus",
-    "CommitmentDiscountType",
-    "CommitmentDiscountUnit",
-    "ConsumedQuantity",
-    "ConsumedUnit",
-    "ContractedCost",
-    "ContractedUnitPrice",
-    "EffectiveCost",
-    "InvoiceId",
-    "InvoiceIssuerName",
-    "ListCost",
-    "ListUnitPrice",
-    "PricingCategory",
-    "PricingCurrency",
-    "PricingCurrencyContractedUnitPrice",
-    "PricingCurrencyEffectiveCost",
-    "PricingCurrencyListUnitPrice",
-    "PricingQuantity",
-    "PricingUnit",
-    "ProviderName",
-    "PublisherName",
-    "RegionId",
-    "RegionName",
-    "ResourceId",
-    "ResourceName",
-    "ResourceType",
-    "ServiceCategory",
-    "ServiceName",
-    "ServiceSubcategory",
-    "SkuId",
-    "SkuMeter",
-    "SkuPriceDetails",
-    "SkuPriceId",
-    "SubAccountId",
-    "SubAccountName",
-    "SubAccountType",
-    "Tags",
-];
-
-/// Columns FOCUS 1.3 adds to the cost-and-usage dataset (specification 1.3, column list).
-const ADDED_IN_1_3: &[&str] = &[
-    "AllocatedMethodDetails",
-    "AllocatedMethodId",
-    "AllocatedResourceId",
-    "AllocatedResourceName",
-    "AllocatedTags",
-    "ContractApplied",
-    "HostProviderName",
-    "ServiceProviderName",
-];
 
 /// tally's lineage, after the FOCUS columns: where each row came from.
 const LINEAGE: &[&str] = &[

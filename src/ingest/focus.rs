@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use csv::StringRecord;
 
 use super::mapper::{Column, Header, Mapper, Normalisations, ParseCache, RowError, decimal, quantity, text};
+use crate::schema::focus::{INTRODUCED_IN_1_2, INTRODUCED_IN_1_3, INTRODUCED_IN_1_4};
 use crate::schema::{self, LineItem};
 
 pub struct FocusMapper {
@@ -26,28 +27,6 @@ pub struct FocusMapper {
 /// Columns a FOCUS file must have for tally to place and reconcile its rows.
 const REQUIRED: &[&str] = &["BilledCost", "ChargePeriodStart", "BillingPeriodStart"];
 
-/// Columns that first appeared in a version: the newest one present names the
-/// version (FOCUS specification, each version's column appendix).
-const INTRODUCED_IN_1_4: &[&str] = &["CommitmentProgramEligibilityDetails", "InvoiceDetailId"];
-const INTRODUCED_IN_1_3: &[&str] = &[
-    "AllocatedMethodDetails",
-    "AllocatedMethodId",
-    "AllocatedResourceId",
-    "AllocatedResourceName",
-    "AllocatedTags",
-    "ContractApplied",
-    "HostProviderName",
-    "ServiceProviderName",
-];
-const INTRODUCED_IN_1_2: &[&str] = &[
-    "BillingAccountType",
-    "InvoiceId",
-    "PricingCurrency",
-    "PricingCurrencyContractedUnitPrice",
-    "PricingCurrencyEffectiveCost",
-    "PricingCurrencyListUnitPrice",
-    "SubAccountType",
-];
 const INTRODUCED_IN_1_1: &[&str] = &[
     "CapacityReservationId",
     "CapacityReservationStatus",
