@@ -12,9 +12,13 @@ use crate::commands::LakeArg;
 
 pub const AFTER_HELP: &str = "\
 Writes the line items of every ingested source (AWS CUR and CUR 2.0, GCP, Azure, FOCUS) as the
-FOCUS cost-and-usage dataset, one Hive partition per billing period:
+FOCUS cost-and-usage dataset, one Hive partition per billing period, and the supplementary
+datasets the lake holds (ingested from FOCUS 1.3 and 1.4 files) beside them:
 
   <out>/billing_period=2026-10/part-0.parquet
+  <out>/contract_commitments/part-0.parquet     (Contract Commitment, FOCUS 1.3)
+  <out>/invoice_details/part-0.parquet          (Invoice Detail, FOCUS 1.4)
+  <out>/focus_billing_periods/part-0.parquet    (Billing Period, FOCUS 1.4)
 
 Amounts stay exact decimals (Decimal128, never floating point); Tags are FOCUS key-value JSON;
 tally's lineage follows as x_ columns (x_SourceFile, x_SourceRow, x_SourceLineItemId,
@@ -70,14 +74,18 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let periods = select_periods(&lake, &args.period, args.since.as_deref())?;
     let options = Options { version: args.version, periods, format: args.format, out: args.out.clone() };
     let written = focus::export(&lake, &options).await?;
-    let rows: usize = written.iter().map(|w| w.rows).sum();
     for w in &written {
-        eprintln!("{}: {} line item(s) -> {}", w.period, w.rows, w.file.display());
+        let what = if w.dataset { "row(s)" } else { "line item(s)" };
+        eprintln!("{}: {} {what} -> {}", w.name, w.rows, w.file.display());
     }
+    let periods: Vec<&tally::export::focus::Written> = written.iter().filter(|w| !w.dataset).collect();
+    let datasets = written.len() - periods.len();
     eprintln!(
-        "exported {rows} line item(s) in {} period(s) as FOCUS {} into {}",
-        written.len(),
+        "exported {} line item(s) in {} period(s) as FOCUS {}{} into {}",
+        periods.iter().map(|w| w.rows).sum::<usize>(),
+        periods.len(),
         args.version.name(),
+        if datasets > 0 { format!(", and {datasets} supplementary dataset(s)") } else { String::new() },
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)

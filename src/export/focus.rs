@@ -65,12 +65,14 @@ pub struct Options {
     pub out: PathBuf,
 }
 
-/// One period written.
+/// One file written: a period's cost and usage, or a supplementary dataset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
-    pub period: String,
+    /// The billing period, or the dataset's FOCUS name (`Contract Commitment`).
+    pub name: String,
     pub file: PathBuf,
     pub rows: usize,
+    pub dataset: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -252,8 +254,12 @@ fn expression(name: &str, fixes: &Fixes) -> String {
         // FOCUS 1.3 names the provider twice: who sells the service and who hosts it. Sources
         // before 1.3 name one provider, which is both.
         "ServiceProviderName" | "HostProviderName" => format!("coalesce(\"{name}\", \"ProviderName\")"),
+        // ... and a 1.4 file names it only there: 1.2's ProviderName and PublisherName are it.
+        "ProviderName" => "coalesce(\"ProviderName\", \"ServiceProviderName\")".into(),
+        "PublisherName" => "coalesce(\"PublisherName\", \"ServiceProviderName\", \"ProviderName\")".into(),
         "InvoiceIssuerName" => format!(
-            "CASE WHEN \"InvoiceIssuerName\" LIKE {FIRST_PARTY_ISSUERS} THEN \"ProviderName\" ELSE \"InvoiceIssuerName\" END"
+            "CASE WHEN \"InvoiceIssuerName\" LIKE {FIRST_PARTY_ISSUERS} THEN coalesce(\"ProviderName\", \"ServiceProviderName\") \
+             ELSE \"InvoiceIssuerName\" END"
         ),
         // A purchase carries the bill; what it covers carries the amortized cost ([`amortized`]).
         "EffectiveCost" => format!("CASE WHEN \"ChargeCategory\" = 'Purchase' THEN {ZERO} ELSE \"EffectiveCost\" END"),
@@ -411,8 +417,65 @@ impl Sink {
     }
 }
 
-/// Writes each period of `options` into its partition; a period's file appears whole or not
-/// at all (written beside it, then renamed).
+/// Streams `sql` into `file` (written beside it, then renamed); `None` when it returned no rows.
+async fn write_query(
+    ctx: &datafusion::prelude::SessionContext,
+    queries: &[String],
+    format: Format,
+    file: &Path,
+) -> Result<Option<usize>, ExportError> {
+    let dir = file.parent().expect("a file in a folder");
+    fs::create_dir_all(dir).map_err(io(dir))?;
+    let partial = dir.join(format!(".{}.partial", file.file_name().expect("a file name").to_string_lossy()));
+    let mut sink: Option<Sink> = None;
+    let mut rows = 0;
+    for sql in queries {
+        let mut stream = lake::sql::query(ctx, sql).await?.execute_stream().await?;
+        while let Some(batch) = stream.next().await {
+            let batch = tags_as_json(&batch?)?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let sink = match &mut sink {
+                Some(sink) => sink,
+                None => sink.insert(Sink::open(format, &partial, nullable(&batch.schema()))?),
+            };
+            let batch = conform(&batch, &sink.schema)?;
+            rows += batch.num_rows();
+            sink.write(&batch, &partial)?;
+        }
+    }
+    let Some(sink) = sink else { return Ok(None) };
+    sink.finish(&partial)?;
+    fs::rename(&partial, file).map_err(io(file))?;
+    Ok(Some(rows))
+}
+
+/// FOCUS's supplementary datasets the lake holds (Contract Commitment, FOCUS 1.3; Invoice
+/// Detail and Billing Period, 1.4), each as `<out>/<table>/part-0.<ext>`: the specification's
+/// columns as ingested, then tally's lineage.
+async fn export_datasets(
+    ctx: &datafusion::prelude::SessionContext,
+    options: &Options,
+) -> Result<Vec<Written>, ExportError> {
+    let mut written = Vec::new();
+    for dataset in lake::datasets::ALL {
+        if !ctx.table_exist(dataset.table)? {
+            continue;
+        }
+        let columns: Vec<String> =
+            dataset.columns.iter().chain(&lake::datasets::LINEAGE).map(|(name, _)| format!("\"{name}\"")).collect();
+        let sql = format!("SELECT {} FROM {}", columns.join(", "), dataset.table);
+        let file = options.out.join(dataset.table).join(format!("part-0.{}", options.format.extension()));
+        if let Some(rows) = write_query(ctx, &[sql], options.format, &file).await? {
+            written.push(Written { name: dataset.title.to_string(), file, rows, dataset: true });
+        }
+    }
+    Ok(written)
+}
+
+/// Writes each period of `options` into its partition, then the supplementary datasets the
+/// lake holds; each file appears whole or not at all (written beside it, then renamed).
 pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, ExportError> {
     if !lake.has_table(lake::LINE_ITEMS) {
         return Err(ExportError::Input(format!(
@@ -426,33 +489,13 @@ pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, Expo
     ctx.state_ref().write().config_mut().options_mut().execution.target_partitions = 1;
     let mut written = Vec::new();
     for period in &options.periods {
-        let dir = options.out.join(format!("billing_period={period}"));
-        fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let file = dir.join(format!("part-0.{}", options.format.extension()));
-        let partial = dir.join(format!(".part-0.{}.partial", options.format.extension()));
-        let mut sink: Option<Sink> = None;
-        let mut rows = 0;
+        let file =
+            options.out.join(format!("billing_period={period}")).join(format!("part-0.{}", options.format.extension()));
         let fixes = Fixes::of(&ctx, period).await?;
-        for sql in selects(options.version, period, &fixes) {
-            let mut stream = lake::sql::query(&ctx, &sql).await?.execute_stream().await?;
-            while let Some(batch) = stream.next().await {
-                let batch = tags_as_json(&batch?)?;
-                if batch.num_rows() == 0 {
-                    continue;
-                }
-                let sink = match &mut sink {
-                    Some(sink) => sink,
-                    None => sink.insert(Sink::open(options.format, &partial, nullable(&batch.schema()))?),
-                };
-                let batch = conform(&batch, &sink.schema)?;
-                rows += batch.num_rows();
-                sink.write(&batch, &partial)?;
-            }
+        if let Some(rows) = write_query(&ctx, &selects(options.version, period, &fixes), options.format, &file).await? {
+            written.push(Written { name: period.clone(), file, rows, dataset: false });
         }
-        let Some(sink) = sink else { continue };
-        sink.finish(&partial)?;
-        fs::rename(&partial, &file).map_err(io(&file))?;
-        written.push(Written { period: period.clone(), file, rows });
     }
+    written.extend(export_datasets(&ctx, options).await?);
     Ok(written)
 }

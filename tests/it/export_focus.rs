@@ -190,3 +190,46 @@ fn every_source_format_exports_as_focus_1_2_that_the_validator_passes() {
         }
     }
 }
+
+/// FOCUS 1.3 and 1.4 files (fixtures/focus, built from the spec's dataset pages): their
+/// cost and usage exports as 1.2 (1.4 names its provider only in ServiceProviderName, which
+/// fills ProviderName and PublisherName), and their supplementary datasets come out beside it
+/// with every row and amount of the lake's tables.
+#[test]
+fn focus_1_3_and_1_4_sources_export_with_their_supplementary_datasets() {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&crate::fixture("focus/focus-1.3-2026-05"), &crate::fixture("focus/focus-1.4-2026-06")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("focus");
+    let run = tally_ok(&["export", "focus", "--lake", lake.arg(), "--out", out.to_str().unwrap()]);
+    assert!(run.stderr.contains("in 2 period(s) as FOCUS 1.2, and 3 supplementary dataset(s)"), "{}", run.stderr);
+
+    let may = out.join("billing_period=2026-05/part-0.parquet");
+    assert_eq!(validate(&may).1, vec![untaken_invoice_branch(&may).to_string()]);
+    // June's invoice covers five of its six lines: the validator's InvoiceId OR then fails both
+    // branches, itself and the column's rule above it, however the data is written. Nothing else.
+    let june = out.join("billing_period=2026-06/part-0.parquet");
+    let (_, failed) = validate(&june);
+    assert_eq!(failed, ["InvoiceId-C-004-C", "InvoiceId-C-005-C", "InvoiceId-C-003-C", "InvoiceId-C-000-O"]);
+    let providers = crate::support::duckdb(&format!(
+        "SELECT DISTINCT \"ProviderName\", \"PublisherName\" FROM read_parquet('{}')",
+        june.display()
+    ));
+    assert!(providers.iter().all(|r| !r[0].is_empty() && !r[1].is_empty()), "{providers:?}");
+
+    for (table, amount) in [
+        ("contract_commitments", "ContractCommitmentCost"),
+        ("invoice_details", "BilledCost"),
+        ("focus_billing_periods", "1"),
+    ] {
+        let sums = |files: String| {
+            crate::support::duckdb(&format!(
+                "SELECT CAST(count(*) AS VARCHAR), sum({amount}) FROM read_parquet('{files}')"
+            ))
+        };
+        let exported = sums(out.join(table).join("part-0.parquet").display().to_string());
+        let in_lake = sums(format!("{}/{table}/**/*.parquet", lake.path.display()));
+        assert_eq!(exported, in_lake, "{table}");
+        assert_ne!(exported[0][0], "0", "{table} has rows");
+    }
+}
