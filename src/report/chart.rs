@@ -69,6 +69,22 @@ fn finish(svg: String) -> String {
     svg[start..].to_string()
 }
 
+type Drawn = Result<(), Box<dyn std::error::Error>>;
+
+/// An SVG chart `height` pixels tall drawn by `draw`; a chart that fails to draw is logged and
+/// left as far as it got (a report is still written).
+fn render(title: &str, height: u32, draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> Drawn) -> String {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+        if let Err(e) = draw(&root) {
+            tracing::warn!("chart {title}: {e}");
+        }
+        let _ = root.present();
+    }
+    finish(svg)
+}
+
 type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// A white chart with its caption, one slot per x label (at most `most` labels shown, evenly
@@ -110,15 +126,7 @@ fn labelled_axes<'a, 'b>(
 
 /// Lines with a marker at every data point, x labels under each point.
 pub fn lines(title: &str, x_labels: &[String], series: &[Series], y_axis: &str) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
-        if let Err(e) = draw_lines(&root, title, x_labels, series, y_axis) {
-            tracing::warn!("chart {title}: {e}");
-        }
-        let _ = root.present();
-    }
-    finish(svg)
+    render(title, 340, |root| draw_lines(root, title, x_labels, series, y_axis))
 }
 
 fn draw_lines(
@@ -165,15 +173,7 @@ pub struct Burn {
 }
 
 pub fn burn(title: &str, burn: &Burn, y_axis: &str) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 340)).into_drawing_area();
-        if let Err(e) = draw_burn(&root, title, burn, y_axis) {
-            tracing::warn!("chart {title}: {e}");
-        }
-        let _ = root.present();
-    }
-    finish(svg)
+    render(title, 340, |root| draw_burn(root, title, burn, y_axis))
 }
 
 fn draw_burn(
@@ -228,16 +228,8 @@ fn draw_burn(
 
 /// Horizontal bars, largest first as given, with each value written at the bar's end.
 pub fn bars(title: &str, labels: &[String], values: &[f64], value_labels: &[String]) -> String {
-    let mut svg = String::new();
-    {
-        let height = 70 + 26 * labels.len().max(1) as u32;
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
-        if let Err(e) = draw_bars(&root, title, labels, values, value_labels) {
-            tracing::warn!("chart {title}: {e}");
-        }
-        let _ = root.present();
-    }
-    finish(svg)
+    let height = 70 + 26 * labels.len().max(1) as u32;
+    render(title, height, |root| draw_bars(root, title, labels, values, value_labels))
 }
 
 fn draw_bars(

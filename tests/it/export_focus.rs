@@ -31,6 +31,13 @@ fn validate(file: &Path) -> ((u32, u32, u32), Vec<String>) {
     ((n(1), n(2), n(3)), rules)
 }
 
+/// `tally export focus --lake <lake> --out <out>` and `extra`, insisting on success.
+fn export(lake: &Path, out: &Path, extra: &[&str]) -> crate::Run {
+    let mut args = vec!["export", "focus", "--lake", lake.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    tally_ok(&args)
+}
+
 /// Per billing period and account: line items, BilledCost, EffectiveCost, ListCost.
 fn sums(lake: &Lake) -> Vec<String> {
     lake.rows(
@@ -46,7 +53,7 @@ fn the_demo_exports_as_focus_1_2_that_the_validator_passes_and_ingest_reads_back
     tally_ok(&["-q", "demo", "--rows", "3000", "--months", "2", "--out", demo.to_str().unwrap()]);
     let lake = Lake { path: demo.join("lake"), ..Lake::new() };
     let out = dir.path().join("focus");
-    let run = tally_ok(&["export", "focus", "--lake", lake.arg(), "--out", out.to_str().unwrap()]);
+    let run = export(&lake.path, &out, &[]);
     assert!(run.stderr.contains("as FOCUS 1.2 into"), "{}", run.stderr);
     let files: Vec<PathBuf> =
         ["2026-08", "2026-09"].iter().map(|p| out.join(format!("billing_period={p}")).join("part-0.parquet")).collect();
@@ -87,38 +94,20 @@ fn csv_export_and_a_missing_period_are_handled() {
     tally_ok(&["-q", "demo", "--rows", "1000", "--months", "1", "--out", demo.to_str().unwrap()]);
     let lake = demo.join("lake");
     let out = dir.path().join("focus");
-    tally_ok(&["export", "focus", "--lake", lake.to_str().unwrap(), "--out", out.to_str().unwrap(), "--format", "csv"]);
+    export(&lake, &out, &["--format", "csv"]);
     let csv = std::fs::read_to_string(out.join("billing_period=2026-08/part-0.csv")).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("AvailabilityZone,BilledCost,BillingAccountId,"), "{header}");
     assert!(header.ends_with(",x_SourceLineItemId,x_IngestRunId,x_ExportRow"), "{header}");
     // The same lake gives the same bytes.
     let again = dir.path().join("again");
-    tally_ok(&[
-        "export",
-        "focus",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--out",
-        again.to_str().unwrap(),
-        "--format",
-        "csv",
-    ]);
+    export(&lake, &again, &["--format", "csv"]);
     assert!(std::fs::read(again.join("billing_period=2026-08/part-0.csv")).unwrap() == csv.as_bytes(), "same bytes");
     // Tags are FOCUS key-value JSON, not a map.
     assert!(csv.contains(r#",""team"":""networking""}"#), "tags as JSON");
     // FOCUS 1.3 adds its columns; the providers of sources before 1.3 fill both provider names.
     let v13 = dir.path().join("focus-1.3");
-    tally_ok(&[
-        "export",
-        "focus",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--out",
-        v13.to_str().unwrap(),
-        "--focus-version",
-        "1.3",
-    ]);
+    export(&lake, &v13, &["--focus-version", "1.3"]);
     let files = format!("read_parquet('{}/*/*.parquet')", v13.display());
     let checked = crate::support::duckdb(&format!(
         "SELECT count(*) FILTER (WHERE \"ServiceProviderName\" = 'AWS' AND \"HostProviderName\" = 'AWS'),
@@ -179,7 +168,7 @@ fn every_source_format_exports_as_focus_1_2_that_the_validator_passes() {
         let paths: Vec<&str> = files.iter().map(String::as_str).collect();
         lake.ingest_ok(&paths, extra);
         let out = dir.path().join(name);
-        tally_ok(&["export", "focus", "--lake", lake.arg(), "--out", out.to_str().unwrap()]);
+        export(&lake.path, &out, &[]);
         let exported = crate::support::files_under(&out, &out);
         assert!(!exported.is_empty(), "{name}: nothing exported");
         for (file, _) in exported {
@@ -201,7 +190,7 @@ fn focus_1_3_and_1_4_sources_export_with_their_supplementary_datasets() {
     lake.ingest_ok(&[&crate::fixture("focus/focus-1.3-2026-05"), &crate::fixture("focus/focus-1.4-2026-06")], &[]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("focus");
-    let run = tally_ok(&["export", "focus", "--lake", lake.arg(), "--out", out.to_str().unwrap()]);
+    let run = export(&lake.path, &out, &[]);
     assert!(run.stderr.contains("in 2 period(s) as FOCUS 1.2, and 3 supplementary dataset(s)"), "{}", run.stderr);
 
     let may = out.join("billing_period=2026-05/part-0.parquet");
