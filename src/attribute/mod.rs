@@ -17,7 +17,6 @@ pub mod pools;
 pub mod restate;
 pub mod rules;
 pub mod scan;
-pub mod split;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

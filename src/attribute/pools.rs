@@ -8,8 +8,8 @@ use chrono::NaiveDate;
 
 use super::mappings::{MappingError, Mappings, SplitKind};
 use super::org::Org;
-use super::split::split;
 use crate::money;
+use crate::money::split::split;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Recipient {

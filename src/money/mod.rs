@@ -9,6 +9,7 @@ use std::fmt;
 use datafusion::arrow::datatypes::i256;
 
 pub mod config;
+pub mod split;
 pub mod text;
 
 pub use config::{Money, PERCENT_WHOLE, Percent};
