@@ -27,12 +27,21 @@ never sees half a file. DuckDB reads the export as
   SELECT * FROM read_parquet('<out>/*/*.parquet', hive_partitioning = true)
 and FinOps hubs, Power BI's FOCUS templates and other FOCUS readers take the files as they are.
 
+With --attributed, each line item becomes one row per share of its owner (the team, or the
+unallocated share with its reason), in FOCUS 1.3's split-cost-allocation columns:
+AllocatedMethodId (rule/<id>, pool/<name>, unallocated), AllocatedMethodDetails (the share as
+AllocatedRatio, adding up to 1 per line, and the rule, pool, split and mappings version),
+AllocatedResourceId/Name (the team) and AllocatedTags (tally/team, tally/org-path); for 1.2 the
+same columns prefixed x_. Every cost and quantity of a line's rows adds back to the line's
+exactly; BilledCost and EffectiveCost are the attributed table's own shares.
+
 Exit codes: 0 ok, 1 error, 2 usage error.
 
 Examples:
   tally export focus --lake lake --out focus-export
   tally export focus --lake lake --out focus-export --period 2026-10 --format csv
-  tally export focus --lake lake --out focus-export --focus-version 1.3 --since 2026-01";
+  tally export focus --lake lake --out focus-export --focus-version 1.3 --since 2026-01
+  tally export focus --lake lake --out focus-export --focus-version 1.3 --attributed";
 
 #[derive(Args)]
 pub struct ExportArgs {
@@ -66,23 +75,38 @@ struct FocusArgs {
     /// File format
     #[arg(long, value_enum, default_value = "parquet")]
     format: Format,
+    /// One row per share of each line item's owner, in FOCUS's allocation columns
+    /// (AllocatedMethodId, AllocatedResourceId = the team, ...; x_-prefixed for 1.2)
+    #[arg(long)]
+    attributed: bool,
 }
 
 pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let ExportCommand::Focus(args) = args.what;
     let lake = Lake::new(&args.lake.lake);
     let periods = select_periods(&lake, &args.period, args.since.as_deref())?;
-    let options = Options { version: args.version, periods, format: args.format, out: args.out.clone() };
+    let options = Options {
+        version: args.version,
+        periods,
+        format: args.format,
+        out: args.out.clone(),
+        attributed: args.attributed,
+    };
     let written = focus::export(&lake, &options).await?;
     for w in &written {
-        let what = if w.dataset { "row(s)" } else { "line item(s)" };
+        let what = match (w.dataset, args.attributed) {
+            (true, _) => "row(s)",
+            (false, true) => "allocated row(s)",
+            (false, false) => "line item(s)",
+        };
         eprintln!("{}: {} {what} -> {}", w.name, w.rows, w.file.display());
     }
     let periods: Vec<&tally::export::focus::Written> = written.iter().filter(|w| !w.dataset).collect();
     let datasets = written.len() - periods.len();
     eprintln!(
-        "exported {} line item(s) in {} period(s) as FOCUS {}{} into {}",
+        "exported {} {} in {} period(s) as FOCUS {}{} into {}",
         periods.iter().map(|w| w.rows).sum::<usize>(),
+        if args.attributed { "allocated row(s)" } else { "line item(s)" },
         periods.len(),
         args.version.name(),
         if datasets > 0 { format!(", and {datasets} supplementary dataset(s)") } else { String::new() },

@@ -18,6 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use futures::StreamExt;
 
+use super::allocation::Allocation;
 use crate::lake::{self, Lake};
 use crate::schema::TAGS;
 use crate::schema::focus::{COLUMNS_1_2 as FOCUS_1_2, INTRODUCED_IN_1_3 as ADDED_IN_1_3};
@@ -63,6 +64,8 @@ pub struct Options {
     pub periods: Vec<String>,
     pub format: Format,
     pub out: PathBuf,
+    /// Each line item as one row per share of its owner ([`super::allocation`]).
+    pub attributed: bool,
 }
 
 /// One file written: a period's cost and usage, or a supplementary dataset.
@@ -370,84 +373,108 @@ fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Expor
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Where an export's files go, and how they are written.
-struct Sink {
-    schema: SchemaRef,
-    writer: Writer,
+/// Flushes `file` to disk before it is renamed into place.
+fn durable(mut file: File) -> std::io::Result<()> {
+    file.flush()?;
+    file.sync_all()
 }
 
-enum Writer {
-    Parquet(ArrowWriter<File>),
-    Csv(datafusion::arrow::csv::Writer<File>),
+/// Where an export's files go: a writer on its own thread, so encoding and compressing a
+/// file overlaps reading and deriving the next batch.
+struct Sink {
+    schema: SchemaRef,
+    encoder: lake::background::Background<()>,
 }
 
 impl Sink {
     fn open(format: Format, path: &Path, schema: SchemaRef) -> Result<Sink, ExportError> {
         let file = File::create(path).map_err(io(path))?;
-        let writer = match format {
-            Format::Parquet => Writer::Parquet(
+        let encoder = match format {
+            Format::Parquet => lake::background::Background::spawn(
                 ArrowWriter::try_new(file, schema.clone(), Some(lake::writer_properties()))
                     .map_err(|source| ExportError::Write { path: path.display().to_string(), source })?,
+                |w, batch| w.write(batch).map_err(std::io::Error::other),
+                |w| durable(w.into_inner().map_err(std::io::Error::other)?),
             ),
-            Format::Csv => Writer::Csv(datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file)),
+            Format::Csv => lake::background::Background::spawn(
+                datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file),
+                |w, batch| w.write(batch).map_err(std::io::Error::other),
+                |w| durable(w.into_inner()),
+            ),
         };
-        Ok(Sink { schema, writer })
+        Ok(Sink { schema, encoder })
     }
 
-    fn write(&mut self, batch: &RecordBatch, path: &Path) -> Result<(), ExportError> {
-        match &mut self.writer {
-            Writer::Parquet(w) => {
-                w.write(batch).map_err(|source| ExportError::Write { path: path.display().to_string(), source })
-            }
-            Writer::Csv(w) => w
-                .write(batch)
-                .map_err(|e| ExportError::Io { path: path.display().to_string(), source: std::io::Error::other(e) }),
-        }
+    fn write(&mut self, batch: RecordBatch, path: &Path) -> Result<(), ExportError> {
+        self.encoder.send(batch).map_err(io(path))
     }
 
-    fn finish(self, path: &Path) -> Result<(), ExportError> {
-        let mut file = match self.writer {
-            Writer::Parquet(w) => {
-                w.into_inner().map_err(|source| ExportError::Write { path: path.display().to_string(), source })?
-            }
-            Writer::Csv(w) => w.into_inner(),
-        };
-        file.flush().map_err(io(path))?;
-        file.sync_all().map_err(io(path))
+    fn finish(mut self, path: &Path) -> Result<(), ExportError> {
+        self.encoder.join().map_err(io(path))
     }
 }
 
-/// Streams `sql` into `file` (written beside it, then renamed); `None` when it returned no rows.
+/// Streams `queries` into `file` (written beside it, then renamed), each batch expanded into
+/// its shares when `allocation` is given (the second query's rows are amortized rows);
+/// `None` when the queries returned no rows.
 async fn write_query(
     ctx: &datafusion::prelude::SessionContext,
     queries: &[String],
     format: Format,
     file: &Path,
+    allocation: Option<&mut Allocation>,
 ) -> Result<Option<usize>, ExportError> {
     let dir = file.parent().expect("a file in a folder");
     fs::create_dir_all(dir).map_err(io(dir))?;
     let partial = dir.join(format!(".{}.partial", file.file_name().expect("a file name").to_string_lossy()));
+    let written = write_partial(ctx, queries, format, &partial, allocation).await;
+    match written {
+        Ok(Some(rows)) => {
+            fs::rename(&partial, file).map_err(io(file))?;
+            Ok(Some(rows))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            // A refused export leaves nothing behind, not even its partial file.
+            let _ = fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+async fn write_partial(
+    ctx: &datafusion::prelude::SessionContext,
+    queries: &[String],
+    format: Format,
+    partial: &Path,
+    mut allocation: Option<&mut Allocation>,
+) -> Result<Option<usize>, ExportError> {
     let mut sink: Option<Sink> = None;
     let mut rows = 0;
-    for sql in queries {
+    for (query, sql) in queries.iter().enumerate() {
         let mut stream = lake::sql::query(ctx, sql).await?.execute_stream().await?;
         while let Some(batch) = stream.next().await {
-            let batch = tags_as_json(&batch?)?;
+            let mut batch = tags_as_json(&batch?)?;
+            if let Some(allocation) = allocation.as_deref_mut() {
+                batch = allocation.expand(&batch, query == 1)?;
+            }
             if batch.num_rows() == 0 {
                 continue;
             }
             let sink = match &mut sink {
                 Some(sink) => sink,
-                None => sink.insert(Sink::open(format, &partial, nullable(&batch.schema()))?),
+                None => sink.insert(Sink::open(format, partial, nullable(&batch.schema()))?),
             };
             let batch = conform(&batch, &sink.schema)?;
             rows += batch.num_rows();
-            sink.write(&batch, &partial)?;
+            sink.write(batch, partial)?;
         }
     }
+    if let Some(allocation) = allocation {
+        allocation.check_all_read()?;
+    }
     let Some(sink) = sink else { return Ok(None) };
-    sink.finish(&partial)?;
-    fs::rename(&partial, file).map_err(io(file))?;
+    sink.finish(partial)?;
     Ok(Some(rows))
 }
 
@@ -467,7 +494,7 @@ async fn export_datasets(
             dataset.columns.iter().chain(&lake::datasets::LINEAGE).map(|(name, _)| format!("\"{name}\"")).collect();
         let sql = format!("SELECT {} FROM {}", columns.join(", "), dataset.table);
         let file = options.out.join(dataset.table).join(format!("part-0.{}", options.format.extension()));
-        if let Some(rows) = write_query(ctx, &[sql], options.format, &file).await? {
+        if let Some(rows) = write_query(ctx, &[sql], options.format, &file, None).await? {
             written.push(Written { name: dataset.title.to_string(), file, rows, dataset: true });
         }
     }
@@ -483,6 +510,9 @@ pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, Expo
             lake.root().display()
         )));
     }
+    if options.attributed {
+        Allocation::check_attributed(lake, &options.periods)?;
+    }
     let ctx = lake.session().await?;
     // One partition: files, row groups and rows are read in order and written as they come, so
     // the same lake gives the same bytes, and nothing is sorted (memory stays bounded).
@@ -492,7 +522,10 @@ pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, Expo
         let file =
             options.out.join(format!("billing_period={period}")).join(format!("part-0.{}", options.format.extension()));
         let fixes = Fixes::of(&ctx, period).await?;
-        if let Some(rows) = write_query(&ctx, &selects(options.version, period, &fixes), options.format, &file).await? {
+        let mut allocation =
+            if options.attributed { Some(Allocation::open(lake, period, options.version)?) } else { None };
+        let queries = selects(options.version, period, &fixes);
+        if let Some(rows) = write_query(&ctx, &queries, options.format, &file, allocation.as_mut()).await? {
             written.push(Written { name: period.clone(), file, rows, dataset: false });
         }
     }

@@ -4,9 +4,7 @@
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, LazyLock};
-use std::thread::JoinHandle;
 
 use datafusion::arrow::array::{
     ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
@@ -15,6 +13,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit}
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
+use super::background::Background;
 use super::{Lake, writer_properties};
 use crate::money::{PRECISION, SCALE};
 
@@ -98,10 +97,8 @@ pub fn copied_from_line_item() -> impl Iterator<Item = (&'static str, usize)> {
 pub struct PeriodWriter {
     pub period: String,
     staged: PathBuf,
-    /// Full batches go to a thread that encodes and compresses them (about
-    /// as much work as producing them), so one period keeps two cores busy.
-    batches: Option<SyncSender<RecordBatch>>,
-    encoder: Option<JoinHandle<std::io::Result<File>>>,
+    /// Full batches go to a thread that encodes and compresses them.
+    encoder: Background<File>,
     text: Vec<StringBuilder>,
     start: TimestampMicrosecondBuilder,
     source_row: UInt64Builder,
@@ -116,21 +113,18 @@ impl PeriodWriter {
     pub fn create(staging: &Path, period: &str) -> std::io::Result<PeriodWriter> {
         let staged = staging.join(in_table(period));
         fs::create_dir_all(staged.parent().expect("has parent"))?;
-        let mut writer = ArrowWriter::try_new(File::create(&staged)?, SCHEMA.clone(), Some(writer_properties()))
+        let writer = ArrowWriter::try_new(File::create(&staged)?, SCHEMA.clone(), Some(writer_properties()))
             .map_err(std::io::Error::other)?;
-        let (batches, received) = sync_channel::<RecordBatch>(2);
-        let encoder = std::thread::spawn(move || {
-            for batch in received {
-                writer.write(&batch).map_err(std::io::Error::other)?;
-            }
-            writer.into_inner().map_err(std::io::Error::other)
-        });
+        let encoder = Background::spawn(
+            writer,
+            |writer, batch| writer.write(batch).map_err(std::io::Error::other),
+            |writer| writer.into_inner().map_err(std::io::Error::other),
+        );
         let decimal = || Decimal128Builder::new().with_precision_and_scale(PRECISION, SCALE).expect("valid decimal");
         Ok(PeriodWriter {
             period: period.to_string(),
             staged,
-            batches: Some(batches),
-            encoder: Some(encoder),
+            encoder,
             text: TEXT_COLUMNS.iter().map(|_| StringBuilder::new()).collect(),
             start: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             source_row: UInt64Builder::new(),
@@ -169,26 +163,13 @@ impl PeriodWriter {
         }
         let batch = RecordBatch::try_new(SCHEMA.clone(), columns).map_err(std::io::Error::other)?;
         self.buffered = 0;
-        let sent = self.batches.as_ref().is_some_and(|batches| batches.send(batch).is_ok());
-        if !sent {
-            // The encoder stopped: its error says why.
-            return Err(self.join().err().unwrap_or_else(|| std::io::Error::other("parquet encoder stopped")));
-        }
-        Ok(())
-    }
-
-    fn join(&mut self) -> std::io::Result<File> {
-        self.batches = None;
-        match self.encoder.take() {
-            Some(encoder) => encoder.join().map_err(|_| std::io::Error::other("parquet encoder panicked"))?,
-            None => Err(std::io::Error::other("parquet encoder already stopped")),
-        }
+        self.encoder.send(batch)
     }
 
     /// Closes the staged file; `commit` moves it into the lake.
     pub fn finish(mut self) -> std::io::Result<StagedPeriod> {
         self.flush()?;
-        let file = self.join()?;
+        let file = self.encoder.join()?;
         file.sync_all()?;
         Ok(StagedPeriod { period: self.period, staged: self.staged, rows: self.rows })
     }
@@ -249,4 +230,193 @@ pub async fn last_charge_day(
         }
     }
     Ok(None)
+}
+
+/// The text that says who owns a share and why, in [`OWNER_COLUMNS`] order.
+pub type Owner = [Option<String>; OWNER_COLUMNS.len()];
+
+/// The columns of an [`Owner`].
+pub const OWNER_COLUMNS: [&str; 9] = [
+    "team",
+    "org_path",
+    "org_path_current",
+    "rule_id",
+    "method",
+    "pool",
+    "split",
+    "unallocated_reason",
+    "mappings_version",
+];
+
+/// One share of a line item: its owner (an index into [`Reader::owner`]), its part of the
+/// whole ([`crate::money::ONE`]) and of the line's billed and effective cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub owner: u32,
+    pub share: i128,
+    pub billed: i128,
+    pub effective: i128,
+}
+
+/// A period's shares in file order, read a line item at a time: attribution writes every
+/// line's shares together, in the order it reads the line items (`line_items::period_files`),
+/// and a line's shares add up to one exactly, so the shares of the next line are the rows up
+/// to where their `share` reaches one. Owners are interned: a period has few distinct ones.
+pub struct Reader {
+    path: PathBuf,
+    batches: datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    batch: Option<Columns>,
+    at: usize,
+    owners: Vec<Owner>,
+    owner_ids: std::collections::HashMap<String, u32>,
+    key: String,
+}
+
+/// One batch of the table, its columns typed.
+struct Columns {
+    rows: usize,
+    owner: Vec<datafusion::arrow::array::StringArray>,
+    source_file: datafusion::arrow::array::StringArray,
+    source_row: datafusion::arrow::array::UInt64Array,
+    money: [datafusion::arrow::array::Decimal128Array; 3],
+}
+
+impl Columns {
+    fn of(batch: &RecordBatch) -> Option<Columns> {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::{Decimal128Type, UInt64Type};
+        let text = |name: &str| batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>()).cloned();
+        let money =
+            |name: &str| batch.column_by_name(name).and_then(|c| c.as_primitive_opt::<Decimal128Type>()).cloned();
+        Some(Columns {
+            rows: batch.num_rows(),
+            owner: OWNER_COLUMNS.iter().map(|n| text(n)).collect::<Option<Vec<_>>>()?,
+            source_file: text("x_SourceFile")?,
+            source_row: batch.column_by_name("x_SourceRow")?.as_primitive_opt::<UInt64Type>()?.clone(),
+            money: [money("share")?, money("BilledCost")?, money("EffectiveCost")?],
+        })
+    }
+
+    fn text(column: &datafusion::arrow::array::StringArray, row: usize) -> Option<&str> {
+        use datafusion::arrow::array::Array;
+        (!column.is_null(row)).then(|| column.value(row))
+    }
+
+    fn source(&self, row: usize) -> (Option<&str>, Option<u64>) {
+        use datafusion::arrow::array::Array;
+        (Self::text(&self.source_file, row), (!self.source_row.is_null(row)).then(|| self.source_row.value(row)))
+    }
+}
+
+impl Reader {
+    /// The period's attributed file; `None` when the period was never attributed.
+    pub fn open(lake: &Lake, period: &str) -> std::io::Result<Option<Reader>> {
+        use datafusion::parquet::arrow::ProjectionMask;
+        use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        let path = file(lake, period);
+        let opened = match File::open(&path) {
+            Ok(opened) => opened,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let context = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
+        let builder = ParquetRecordBatchReaderBuilder::try_new(opened).map_err(|e| context(&e))?;
+        let wanted =
+            OWNER_COLUMNS.iter().chain(&["x_SourceFile", "x_SourceRow", "share", "BilledCost", "EffectiveCost"]);
+        let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.copied());
+        let batches = builder.with_projection(mask).build().map_err(|e| context(&e))?;
+        Ok(Some(Reader {
+            path,
+            batches,
+            batch: None,
+            at: 0,
+            owners: Vec::new(),
+            owner_ids: Default::default(),
+            key: String::new(),
+        }))
+    }
+
+    pub fn owner(&self, id: u32) -> &Owner {
+        &self.owners[id as usize]
+    }
+
+    /// Makes the current row readable, reading the next batch when one is used up; false at
+    /// the end of the table.
+    fn ready(&mut self) -> std::io::Result<bool> {
+        while self.batch.as_ref().is_none_or(|b| self.at >= b.rows) {
+            let context = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", self.path.display()));
+            match self.batches.next() {
+                Some(batch) => {
+                    let batch = batch.map_err(|e| context(&e))?;
+                    self.batch = Some(Columns::of(&batch).ok_or_else(|| context(&"not an attributed table"))?);
+                    self.at = 0;
+                }
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Appends to `out` the shares of the next line item, which must be row `source_row` of
+    /// `source_file`. The inner `Err` says how the table and the line items disagree.
+    pub fn next_line(
+        &mut self,
+        source_file: Option<&str>,
+        source_row: Option<u64>,
+        out: &mut Vec<Share>,
+    ) -> std::io::Result<Result<(), String>> {
+        let mut whole = 0i128;
+        loop {
+            if !self.ready()? {
+                return Ok(if whole == 0 { Err("the attributed table has no share for it".into()) } else { Ok(()) });
+            }
+            let batch = self.batch.as_ref().expect("ready");
+            let row = self.at;
+            let same_line = batch.source(row) == (source_file, source_row);
+            let share = batch.money[0].value(row);
+            // A line's shares end where they reach one (and any zero shares right after).
+            if whole == crate::money::ONE && !(same_line && share == 0) {
+                return Ok(Ok(()));
+            }
+            if !same_line {
+                let (file, found) = batch.source(row);
+                return Ok(Err(if whole == 0 {
+                    format!(
+                        "the attributed table's next share is for {} row {}",
+                        file.unwrap_or("?"),
+                        found.map_or("?".into(), |r| r.to_string())
+                    )
+                } else {
+                    format!("its shares add up to {}, not 1", crate::money::format(whole, crate::money::SCALE as u32))
+                }));
+            }
+            self.key.clear();
+            for column in &batch.owner {
+                self.key.push_str(Columns::text(column, row).unwrap_or("\u{1}"));
+                self.key.push('\0');
+            }
+            let owner = match self.owner_ids.get(self.key.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let id = self.owners.len() as u32;
+                    let owner: Vec<Option<String>> =
+                        batch.owner.iter().map(|c| Columns::text(c, row).map(str::to_string)).collect();
+                    self.owners.push(owner.try_into().expect("one value per owner column"));
+                    self.owner_ids.insert(self.key.clone(), id);
+                    id
+                }
+            };
+            whole += share;
+            out.push(Share { owner, share, billed: batch.money[1].value(row), effective: batch.money[2].value(row) });
+            self.at += 1;
+            if whole > crate::money::ONE {
+                return Ok(Err("its shares add up to more than 1".into()));
+            }
+        }
+    }
+
+    /// True when every share has been read.
+    pub fn at_end(&mut self) -> std::io::Result<bool> {
+        Ok(!self.ready()?)
+    }
 }

@@ -24,6 +24,7 @@
 //! `rename`, so a reader (or a crash) sees either the old file or the new one.
 
 pub mod attributed;
+pub mod background;
 pub mod catalogue;
 pub mod datasets;
 pub mod deliveries;

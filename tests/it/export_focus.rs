@@ -17,7 +17,7 @@ fn validator() -> PathBuf {
 }
 
 /// `(total, pass, fail)` and the ids of the failed rules the validator lists for `file`.
-fn validate(file: &Path) -> ((u32, u32, u32), Vec<String>) {
+pub fn validate(file: &Path) -> ((u32, u32, u32), Vec<String>) {
     let out = std::process::Command::new(validator())
         .args(["--data-file", file.to_str().unwrap(), "--validate-version", "1.2", "--output-type", "console"])
         .output()
@@ -32,14 +32,14 @@ fn validate(file: &Path) -> ((u32, u32, u32), Vec<String>) {
 }
 
 /// `tally export focus --lake <lake> --out <out>` and `extra`, insisting on success.
-fn export(lake: &Path, out: &Path, extra: &[&str]) -> crate::Run {
+pub fn export(lake: &Path, out: &Path, extra: &[&str]) -> crate::Run {
     let mut args = vec!["export", "focus", "--lake", lake.to_str().unwrap(), "--out", out.to_str().unwrap()];
     args.extend_from_slice(extra);
     tally_ok(&args)
 }
 
 /// Per billing period and account: line items, BilledCost, EffectiveCost, ListCost.
-fn sums(lake: &Lake) -> Vec<String> {
+pub fn sums(lake: &Lake) -> Vec<String> {
     lake.rows(
         r#"SELECT billing_period, "SubAccountId", sum("BilledCost"), sum("EffectiveCost"), sum("ListCost")
            FROM line_items GROUP BY 1, 2 ORDER BY 1, 2"#,
@@ -135,7 +135,7 @@ fn csv_export_and_a_missing_period_are_handled() {
 
 /// The branch of InvoiceId-C-003-C a file does not take: C-004 (null) when its lines are
 /// invoiced, C-005 (not null) when none is. A file with both would fail both.
-fn untaken_invoice_branch(file: &Path) -> &'static str {
+pub fn untaken_invoice_branch(file: &Path) -> &'static str {
     let counts = crate::support::duckdb(&format!(
         "SELECT CAST(count(\"InvoiceId\") AS VARCHAR), CAST(count(*) AS VARCHAR) FROM read_parquet('{}')",
         file.display()

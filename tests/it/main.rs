@@ -7,6 +7,7 @@ mod attribute_props;
 mod attribute_trust;
 mod budget;
 mod demo;
+mod export_attributed;
 mod export_focus;
 mod findings;
 mod hostile;
