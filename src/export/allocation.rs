@@ -28,32 +28,22 @@ use serde_json::{Map, Value};
 
 use super::focus::{ExportError, Version};
 use crate::lake::Lake;
-use crate::lake::attributed::{OWNER_COLUMNS, Reader, Share};
+use crate::lake::attributed::{Reader, Share, owner_index};
 use crate::money;
 
 /// FOCUS 1.3's split-cost-allocation columns, in the order they are filled.
 const COLUMNS: [&str; 5] =
     ["AllocatedMethodId", "AllocatedMethodDetails", "AllocatedResourceId", "AllocatedResourceName", "AllocatedTags"];
 
-const fn owner_at(name: &str) -> usize {
-    let mut i = 0;
-    while i < OWNER_COLUMNS.len() {
-        if crate::schema::same_name(OWNER_COLUMNS[i], name) {
-            return i;
-        }
-        i += 1;
-    }
-    panic!("no such owner column")
-}
-const TEAM: usize = owner_at("team");
-const ORG_PATH: usize = owner_at("org_path");
-const ORG_PATH_CURRENT: usize = owner_at("org_path_current");
-const RULE: usize = owner_at("rule_id");
-const METHOD: usize = owner_at("method");
-const POOL: usize = owner_at("pool");
-const SPLIT: usize = owner_at("split");
-const REASON: usize = owner_at("unallocated_reason");
-const VERSION: usize = owner_at("mappings_version");
+const TEAM: usize = owner_index("team");
+const ORG_PATH: usize = owner_index("org_path");
+const ORG_PATH_CURRENT: usize = owner_index("org_path_current");
+const RULE: usize = owner_index("rule_id");
+const METHOD: usize = owner_index("method");
+const POOL: usize = owner_index("pool");
+const SPLIT: usize = owner_index("split");
+const REASON: usize = owner_index("unallocated_reason");
+const VERSION: usize = owner_index("mappings_version");
 
 /// An owner's columns, written once per period: only the ratio changes from row to row.
 struct OwnerText {

@@ -89,6 +89,18 @@ pub const fn text_index(name: &str) -> usize {
     panic!("no such attributed column")
 }
 
+/// Index of a column in [`Owner`]; a misspelt name fails the build, as [`text_index`].
+pub const fn owner_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < OWNER_COLUMNS.len() {
+        if crate::schema::same_name(OWNER_COLUMNS[i], name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("no such owner column")
+}
+
 /// The columns copied from the line item: `(name, index in Row::text)`.
 pub fn copied_from_line_item() -> impl Iterator<Item = (&'static str, usize)> {
     TEXT_COLUMNS.iter().enumerate().filter(|(_, (_, origin))| *origin == Origin::LineItem).map(|(i, (n, _))| (*n, i))
