@@ -6,6 +6,7 @@
 //!   rules.toml   tag-key aliases and the rules that map line items to teams or pools
 //!   pools.toml   shared cost pools and how each is split (optional)
 //!   telemetry/   usage files that telemetry pools split by (optional)
+//!   currency.toml  the reporting currency and its exchange rates (optional)
 //! ```
 //!
 //! This module only reads and validates; `org`, `rules` and `pools` compile it.
@@ -191,6 +192,8 @@ pub struct Mappings {
     pub org: OrgFile,
     pub rules: RulesFile,
     pub pools: PoolsFile,
+    /// `currency.toml`, when the folder has one ([`super::currency`]).
+    pub currency: Option<super::currency::CurrencyFile>,
     /// Source text per file, for line numbers in later errors.
     pub sources: BTreeMap<String, String>,
 }
@@ -204,7 +207,12 @@ impl Mappings {
         let org: OrgFile = parse(dir, "org.toml", true, &mut sources)?;
         let rules: RulesFile = parse(dir, "rules.toml", true, &mut sources)?;
         let pools: PoolsFile = parse(dir, "pools.toml", false, &mut sources)?;
-        Ok(Mappings { dir: dir.to_path_buf(), org, rules, pools, sources })
+        let currency_file = super::currency::FILE;
+        let currency = match dir.join(currency_file).exists() {
+            true => Some(parse(dir, currency_file, true, &mut sources)?),
+            false => None,
+        };
+        Ok(Mappings { dir: dir.to_path_buf(), org, rules, pools, currency, sources })
     }
 
     /// `file:line` of the first line containing `needle` (e.g. `id = "x"`), for errors.

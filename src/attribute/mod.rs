@@ -7,6 +7,7 @@
 //! an independent query, then swap the period in.
 
 pub mod check;
+pub mod currency;
 pub mod diff;
 pub mod explain;
 pub mod mappings;
@@ -54,6 +55,8 @@ pub struct Ownership {
     pub rules: RuleSet,
     /// Short hash of the mapping files: which mappings produced a row.
     pub version: String,
+    /// The reporting currency and its rates, when the folder has a currency.toml.
+    pub currency: Option<currency::Currency>,
 }
 
 impl Ownership {
@@ -72,7 +75,14 @@ impl Ownership {
             hash.update(text.as_bytes());
         }
         let version = crate::hashing::hex(&hash.finalize()[..6]);
-        Ok(Ownership { mappings, org, rules, version })
+        let currency = match &mappings.currency {
+            Some(file) => {
+                let text = mappings.sources.get(currency::FILE).map_or("", String::as_str);
+                Some(currency::Currency::load(&mappings.dir, file, text)?)
+            }
+            None => None,
+        };
+        Ok(Ownership { mappings, org, rules, version, currency })
     }
 }
 
@@ -168,6 +178,7 @@ pub async fn run(
     restate: Option<&Restate>,
 ) -> Result<Vec<PeriodOutcome>, AttributeError> {
     let locked = restate::locked_periods(lake, periods, restate)?;
+    let rates = period_rates(lake, compiled, periods).await?;
     let staging = lake.staging_dir(&format!("attribute-{}", compiled.version));
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(lake_error(&staging))?;
@@ -193,7 +204,8 @@ pub async fn run(
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((period, files)) = inputs.get(i) else { break };
-                    let result = period::attribute_period(&staging, period, files, compiled, &bars);
+                    let rates = rates.get(*period);
+                    let result = period::attribute_period(&staging, period, files, compiled, rates, &bars);
                     *slots[i].lock().expect("no panics while holding it") = Some(result);
                 }
             });
@@ -214,6 +226,56 @@ pub async fn run(
     attributed::commit(lake, &staged).map_err(lake_error(lake.root()))?;
     let _ = std::fs::remove_dir_all(&staging);
     Ok(outcomes)
+}
+
+/// Each period's rate into the reporting currency, per billing currency its line items use;
+/// empty without currency.toml. Every missing rate is an error, all named at once, before
+/// anything is written.
+async fn period_rates(
+    lake: &Lake,
+    compiled: &Compiled,
+    periods: &[String],
+) -> Result<BTreeMap<String, period::Rates>, AttributeError> {
+    let Some(currency) = &compiled.currency else { return Ok(BTreeMap::new()) };
+    let ctx = lake.session().await?;
+    let listed = periods.iter().map(|p| format!("'{}'", p.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        r#"SELECT DISTINCT billing_period, "BillingCurrency" FROM {} WHERE billing_period IN ({listed}) ORDER BY 1, 2"#,
+        crate::lake::LINE_ITEMS
+    );
+    let mut rates: BTreeMap<String, period::Rates> = BTreeMap::new();
+    let mut missing = Vec::new();
+    for batch in crate::lake::sql::query(&ctx, &sql).await?.collect().await? {
+        let text = |i: usize| {
+            datafusion::arrow::compute::cast(batch.column(i), &datafusion::arrow::datatypes::DataType::Utf8)
+                .map_err(datafusion::error::DataFusionError::from)
+        };
+        let (months, currencies) = (text(0)?, text(1)?);
+        let (months, currencies) = (months.as_string::<i32>(), currencies.as_string::<i32>());
+        for row in 0..batch.num_rows() {
+            if currencies.is_null(row) {
+                continue;
+            }
+            let (month, code) = (months.value(row), currencies.value(row));
+            match currency.rate(code, month) {
+                Ok(rate) => {
+                    rates.entry(month.to_string()).or_default().insert(code.to_string(), rate);
+                }
+                Err(gap) => missing.push(gap),
+            }
+        }
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        let list: String = missing.iter().map(|m| format!("\n  {m}")).collect();
+        return Err(AttributeError::Input(format!(
+            "{} exchange rate(s) missing for the reporting currency {} (currency.toml); nothing was written:{list}\n\
+             add them to the rates file, or give those months a fixed rate",
+            missing.len(),
+            currency.reporting
+        )));
+    }
+    Ok(rates)
 }
 
 /// The value for `key`, inserted as the default first; allocates the key

@@ -26,6 +26,16 @@ const METHOD: usize = text_index("method");
 const POOL: usize = text_index("pool");
 const SPLIT: usize = text_index("split");
 const UNALLOCATED_REASON: usize = text_index("unallocated_reason");
+const REPORTING_CURRENCY: usize = text_index("x_ReportingCurrency");
+const RATE_POLICY: usize = text_index("x_ExchangeRatePolicy");
+
+/// A period's rate into the reporting currency, per billing currency.
+pub(super) type Rates = BTreeMap<String, super::currency::Rate>;
+
+/// Days since 1970-01-01 (Arrow's Date32).
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")).num_days() as i32
+}
 
 /// `org_path` and `org_path_current` per (team id, charge date).
 type Paths = HashMap<(u32, NaiveDate), (String, String), FxBuild>;
@@ -53,8 +63,10 @@ pub(super) fn attribute_period(
     period: &str,
     files: &[PathBuf],
     compiled: &Compiled,
+    rates: Option<&Rates>,
     bars: &MultiProgress,
 ) -> PeriodResult {
+    let reporting = compiled.currency.as_ref().map(|c| c.reporting);
     let mut owners = Owners::new(compiled);
 
     let bar = bars.add(ProgressBar::no_length());
@@ -115,6 +127,20 @@ pub(super) fn attribute_period(
                     base.text[*index] = input.text_at(*at, row);
                 }
                 base.text[MAPPINGS_VERSION] = Some(&compiled.version);
+                // Every currency of the period has its rate (checked before any period ran).
+                let rate = match (reporting, rates) {
+                    (Some(reporting), Some(rates)) => {
+                        let rate = rates.get(currency).ok_or_else(|| {
+                            AttributeError::Invariant(format!("billing period {period}: no rate for {currency}"))
+                        })?;
+                        base.text[REPORTING_CURRENCY] = Some(reporting);
+                        base.text[RATE_POLICY] = Some(rate.policy);
+                        base.rate = Some(rate.rate);
+                        base.rate_date = rate.date.map(days_since_epoch);
+                        Some(rate.rate)
+                    }
+                    _ => None,
+                };
 
                 let coverage = entry(&mut outcome.coverage, currency);
                 let mut sum = [0i128; 3];
@@ -139,6 +165,12 @@ pub(super) fn attribute_period(
                     out.share = share.amounts[2];
                     out.billed = share.amounts[0];
                     out.effective = share.amounts[1];
+                    if let Some(rate) = rate {
+                        let convert = |amount| {
+                            money::convert(amount, rate).map_err(|e| overflowed(period, "the converted amounts", e))
+                        };
+                        out.reporting = Some([convert(out.billed)?, convert(out.effective)?]);
+                    }
                     writer.push(&out).map_err(lake_error(staging))
                 })?;
                 if sum != amounts {

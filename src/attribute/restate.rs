@@ -65,11 +65,16 @@ pub async fn record(
     let has_old = ctx.table_exist(crate::lake::ATTRIBUTED)?;
     let list: Vec<String> = periods.iter().map(|p| format!("'{p}'")).collect();
     let list = list.join(", ");
+    // Each team's spend in its billing currencies, and converted into the reporting currency.
     let sums = |table: &str| {
         format!(
-            r#"SELECT billing_period, team, coalesce("BillingCurrency", '') AS currency, sum("BilledCost") AS billed,
-                      sum("EffectiveCost") AS effective, min(mappings_version) AS version
-               FROM {table} WHERE billing_period IN ({list}) GROUP BY 1, 2, 3"#
+            r#"SELECT billing_period, team, coalesce("BillingCurrency", '') AS currency, 'billing' AS basis,
+                      sum("BilledCost") AS billed, sum("EffectiveCost") AS effective, min(mappings_version) AS version
+               FROM {table} WHERE billing_period IN ({list}) GROUP BY 1, 2, 3
+               UNION ALL
+               SELECT billing_period, team, "x_ReportingCurrency", 'reporting', sum("x_ReportingBilledCost"),
+                      sum("x_ReportingEffectiveCost"), min(mappings_version)
+               FROM {table} WHERE billing_period IN ({list}) AND "x_ReportingCurrency" IS NOT NULL GROUP BY 1, 2, 3"#
         )
     };
     let old = if has_old {
@@ -81,15 +86,16 @@ pub async fn record(
     let query = format!(
         r#"WITH o AS ({old}), n AS ({})
            SELECT coalesce(o.billing_period, n.billing_period), coalesce(o.team, n.team), coalesce(o.currency, n.currency),
-                  o.billed, n.billed, o.effective, n.effective, o.version
+                  o.billed, n.billed, o.effective, n.effective, o.version, coalesce(o.basis, n.basis)
            FROM o FULL OUTER JOIN n ON o.billing_period = n.billing_period AND o.team = n.team AND o.currency = n.currency
-           ORDER BY 1, 2, 3"#,
+                AND o.basis = n.basis
+           ORDER BY 9, 1, 2, 3"#,
         sums("staged")
     );
     let mut changes: BTreeMap<String, (String, Vec<TeamChange>)> = BTreeMap::new();
     for batch in crate::lake::sql::query(&ctx, &query).await?.collect().await? {
         let text = |i: usize| batch.column(i).as_string::<i32>().clone();
-        let (period, team, currency, version) = (text(0), text(1), text(2), text(7));
+        let (period, team, currency, version, basis) = (text(0), text(1), text(2), text(7), text(8));
         let money = |i: usize| batch.column(i).as_primitive::<Decimal128Type>().clone();
         let (billed_before, billed_after, effective_before, effective_after) = (money(3), money(4), money(5), money(6));
         let value =
@@ -102,6 +108,7 @@ pub async fn record(
             entry.1.push(TeamChange {
                 team: team.value(row).to_string(),
                 currency: currency.value(row).to_string(),
+                basis: basis.value(row).to_string(),
                 before: [value(&billed_before, row), value(&effective_before, row)],
                 after: [value(&billed_after, row), value(&effective_after, row)],
             });

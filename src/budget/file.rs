@@ -410,6 +410,7 @@ mod tests {
             org,
             rules: Default::default(),
             pools: Default::default(),
+            currency: None,
             sources: Default::default(),
         };
         Org::compile(&mappings).unwrap()

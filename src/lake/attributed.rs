@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
-    ArrayRef, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
+    ArrayRef, Date32Builder, Decimal128Builder, StringBuilder, TimestampMicrosecondBuilder, UInt64Builder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -15,7 +15,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 
 use super::background::Background;
 use super::{Lake, writer_properties};
-use crate::money::{PRECISION, SCALE};
+use crate::money::{PRECISION, RATE_SCALE, SCALE};
 
 /// Where an attributed text column's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +28,9 @@ pub enum Origin {
 
 /// The text columns of `attributed`, in file order: the one list the schema, [`Row`]
 /// and every writer follow. The table ends with `ChargePeriodStart`, `x_SourceRow`
-/// and the money columns `share`, `BilledCost`, `EffectiveCost` (see [`SCHEMA`]).
+/// and the money columns `share`, `BilledCost`, `EffectiveCost`, then the conversion into the
+/// reporting currency: `x_ExchangeRate`, `x_ExchangeRateDate`, `x_ReportingBilledCost`,
+/// `x_ReportingEffectiveCost` (null without currency.toml; see [`SCHEMA`]).
 pub const TEXT_COLUMNS: &[(&str, Origin)] = &[
     ("provider", Origin::Attribution),
     ("BillingCurrency", Origin::LineItem),
@@ -51,6 +53,9 @@ pub const TEXT_COLUMNS: &[(&str, Origin)] = &[
     ("split", Origin::Attribution),
     ("unallocated_reason", Origin::Attribution),
     ("mappings_version", Origin::Attribution),
+    // The reporting currency (currency.toml) and how its rate was chosen; null without one.
+    ("x_ReportingCurrency", Origin::Attribution),
+    ("x_ExchangeRatePolicy", Origin::Attribution),
 ];
 
 const TEXT_COUNT: usize = TEXT_COLUMNS.len();
@@ -61,6 +66,11 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     fields.push(Field::new("x_SourceRow", DataType::UInt64, true));
     for money in ["share", "BilledCost", "EffectiveCost"] {
         fields.push(Field::new(money, DataType::Decimal128(PRECISION, SCALE), false));
+    }
+    fields.push(Field::new("x_ExchangeRate", DataType::Decimal128(PRECISION, RATE_SCALE), true));
+    fields.push(Field::new("x_ExchangeRateDate", DataType::Date32, true));
+    for money in ["x_ReportingBilledCost", "x_ReportingEffectiveCost"] {
+        fields.push(Field::new(money, DataType::Decimal128(PRECISION, SCALE), true));
     }
     Arc::new(Schema::new(fields))
 });
@@ -74,6 +84,11 @@ pub struct Row<'a> {
     pub share: i128,
     pub billed: i128,
     pub effective: i128,
+    /// The rate into the reporting currency ([`crate::money::RATE_SCALE`]) and its day
+    /// (days since 1970-01-01), and the billed and effective cost converted.
+    pub rate: Option<i128>,
+    pub rate_date: Option<i32>,
+    pub reporting: Option<[i128; 2]>,
 }
 
 /// Index of a text column in [`Row::text`]. A `const fn`: give it a `const` and a
@@ -115,6 +130,9 @@ pub struct PeriodWriter {
     start: TimestampMicrosecondBuilder,
     source_row: UInt64Builder,
     money: [Decimal128Builder; 3],
+    rate: Decimal128Builder,
+    rate_date: Date32Builder,
+    reporting: [Decimal128Builder; 2],
     buffered: usize,
     pub rows: u64,
 }
@@ -141,6 +159,9 @@ impl PeriodWriter {
             start: TimestampMicrosecondBuilder::new().with_timezone("UTC"),
             source_row: UInt64Builder::new(),
             money: [decimal(), decimal(), decimal()],
+            rate: Decimal128Builder::new().with_precision_and_scale(PRECISION, RATE_SCALE).expect("valid decimal"),
+            rate_date: Date32Builder::new(),
+            reporting: [decimal(), decimal()],
             buffered: 0,
             rows: 0,
         })
@@ -154,6 +175,11 @@ impl PeriodWriter {
         self.source_row.append_option(row.source_row);
         for (builder, value) in self.money.iter_mut().zip([row.share, row.billed, row.effective]) {
             builder.append_value(value);
+        }
+        self.rate.append_option(row.rate);
+        self.rate_date.append_option(row.rate_date);
+        for (i, builder) in self.reporting.iter_mut().enumerate() {
+            builder.append_option(row.reporting.map(|r| r[i]));
         }
         self.buffered += 1;
         self.rows += 1;
@@ -171,6 +197,11 @@ impl PeriodWriter {
         columns.push(Arc::new(self.start.finish()));
         columns.push(Arc::new(self.source_row.finish()));
         for builder in &mut self.money {
+            columns.push(Arc::new(builder.finish()));
+        }
+        columns.push(Arc::new(self.rate.finish()));
+        columns.push(Arc::new(self.rate_date.finish()));
+        for builder in &mut self.reporting {
             columns.push(Arc::new(builder.finish()));
         }
         let batch = RecordBatch::try_new(SCHEMA.clone(), columns).map_err(std::io::Error::other)?;

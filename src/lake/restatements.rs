@@ -1,6 +1,8 @@
 //! The `restatements` table: one row per team and currency each time a
 //! locked period is re-attributed, with both costs before and after, who
-//! did it, when and why. Files are `<lake>/restatements/<time>-<period>.parquet`.
+//! did it, when and why; `basis` says whether the amounts are in the billing
+//! currency or converted into the reporting currency (currency.toml), so a change of
+//! exchange rates shows as the change it is. Files are `<lake>/restatements/<time>-<period>.parquet`.
 
 use std::sync::{Arc, LazyLock};
 
@@ -16,9 +18,16 @@ use super::catalogue::RESTATEMENTS as TABLE;
 pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
     let mut fields =
         vec![Field::new("restated_at", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false)];
-    for name in
-        ["billing_period", "by", "message", "old_mappings_version", "new_mappings_version", "team", "BillingCurrency"]
-    {
+    for name in [
+        "billing_period",
+        "by",
+        "message",
+        "old_mappings_version",
+        "new_mappings_version",
+        "team",
+        "BillingCurrency",
+        "basis",
+    ] {
         fields.push(Field::new(name, DataType::Utf8, true));
     }
     for name in ["billed_before", "billed_after", "effective_before", "effective_after"] {
@@ -32,6 +41,8 @@ pub static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
 pub struct TeamChange {
     pub team: String,
     pub currency: String,
+    /// `billing`, or `reporting` for the amounts converted into the reporting currency.
+    pub basis: String,
     /// `[billed, effective]`.
     pub before: [i128; 2],
     pub after: [i128; 2],
@@ -50,7 +61,7 @@ pub struct Restatement<'a> {
 pub fn write(lake: &Lake, r: &Restatement) -> std::io::Result<()> {
     let n = r.changes.len();
     let mut at = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
-    let mut text: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
+    let mut text: Vec<StringBuilder> = (0..8).map(|_| StringBuilder::new()).collect();
     let decimal = || Decimal128Builder::new().with_precision_and_scale(PRECISION, SCALE).expect("valid decimal type");
     let mut money: Vec<Decimal128Builder> = (0..4).map(|_| decimal()).collect();
     for change in r.changes {
@@ -63,6 +74,7 @@ pub fn write(lake: &Lake, r: &Restatement) -> std::io::Result<()> {
             r.new_mappings_version,
             &change.team,
             &change.currency,
+            &change.basis,
         ]) {
             builder.append_value(value);
         }

@@ -242,6 +242,46 @@ fn div_round_wide(numerator: i256, denominator: i256) -> i128 {
     q.as_i128()
 }
 
+/// Fractional digits of an exchange rate: a published rate has at most six, and a cross rate
+/// or a month's average is rounded to twelve ([`div_round`]), which moves a converted
+/// million by less than a millionth of a cent.
+pub const RATE_SCALE: i8 = 12;
+/// The rate 1 at [`RATE_SCALE`].
+pub const RATE_ONE: i128 = 10i128.pow(RATE_SCALE as u32);
+
+/// `amount` (at [`SCALE`]) converted at `rate` (at [`RATE_SCALE`]): at [`SCALE`], rounded as
+/// [`div_round`], through 256 bits; an [`Overflow`] when the result leaves 38 digits.
+pub fn convert(amount: i128, rate: i128) -> Result<i128, Overflow> {
+    if rate == RATE_ONE {
+        return Ok(amount);
+    }
+    let numerator = i256::from_i128(amount) * i256::from_i128(rate);
+    let denominator = i256::from_i128(RATE_ONE);
+    let (q, r) = (numerator / denominator, numerator % denominator);
+    let half = r.wrapping_abs() * i256::from_i128(2) >= denominator;
+    let q = if half { if numerator < i256::ZERO { q - i256::ONE } else { q + i256::ONE } } else { q };
+    q.to_i128().filter(|v| v.unsigned_abs() < 10u128.pow(PRECISION as u32)).ok_or(Overflow)
+}
+
+/// A rate at [`RATE_SCALE`] from the product of `numerators` over the product of
+/// `denominators` (rates at [`RATE_SCALE`] each), rounded once as [`div_round`]: a cross rate
+/// or an inverse without rounding its legs first.
+pub fn rate_quotient(numerators: &[i128], denominators: &[i128]) -> i128 {
+    // (Π n / ONE^|n|) / (Π d / ONE^|d|) at RATE_SCALE = Π n * ONE^(|d| + 1) / (Π d * ONE^|n|).
+    let one = i256::from_i128(RATE_ONE);
+    let mut numerator = one;
+    let mut denominator = i256::ONE;
+    for n in numerators {
+        numerator *= i256::from_i128(*n);
+        denominator *= one;
+    }
+    for d in denominators {
+        numerator *= one;
+        denominator *= i256::from_i128(*d);
+    }
+    div_round_wide(numerator, denominator)
+}
+
 /// A sum that left the range of the lake's decimals (38 digits: about
 /// ±1.7 × 10^18 at [`SCALE`]). No real bill comes near it, so it means corrupt
 /// or hostile amounts; callers name the file or period it happened in.
@@ -294,6 +334,20 @@ impl fmt::Display for Amount {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conversions_round_half_away_from_zero_and_refuse_overflow() {
+        let rate = parse_with_scale("1.0849", RATE_SCALE as u32).unwrap().value;
+        // 12.34 EUR at 1.0849 = 13.387666 USD exactly (Python: Decimal("12.34") * Decimal("1.0849")).
+        assert_eq!(format(convert(parse("12.34").unwrap().value, rate).unwrap(), SCALE as u32), "13.387666");
+        // 1e-20 * 0.5 rounds away from zero, both signs.
+        let half = RATE_ONE / 2;
+        assert_eq!(convert(1, half), Ok(1));
+        assert_eq!(convert(-1, half), Ok(-1));
+        assert_eq!(convert(3, RATE_ONE / 4), Ok(1), "0.75 units round up");
+        let big = parse("900000000000000000").unwrap().value;
+        assert_eq!(convert(big, 2 * RATE_ONE), Err(Overflow));
+    }
 
     #[test]
     fn sums_are_checked() {
