@@ -60,6 +60,16 @@ pub struct Ownership {
 }
 
 impl Ownership {
+    /// A session over `lake` as these mappings report it: `attributed` in the reporting
+    /// currency when the folder has a currency.toml ([`crate::lake::attributed::in_reporting_currency`]).
+    pub async fn session(&self, lake: &Lake) -> datafusion::error::Result<datafusion::prelude::SessionContext> {
+        let ctx = lake.session().await?;
+        if self.currency.is_some() {
+            crate::lake::attributed::in_reporting_currency(&ctx).await?;
+        }
+        Ok(ctx)
+    }
+
     pub fn load(dir: &Path) -> Result<Ownership, MappingError> {
         let mappings = Mappings::load(dir)?;
         let org = Org::compile(&mappings)?;

@@ -59,7 +59,7 @@ pub async fn load<'m>(lake: &Lake, mappings: &'m Ownership) -> Result<Loaded<'m>
             lake.root().display()
         )));
     }
-    let ctx = lake.session().await?;
+    let ctx = mappings.session(lake).await?;
     budgets.check_currencies(&status::currencies(&ctx).await?)?;
     let periods = crate::lake::line_items::periods(lake).iter().filter_map(|p| Month::parse(p)).collect();
     Ok(Loaded { org, budgets, ctx, periods })

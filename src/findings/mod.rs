@@ -214,7 +214,7 @@ pub async fn compute(
     as_of: Option<NaiveDate>,
 ) -> Result<Vec<Finding>, FindingsError> {
     let config = config::load(&mappings.mappings.dir, &mappings.org)?;
-    let ctx = lake.session().await.map_err(|source| FindingsError::Query { query: "session", source })?;
+    let ctx = mappings.session(lake).await.map_err(|source| FindingsError::Query { query: "session", source })?;
     if let Some(path) = metrics {
         crate::metrics::register(&ctx, path).map_err(|e| FindingsError::Metrics(format!("{e:#}")))?;
     }

@@ -463,3 +463,31 @@ impl Reader {
         Ok(!self.ready()?)
     }
 }
+
+/// The `attributed` table as its files hold it, under this name, once a session shows the
+/// table in the reporting currency ([`in_reporting_currency`]).
+pub const IN_BILLING_CURRENCY: &str = "attributed_in_billing_currency";
+
+/// Makes `attributed` in `ctx` read in the reporting currency: `BillingCurrency`,
+/// `BilledCost` and `EffectiveCost` are the converted ones where a row has them
+/// (currency.toml), and the billing-currency values stay beside them as
+/// `x_BillingCurrency`, `x_BillingBilledCost` and `x_BillingEffectiveCost`. Every report,
+/// budget and nudge query then reads one currency unchanged; a row attributed before the
+/// folder had a currency.toml keeps its own currency (and shows as such).
+pub async fn in_reporting_currency(ctx: &datafusion::prelude::SessionContext) -> datafusion::error::Result<()> {
+    let Some(table) = ctx.deregister_table(super::ATTRIBUTED)? else { return Ok(()) };
+    ctx.register_table(IN_BILLING_CURRENCY, table)?;
+    let sql = format!(
+        r#"SELECT * EXCLUDE ("BillingCurrency", "BilledCost", "EffectiveCost"),
+                  coalesce("x_ReportingCurrency", "BillingCurrency") AS "BillingCurrency",
+                  coalesce("x_ReportingBilledCost", "BilledCost") AS "BilledCost",
+                  coalesce("x_ReportingEffectiveCost", "EffectiveCost") AS "EffectiveCost",
+                  "BillingCurrency" AS "x_BillingCurrency",
+                  "BilledCost" AS "x_BillingBilledCost",
+                  "EffectiveCost" AS "x_BillingEffectiveCost"
+           FROM {IN_BILLING_CURRENCY}"#
+    );
+    let view = super::sql::query(ctx, &sql).await?.into_view();
+    ctx.register_table(super::ATTRIBUTED, view)?;
+    Ok(())
+}

@@ -144,7 +144,7 @@ pub async fn run_with_env(
             lake.root().display()
         )));
     }
-    let ctx = lake.session().await?;
+    let ctx = compiled.session(lake).await?;
     let memory = outbox::load(&ctx).await?;
     let Some(as_of) = (match options.as_of {
         Some(day) => Some(day),

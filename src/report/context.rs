@@ -123,7 +123,7 @@ impl Context {
         if !lake.has_table(crate::lake::ATTRIBUTED) {
             anyhow::bail!("lake {} has no attributed spend: run `tally attribute` first", lake.root().display());
         }
-        let ctx = lake.session().await?;
+        let ctx = options.mappings.session(&lake).await?;
         let has_metrics = match &options.metrics {
             Some(path) => {
                 crate::metrics::register(&ctx, path)?;

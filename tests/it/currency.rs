@@ -253,3 +253,41 @@ fn a_locked_month_keeps_its_rates_until_restated_with_each_teams_before_and_afte
         ]
     );
 }
+
+/// Budgets, and everything that reads spend through the mappings, read the reporting
+/// currency: web's August is 100.07 USD and 238.16 EUR, one budget in USD covers both.
+#[test]
+fn a_budget_in_the_reporting_currency_covers_spend_billed_in_several() {
+    let setup = Setup::new();
+    assert_eq!(setup.attribute(&["-q"]).code, 0);
+    std::fs::write(
+        setup.mappings().join("budgets.toml"),
+        "currency = \"USD\"\n\n[[budget]]\nowner = \"web\"\nmonthly = \"400\"\ncost = \"BilledCost\"\n",
+    )
+    .unwrap();
+    let mappings = setup.mappings();
+    let run = tally(&[
+        "budget",
+        "status",
+        "--lake",
+        setup.lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--as-of",
+        "2026-08-31",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let web: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("2026-08,web,")).collect();
+    // 100.07 + 238.16 * 1.1712 = 379.002992 USD (the rate of 31 August).
+    assert_eq!(web.len(), 1, "{}", run.stdout);
+    let fields: Vec<&str> = web[0].split(',').collect();
+    assert_eq!((fields[4], fields[6], fields[8]), ("USD", "400", "379.002992"), "{}", web[0]);
+
+    // `tally sql` still sees the files as written: each row in its billing currency.
+    let billed = setup.lake.rows(
+        r#"SELECT "BillingCurrency", sum("BilledCost") FROM attributed WHERE team = 'web' GROUP BY 1 ORDER BY 1"#,
+    );
+    assert_eq!(billed, vec!["EUR,238.16", "USD,100.07"]);
+}
