@@ -43,6 +43,9 @@ pub enum BudgetError {
 /// The mappings' org and budgets, and a session over a lake that has been attributed.
 pub struct Loaded<'m> {
     pub org: &'m Org,
+    /// The reporting currency and its rates (currency.toml): budgets in another currency
+    /// are converted at the month's rate.
+    pub currency: Option<&'m crate::attribute::currency::Currency>,
     pub budgets: Budgets,
     pub ctx: SessionContext,
     /// Billing periods in `attributed`, sorted.
@@ -60,9 +63,16 @@ pub async fn load<'m>(lake: &Lake, mappings: &'m Ownership) -> Result<Loaded<'m>
         )));
     }
     let ctx = mappings.session(lake).await?;
-    budgets.check_currencies(&status::currencies(&ctx).await?)?;
+    let currency = mappings.currency.as_ref();
+    let mut have = status::currencies(&ctx).await?;
+    // With a reporting currency any budget currency converts into it (a missing rate is noted
+    // on the budget's status).
+    if currency.is_some() {
+        have.extend(budgets.budgets.iter().map(|b| b.currency.clone()));
+    }
+    budgets.check_currencies(&have)?;
     let periods = crate::lake::line_items::periods(lake).iter().filter_map(|p| Month::parse(p)).collect();
-    Ok(Loaded { org, budgets, ctx, periods })
+    Ok(Loaded { org, currency, budgets, ctx, periods })
 }
 
 /// Every budget's status in `month` (default: the latest attributed month) as of
@@ -77,7 +87,7 @@ pub async fn status(
         None => *loaded.periods.last().ok_or_else(|| BudgetError::Input("the lake has no attributed months".into()))?,
     };
     let view = month_view(loaded, month, as_of).await?;
-    Ok(status::statuses(&view, loaded.org, &loaded.budgets, as_of))
+    Ok(status::statuses(&view, loaded.org, &loaded.budgets, loaded.currency, as_of))
 }
 
 /// What the lake holds for `month` as of `as_of`, per team: what statuses, burn-down charts

@@ -16,6 +16,7 @@ use datafusion::prelude::SessionContext;
 
 use super::file::{Budget, Budgets, CostColumn};
 use super::forecast::{self, SeriesKey, WINDOW_DAYS};
+use crate::attribute::currency::Currency;
 use crate::attribute::org::Org;
 use crate::calendar::Month;
 use crate::money;
@@ -253,20 +254,52 @@ fn exceeds(x: i128, budget: i128, tolerance: i128, extra: i128) -> bool {
 }
 
 /// Statuses of every budget in force in `view.month`, in org order.
-pub fn statuses(view: &MonthView, org: &Org, budgets: &Budgets, as_of: NaiveDate) -> Vec<BudgetStatus> {
+/// A budget in a currency other than the reporting one is converted at the month's rate
+/// (currency.toml), its approvals with it, and says so in its note.
+pub fn statuses(
+    view: &MonthView,
+    org: &Org,
+    budgets: &Budgets,
+    reporting: Option<&Currency>,
+    as_of: NaiveDate,
+) -> Vec<BudgetStatus> {
     let month = view.month;
     let in_force = budgets.for_month(month);
     let mut out = Vec::new();
-    for (budget, amount) in &in_force {
-        let (actual, forecast) = view.owner_totals(org, &budget.owner, &budget.currency, budget.cost);
+    for (budget, written) in &in_force {
         let mut notes = Vec::new();
+        // The budget's currency and rate into the currency its actuals are in.
+        let (currency, rate) = match reporting.filter(|c| c.reporting != budget.currency) {
+            None => (budget.currency.as_str(), money::RATE_ONE),
+            Some(c) => match c.rate(&budget.currency, &month.to_string()) {
+                Ok(rate) => {
+                    notes.push(format!(
+                        "budget {} at {} {} per {} ({}{})",
+                        money::text::money(*written, &budget.currency),
+                        money::format(rate.rate, money::RATE_SCALE as u32),
+                        c.reporting,
+                        budget.currency,
+                        rate.policy,
+                        rate.date.map(|d| format!(" {d}")).unwrap_or_default()
+                    ));
+                    (c.reporting, rate.rate)
+                }
+                Err(missing) => {
+                    notes.push(format!("not converted: {missing}"));
+                    (budget.currency.as_str(), money::RATE_ONE)
+                }
+            },
+        };
+        let convert = |x: i128| money::convert(x, rate).expect("a budget converts within 38 digits");
+        let amount = &convert(*written);
+        let (actual, forecast) = view.owner_totals(org, &budget.owner, currency, budget.cost);
         let mut approved = 0;
         for approval in budgets.approvals.iter().filter(|a| a.owner == budget.owner && a.month == month) {
             if approval.holds_on(as_of) {
-                approved += approval.allowance(*amount);
+                approved += convert(approval.allowance(*written));
                 notes.push(format!(
                     "+{} approved by {} until {}: {}",
-                    money::text::money(approval.allowance(*amount), &budget.currency),
+                    money::text::money(convert(approval.allowance(*written)), currency),
                     approval.approver,
                     approval.expires.pred_opt().expect("day exists"),
                     approval.reason
@@ -291,7 +324,7 @@ pub fn statuses(view: &MonthView, org: &Org, budgets: &Budgets, as_of: NaiveDate
         {
             notes.push(format!(
                 "budgets beneath add up to {}, more than this one",
-                money::text::money(children, &budget.currency)
+                money::text::money(children, currency)
             ));
         }
         out.push(BudgetStatus {
@@ -299,7 +332,7 @@ pub fn statuses(view: &MonthView, org: &Org, budgets: &Budgets, as_of: NaiveDate
             owner: budget.owner.clone(),
             kind: if org.is_team(&budget.owner) { "team" } else { "node" },
             path: org.path(&budget.owner, month.last()),
-            currency: budget.currency.clone(),
+            currency: currency.to_string(),
             cost: budget.cost,
             budget: *amount,
             tolerance,

@@ -120,7 +120,7 @@ async fn inputs<'c>(cx: &'c Context) -> anyhow::Result<Inputs<'c>> {
     let budgets = if cx.mappings().dir.join(budget::file::BUDGETS_FILE).exists() {
         let loaded = budget::load(&cx.lake, &cx.options.mappings).await?;
         let view = budget::month_view(&loaded, Month::of(cx.as_of), cx.as_of).await?;
-        let statuses = budget::status::statuses(&view, loaded.org, &loaded.budgets, cx.as_of)
+        let statuses = budget::status::statuses(&view, loaded.org, &loaded.budgets, loaded.currency, cx.as_of)
             .into_iter()
             .filter(|s| s.currency == cx.currency)
             .collect();

@@ -262,7 +262,8 @@ fn a_budget_in_the_reporting_currency_covers_spend_billed_in_several() {
     assert_eq!(setup.attribute(&["-q"]).code, 0);
     std::fs::write(
         setup.mappings().join("budgets.toml"),
-        "currency = \"USD\"\n\n[[budget]]\nowner = \"web\"\nmonthly = \"400\"\ncost = \"BilledCost\"\n",
+        "currency = \"USD\"\n\n[[budget]]\nowner = \"web\"\nmonthly = \"400\"\ncost = \"BilledCost\"\n\n\
+         [[budget]]\nowner = \"acme\"\nmonthly = \"1000\"\ncurrency = \"EUR\"\ncost = \"BilledCost\"\n",
     )
     .unwrap();
     let mappings = setup.mappings();
@@ -284,6 +285,18 @@ fn a_budget_in_the_reporting_currency_covers_spend_billed_in_several() {
     assert_eq!(web.len(), 1, "{}", run.stdout);
     let fields: Vec<&str> = web[0].split(',').collect();
     assert_eq!((fields[4], fields[6], fields[8]), ("USD", "400", "379.002992"), "{}", web[0]);
+
+    // A budget in EUR is converted at August's rate: 1000 EUR at 1.1712 = 1171.2 USD, against the
+    // whole company's August in USD (DuckDB's sum of the converted rows).
+    let acme: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("2026-08,acme,")).collect();
+    let fields: Vec<&str> = acme[0].split(',').collect();
+    let august = crate::support::duckdb(&format!(
+        r#"SELECT CAST(sum("x_ReportingBilledCost") AS VARCHAR) FROM read_parquet('{}/attributed/billing_period=2026-08/*.parquet')"#,
+        setup.lake.path.display()
+    ));
+    let august = august[0][0].trim_end_matches('0').trim_end_matches('.');
+    assert_eq!((fields[4], fields[6], fields[8]), ("USD", "1171.2", august), "{}", acme[0]);
+    assert!(acme[0].contains("budget €1,000.00 at 1.1712 USD per EUR (month-end 2026-08-31)"), "{}", acme[0]);
 
     // `tally sql` still sees the files as written: each row in its billing currency.
     let billed = setup.lake.rows(
