@@ -44,10 +44,17 @@ const POOL: usize = owner_index("pool");
 const SPLIT: usize = owner_index("split");
 const REASON: usize = owner_index("unallocated_reason");
 const VERSION: usize = owner_index("mappings_version");
+const REPORTING: usize = owner_index("x_ReportingCurrency");
+
+/// The conversion into the reporting currency (currency.toml), after the allocation columns;
+/// null on rows attributed without one.
+const CONVERSION: [&str; 4] =
+    ["x_ReportingCurrency", "x_ExchangeRate", "x_ReportingBilledCost", "x_ReportingEffectiveCost"];
 
 /// An owner's columns, written once per period: only the ratio changes from row to row.
 struct OwnerText {
     method_id: String,
+    reporting: Option<String>,
     team: Option<String>,
     tags: Option<String>,
     /// The details object after `Elements`: `,"x_Method":...}`.
@@ -89,7 +96,7 @@ impl OwnerText {
         }
         let object = Value::Object(details).to_string();
         let details_tail = if object == "{}" { "}".to_string() } else { format!(",{}", &object[1..]) };
-        OwnerText { method_id, team, tags, details_tail }
+        OwnerText { method_id, reporting: get(REPORTING).map(str::to_string), team, tags, details_tail }
     }
 }
 
@@ -254,7 +261,57 @@ impl Allocation {
                 }
             }
         }
+        let amount = |name: &str| {
+            fields
+                .iter()
+                .position(|f| f.name() == name)
+                .and_then(|at| arrays[at].as_primitive_opt::<Decimal128Type>().cloned())
+        };
+        let (billed, effective) = (amount("BilledCost"), amount("EffectiveCost"));
+        let conversion = self.conversion_columns(&shares, billed.as_ref(), effective.as_ref())?;
+        for (name, values) in CONVERSION.iter().zip(conversion) {
+            fields.push(Arc::new(Field::new(*name, values.data_type().clone(), true)));
+            arrays.push(values);
+        }
         Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+
+    /// Each row's reporting currency, rate and converted costs: the attributed table's own
+    /// where the row's cost is the share's, else the row's cost converted at the share's rate
+    /// (a purchase's EffectiveCost moved to its amortized row, a zero).
+    fn conversion_columns(
+        &self,
+        shares: &[Share],
+        billed: Option<&Decimal128Array>,
+        effective: Option<&Decimal128Array>,
+    ) -> Result<[ArrayRef; 4], ExportError> {
+        let mut currency = StringBuilder::with_capacity(shares.len(), shares.len() * 3);
+        let (mut rates, mut converted) = (Vec::with_capacity(shares.len()), [Vec::new(), Vec::new()]);
+        for (row, share) in shares.iter().enumerate() {
+            currency.append_option(self.owners[share.owner as usize].reporting.as_deref());
+            rates.push(share.rate);
+            for (i, (column, own)) in [(billed, share.billed), (effective, share.effective)].into_iter().enumerate() {
+                let value = column.filter(|c| !c.is_null(row)).map(|c| c.value(row));
+                let out = match (share.rate, share.reporting, value) {
+                    (Some(_), Some(reporting), Some(v)) if v == own => Some(reporting[i]),
+                    (Some(rate), _, Some(v)) => {
+                        Some(money::convert(v, rate).map_err(|e| ExportError::Input(e.to_string()))?)
+                    }
+                    _ => None,
+                };
+                converted[i].push(out);
+            }
+        }
+        let decimal = |values: Vec<Option<i128>>, scale: i8| -> Result<ArrayRef, ExportError> {
+            Ok(Arc::new(Decimal128Array::from(values).with_precision_and_scale(money::PRECISION, scale)?))
+        };
+        let [b, e] = converted;
+        Ok([
+            Arc::new(currency.finish()),
+            decimal(rates, money::RATE_SCALE)?,
+            decimal(b, money::SCALE)?,
+            decimal(e, money::SCALE)?,
+        ])
     }
 
     /// The source's own allocation columns of each output row (FOCUS 1.3 and later sources),

@@ -279,7 +279,7 @@ pub async fn last_charge_day(
 pub type Owner = [Option<String>; OWNER_COLUMNS.len()];
 
 /// The columns of an [`Owner`].
-pub const OWNER_COLUMNS: [&str; 9] = [
+pub const OWNER_COLUMNS: [&str; 10] = [
     "team",
     "org_path",
     "org_path_current",
@@ -289,6 +289,7 @@ pub const OWNER_COLUMNS: [&str; 9] = [
     "split",
     "unallocated_reason",
     "mappings_version",
+    "x_ReportingCurrency",
 ];
 
 /// One share of a line item: its owner (an index into [`Reader::owner`]), its part of the
@@ -299,6 +300,10 @@ pub struct Share {
     pub share: i128,
     pub billed: i128,
     pub effective: i128,
+    /// The rate into the reporting currency and the converted `[billed, effective]`, where the
+    /// row has them (currency.toml).
+    pub rate: Option<i128>,
+    pub reporting: Option<[i128; 2]>,
 }
 
 /// A period's shares in file order, read a line item at a time: attribution writes every
@@ -318,10 +323,13 @@ pub struct Reader {
 /// One batch of the table, its columns typed.
 struct Columns {
     rows: usize,
-    owner: Vec<datafusion::arrow::array::StringArray>,
+    /// A column a file written before it existed lacks reads as null (`None`).
+    owner: Vec<Option<datafusion::arrow::array::StringArray>>,
     source_file: datafusion::arrow::array::StringArray,
     source_row: datafusion::arrow::array::UInt64Array,
     money: [datafusion::arrow::array::Decimal128Array; 3],
+    /// `x_ExchangeRate`, `x_ReportingBilledCost`, `x_ReportingEffectiveCost`, where present.
+    conversion: [Option<datafusion::arrow::array::Decimal128Array>; 3],
 }
 
 impl Columns {
@@ -333,11 +341,21 @@ impl Columns {
             |name: &str| batch.column_by_name(name).and_then(|c| c.as_primitive_opt::<Decimal128Type>()).cloned();
         Some(Columns {
             rows: batch.num_rows(),
-            owner: OWNER_COLUMNS.iter().map(|n| text(n)).collect::<Option<Vec<_>>>()?,
+            owner: OWNER_COLUMNS.iter().map(|n| text(n)).collect(),
             source_file: text("x_SourceFile")?,
             source_row: batch.column_by_name("x_SourceRow")?.as_primitive_opt::<UInt64Type>()?.clone(),
             money: [money("share")?, money("BilledCost")?, money("EffectiveCost")?],
+            conversion: ["x_ExchangeRate", "x_ReportingBilledCost", "x_ReportingEffectiveCost"].map(money),
         })
+    }
+
+    fn conversion(&self, at: usize, row: usize) -> Option<i128> {
+        use datafusion::arrow::array::Array;
+        self.conversion[at].as_ref().filter(|c| !c.is_null(row)).map(|c| c.value(row))
+    }
+
+    fn owner_text(column: &Option<datafusion::arrow::array::StringArray>, row: usize) -> Option<&str> {
+        column.as_ref().and_then(|c| Self::text(c, row))
     }
 
     fn text(column: &datafusion::arrow::array::StringArray, row: usize) -> Option<&str> {
@@ -364,8 +382,16 @@ impl Reader {
         };
         let context = |e: &dyn std::fmt::Display| std::io::Error::other(format!("{}: {e}", path.display()));
         let builder = ParquetRecordBatchReaderBuilder::try_new(opened).map_err(|e| context(&e))?;
-        let wanted =
-            OWNER_COLUMNS.iter().chain(&["x_SourceFile", "x_SourceRow", "share", "BilledCost", "EffectiveCost"]);
+        let wanted = OWNER_COLUMNS.iter().chain(&[
+            "x_SourceFile",
+            "x_SourceRow",
+            "share",
+            "BilledCost",
+            "EffectiveCost",
+            "x_ExchangeRate",
+            "x_ReportingBilledCost",
+            "x_ReportingEffectiveCost",
+        ]);
         let mask = ProjectionMask::columns(builder.parquet_schema(), wanted.copied());
         let batches = builder.with_projection(mask).build().map_err(|e| context(&e))?;
         Ok(Some(Reader {
@@ -435,7 +461,7 @@ impl Reader {
             }
             self.key.clear();
             for column in &batch.owner {
-                self.key.push_str(Columns::text(column, row).unwrap_or("\u{1}"));
+                self.key.push_str(Columns::owner_text(column, row).unwrap_or("\u{1}"));
                 self.key.push('\0');
             }
             let owner = match self.owner_ids.get(self.key.as_str()) {
@@ -443,14 +469,22 @@ impl Reader {
                 None => {
                     let id = self.owners.len() as u32;
                     let owner: Vec<Option<String>> =
-                        batch.owner.iter().map(|c| Columns::text(c, row).map(str::to_string)).collect();
+                        batch.owner.iter().map(|c| Columns::owner_text(c, row).map(str::to_string)).collect();
                     self.owners.push(owner.try_into().expect("one value per owner column"));
                     self.owner_ids.insert(self.key.clone(), id);
                     id
                 }
             };
             whole += share;
-            out.push(Share { owner, share, billed: batch.money[1].value(row), effective: batch.money[2].value(row) });
+            let reporting = batch.conversion(1, row).zip(batch.conversion(2, row)).map(|(b, e)| [b, e]);
+            out.push(Share {
+                owner,
+                share,
+                billed: batch.money[1].value(row),
+                effective: batch.money[2].value(row),
+                rate: batch.conversion(0, row),
+                reporting,
+            });
             self.at += 1;
             if whole > crate::money::ONE {
                 return Ok(Err("its shares add up to more than 1".into()));

@@ -304,3 +304,28 @@ fn a_budget_in_the_reporting_currency_covers_spend_billed_in_several() {
     );
     assert_eq!(billed, vec!["EUR,238.16", "USD,100.07"]);
 }
+
+/// The FOCUS export of attributed spend carries the conversion beside each share, so a finance
+/// tool reading the export sees the same reporting-currency totals as tally's reports.
+#[test]
+fn the_attributed_focus_export_carries_the_converted_amounts() {
+    let setup = Setup::new();
+    assert_eq!(setup.attribute(&["-q"]).code, 0);
+    let out = setup.dir.path().join("focus");
+    crate::tally_ok(&["export", "focus", "--lake", setup.lake.arg(), "--out", out.to_str().unwrap(), "--attributed"]);
+    let sums = |sql: String| crate::support::duckdb(&sql);
+    let exported = sums(format!(
+        r#"SELECT billing_period, coalesce("x_AllocatedResourceId", '-'), "x_ReportingCurrency",
+                  CAST(sum("x_ReportingBilledCost") AS VARCHAR), CAST(sum("x_ReportingEffectiveCost") AS VARCHAR)
+           FROM read_parquet('{}/billing_period=*/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL"#,
+        out.display()
+    ));
+    let in_lake = sums(format!(
+        r#"SELECT billing_period, CASE WHEN method = 'unallocated' THEN '-' ELSE team END, "x_ReportingCurrency",
+                  CAST(sum("x_ReportingBilledCost") AS VARCHAR), CAST(sum("x_ReportingEffectiveCost") AS VARCHAR)
+           FROM read_parquet('{}/attributed/*/*.parquet', hive_partitioning = true) GROUP BY ALL ORDER BY ALL"#,
+        setup.lake.path.display()
+    ));
+    assert_eq!(exported, in_lake);
+    assert!(exported.iter().all(|r| r[2] == "USD"), "{exported:?}");
+}
