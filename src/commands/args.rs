@@ -15,7 +15,7 @@ pub struct LakeArg {
 /// The ownership mappings folder, taken the same way by every command.
 #[derive(Args, Debug, Clone)]
 pub struct MappingsArg {
-    /// Mappings folder (org.toml, rules.toml, pools.toml), usually kept in git
+    /// Mappings folder (org.toml, rules.toml, pools.toml, currency.toml), usually kept in git
     #[arg(long, env = "TALLY_MAPPINGS", value_name = "DIR")]
     pub mappings: PathBuf,
 }

@@ -22,6 +22,12 @@ Locked periods (`tally lock`) are closed: naming one with --period fails, and a 
 periods (or --since) skips them. --restate --message '<why>' re-attributes them and records, before
 the swap, each team's costs before and after, who, when and why in the `restatements` table.
 
+With currency.toml in the mappings folder (reporting currency, rates file, policy per month),
+every row also carries its month's exchange rate, the rate's date and policy, and BilledCost and
+EffectiveCost converted (x_ReportingCurrency, x_ExchangeRate, x_ReportingBilledCost, ...); a
+missing rate stops the run before anything is written, naming every pair and month. Reports,
+budgets and nudges then show the reporting currency. A locked month keeps the rates it had.
+
 Examples:
   tally attribute --lake lake --mappings mappings
   tally attribute --lake lake --mappings mappings --period 2026-08
