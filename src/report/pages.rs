@@ -33,6 +33,7 @@ use crate::money::text::{self as format, RATIO_SCALE, change_tenths};
 use crate::money::{PERCENT_WHOLE, div_round, rescale};
 
 const TOP_RESOURCES_SQL: &str = include_str!("../../queries/team_top_resources.sql");
+const BILLING_CURRENCIES_SQL: &str = include_str!("../../queries/team_billing_currencies.sql");
 
 /// The folder of team pages (and their index) beside the weekly report.
 pub const TEAMS_DIR: &str = "teams";
@@ -84,6 +85,20 @@ struct Inputs<'c> {
     unallocated: Vec<Unallocated>,
     findings: Vec<Finding>,
     resources: Vec<Resource>,
+    /// With a reporting currency: per team and billing currency, the month billed, the lowest
+    /// and highest rate, and the month converted.
+    billed_in: Option<Vec<BilledIn>>,
+}
+
+/// A team's month in one billing currency (`team_billing_currencies.sql`).
+struct BilledIn {
+    team: String,
+    currency: String,
+    billed: i128,
+    /// Rates at `RATE_SCALE`.
+    lowest_rate: i128,
+    highest_rate: i128,
+    converted: i128,
 }
 
 impl Inputs<'_> {
@@ -142,6 +157,25 @@ async fn inputs<'c>(cx: &'c Context) -> anyhow::Result<Inputs<'c>> {
             line_items: r[6].at_scale(0),
         })
         .collect();
+    let billed_in = match cx.options.mappings.currency {
+        Some(_) => {
+            let params = cx.params_for(&w, w.month_start);
+            let rows = query::run(&cx.ctx, "team_billing_currencies.sql", BILLING_CURRENCIES_SQL, &params).await?;
+            Some(
+                rows.iter()
+                    .map(|r| BilledIn {
+                        team: r[0].text(),
+                        currency: r[1].text(),
+                        billed: r[2].money(),
+                        lowest_rate: r[3].at_scale(crate::money::RATE_SCALE as u32),
+                        highest_rate: r[4].at_scale(crate::money::RATE_SCALE as u32),
+                        converted: r[5].money(),
+                    })
+                    .collect(),
+            )
+        }
+        None => None,
+    };
     let mut unallocated = findings::unallocated(&cx.ctx, cx.as_of).await?;
     unallocated.retain(|u| u.currency == cx.currency);
     let mut found = findings::findings(&cx.ctx, cx.as_of).await?;
@@ -154,6 +188,45 @@ async fn inputs<'c>(cx: &'c Context) -> anyhow::Result<Inputs<'c>> {
         unallocated,
         findings: found,
         resources,
+        billed_in,
+    })
+}
+
+/// With a reporting currency: the team's month in each currency it was billed in, and the
+/// rate that converted it (the month's, locked with it).
+fn billed_in_section(cx: &Context, inputs: &Inputs, team: &str) -> Option<Section> {
+    let billed = inputs.billed_in.as_ref()?;
+    let cur = cx.currency.as_str();
+    let mut table = Table::new(
+        "team_billing_currencies",
+        format!("Billed in, {} to {}", cx.windows.month_start, cx.as_of),
+        vec![
+            col("billing_currency", "Billing currency", Kind::Text),
+            col("billed", "Billed", Kind::Text),
+            col("rate", "Rate", Kind::Text),
+            col("converted", "In the reporting currency", Kind::Money),
+        ],
+        cur,
+    );
+    let rate = |r: i128| crate::money::format(r, crate::money::RATE_SCALE as u32);
+    for b in billed.iter().filter(|b| b.team == team) {
+        let (low, high) = (b.lowest_rate, b.highest_rate);
+        let rates = if low == high { rate(low) } else { format!("{} to {}", rate(low), rate(high)) };
+        table.push(vec![
+            b.currency.as_str().into(),
+            crate::money::text::money(b.billed, &b.currency).into(),
+            rates.into(),
+            b.converted.into(),
+        ]);
+    }
+    Some(Section {
+        id: "billed-in",
+        title: "Billed in".into(),
+        paragraphs: vec![format!(
+            "{team}'s month in each currency it was billed in, converted into {cur} at the month's rate (currency.toml)."
+        )],
+        tables: non_empty(table),
+        ..Default::default()
     })
 }
 
@@ -578,15 +651,19 @@ fn team_document(cx: &Context, inputs: &Inputs, team: &str) -> Document {
         subtitle: format!("Team {}. {}", cx.org().path(team, cx.as_of), cx.basis()),
         freshness: cx.freshness(),
         kpis,
-        sections: vec![
-            trend(cx, inputs, team),
-            budget_section(cx, inputs, team),
-            drivers_section(cx, inputs, team),
-            unallocated_section(cx, inputs, team),
-            findings_section(cx, inputs, team),
-            wins_section(cx, inputs, team),
-            resources_section(cx, inputs, team),
-        ],
+        sections: [
+            Some(trend(cx, inputs, team)),
+            Some(budget_section(cx, inputs, team)),
+            billed_in_section(cx, inputs, team),
+            Some(drivers_section(cx, inputs, team)),
+            Some(unallocated_section(cx, inputs, team)),
+            Some(findings_section(cx, inputs, team)),
+            Some(wins_section(cx, inputs, team)),
+            Some(resources_section(cx, inputs, team)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         notes: cx.notes(),
     }
 }

@@ -329,3 +329,28 @@ fn the_attributed_focus_export_carries_the_converted_amounts() {
     assert_eq!(exported, in_lake);
     assert!(exported.iter().all(|r| r[2] == "USD"), "{exported:?}");
 }
+
+/// A team's page shows its month in each billing currency beside the converted total.
+#[test]
+fn a_teams_page_shows_what_it_was_billed_in_each_currency() {
+    let setup = Setup::new();
+    assert_eq!(setup.attribute(&["-q"]).code, 0);
+    let out = setup.dir.path().join("reports");
+    let mappings = setup.mappings();
+    crate::tally_ok(&[
+        "report",
+        "weekly",
+        "--lake",
+        setup.lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--as-of",
+        "2026-08-31",
+    ]);
+    let page = std::fs::read_to_string(out.join("teams/web.html")).unwrap();
+    let rows = crate::support::html_table(&page, "team_billing_currencies");
+    // 238.16 EUR at 1.1712 = 278.932992 USD, shown to the cent.
+    assert_eq!(rows, vec![vec!["EUR", "€238.16", "1.1712", "$278.93"], vec!["USD", "$100.07", "1", "$100.07"],]);
+}
