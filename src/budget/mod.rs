@@ -64,13 +64,11 @@ pub async fn load<'m>(lake: &Lake, mappings: &'m Ownership) -> Result<Loaded<'m>
     }
     let ctx = mappings.session(lake).await?;
     let currency = mappings.currency.as_ref();
-    let mut have = status::currencies(&ctx).await?;
     // With a reporting currency any budget currency converts into it (a missing rate is noted
-    // on the budget's status).
-    if currency.is_some() {
-        have.extend(budgets.budgets.iter().map(|b| b.currency.clone()));
+    // on the budget's status); without one, a budget is in a currency the spend is in.
+    if currency.is_none() {
+        budgets.check_currencies(&status::currencies(&ctx).await?)?;
     }
-    budgets.check_currencies(&have)?;
     let periods = crate::lake::line_items::periods(lake).iter().filter_map(|p| Month::parse(p)).collect();
     Ok(Loaded { org, currency, budgets, ctx, periods })
 }

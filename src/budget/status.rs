@@ -291,7 +291,7 @@ pub fn statuses(
             },
         };
         let convert = |x: i128| money::convert(x, rate).expect("a budget converts within 38 digits");
-        let amount = &convert(*written);
+        let amount = convert(*written);
         let (actual, forecast) = view.owner_totals(org, &budget.owner, currency, budget.cost);
         let mut approved = 0;
         for approval in budgets.approvals.iter().filter(|a| a.owner == budget.owner && a.month == month) {
@@ -309,18 +309,18 @@ pub fn statuses(
             }
         }
         let tolerance = budget.tolerance.0;
-        let status = if exceeds(actual, *amount, tolerance, approved) {
+        let status = if exceeds(actual, amount, tolerance, approved) {
             Status::OverTolerance
-        } else if exceeds(forecast, *amount, tolerance, approved) {
+        } else if exceeds(forecast, amount, tolerance, approved) {
             Status::AtRisk
-        } else if exceeds(actual, *amount, tolerance, 0) || exceeds(forecast, *amount, tolerance, 0) {
+        } else if exceeds(actual, amount, tolerance, 0) || exceeds(forecast, amount, tolerance, 0) {
             Status::Approved
         } else {
             Status::OnTrack
         };
         let children_budget = children_budget(org, budget, &in_force, month);
         if let Some(children) = children_budget
-            && children > *amount
+            && children > amount
         {
             notes.push(format!(
                 "budgets beneath add up to {}, more than this one",
@@ -334,11 +334,11 @@ pub fn statuses(
             path: org.path(&budget.owner, month.last()),
             currency: currency.to_string(),
             cost: budget.cost,
-            budget: *amount,
+            budget: amount,
             tolerance,
             actual,
             forecast,
-            variance_pct: (*amount != 0).then(|| div_round((forecast - amount) * 10_000, *amount)),
+            variance_pct: (amount != 0).then(|| div_round((forecast - amount) * 10_000, amount)),
             status,
             approved,
             children_budget,

@@ -235,11 +235,15 @@ pub fn div(a: i128, b: i128) -> i128 {
 }
 
 fn div_round_wide(numerator: i256, denominator: i256) -> i128 {
+    quotient_wide(numerator, denominator).as_i128()
+}
+
+/// `numerator / denominator` in 256 bits, rounded as [`div_round`].
+fn quotient_wide(numerator: i256, denominator: i256) -> i256 {
     let (q, r) = (numerator / denominator, numerator % denominator);
     let half = r.wrapping_abs() * i256::from_i128(2) >= denominator.wrapping_abs();
     let negative = (numerator < i256::ZERO) != (denominator < i256::ZERO);
-    let q = if half { if negative { q - i256::ONE } else { q + i256::ONE } } else { q };
-    q.as_i128()
+    if half { if negative { q - i256::ONE } else { q + i256::ONE } } else { q }
 }
 
 /// Fractional digits of an exchange rate: a published rate has at most six, and a cross rate
@@ -255,11 +259,7 @@ pub fn convert(amount: i128, rate: i128) -> Result<i128, Overflow> {
     if rate == RATE_ONE {
         return Ok(amount);
     }
-    let numerator = i256::from_i128(amount) * i256::from_i128(rate);
-    let denominator = i256::from_i128(RATE_ONE);
-    let (q, r) = (numerator / denominator, numerator % denominator);
-    let half = r.wrapping_abs() * i256::from_i128(2) >= denominator;
-    let q = if half { if numerator < i256::ZERO { q - i256::ONE } else { q + i256::ONE } } else { q };
+    let q = quotient_wide(i256::from_i128(amount) * i256::from_i128(rate), i256::from_i128(RATE_ONE));
     q.to_i128().filter(|v| v.unsigned_abs() < 10u128.pow(PRECISION as u32)).ok_or(Overflow)
 }
 
