@@ -129,11 +129,19 @@ fn code(file: &str, line: Option<usize>, text: &str) -> Result<&'static str, Map
         .ok_or_else(|| MappingError::new(file, line, format!("`{text}` is not an ISO 4217 currency code")))
 }
 
+/// The largest rate a rates file may give, at [`money::RATE_SCALE`].
+const MAX_RATE: i128 = 1_000_000_000 * money::RATE_ONE;
+
 fn rate_of(file: &str, line: Option<usize>, text: &str) -> Result<i128, MappingError> {
     let parsed = money::parse_with_scale(text.trim(), money::RATE_SCALE as u32)
         .map_err(|e| MappingError::new(file, line, format!("rate `{text}`: {e}")))?;
     if parsed.value <= 0 {
         return Err(MappingError::new(file, line, format!("rate `{text}` is not positive")));
+    }
+    // No currency pair is quoted above a billion; the bound keeps every cross rate, inverse and
+    // average of two quotes within the lake's 38 digits.
+    if parsed.value > MAX_RATE {
+        return Err(MappingError::new(file, line, format!("rate `{text}` is above 1000000000: not an exchange rate")));
     }
     Ok(parsed.value)
 }
@@ -342,6 +350,19 @@ mod tests {
         assert_eq!(
             missing.to_string(),
             "EUR to USD in 2026-09: no rate dated 2026-09-01 to the month's end in the rates file (month-end)"
+        );
+    }
+
+    #[test]
+    fn a_rate_no_currency_has_is_refused_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rates.csv"), "date,from,to,rate\n2026-10-01,EUR,USD,99999999999999\n").unwrap();
+        let toml = "reporting = \"USD\"\nrates = \"rates.csv\"";
+        let file: CurrencyFile = toml::from_str(toml).unwrap();
+        let error = Currency::load(dir.path(), &file, toml).unwrap_err().to_string();
+        assert!(
+            error.ends_with("rates.csv:2: rate `99999999999999` is above 1000000000: not an exchange rate"),
+            "{error}"
         );
     }
 
