@@ -41,7 +41,7 @@ pub struct DemoArgs {
 }
 
 /// The demo company's ownership mappings, written to DIR/mappings.
-const MAPPINGS: [(&str, &str); 9] = [
+const MAPPINGS: [(&str, &str); 10] = [
     ("org.toml", include_str!("../../fixtures/demo-mappings/org.toml")),
     ("rules.toml", include_str!("../../fixtures/demo-mappings/rules.toml")),
     ("pools.toml", include_str!("../../fixtures/demo-mappings/pools.toml")),
@@ -50,6 +50,7 @@ const MAPPINGS: [(&str, &str); 9] = [
     ("findings.toml", include_str!("../../fixtures/demo-mappings/findings.toml")),
     ("initiatives.toml", include_str!("../../fixtures/demo-mappings/initiatives.toml")),
     ("chat.toml", include_str!("../../fixtures/demo-mappings/chat.toml")),
+    ("currency.toml", include_str!("../../fixtures/demo-mappings/currency.toml")),
     ("telemetry/eks-cpu-hours.csv", include_str!("../../fixtures/demo-mappings/telemetry/eks-cpu-hours.csv")),
 ];
 
@@ -111,6 +112,10 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         std::fs::create_dir_all(path.parent().expect("has parent"))?;
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    // The exchange rates of exactly the demo's months (currency.toml reads them).
+    let rates = mappings_dir.join(tally::demo::rates::FILE);
+    std::fs::create_dir_all(rates.parent().expect("has parent"))?;
+    std::fs::write(&rates, tally::demo::rates::csv(&config)).with_context(|| format!("writing {}", rates.display()))?;
     let compiled = attribute::Compiled::load(&mappings_dir)?;
     let periods = tally::lake::line_items::periods(&lake);
     attribute::run(&lake, &compiled, &periods, !quiet, None).await?;
@@ -118,7 +123,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         println!("\nattributed to teams by {} (reconciled to the ingested totals exactly)", mappings_dir.display());
         commands::attribute::print_coverage(&lake, &periods).await?;
         println!(
-            "\nexplore it: tally sql --lake {} 'SELECT team, sum(\"EffectiveCost\") AS cost FROM attributed GROUP BY 1 ORDER BY 2 DESC'",
+            "\nexplore it: tally sql --lake {} 'SELECT team, sum(\"x_ReportingEffectiveCost\") AS usd FROM attributed GROUP BY 1 ORDER BY 2 DESC'",
             lake.root().display()
         );
     }

@@ -103,11 +103,17 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     let periods: Vec<&tally::export::focus::Written> = written.iter().filter(|w| !w.dataset).collect();
     let datasets = written.len() - periods.len();
+    let names: std::collections::BTreeSet<&str> = periods.iter().map(|w| w.name.as_str()).collect();
     eprintln!(
-        "exported {} {} in {} period(s) as FOCUS {}{} into {}",
+        "exported {} {} in {} period(s){} as FOCUS {}{} into {}",
         periods.iter().map(|w| w.rows).sum::<usize>(),
         if args.attributed { "allocated row(s)" } else { "line item(s)" },
-        periods.len(),
+        names.len(),
+        if periods.len() > names.len() {
+            format!(" ({} files: one per billing currency)", periods.len())
+        } else {
+            String::new()
+        },
         args.version.name(),
         if datasets > 0 { format!(", and {datasets} supplementary dataset(s)") } else { String::new() },
         args.out.display()

@@ -14,7 +14,7 @@
 mod catalog;
 mod company;
 mod decimal;
-mod ids;
+pub(crate) mod ids;
 mod plan;
 mod report;
 mod writer;

@@ -1,5 +1,6 @@
 //! The lake's line items as a FOCUS cost-and-usage dataset, one Hive partition per billing
-//! period (`<out>/billing_period=YYYY-MM/part-0.parquet`, or `.csv`), amounts exact
+//! period (`<out>/billing_period=YYYY-MM/part-0.parquet`, or `.csv`; one file per billing
+//! currency, `part-0-EUR.parquet`, when a period has several), amounts exact
 //! (Decimal128, never floating point), tags as FOCUS's JSON key-value text, and tally's
 //! lineage (source file, row, line-item id, ingest run) as `x_` columns.
 //!
@@ -415,42 +416,91 @@ impl Sink {
 }
 
 /// Streams `queries` into `file` (written beside it, then renamed), each batch expanded into
-/// its shares when `allocation` is given (the second query's rows are amortized rows);
-/// `None` when the queries returned no rows.
+/// its shares when `allocation` is given (the second query's rows are amortized rows). One
+/// file per billing currency, as tally's ingest reads them (a file holds one currency): `file`
+/// itself when every row shares one, else `<stem>-<CURRENCY>.<ext>` beside it for each. Returns
+/// the files with their rows, none when the queries returned no rows.
 async fn write_query(
     ctx: &datafusion::prelude::SessionContext,
     queries: &[String],
     format: Format,
     file: &Path,
     allocation: Option<&mut Allocation>,
-) -> Result<Option<usize>, ExportError> {
+) -> Result<Vec<(PathBuf, usize)>, ExportError> {
     let dir = file.parent().expect("a file in a folder");
     fs::create_dir_all(dir).map_err(io(dir))?;
-    let partial = dir.join(format!(".{}.partial", file.file_name().expect("a file name").to_string_lossy()));
-    let written = write_partial(ctx, queries, format, &partial, allocation).await;
-    match written {
-        Ok(Some(rows)) => {
-            fs::rename(&partial, file).map_err(io(file))?;
-            Ok(Some(rows))
+    let name = file.file_name().expect("a file name").to_string_lossy().to_string();
+    let mut parts = Parts { dir: dir.to_path_buf(), name, format, schema: None, sinks: Vec::new() };
+    let written = write_parts(ctx, queries, &mut parts, allocation).await;
+    let paths: Vec<PathBuf> = parts.sinks.iter().map(|(currency, ..)| parts.partial(currency)).collect();
+    let finished = written.and_then(|()| {
+        let several = parts.sinks.len() > 1;
+        let mut files = Vec::new();
+        for (currency, sink, rows) in std::mem::take(&mut parts.sinks) {
+            let partial = parts.partial(&currency);
+            sink.finish(&partial)?;
+            let target = if several { parts.final_name(&currency) } else { file.to_path_buf() };
+            files.push((partial, target, rows));
         }
-        Ok(None) => Ok(None),
-        Err(e) => {
-            // A refused export leaves nothing behind, not even its partial file.
-            let _ = fs::remove_file(&partial);
-            Err(e)
+        for (partial, target, _) in &files {
+            fs::rename(partial, target).map_err(io(target))?;
         }
+        Ok(files.into_iter().map(|(_, target, rows)| (target, rows)).collect())
+    });
+    if finished.is_err() {
+        // A refused export leaves nothing behind, not even its partial files.
+        for path in paths {
+            let _ = fs::remove_file(path);
+        }
+    }
+    finished
+}
+
+/// The files one query set is written to, one per billing currency, in the order each
+/// currency first appears (all with the first batch's schema).
+struct Parts {
+    dir: PathBuf,
+    name: String,
+    format: Format,
+    schema: Option<SchemaRef>,
+    sinks: Vec<(String, Sink, usize)>,
+}
+
+impl Parts {
+    fn partial(&self, currency: &str) -> PathBuf {
+        self.dir.join(format!(".{}-{currency}.partial", self.name))
+    }
+
+    /// `part-0.parquet` -> `part-0-EUR.parquet`.
+    fn final_name(&self, currency: &str) -> PathBuf {
+        let (stem, ext) = self.name.split_once('.').unwrap_or((&self.name, ""));
+        self.dir.join(format!("{stem}-{currency}.{ext}"))
+    }
+
+    fn write(&mut self, currency: &str, batch: RecordBatch) -> Result<(), ExportError> {
+        let index = match self.sinks.iter().position(|(c, ..)| c == currency) {
+            Some(i) => i,
+            None => {
+                let schema = self.schema.clone().expect("set before the first write");
+                let sink = Sink::open(self.format, &self.partial(currency), schema)?;
+                self.sinks.push((currency.to_string(), sink, 0));
+                self.sinks.len() - 1
+            }
+        };
+        let partial = self.partial(currency);
+        let (_, sink, rows) = &mut self.sinks[index];
+        let batch = conform(&batch, &sink.schema)?;
+        *rows += batch.num_rows();
+        sink.write(batch, &partial)
     }
 }
 
-async fn write_partial(
+async fn write_parts(
     ctx: &datafusion::prelude::SessionContext,
     queries: &[String],
-    format: Format,
-    partial: &Path,
+    parts: &mut Parts,
     mut allocation: Option<&mut Allocation>,
-) -> Result<Option<usize>, ExportError> {
-    let mut sink: Option<Sink> = None;
-    let mut rows = 0;
+) -> Result<(), ExportError> {
     for (query, sql) in queries.iter().enumerate() {
         let mut stream = lake::sql::query(ctx, sql).await?.execute_stream().await?;
         while let Some(batch) = stream.next().await {
@@ -461,21 +511,45 @@ async fn write_partial(
             if batch.num_rows() == 0 {
                 continue;
             }
-            let sink = match &mut sink {
-                Some(sink) => sink,
-                None => sink.insert(Sink::open(format, partial, nullable(&batch.schema()))?),
-            };
-            let batch = conform(&batch, &sink.schema)?;
-            rows += batch.num_rows();
-            sink.write(batch, partial)?;
+            if parts.schema.is_none() {
+                parts.schema = Some(nullable(&batch.schema()));
+            }
+            for (currency, rows) in by_currency(&batch)? {
+                parts.write(&currency, rows)?;
+            }
         }
     }
     if let Some(allocation) = allocation {
         allocation.check_all_read()?;
     }
-    let Some(sink) = sink else { return Ok(None) };
-    sink.finish(partial)?;
-    Ok(Some(rows))
+    Ok(())
+}
+
+/// `batch` split by its BillingCurrency, rows in order within each (the whole batch, without
+/// a copy, when it holds one currency or has no such column).
+fn by_currency(batch: &RecordBatch) -> Result<Vec<(String, RecordBatch)>, ExportError> {
+    let Some(column) = batch.column_by_name("BillingCurrency") else {
+        return Ok(vec![(String::new(), batch.clone())]);
+    };
+    let column = datafusion::arrow::compute::cast(column, &DataType::Utf8)?;
+    let codes = column.as_string::<i32>();
+    let code = |i: usize| if codes.is_null(i) { "" } else { codes.value(i) };
+    let mut currencies: Vec<&str> = Vec::new();
+    for i in 0..codes.len() {
+        if !currencies.contains(&code(i)) {
+            currencies.push(code(i));
+        }
+    }
+    if currencies.len() == 1 {
+        return Ok(vec![(currencies[0].to_string(), batch.clone())]);
+    }
+    let mut out = Vec::new();
+    for currency in currencies {
+        let mask: datafusion::arrow::array::BooleanArray =
+            (0..codes.len()).map(|i| Some(code(i) == currency)).collect();
+        out.push((currency.to_string(), datafusion::arrow::compute::filter_record_batch(batch, &mask)?));
+    }
+    Ok(out)
 }
 
 /// FOCUS's supplementary datasets the lake holds (Contract Commitment, FOCUS 1.3; Invoice
@@ -494,7 +568,7 @@ async fn export_datasets(
             dataset.columns.iter().chain(&lake::datasets::LINEAGE).map(|(name, _)| format!("\"{name}\"")).collect();
         let sql = format!("SELECT {} FROM {}", columns.join(", "), dataset.table);
         let file = options.out.join(dataset.table).join(format!("part-0.{}", options.format.extension()));
-        if let Some(rows) = write_query(ctx, &[sql], options.format, &file, None).await? {
+        for (file, rows) in write_query(ctx, &[sql], options.format, &file, None).await? {
             written.push(Written { name: dataset.title.to_string(), file, rows, dataset: true });
         }
     }
@@ -525,7 +599,7 @@ pub async fn export(lake: &Lake, options: &Options) -> Result<Vec<Written>, Expo
         let mut allocation =
             if options.attributed { Some(Allocation::open(lake, period, options.version)?) } else { None };
         let queries = selects(options.version, period, &fixes);
-        if let Some(rows) = write_query(&ctx, &queries, options.format, &file, allocation.as_mut()).await? {
+        for (file, rows) in write_query(&ctx, &queries, options.format, &file, allocation.as_mut()).await? {
             written.push(Written { name: period.clone(), file, rows, dataset: false });
         }
     }

@@ -25,6 +25,7 @@
 
 pub mod attributed;
 pub mod background;
+pub mod billed_in;
 pub mod catalogue;
 pub mod datasets;
 pub mod deliveries;

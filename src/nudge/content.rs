@@ -20,6 +20,7 @@ use crate::attribute::org::{Org, UNALLOCATED};
 use crate::budget::{BudgetStatus, Status};
 use crate::calendar::Month;
 pub use crate::findings::read::{Finding, Unallocated, findings, unallocated};
+use crate::lake::billed_in::BilledIn;
 use crate::money::{PERCENT_WHOLE, div_round};
 
 /// Everything messages are made from.
@@ -30,6 +31,8 @@ pub struct Inputs {
     pub budgets: Vec<BudgetStatus>,
     pub unallocated: Vec<Unallocated>,
     pub findings: Vec<Finding>,
+    /// With a reporting currency: each team's week in each currency it was billed in.
+    pub billed_in: Vec<BilledIn>,
 }
 
 /// `|new - old| >= max(20% of |old|, floor)`.
@@ -216,6 +219,18 @@ impl Draft<'_> {
                     money(prior, currency)
                 )),
             ]);
+            // Converted spend says what it was billed as, where that is at least 1% of the week.
+            let material = |b: &&BilledIn| b.converted_week.abs() * 100 >= this.abs() && b.billed_week != 0;
+            for b in inputs.billed_in.iter().filter(|b| b.team == team && b.currency != currency).filter(material) {
+                week_lines.push(vec![text_span(format!(
+                    "of which billed in {}: {} at {} {currency} per {} = {}",
+                    b.currency,
+                    money(b.billed_week, &b.currency),
+                    b.rates_text(),
+                    b.currency,
+                    money(b.converted_week, currency)
+                ))]);
+            }
             if big && change < 0 {
                 self.wins.push(vec![text_span(format!("Spend down {} on the week before", money(-change, currency)))]);
             }

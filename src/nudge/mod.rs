@@ -172,6 +172,10 @@ pub async fn run_with_env(
         budgets,
         unallocated: content::unallocated(&ctx, as_of).await?,
         findings,
+        billed_in: match &compiled.currency {
+            Some(currency) => crate::lake::billed_in::read(&ctx, currency.reporting, as_of).await?,
+            None => Vec::new(),
+        },
     };
     let messages = content::build(&inputs, org, &config, &memory);
 

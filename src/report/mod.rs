@@ -15,6 +15,7 @@
 //! Same lake, mappings and metrics give byte-identical files: the as-of date is
 //! the data's last charge day unless given, and nothing reads the clock.
 
+pub mod billed_in;
 pub mod chart;
 pub mod context;
 pub mod document;

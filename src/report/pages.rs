@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use chrono::{Duration, NaiveDate};
 
+use super::billed_in::{self, BilledIn};
 use super::chart::{self, Burn, Series};
 use super::context::{Context, Rollup, change};
 use super::document::{Document, Kpi, Link, Section};
@@ -33,7 +34,6 @@ use crate::money::text::{self as format, RATIO_SCALE, change_tenths};
 use crate::money::{PERCENT_WHOLE, div_round, rescale};
 
 const TOP_RESOURCES_SQL: &str = include_str!("../../queries/team_top_resources.sql");
-const BILLING_CURRENCIES_SQL: &str = include_str!("../../queries/team_billing_currencies.sql");
 
 /// The folder of team pages (and their index) beside the weekly report.
 pub const TEAMS_DIR: &str = "teams";
@@ -88,17 +88,6 @@ struct Inputs<'c> {
     /// With a reporting currency: per team and billing currency, the month billed, the lowest
     /// and highest rate, and the month converted.
     billed_in: Option<Vec<BilledIn>>,
-}
-
-/// A team's month in one billing currency (`team_billing_currencies.sql`).
-struct BilledIn {
-    team: String,
-    currency: String,
-    billed: i128,
-    /// Rates at `RATE_SCALE`.
-    lowest_rate: i128,
-    highest_rate: i128,
-    converted: i128,
 }
 
 impl Inputs<'_> {
@@ -157,25 +146,7 @@ async fn inputs<'c>(cx: &'c Context) -> anyhow::Result<Inputs<'c>> {
             line_items: r[6].at_scale(0),
         })
         .collect();
-    let billed_in = match cx.options.mappings.currency {
-        Some(_) => {
-            let params = cx.params_for(&w, w.month_start);
-            let rows = query::run(&cx.ctx, "team_billing_currencies.sql", BILLING_CURRENCIES_SQL, &params).await?;
-            Some(
-                rows.iter()
-                    .map(|r| BilledIn {
-                        team: r[0].text(),
-                        currency: r[1].text(),
-                        billed: r[2].money(),
-                        lowest_rate: r[3].at_scale(crate::money::RATE_SCALE as u32),
-                        highest_rate: r[4].at_scale(crate::money::RATE_SCALE as u32),
-                        converted: r[5].money(),
-                    })
-                    .collect(),
-            )
-        }
-        None => None,
-    };
+    let billed_in = billed_in::load(cx).await?;
     let mut unallocated = findings::unallocated(&cx.ctx, cx.as_of).await?;
     unallocated.retain(|u| u.currency == cx.currency);
     let mut found = findings::findings(&cx.ctx, cx.as_of).await?;
@@ -192,42 +163,15 @@ async fn inputs<'c>(cx: &'c Context) -> anyhow::Result<Inputs<'c>> {
     })
 }
 
-/// With a reporting currency: the team's month in each currency it was billed in, and the
-/// rate that converted it (the month's, locked with it).
+/// With a reporting currency: the team's week and month in each currency it was billed in,
+/// and the rates that converted it (each month's, locked with it).
 fn billed_in_section(cx: &Context, inputs: &Inputs, team: &str) -> Option<Section> {
-    let billed = inputs.billed_in.as_ref()?;
-    let cur = cx.currency.as_str();
-    let mut table = Table::new(
-        "team_billing_currencies",
-        format!("Billed in, {} to {}", cx.windows.month_start, cx.as_of),
-        vec![
-            col("billing_currency", "Billing currency", Kind::Text),
-            col("billed", "Billed", Kind::Text),
-            col("rate", "Rate", Kind::Text),
-            col("converted", "In the reporting currency", Kind::Money),
-        ],
-        cur,
+    let rows: Vec<&BilledIn> = inputs.billed_in.as_ref()?.iter().filter(|b| b.team == team).collect();
+    let lead = format!(
+        "{team}'s spend in each currency it was billed in, converted into {} at each month's rate (currency.toml; the rate is {} per unit).",
+        cx.currency, cx.currency
     );
-    let rate = |r: i128| crate::money::format(r, crate::money::RATE_SCALE as u32);
-    for b in billed.iter().filter(|b| b.team == team) {
-        let (low, high) = (b.lowest_rate, b.highest_rate);
-        let rates = if low == high { rate(low) } else { format!("{} to {}", rate(low), rate(high)) };
-        table.push(vec![
-            b.currency.as_str().into(),
-            crate::money::text::money(b.billed, &b.currency).into(),
-            rates.into(),
-            b.converted.into(),
-        ]);
-    }
-    Some(Section {
-        id: "billed-in",
-        title: "Billed in".into(),
-        paragraphs: vec![format!(
-            "{team}'s month in each currency it was billed in, converted into {cur} at the month's rate (currency.toml)."
-        )],
-        tables: non_empty(table),
-        ..Default::default()
-    })
+    Some(billed_in::section(cx, "team_billing_currencies", &rows, lead))
 }
 
 /// The first day of the trend's first week.

@@ -21,6 +21,9 @@ pub enum Kind {
     Money,
     /// A signed change in money.
     MoneyChange,
+    /// Money in a currency the row names (a billing currency, not the table's): at the lake's
+    /// scale, shown to the cent without a symbol.
+    Amount,
     /// Tenths of a percent.
     Percent,
     /// A signed change, tenths of a percent.
@@ -38,7 +41,7 @@ impl Kind {
     fn scale(self) -> Option<u32> {
         match self {
             Kind::Text => None,
-            Kind::Money | Kind::MoneyChange => Some(SCALE as u32),
+            Kind::Money | Kind::MoneyChange | Kind::Amount => Some(SCALE as u32),
             Kind::Percent | Kind::PercentChange => Some(1),
             Kind::Count => Some(0),
             Kind::PerUnit | Kind::Bps | Kind::Volume => Some(RATIO_SCALE),
@@ -162,6 +165,7 @@ impl Table {
                 Kind::Text | Kind::Count => format::number(*v, 0, 0),
                 Kind::Money => format::money(*v, &self.currency),
                 Kind::MoneyChange => format::money_change(*v, &self.currency),
+                Kind::Amount => format::number(*v, SCALE as u32, 2),
                 Kind::Percent => format::percent(*v),
                 Kind::PercentChange => format::percent_change(*v),
                 Kind::PerUnit => format::number(*v, RATIO_SCALE, 4),

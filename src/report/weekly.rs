@@ -184,6 +184,20 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
         ..Default::default()
     });
 
+    // With a reporting currency: what the company was billed in each currency.
+    if let Some(rows) = super::billed_in::load(cx).await? {
+        let company = super::billed_in::per_currency(&rows);
+        let lead = format!(
+            "Every amount in this report is in {cur}: spend billed in another currency is converted at its month's rate (currency.toml, locked with the month; the rate is {cur} per unit). Each team's page shows its own."
+        );
+        sections.push(super::billed_in::section(
+            cx,
+            "weekly_billing_currencies",
+            &company.iter().collect::<Vec<_>>(),
+            lead,
+        ));
+    }
+
     // By org.
     let mut orgs: BTreeMap<String, [i128; 4]> = BTreeMap::new();
     for r in &rows {

@@ -168,8 +168,9 @@ fn every_dollar_lands_with_its_rule_and_split() {
         run.stdout
     );
     assert!(
-        run.stdout
-            .contains("│ 2026-08        │ no team tag and no rule for account 222 │          1 │           7.00 │"),
+        run.stdout.contains(
+            "│ 2026-08        │ USD      │ no team tag and no rule for account 222 │          1 │          $7.00 │"
+        ),
         "{}",
         run.stdout
     );

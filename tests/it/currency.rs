@@ -330,9 +330,10 @@ fn the_attributed_focus_export_carries_the_converted_amounts() {
     assert!(exported.iter().all(|r| r[2] == "USD"), "{exported:?}");
 }
 
-/// A team's page shows its month in each billing currency beside the converted total.
+/// A team's page shows its week and month in each billing currency beside the converted
+/// totals; the weekly report shows the company's.
 #[test]
-fn a_teams_page_shows_what_it_was_billed_in_each_currency() {
+fn the_weekly_report_and_a_teams_page_show_what_was_billed_in_each_currency() {
     let setup = Setup::new();
     assert_eq!(setup.attribute(&["-q"]).code, 0);
     let out = setup.dir.path().join("reports");
@@ -347,10 +348,27 @@ fn a_teams_page_shows_what_it_was_billed_in_each_currency() {
         "--out",
         out.to_str().unwrap(),
         "--as-of",
-        "2026-08-31",
+        "2026-08-10",
     ]);
+    // Week 4-10 August, month 1-10 August. web: EUR 250.50 - 12.34 = 238.16 on the 4th and 5th,
+    // at August's month-end 1.1712 = 278.932992 USD; USD 100.00 on the 3rd (0.07 on the 20th is later).
     let page = std::fs::read_to_string(out.join("teams/web.html")).unwrap();
-    let rows = crate::support::html_table(&page, "team_billing_currencies");
-    // 238.16 EUR at 1.1712 = 278.932992 USD, shown to the cent.
-    assert_eq!(rows, vec![vec!["EUR", "€238.16", "1.1712", "$278.93"], vec!["USD", "$100.07", "1", "$100.07"],]);
+    assert_eq!(
+        crate::support::html_table(&page, "team_billing_currencies"),
+        vec![
+            vec!["EUR", "238.16", "238.16", "1.1712", "$278.93", "$278.93"],
+            vec!["USD", "0.00", "100.00", "1", "$0.00", "$100.00"],
+        ]
+    );
+    // The company adds data's CAD 80.125 on the 10th, at 1.1712 / 1.6105 = 0.727227569078
+    // (12 places, half away from zero): 58.269108972374750 USD. NOK's charge (the 12th) is later.
+    let weekly = std::fs::read_to_string(out.join("weekly.html")).unwrap();
+    assert_eq!(
+        crate::support::html_table(&weekly, "weekly_billing_currencies"),
+        vec![
+            vec!["EUR", "238.16", "238.16", "1.1712", "$278.93", "$278.93"],
+            vec!["USD", "0.00", "100.00", "1", "$0.00", "$100.00"],
+            vec!["CAD", "80.13", "80.13", "0.727227569078", "$58.27", "$58.27"],
+        ]
+    );
 }

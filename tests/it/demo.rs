@@ -168,8 +168,10 @@ fn the_demo_ships_business_volume_and_its_unit_economics() {
     let report = std::fs::read_to_string(out.join("reports/unit_economics_monthly.csv")).unwrap();
     let row: Vec<&str> =
         report.lines().find(|l| l.starts_with("USD,company,payment_volume_usd,2026-10,")).unwrap().split(',').collect();
+    // In the reporting currency: the payments family is billed in EUR (tests/it/currency.rs
+    // re-derives each conversion).
     let spend = lake.value(
-        r#"SELECT sum("EffectiveCost") FROM attributed WHERE CAST("ChargePeriodStart" AS DATE) >= DATE '2026-10-01'"#,
+        r#"SELECT sum("x_ReportingEffectiveCost") FROM attributed WHERE CAST("ChargePeriodStart" AS DATE) >= DATE '2026-10-01'"#,
     );
     assert_eq!(row[6], spend, "spend");
     assert_eq!(row[7], october.to_string(), "volume");

@@ -31,7 +31,11 @@ fn the_demo_exports_each_share_as_a_focus_allocated_charge_that_adds_back_exactl
     export(&lake.path, &plain, &["--focus-version", "1.3"]);
     let allocated = dir.path().join("allocated");
     let run = export(&lake.path, &allocated, &["--focus-version", "1.3", "--attributed"]);
-    assert!(run.stderr.contains("allocated row(s) in 2 period(s) as FOCUS 1.3 into"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("allocated row(s) in 2 period(s) (4 files: one per billing currency) as FOCUS 1.3 into"),
+        "{}",
+        run.stderr
+    );
 
     let summary = check(&allocated, &plain, &lake.path, "1.3");
     // The demo splits its shared cluster, platform account and overhead over teams: more rows
@@ -53,8 +57,11 @@ fn the_demo_exports_each_share_as_a_focus_allocated_charge_that_adds_back_exactl
     let again = dir.path().join("again");
     export(&lake.path, &again, &["--focus-version", "1.3", "--attributed"]);
     for period in ["2026-08", "2026-09"] {
-        let file = |root: &Path| std::fs::read(root.join(format!("billing_period={period}/part-0.parquet"))).unwrap();
-        assert!(file(&allocated) == file(&again), "{period}: same bytes");
+        let files = |root: &Path| -> Vec<Vec<u8>> {
+            crate::export_focus::period_files(root, period).iter().map(|f| std::fs::read(f).unwrap()).collect()
+        };
+        assert_eq!(files(&allocated).len(), 2, "{period}: one file per billing currency");
+        assert!(files(&allocated) == files(&again), "{period}: same bytes");
     }
 
     // Round trip: the allocated charges read back by tally's FOCUS ingest keep every period's and
@@ -62,7 +69,8 @@ fn the_demo_exports_each_share_as_a_focus_allocated_charge_that_adds_back_exactl
     let back = Lake::new();
     let files: Vec<String> = ["2026-08", "2026-09"]
         .iter()
-        .map(|p| allocated.join(format!("billing_period={p}/part-0.parquet")).display().to_string())
+        .flat_map(|p| crate::export_focus::period_files(&allocated, p))
+        .map(|f| f.display().to_string())
         .collect();
     back.ingest_ok(&files.iter().map(String::as_str).collect::<Vec<_>>(), &["--format", "focus"]);
     assert_eq!(sums(&back), sums(&lake));
@@ -75,10 +83,11 @@ fn the_demo_exports_each_share_as_a_focus_allocated_charge_that_adds_back_exactl
     let allocated_12 = dir.path().join("allocated-1.2");
     export(&lake.path, &allocated_12, &["--attributed"]);
     check(&allocated_12, &plain_12, &lake.path, "1.2");
-    let august = allocated_12.join("billing_period=2026-08/part-0.parquet");
-    let ((_, pass, fail), failed) = validate(&august);
-    assert_eq!((fail, failed), (1, vec![untaken_invoice_branch(&august).to_string()]));
-    assert!(pass > 100, "the 1.2 rules ran ({pass} passed)");
+    for august in crate::export_focus::period_files(&allocated_12, "2026-08") {
+        let ((_, pass, fail), failed) = validate(&august);
+        assert_eq!((fail, failed), (1, vec![untaken_invoice_branch(&august).to_string()]), "{}", august.display());
+        assert!(pass > 100, "the 1.2 rules ran ({pass} passed)");
+    }
 }
 
 /// The hand-built month of `attribute.rs`, whose shares `every_dollar_lands_with_its_rule_and_split`

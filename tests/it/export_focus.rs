@@ -31,6 +31,16 @@ pub fn validate(file: &Path) -> ((u32, u32, u32), Vec<String>) {
     ((n(1), n(2), n(3)), rules)
 }
 
+/// The exported files of `period` under `out`, one per billing currency (the demo bills its
+/// payments family in EUR): `part-0-EUR.parquet`, `part-0-USD.parquet`.
+pub fn period_files(out: &Path, period: &str) -> Vec<PathBuf> {
+    let dir = out.join(format!("billing_period={period}"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|f| !f.file_name().unwrap().to_string_lossy().starts_with('.'));
+    files.sort();
+    files
+}
+
 /// `tally export focus --lake <lake> --out <out>` and `extra`, insisting on success.
 pub fn export(lake: &Path, out: &Path, extra: &[&str]) -> crate::Run {
     let mut args = vec!["export", "focus", "--lake", lake.to_str().unwrap(), "--out", out.to_str().unwrap()];
@@ -55,11 +65,19 @@ fn the_demo_exports_as_focus_1_2_that_the_validator_passes_and_ingest_reads_back
     let out = dir.path().join("focus");
     let run = export(&lake.path, &out, &[]);
     assert!(run.stderr.contains("as FOCUS 1.2 into"), "{}", run.stderr);
-    let files: Vec<PathBuf> =
-        ["2026-08", "2026-09"].iter().map(|p| out.join(format!("billing_period={p}")).join("part-0.parquet")).collect();
+    let august = period_files(&out, "2026-08");
+    let september = period_files(&out, "2026-09");
+    let names = |files: &[PathBuf]| {
+        files.iter().map(|f| f.file_name().unwrap().to_string_lossy().to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&august), ["part-0-EUR.parquet", "part-0-USD.parquet"], "one file per billing currency");
+    assert_eq!(names(&september), names(&august));
+    assert!(run.stderr.contains("in 2 period(s) (4 files: one per billing currency)"), "{}", run.stderr);
+    let files: Vec<PathBuf> = august.iter().chain(&september).cloned().collect();
 
     // August is invoiced (every line has its InvoiceId), September is still open (none has one).
-    for (file, untaken) in files.iter().zip(["InvoiceId-C-004-C", "InvoiceId-C-005-C"]) {
+    let untaken_branches = ["InvoiceId-C-004-C", "InvoiceId-C-004-C", "InvoiceId-C-005-C", "InvoiceId-C-005-C"];
+    for (file, untaken) in files.iter().zip(untaken_branches) {
         let ((total, pass, fail), failed) = validate(file);
         eprintln!("{}: Total {total} | Pass {pass} | Fail {fail}: {failed:?}", file.display());
         assert_eq!((fail, failed.clone()), (1, vec![untaken.to_string()]), "{}", file.display());
@@ -95,14 +113,19 @@ fn csv_export_and_a_missing_period_are_handled() {
     let lake = demo.join("lake");
     let out = dir.path().join("focus");
     export(&lake, &out, &["--format", "csv"]);
-    let csv = std::fs::read_to_string(out.join("billing_period=2026-08/part-0.csv")).unwrap();
+    // The main payer family bills in USD (payments in EUR, in a file of its own).
+    let csv = std::fs::read_to_string(out.join("billing_period=2026-08/part-0-USD.csv")).unwrap();
+    assert!(out.join("billing_period=2026-08/part-0-EUR.csv").exists());
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("AvailabilityZone,BilledCost,BillingAccountId,"), "{header}");
     assert!(header.ends_with(",x_SourceLineItemId,x_IngestRunId,x_ExportRow"), "{header}");
     // The same lake gives the same bytes.
     let again = dir.path().join("again");
     export(&lake, &again, &["--format", "csv"]);
-    assert!(std::fs::read(again.join("billing_period=2026-08/part-0.csv")).unwrap() == csv.as_bytes(), "same bytes");
+    assert!(
+        std::fs::read(again.join("billing_period=2026-08/part-0-USD.csv")).unwrap() == csv.as_bytes(),
+        "same bytes"
+    );
     // Tags are FOCUS key-value JSON, not a map.
     assert!(csv.contains(r#",""team"":""networking""}"#), "tags as JSON");
     // FOCUS 1.3 adds its columns; the providers of sources before 1.3 fill both provider names.

@@ -491,13 +491,7 @@ fn the_demo_chat_toml_routes_the_demo_company() {
     let run = tally(&["demo", "--out", out.to_str().unwrap(), "--rows", "20000", "-q"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mappings = dir.path().join("mappings");
-    std::fs::create_dir_all(&mappings).unwrap();
-    for entry in std::fs::read_dir(crate::fixture("demo-mappings")).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), mappings.join(entry.file_name())).unwrap();
-        }
-    }
+    crate::copy_dir(std::path::Path::new(&crate::fixture("demo-mappings")), &mappings);
     let lake = out.join("lake");
     let run =
         tally(&["nudge", "--dry-run", "--lake", lake.to_str().unwrap(), "--mappings", mappings.to_str().unwrap()]);

@@ -153,15 +153,22 @@ fn first_run_equals_plain_ingest_and_attribute_and_a_second_run_does_nothing() {
     tally_ok(&["ingest", "-q", &p.path("exports"), "--lake", &plain]);
     tally_ok(&["attribute", "-q", "--lake", &plain, "--mappings", &p.path("mappings")]);
     assert_eq!(data_files(&p.root.join("lake")), data_files(Path::new(&plain)));
-    // The summary's money is the lake's, exactly.
+    // The summary's money is the lake's, exactly, per billing currency (payments bills in EUR).
     let period = &all[0];
-    let effective =
-        sql(&plain, &format!(r#"SELECT sum("EffectiveCost") FROM line_items WHERE billing_period = '{period}'"#));
-    let summarised = &first["attribute"]["periods"][0]["effective"]["USD"];
-    assert_eq!(
-        summarised.as_str().unwrap().trim_end_matches('0').trim_end_matches('.'),
-        effective[1].trim_end_matches('0').trim_end_matches('.')
-    );
+    for currency in ["EUR", "USD"] {
+        let effective = sql(
+            &plain,
+            &format!(
+                r#"SELECT sum("EffectiveCost") FROM line_items WHERE billing_period = '{period}' AND "BillingCurrency" = '{currency}'"#
+            ),
+        );
+        let summarised = &first["attribute"]["periods"][0]["effective"][currency];
+        assert_eq!(
+            summarised.as_str().unwrap().trim_end_matches('0').trim_end_matches('.'),
+            effective[1].trim_end_matches('0').trim_end_matches('.'),
+            "{currency}"
+        );
+    }
 
     let before = (data_files(&p.root.join("lake")), all_files(&p.root.join("lake")));
     let second = p.run("lake", 0);

@@ -226,6 +226,28 @@ impl Catalog {
         Catalog { archetypes: prices::archetypes() }
     }
 
+    /// The price list in another currency: every rate times `bp / 10_000`, rounded half away
+    /// from zero to the rate's own decimals (so `usage decimals + rate decimals <= 10` still
+    /// holds and costs stay exact), never to zero.
+    pub fn priced_at(bp: i128) -> Catalog {
+        let convert = |rate: Fixed| {
+            let converted = rate.mul_div_round(bp, 10_000, rate.decimals());
+            if converted == Fixed::ZERO { rate } else { converted }
+        };
+        let mut archetypes = prices::archetypes();
+        for archetype in &mut archetypes {
+            for meter in &mut archetype.meters {
+                meter.rate = convert(meter.rate);
+            }
+            if let Some(reserved) = &mut archetype.reserved {
+                reserved.recurring_hourly = convert(reserved.recurring_hourly);
+                reserved.amortized_upfront_hourly = convert(reserved.amortized_upfront_hourly);
+            }
+            archetype.savings_plan_rate = archetype.savings_plan_rate.map(convert);
+        }
+        Catalog { archetypes }
+    }
+
     pub fn variants(&self, kind: Kind) -> Vec<usize> {
         (0..self.archetypes.len()).filter(|&i| self.archetypes[i].kind == kind).collect()
     }

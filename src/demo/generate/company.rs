@@ -126,6 +126,11 @@ pub(super) struct PayerSpec {
     pub invoicing_entity: &'static str,
     pub invoice_prefix: InvoiceStyle,
     pub tax_type: &'static str,
+    /// `lineItem/CurrencyCode` of every line.
+    pub currency: &'static str,
+    /// The family's price list against the USD list, in basis points (a rate of $1.00 is
+    /// billed as `price_bp / 10_000` units of `currency`).
+    pub price_bp: i128,
     /// Tax rate in basis points of the taxed charges.
     pub tax_rate_bp: i128,
     /// Member account receiving the monthly promotional credit.

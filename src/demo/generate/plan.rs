@@ -102,6 +102,8 @@ pub struct SavingsPlan {
 pub struct PayerPlan {
     pub index: usize,
     pub spec: &'static PayerSpec,
+    /// The price list in the family's billing currency ([`PayerSpec::price_bp`]).
+    pub prices: Catalog,
     /// Index into [`ACCOUNTS`].
     pub account: usize,
     /// Ordered by account, then serial: the order rows are written in.
@@ -173,13 +175,14 @@ impl Plan {
             let mut payer = PayerPlan {
                 index,
                 spec,
+                prices: Catalog::priced_at(spec.price_bp),
                 account,
                 resources,
                 reservations: Vec::new(),
                 savings_plan: None,
                 planted: mine.copied().collect(),
             };
-            buy_commitments(&mut payer, &catalog, &months, seed);
+            buy_commitments(&mut payer, &months, seed);
             payers.push(payer);
         }
         Ok(Plan { seed, catalog, months, vocabularies, payers })
@@ -262,7 +265,8 @@ fn runs_all_period(resource: &Resource, total_days: u32) -> bool {
 /// Covers most always-on prod databases with Reserved Instances and most
 /// always-on prod web servers with a Compute Savings Plan. Each payer buys one
 /// reserved instance too many, so the unused-fee columns have something in them.
-fn buy_commitments(payer: &mut PayerPlan, catalog: &Catalog, months: &[Month], seed: u64) {
+fn buy_commitments(payer: &mut PayerPlan, months: &[Month], seed: u64) {
+    let catalog = &payer.prices;
     let total_days: u32 = months.iter().map(|m| m.days).sum();
     let payer_id = ACCOUNTS[payer.account].id;
     let ri_eligible = |r: &Resource| {

@@ -40,6 +40,7 @@ pub fn write_report(
         billing_period: month.label(),
         invoice_id: invoice_id(plan, payer, month, report_number),
         invoicing_entity: payer.spec.invoicing_entity.to_string(),
+        currency: payer.spec.currency,
         period_start: timestamp(month.first_day),
         period_end: timestamp(month.next_first_day),
         report_number,
@@ -117,7 +118,7 @@ fn write_day(
     let mut scratch = Scratch::default();
     let mut used_commitment = Fixed::ZERO;
     for resource in payer.resources.iter().filter(|r| r.is_active_on(day.global)) {
-        let archetype = &plan.catalog.archetypes[usize::from(resource.archetype)];
+        let archetype = &payer.prices.archetypes[usize::from(resource.archetype)];
         write_resource_id(&mut scratch.resource_id, plan.seed, archetype.kind, resource);
         for meter_index in 0..archetype.meters.len() {
             used_commitment += write_usage(plan, payer, month, &day, resource, meter_index, rng, &mut scratch, report)?;
@@ -126,7 +127,7 @@ fn write_day(
     // Planted cases last, from their own stream: the lines above stay as they were without them.
     let mut planted_rng = ChaCha8Rng::seed_from_u64(mix64(plan.seed ^ mix64(0x9EA7 + u64::from(day.global))));
     for resource in payer.planted.iter().map(|p| &p.resource).filter(|r| r.is_active_on(day.global)) {
-        let archetype = &plan.catalog.archetypes[usize::from(resource.archetype)];
+        let archetype = &payer.prices.archetypes[usize::from(resource.archetype)];
         write_resource_id(&mut scratch.resource_id, plan.seed, archetype.kind, resource);
         let silent = resource.traffic.factor_on(day.global) == 0;
         for (meter_index, meter) in archetype.meters.iter().enumerate() {
@@ -185,7 +186,7 @@ fn write_usage(
     scratch: &mut Scratch,
     report: &mut Report,
 ) -> Result<Fixed> {
-    let archetype = &plan.catalog.archetypes[usize::from(resource.archetype)];
+    let archetype = &payer.prices.archetypes[usize::from(resource.archetype)];
     let meter = &archetype.meters[meter_index];
     let team = &TEAMS[usize::from(resource.team)];
     let account = usize::from(resource.account);
@@ -332,7 +333,7 @@ fn write_month_end(plan: &Plan, payer: &PayerPlan, month: &Month, report: &mut R
     let hours_in_month = Fixed::whole(24 * i64::from(month.days));
 
     for reservation in &payer.reservations {
-        let archetype = &plan.catalog.archetypes[reservation.archetype];
+        let archetype = &payer.prices.archetypes[reservation.archetype];
         let pricing = archetype.reserved.as_ref().expect("reserved archetype");
         let meter = &archetype.meters[0];
         let purchased_hours = hours_in_month.mul_exact(Fixed::whole(i64::from(reservation.purchased)));

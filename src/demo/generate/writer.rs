@@ -126,6 +126,8 @@ pub struct Bill {
     pub billing_period: String,
     pub invoice_id: String,
     pub invoicing_entity: String,
+    /// `lineItem/CurrencyCode`.
+    pub currency: &'static str,
     pub period_start: String,
     pub period_end: String,
     /// Line item ids hash `seed_key ^ (report_number << 40 | row)`; the report
@@ -255,7 +257,7 @@ impl ReportWriter {
             record.push_field(text.as_bytes());
         }
         push_amount(record, scratch, item.usage_amount);
-        record.push_field(b"USD");
+        record.push_field(bill.currency.as_bytes());
         push_amount(record, scratch, item.unblended_rate);
         push_amount(record, scratch, Some(item.unblended_cost));
         // Blended equals unblended: one payer family never mixes accounts' rates here.

@@ -38,16 +38,21 @@ pub const PAYERS: &[PayerSpec] = &[
         invoicing_entity: "Amazon Web Services, Inc.",
         invoice_prefix: InvoiceStyle::Numeric,
         tax_type: "SalesTax",
+        currency: "USD",
+        price_bp: 10_000,
         tax_rate_bp: 625,
         credit_account: "acme-dev-sandbox",
         refund_account: Some("acme-prod-core"),
     },
-    // The payments business was set up as a separate EU entity (PCI scope).
+    // The payments business was set up as a separate EU entity (PCI scope), billed in euros at
+    // a euro price list (about the USD list at 1.163 USD per EUR), so reports show conversion.
     PayerSpec {
         account: PAYMENTS_PAYER,
         invoicing_entity: "Amazon Web Services EMEA SARL",
         invoice_prefix: InvoiceStyle::Emea,
         tax_type: "VAT",
+        currency: "EUR",
+        price_bp: 8_600,
         tax_rate_bp: 2000,
         credit_account: "acme-payments-staging",
         refund_account: None,
