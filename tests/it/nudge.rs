@@ -498,4 +498,38 @@ fn the_demo_chat_toml_routes_the_demo_company() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("nudges as of "), "{}", run.stderr);
     assert!(!run.stderr.contains("no route"), "{}", run.stderr);
+    // payments-api is billed in EUR (the payments family) and reported in USD: its week says
+    // what was billed in euros, at which rate, and what that is in dollars. DuckDB's sums over
+    // the lake's rows, rounded to the cent half away from zero:
+    let week = crate::support::duckdb(&format!(
+        r#"SELECT printf('%.2f', round(sum("EffectiveCost"), 2)), printf('%.2f', round(sum("x_ReportingEffectiveCost"), 2)),
+                  CAST(min("x_ExchangeRate") AS DOUBLE)
+           FROM read_parquet('{}/attributed/*/*.parquet')
+           WHERE team = 'payments-api' AND "BillingCurrency" = 'EUR'
+             AND CAST("ChargePeriodStart" AS DATE) BETWEEN DATE '2026-10-25' AND DATE '2026-10-31'"#,
+        lake.display()
+    ));
+    let euros: f64 = week[0][0].parse().unwrap();
+    let line = format!(
+        "of which billed in EUR: €{} at {} USD per EUR = ${}",
+        thousands(&week[0][0]),
+        week[0][2],
+        thousands(&week[0][1])
+    );
+    assert!(euros > 100.0, "{week:?}");
+    assert!(run.stdout.contains(&line), "{line}\n{}", run.stdout);
+}
+
+/// `1234.50` -> `1,234.50`.
+fn thousands(amount: &str) -> String {
+    let (units, cents) = amount.split_once('.').unwrap();
+    let digits: Vec<char> = units.chars().collect();
+    let mut out = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(*c);
+    }
+    format!("{out}.{cents}")
 }
