@@ -126,6 +126,8 @@ macro_rules! canonical_columns {
             }
 
             pub fn push(&mut self, item: &LineItem<'_>) {
+                let filled = item.with_container_tags();
+                let item = filled.as_ref().unwrap_or(item);
                 $( self.$field.append_option(item.$field); )*
                 self.push_tags(&item.tags);
             }
@@ -227,10 +229,70 @@ canonical_columns! {
     "x_UsageType" => x_usage_type: Text,
     "x_Operation" => x_operation: Text,
     "x_ResourceGroup" => x_resource_group: Text,
+    // Containers: the cluster, namespace, workload and pod (or ECS task) of a row, where the
+    // export names them (AWS split cost allocation data, GKE cost allocation).
+    "x_Cluster" => x_cluster: Text,
+    "x_Namespace" => x_namespace: Text,
+    "x_Workload" => x_workload: Text,
+    "x_Pod" => x_pod: Text,
+    // AWS split cost allocation data: a pod's (task's) row carries no cost of its own; these say
+    // what part of its parent EC2 instance's cost it used, and what it left unused (idle).
+    "x_SplitParentResourceId" => x_split_parent_resource_id: Text,
+    "x_SplitCost" => x_split_cost: Decimal,
+    "x_SplitUnusedCost" => x_split_unused_cost: Decimal,
+    "x_SplitNetCost" => x_split_net_cost: Decimal,
+    "x_SplitNetUnusedCost" => x_split_net_unused_cost: Decimal,
+    "x_SplitUsage" => x_split_usage: Quantity,
     "x_SourceFile" => x_source_file: Text,
     "x_SourceRow" => x_source_row: Count,
     "x_SourceLineItemId" => x_source_line_item_id: Text,
     "x_IngestRunId" => x_ingest_run_id: Text,
+}
+
+/// The tags that name a container's cluster, namespace and workload, in preference order, where
+/// a row has no `x_Cluster`/`x_Namespace`/`x_Workload` of its own: AWS split cost allocation data
+/// (EKS, ECS; as legacy CUR writes them, then as Athena and CUR 2.0 flatten them) and GKE cost
+/// allocation labels. Ingest fills the columns from them; rules fall back to them.
+pub mod containers {
+    pub const CLUSTER_TAGS: [&str; 5] = [
+        "aws:eks:cluster-name",
+        "aws:eks_cluster_name",
+        "aws:ecs:cluster-name",
+        "aws:ecs_cluster_name",
+        "goog-k8s-cluster-name",
+    ];
+    pub const NAMESPACE_TAGS: [&str; 3] = ["aws:eks:namespace", "aws:eks_namespace", "k8s-namespace"];
+    /// The Deployment behind a ReplicaSet first, then the workload itself, then an ECS service.
+    pub const WORKLOAD_TAGS: [&str; 6] = [
+        "aws:eks:deployment",
+        "aws:eks_deployment",
+        "aws:eks:workload-name",
+        "aws:eks_workload_name",
+        "aws:ecs:service-name",
+        "aws:ecs_service_name",
+    ];
+}
+
+impl LineItem<'_> {
+    /// The row with `x_Cluster`, `x_Namespace` and `x_Workload` filled from its tags
+    /// ([`containers`]) where its mapper left them empty; `None` when there is nothing to fill.
+    /// Here, not in each mapper: tags parsed out of JSON (CUR 2.0, GCP) are owned by the row.
+    fn with_container_tags(&self) -> Option<LineItem<'_>> {
+        let tag = |keys: &[&str]| {
+            keys.iter().find_map(|key| self.tags.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_ref()))
+        };
+        let cluster = if self.x_cluster.is_none() { tag(&containers::CLUSTER_TAGS) } else { None };
+        let namespace = if self.x_namespace.is_none() { tag(&containers::NAMESPACE_TAGS) } else { None };
+        let workload = if self.x_workload.is_none() { tag(&containers::WORKLOAD_TAGS) } else { None };
+        if cluster.is_none() && namespace.is_none() && workload.is_none() {
+            return None;
+        }
+        let mut item: LineItem<'_> = self.clone();
+        item.x_cluster = item.x_cluster.or(cluster);
+        item.x_namespace = item.x_namespace.or(namespace);
+        item.x_workload = item.x_workload.or(workload);
+        Some(item)
+    }
 }
 
 /// FOCUS's own column lists, by version: what an export writes and how an ingest tells a

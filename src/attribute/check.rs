@@ -86,7 +86,7 @@ fn shadowed(compiled: &Compiled, findings: &mut Vec<Finding>) {
 
 /// A rule's set conditions, in one order, so `covers` and `may_overlap`
 /// compare the same dimensions (a new condition is added once, here).
-fn condition_sets(rule: &Rule) -> [&HashSet<String>; 6] {
+fn condition_sets(rule: &Rule) -> [&HashSet<String>; 9] {
     [
         &rule.accounts,
         &rule.billing_accounts,
@@ -94,6 +94,9 @@ fn condition_sets(rule: &Rule) -> [&HashSet<String>; 6] {
         &rule.regions,
         &rule.charge_categories,
         &rule.resource_groups,
+        &rule.clusters,
+        &rule.namespaces,
+        &rule.workloads,
     ]
 }
 
@@ -125,6 +128,8 @@ fn covers(a: &Rule, b: &Rule, org: &Org) -> bool {
         && prefix
         && pattern(a.resource_glob.as_ref().map(|g| g.as_str()), b.resource_glob.as_ref().map(|g| g.as_str()))
         && pattern(a.resource_regex.as_ref().map(|r| r.as_str()), b.resource_regex.as_ref().map(|r| r.as_str()))
+        && pattern(a.namespace_glob.as_ref().map(|g| g.as_str()), b.namespace_glob.as_ref().map(|g| g.as_str()))
+        && pattern(a.namespace_regex.as_ref().map(|r| r.as_str()), b.namespace_regex.as_ref().map(|r| r.as_str()))
         && target
         && dates
 }

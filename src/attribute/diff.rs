@@ -111,7 +111,8 @@ fn owners(owners: &mut Owners, input: &Input, row: usize, amounts: [i128; 3]) ->
     let date = input.date(row);
     let key = owners.key(input, row, date);
     let mut out = Vec::new();
-    owners.shares(owners.decided(key), date, amounts, |share| -> Result<(), String> {
+    let (resource, start) = (input.text("ResourceId", row), input.start_micros(row));
+    owners.line_shares(key, resource, start, date, amounts, |share| -> Result<(), String> {
         out.push(Assignment::from(share));
         Ok(())
     })?;

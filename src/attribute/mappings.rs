@@ -110,6 +110,20 @@ pub struct RuleSpec {
     #[serde(default)]
     pub resource_groups: Vec<String>,
     pub resource_regex: Option<String>,
+    // Containers: a pod's cluster, namespace and workload (x_Cluster, x_Namespace, x_Workload,
+    // or the aws:eks:* / GKE tags), compared case-insensitively; Kubernetes labels as tags.
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    pub namespace_glob: Option<String>,
+    pub namespace_regex: Option<String>,
+    #[serde(default)]
+    pub workloads: Vec<String>,
+    /// Label key -> accepted values: AWS imports a pod's labels as tags of the same key, GKE
+    /// as `k8s-label/<key>`; both match.
+    #[serde(default)]
+    pub k8s_labels: BTreeMap<String, OneOrMany>,
     /// Matches every line item (within the dates): a catch-all.
     #[serde(default)]
     pub everything: bool,
@@ -194,6 +208,8 @@ pub struct Mappings {
     pub pools: PoolsFile,
     /// `currency.toml`, when the folder has one ([`super::currency`]).
     pub currency: Option<super::currency::CurrencyFile>,
+    /// `clusters.toml`, when the folder has one ([`super::clusters`]).
+    pub clusters: Option<super::clusters::ClustersFile>,
     /// Source text per file, for line numbers in later errors.
     pub sources: BTreeMap<String, String>,
 }
@@ -212,7 +228,11 @@ impl Mappings {
             true => Some(parse(dir, currency_file, true, &mut sources)?),
             false => None,
         };
-        Ok(Mappings { dir: dir.to_path_buf(), org, rules, pools, currency, sources })
+        let clusters = match dir.join(super::clusters::FILE).exists() {
+            true => Some(parse(dir, super::clusters::FILE, true, &mut sources)?),
+            false => None,
+        };
+        Ok(Mappings { dir: dir.to_path_buf(), org, rules, pools, currency, clusters, sources })
     }
 
     /// `file:line` of the first line containing `needle` (e.g. `id = "x"`), for errors.

@@ -7,6 +7,7 @@
 //! an independent query, then swap the period in.
 
 pub mod check;
+pub mod clusters;
 pub mod currency;
 pub mod diff;
 pub mod explain;
@@ -57,6 +58,8 @@ pub struct Ownership {
     pub version: String,
     /// The reporting currency and its rates, when the folder has a currency.toml.
     pub currency: Option<currency::Currency>,
+    /// Who owns each container cluster's idle capacity (clusters.toml).
+    pub clusters: clusters::Clusters,
 }
 
 impl Ownership {
@@ -92,7 +95,8 @@ impl Ownership {
             }
             None => None,
         };
-        Ok(Ownership { mappings, org, rules, version, currency })
+        let clusters = clusters::Clusters::compile(&mappings, &org)?;
+        Ok(Ownership { mappings, org, rules, version, currency, clusters })
     }
 }
 

@@ -14,14 +14,16 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
 use super::Compiled;
+use super::clusters::{self, Cluster, Group, Member, Part, Splits};
 use super::org::UNALLOCATED;
 use super::pools::Plan;
 use super::rules::{self, Decision};
-use super::scan::{INPUT_COLUMNS, Input, input_column, read_columns};
+use super::scan::{INPUT_COLUMNS, Input, SplitInput, has_split_rows, input_column, read_columns};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Method {
@@ -56,6 +58,11 @@ pub struct Share<'a> {
     pub unallocated_reason: Option<&'a str>,
     /// `[billed, effective, share]`, share at the money scale.
     pub amounts: [i128; 3],
+    /// For a node's share split by its pods: their cluster, namespace and workload (`None`:
+    /// the line's own).
+    pub cluster: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub workload: Option<&'a str>,
 }
 
 /// A [`Share`] that owns its strings, for `diff` and `explain`.
@@ -146,7 +153,7 @@ impl Hasher for FxHasher {
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The text columns a rule can look at, besides tags and date (`LineView`).
-const KEY_TEXT: [usize; 8] = [
+const KEY_TEXT: [usize; 11] = [
     input_column("BillingAccountId"),
     input_column("SubAccountId"),
     input_column("ServiceName"),
@@ -155,6 +162,9 @@ const KEY_TEXT: [usize; 8] = [
     input_column("ChargeCategory"),
     input_column("ResourceId"),
     input_column("x_ResourceGroup"),
+    input_column("x_Cluster"),
+    input_column("x_Namespace"),
+    input_column("x_Workload"),
 ];
 
 /// Distinct line keys kept before the map starts over (bounds memory when
@@ -208,6 +218,8 @@ pub struct Owners<'c> {
     direct: HashMap<String, i128>,
     plans: Plans,
     pieces: Vec<(usize, [i128; 3])>,
+    /// Node lines split by their pods (AWS split cost allocation data), from the first pass.
+    splits: Arc<Splits>,
 }
 
 impl<'c> Owners<'c> {
@@ -232,6 +244,7 @@ impl<'c> Owners<'c> {
             direct: HashMap::new(),
             plans: Plans::default(),
             pieces: Vec::new(),
+            splits: Arc::default(),
         }
     }
 
@@ -242,20 +255,31 @@ impl<'c> Owners<'c> {
         columns
     }
 
-    /// When a proportional pool needs it, decides every line of the period's `files` and sums
-    /// each team's direct EffectiveCost; returns each line's key, in file order, so a second
-    /// pass decides nothing. `None` when no pool needs it.
+    /// When a proportional pool needs it (each team's direct EffectiveCost in the period), or
+    /// the period has pod rows (AWS split cost allocation data: which node lines their pods
+    /// split), decides every line of the period's `files` once; returns each line's key, in
+    /// file order, so a second pass decides nothing. `None` when neither is needed.
     pub fn first_pass(&mut self, files: &[PathBuf]) -> Result<Option<Vec<u32>>, String> {
-        if !self.compiled.pools.needs_direct_spend() {
+        let proportional = self.compiled.pools.needs_direct_spend();
+        let mut split = false;
+        for file in files {
+            split |= has_split_rows(file)?;
+        }
+        if !proportional && !split {
             return Ok(None);
         }
-        let columns = Owners::first_pass_columns();
+        let mut columns = Owners::first_pass_columns();
+        if split {
+            columns.extend(SplitInput::COLUMNS);
+        }
         let mut keys = Vec::new();
         let mut spend: Vec<Option<i128>> = Vec::new();
+        let mut splits = Splits::default();
         for file in files {
             for batch in read_columns(file, &columns)? {
                 let batch = batch?;
                 let input = Input::new(&batch);
+                let pods = SplitInput::new(&batch);
                 for row in 0..batch.num_rows() {
                     let key = self.key(&input, row, input.date(row));
                     keys.push(key);
@@ -266,6 +290,22 @@ impl<'c> Owners<'c> {
                         crate::money::add(spend[team as usize].get_or_insert(0), input.effective.value(row))
                             .map_err(|e| format!("summing direct EffectiveCost of a team: the {e}"))?;
                     }
+                    if let Some(pods) = &pods
+                        && let Some(parent) = pods.parent(row)
+                    {
+                        let view = input.line_view(row, &self.compiled.rules);
+                        let cluster = view.cluster();
+                        splits.add(
+                            parent,
+                            input.start_micros(row).unwrap_or(0),
+                            cluster.as_deref().unwrap_or("(unnamed)"),
+                            key,
+                            view.namespace().as_deref(),
+                            view.workload().as_deref(),
+                            pods.used(row),
+                            pods.idle(row),
+                        )?;
+                    }
                 }
             }
         }
@@ -275,6 +315,7 @@ impl<'c> Owners<'c> {
             .filter_map(|(team, sum)| sum.map(|sum| (self.teams.names[team].clone(), sum)))
             .collect();
         self.plans.clear();
+        self.splits = Arc::new(splits);
         Ok(Some(keys))
     }
 
@@ -359,6 +400,9 @@ impl<'c> Owners<'c> {
             split: None,
             unallocated_reason: Some(reason),
             amounts,
+            cluster: None,
+            namespace: None,
+            workload: None,
         };
         match owner {
             Owner::Team { rule, team } => each(Share {
@@ -371,6 +415,9 @@ impl<'c> Owners<'c> {
                 split: None,
                 unallocated_reason: None,
                 amounts,
+                cluster: None,
+                namespace: None,
+                workload: None,
             }),
             Owner::Unallocated { reason } => each(unallocated(None, &[], &reasons.names[reason as usize])),
             Owner::Pool { rule, pool } => {
@@ -399,6 +446,9 @@ impl<'c> Owners<'c> {
                                 split: Some(&leaf_info.kinds),
                                 unallocated_reason: None,
                                 amounts: *part,
+                                cluster: None,
+                                namespace: None,
+                                workload: None,
                             })?;
                         }
                         Ok(())
@@ -407,6 +457,69 @@ impl<'c> Owners<'c> {
                 }
             }
         }
+    }
+
+    /// The shares of a line decided as `key`, with `amounts`, charged on `date`: a node line
+    /// its pods split (its ResourceId and ChargePeriodStart are their parent's) goes to the
+    /// pods' owners and the cluster's idle policy; any other line to its own owner. The one path
+    /// attribution, `diff` and `explain` all take.
+    pub fn line_shares<E>(
+        &mut self,
+        key: u32,
+        resource: Option<&str>,
+        start: Option<i64>,
+        date: NaiveDate,
+        amounts: [i128; 3],
+        each: impl FnMut(Share<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let splits = Arc::clone(&self.splits);
+        if let Some(group) = splits.group_of(resource, start) {
+            let cluster = self.compiled.ownership.clusters.get(&group.cluster).clone();
+            if let Some(parts) = clusters::parts(group, cluster.idle) {
+                return self.cluster_shares(group, &cluster, &parts, date, amounts, each);
+            }
+        }
+        let owner = self.decided(key);
+        self.shares(owner, date, amounts, each)
+    }
+
+    /// A node line split over `parts` of its pods' `group` (largest remainder per amount), each
+    /// part given to its owner ([`Owners::shares`]: a pod's pool splits further) and marked with
+    /// the cluster (`pool` = `cluster:<name>`, idle parts `cluster:<name> > idle`).
+    fn cluster_shares<E>(
+        &mut self,
+        group: &Group,
+        cluster: &Cluster,
+        parts: &[(Part, i128)],
+        date: NaiveDate,
+        amounts: [i128; 3],
+        mut each: impl FnMut(Share<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let weights: Vec<i128> = parts.iter().map(|(_, weight)| *weight).collect();
+        let columns = amounts.map(|amount| crate::money::split::split(amount, &weights));
+        for (i, (part, _)) in parts.iter().enumerate() {
+            let piece = [columns[0][i], columns[1][i], columns[2][i]];
+            if piece == [0, 0, 0] {
+                continue;
+            }
+            match part {
+                Part::Used(m) | Part::IdleOf(m) => {
+                    let member = &group.members[*m];
+                    let idle = matches!(part, Part::IdleOf(_));
+                    let owner = self.decided(member.key);
+                    self.shares(owner, date, piece, |share| decorated(share, group, member, idle, &mut each))?;
+                }
+                Part::IdleToOwner => {
+                    let owner = cluster.owner.as_deref().expect("checked when compiled: idle = owner has an owner");
+                    let team_id = self.teams.ids[owner];
+                    each(idle_share(group, team_id, owner, Method::Shared, None, piece))?;
+                }
+                Part::IdleUnallocated => {
+                    each(idle_share(group, 0, UNALLOCATED, Method::Unallocated, Some(&group.idle_reason), piece))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The owners of a line the rules decided as `decision` ([`Owners::shares`], owned).
@@ -419,6 +532,57 @@ impl<'c> Owners<'c> {
         });
         out
     }
+}
+
+/// The idle part of a node line as one share: to the cluster's owner, or unallocated.
+fn idle_share<'g>(
+    group: &'g Group,
+    team_id: u32,
+    team: &'g str,
+    method: Method,
+    reason: Option<&'g str>,
+    amounts: [i128; 3],
+) -> Share<'g> {
+    Share {
+        team_id,
+        team,
+        rule_id: None,
+        method,
+        pools: &group.idle_pool,
+        pool_chain: Some(&group.idle_chain),
+        split: Some("kubernetes > idle"),
+        unallocated_reason: reason,
+        amounts,
+        cluster: Some(&group.cluster),
+        namespace: None,
+        workload: None,
+    }
+}
+
+/// A pod owner's share of a node line, marked as the cluster's: method `shared` (a node split
+/// by its pods), pool `cluster:<name>` before the pod's own pools, split `kubernetes`, and
+/// the pod's namespace and workload.
+fn decorated<E>(
+    share: Share<'_>,
+    group: &Group,
+    member: &Member,
+    idle: bool,
+    each: &mut impl FnMut(Share<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    let (base, kind) =
+        if idle { (&*group.idle_chain, "kubernetes > idle") } else { (&*group.pool_chain, "kubernetes") };
+    let chain = share.pool_chain.map(|inner| format!("{base} > {inner}"));
+    let split = share.split.map(|inner| format!("{kind} > {inner}"));
+    each(Share {
+        method: if share.method == Method::Direct { Method::Shared } else { share.method },
+        pools: if share.pools.is_empty() { if idle { &group.idle_pool } else { &group.pool } } else { share.pools },
+        pool_chain: Some(chain.as_deref().unwrap_or(base)),
+        split: Some(split.as_deref().unwrap_or(kind)),
+        cluster: Some(&group.cluster),
+        namespace: member.namespace.as_deref(),
+        workload: member.workload.as_deref(),
+        ..share
+    })
 }
 
 #[cfg(test)]

@@ -28,6 +28,9 @@ const SPLIT: usize = text_index("split");
 const UNALLOCATED_REASON: usize = text_index("unallocated_reason");
 const REPORTING_CURRENCY: usize = text_index("x_ReportingCurrency");
 const RATE_POLICY: usize = text_index("x_ExchangeRatePolicy");
+const CLUSTER: usize = text_index("x_Cluster");
+const NAMESPACE: usize = text_index("x_Namespace");
+const WORKLOAD: usize = text_index("x_Workload");
 
 /// A period's rate into the reporting currency, per billing currency.
 pub(super) type Rates = BTreeMap<String, super::currency::Rate>;
@@ -92,6 +95,7 @@ pub(super) fn attribute_period(
     let passed_through: Vec<(usize, usize)> =
         attributed::copied_from_line_item().map(|(name, index)| (input_column(name), index)).collect();
     let currency_at = input_column("BillingCurrency");
+    let resource_at = input_column("ResourceId");
     let source_file_at = input_column("x_SourceFile");
     let latest = compiled.org.latest_move();
     let mut path_cache = Paths::default();
@@ -144,8 +148,8 @@ pub(super) fn attribute_period(
 
                 let coverage = entry(&mut outcome.coverage, currency);
                 let mut sum = [0i128; 3];
-                let owner = owners.decided(key);
-                owners.shares(owner, date, amounts, |share| -> Result<(), AttributeError> {
+                let (resource, start) = (input.text_at(resource_at, row), input.start_micros(row));
+                owners.line_shares(key, resource, start, date, amounts, |share| -> Result<(), AttributeError> {
                     coverage
                         .count(share.method, share.amounts)
                         .map_err(|e| overflowed(period, share.method.name(), e))?;
@@ -162,6 +166,12 @@ pub(super) fn attribute_period(
                     out.text[POOL] = share.pool_chain;
                     out.text[SPLIT] = share.split;
                     out.text[UNALLOCATED_REASON] = share.unallocated_reason;
+                    // A node's share split by its pods: the pods' cluster, namespace, workload.
+                    if share.cluster.is_some() {
+                        out.text[CLUSTER] = share.cluster;
+                        out.text[NAMESPACE] = share.namespace;
+                        out.text[WORKLOAD] = share.workload;
+                    }
                     out.share = share.amounts[2];
                     out.billed = share.amounts[0];
                     out.effective = share.amounts[1];

@@ -16,7 +16,7 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::rules::{LineView, RuleSet};
 
 /// The columns attribution reads from `line_items`.
-pub const INPUT_COLUMNS: [&str; 17] = [
+pub const INPUT_COLUMNS: [&str; 21] = [
     "ProviderName",
     "BillingAccountId",
     "SubAccountId",
@@ -34,6 +34,22 @@ pub const INPUT_COLUMNS: [&str; 17] = [
     "x_SourceFile",
     "x_SourceRow",
     "x_SourceLineItemId",
+    "x_Cluster",
+    "x_Namespace",
+    "x_Workload",
+    "x_SplitParentResourceId",
+];
+
+/// Columns added to `line_items` after lakes were written without them: a file that lacks
+/// one reads it as absent (null), as the lake's own schema does.
+const ADDED_LATER: [&str; 7] = [
+    "x_Cluster",
+    "x_Namespace",
+    "x_Workload",
+    "x_SplitParentResourceId",
+    "x_SplitCost",
+    "x_SplitUnusedCost",
+    "x_SplitUsage",
 ];
 
 pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<RecordBatch, String>>, String> {
@@ -50,12 +66,65 @@ pub fn read_columns(
     let schema = builder.schema().clone();
     let mut roots = Vec::new();
     for &name in columns {
-        roots.push(schema.index_of(name).map_err(|_| format!("{}: no column {name}", path.display()))?);
+        match schema.index_of(name) {
+            Ok(index) => roots.push(index),
+            Err(_) if ADDED_LATER.contains(&name) => {}
+            Err(_) => return Err(format!("{}: no column {name}", path.display())),
+        }
     }
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
     let reader = builder.with_projection(mask).with_batch_size(8192).build().map_err(|e| e.to_string())?;
     let shown = path.display().to_string();
     Ok(reader.map(move |b| b.map_err(|e| format!("{shown}: {e}"))))
+}
+
+/// Whether `path` holds pod rows (AWS split cost allocation data): any x_SplitParentResourceId,
+/// by the Parquet statistics (no statistics: assume so), without reading the rows.
+pub fn has_split_rows(path: &Path) -> Result<bool, String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let metadata = builder.metadata();
+    let schema = metadata.file_metadata().schema_descr();
+    let Some(column) = (0..schema.num_columns()).find(|i| schema.column(*i).name() == "x_SplitParentResourceId") else {
+        return Ok(false);
+    };
+    Ok(metadata.row_groups().iter().any(|group| {
+        let nulls = group.column(column).statistics().and_then(|s| s.null_count_opt());
+        nulls.is_none_or(|nulls| nulls < group.num_rows() as u64)
+    }))
+}
+
+/// A batch's split cost allocation columns: which node a pod row ran on, and what of it the
+/// pod used and left idle.
+pub struct SplitInput<'b> {
+    parent: &'b StringArray,
+    used: Option<&'b Decimal128Array>,
+    idle: Option<&'b Decimal128Array>,
+}
+
+impl<'b> SplitInput<'b> {
+    pub const COLUMNS: [&'static str; 3] = ["x_SplitParentResourceId", "x_SplitCost", "x_SplitUnusedCost"];
+
+    /// `None` when the batch has no parent column (a file written before it).
+    pub fn new(batch: &'b RecordBatch) -> Option<SplitInput<'b>> {
+        let parent = batch.column_by_name("x_SplitParentResourceId")?.as_string_opt::<i32>()?;
+        let decimal = |name: &str| batch.column_by_name(name).and_then(|c| c.as_primitive_opt());
+        Some(SplitInput { parent, used: decimal("x_SplitCost"), idle: decimal("x_SplitUnusedCost") })
+    }
+
+    pub fn parent(&self, row: usize) -> Option<&'b str> {
+        (!self.parent.is_null(row)).then(|| self.parent.value(row)).filter(|p| !p.is_empty())
+    }
+
+    /// x_SplitCost at the money scale (0 when absent).
+    pub fn used(&self, row: usize) -> i128 {
+        self.used.filter(|a| !a.is_null(row)).map_or(0, |a| a.value(row))
+    }
+
+    /// x_SplitUnusedCost at the money scale (0 when absent).
+    pub fn idle(&self, row: usize) -> i128 {
+        self.idle.filter(|a| !a.is_null(row)).map_or(0, |a| a.value(row))
+    }
 }
 
 /// Typed access to one input batch. Text columns and `Tags` that were not
@@ -171,6 +240,9 @@ impl<'b> Input<'b> {
             charge_category: self.text("ChargeCategory", row),
             resource_id: self.text("ResourceId", row),
             resource_group: self.text("x_ResourceGroup", row),
+            cluster: self.text("x_Cluster", row),
+            namespace: self.text("x_Namespace", row),
+            workload: self.text("x_Workload", row),
             tags: rules.canonical_tags(self.tags(row).into_iter()),
             date: self.date(row),
         }

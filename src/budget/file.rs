@@ -411,6 +411,7 @@ mod tests {
             rules: Default::default(),
             pools: Default::default(),
             currency: None,
+            clusters: None,
             sources: Default::default(),
         };
         Org::compile(&mappings).unwrap()

@@ -80,6 +80,13 @@ const WANTED: &[(&str, &[&str])] = &[
     ("sp_effective", &["savings_plan_savings_plan_effective_cost"]),
     ("sp_commitment", &["savings_plan_total_commitment_to_date"]),
     ("sp_used", &["savings_plan_used_commitment"]),
+    // Split cost allocation data (EKS, ECS, Batch): the pod's or task's share of its parent instance.
+    ("split_parent", &["split_line_item_parent_resource_id"]),
+    ("split_cost", &["split_line_item_split_cost"]),
+    ("split_unused", &["split_line_item_unused_cost"]),
+    ("split_net_cost", &["split_line_item_net_split_cost"]),
+    ("split_net_unused", &["split_line_item_net_unused_cost"]),
+    ("split_usage", &["split_line_item_split_usage"]),
 ];
 
 /// Position of `key` in `WANTED`, at compile time.
@@ -295,6 +302,7 @@ impl Mapper for AwsCurMapper {
         }
 
         self.tags(row, item, notes)?;
+        self.containers(row, item, notes)?;
         Ok(())
     }
 
@@ -337,6 +345,61 @@ impl AwsCurMapper {
             }
         }
         Ok(())
+    }
+}
+
+impl AwsCurMapper {
+    /// A pod's or task's row (split cost allocation data): its cluster, namespace and pod from
+    /// the resource ARN (its workload comes from the tags AWS adds, as every source's does:
+    /// `schema::containers`), and its share of the parent
+    /// instance. The row's own cost is 0 (the parent line carries the instance's cost), so the
+    /// lake holds the cluster's cost once; attribution splits the parent by these columns.
+    fn containers<'a>(
+        &'a self,
+        row: &'a StringRecord,
+        item: &mut LineItem<'a>,
+        notes: &mut Normalisations,
+    ) -> Result<(), RowError> {
+        if let Some((cluster, namespace, pod)) = item.resource_id.and_then(container_of_arn) {
+            item.x_cluster = Some(cluster);
+            item.x_namespace = namespace;
+            item.x_pod = pod;
+        }
+        item.x_split_parent_resource_id = text(row, col!(self, "split_parent"));
+        item.x_split_cost = decimal(row, col!(self, "split_cost"), notes)?;
+        item.x_split_unused_cost = decimal(row, col!(self, "split_unused"), notes)?;
+        item.x_split_net_cost = decimal(row, col!(self, "split_net_cost"), notes)?;
+        item.x_split_net_unused_cost = decimal(row, col!(self, "split_net_unused"), notes)?;
+        item.x_split_usage = quantity(row, col!(self, "split_usage"), notes)?;
+        Ok(())
+    }
+}
+
+/// `arn:aws:eks:<region>:<account>:pod/<cluster>/<namespace>/<pod>/<uid>` -> (cluster,
+/// namespace, pod); `arn:aws:ecs:<region>:<account>:task/<cluster>/<task>` -> (cluster, -, task);
+/// `arn:aws:eks:<region>:<account>:cluster/<cluster>` -> (cluster, -, -).
+fn container_of_arn(arn: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
+    fn nonempty(s: Option<&str>) -> Option<&str> {
+        s.filter(|s| !s.is_empty())
+    }
+    // `arn:aws:eks:<region>:<account>:<resource>`: the resource is the sixth field.
+    let resource = arn.splitn(6, ':').nth(5)?;
+    if !arn.starts_with("arn:aws") {
+        return None;
+    }
+    if let Some(path) = resource.strip_prefix("pod/") {
+        let mut parts = path.split('/');
+        let cluster = nonempty(parts.next())?;
+        Some((cluster, nonempty(parts.next()), nonempty(parts.next())))
+    } else if let Some(name) = resource.strip_prefix("cluster/") {
+        // The cluster itself (the EKS control plane, an ECS cluster).
+        Some((nonempty(name.split('/').next())?, None, None))
+    } else if let Some(path) = resource.strip_prefix("task/") {
+        let mut parts = path.split('/');
+        let cluster = nonempty(parts.next())?;
+        Some((cluster, None, nonempty(parts.next())))
+    } else {
+        None
     }
 }
 

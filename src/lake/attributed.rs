@@ -56,6 +56,11 @@ pub const TEXT_COLUMNS: &[(&str, Origin)] = &[
     // The reporting currency (currency.toml) and how its rate was chosen; null without one.
     ("x_ReportingCurrency", Origin::Attribution),
     ("x_ExchangeRatePolicy", Origin::Attribution),
+    // A container's cluster, namespace and workload: the line's own, or for a node's share
+    // split by its pods (AWS split cost allocation data), the pods'.
+    ("x_Cluster", Origin::LineItem),
+    ("x_Namespace", Origin::LineItem),
+    ("x_Workload", Origin::LineItem),
 ];
 
 const TEXT_COUNT: usize = TEXT_COLUMNS.len();

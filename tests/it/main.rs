@@ -6,6 +6,7 @@ mod attribute;
 mod attribute_props;
 mod attribute_trust;
 mod budget;
+mod containers;
 mod currency;
 mod demo;
 mod export_attributed;

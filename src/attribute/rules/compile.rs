@@ -6,13 +6,24 @@ use std::collections::{HashMap, HashSet};
 
 use regex::{Regex, RegexSet, RegexSetBuilder};
 
-use super::{REGEX_SET_SIZE_LIMIT, Rule, RuleSet, Target, canonical_key};
+use super::{
+    CLUSTER_TAGS, Dimension, NAMESPACE_TAGS, REGEX_SET_SIZE_LIMIT, Rule, RuleSet, Target, WORKLOAD_TAGS, canonical_key,
+};
 use crate::attribute::mappings::{MappingError, Mappings, RuleSpec};
 use crate::attribute::org::Org;
 
 impl RuleSet {
     pub fn compile(mappings: &Mappings, org: &Org, pool_ids: &HashSet<String>) -> Result<RuleSet, MappingError> {
-        let aliases = tag_aliases(mappings)?;
+        let mut aliases = tag_aliases(mappings)?;
+        // GKE writes a pod's label `app` as `k8s-label/app`; AWS imports it as the tag `app`.
+        for spec in &mappings.rules.rules {
+            for key in spec.k8s_labels.keys() {
+                let gke = format!("k8s-label/{key}");
+                let canonical = canonical_key(&aliases, key);
+                let position = aliases.values().filter(|(c, _)| *c == canonical).count() + 1;
+                aliases.entry(gke).or_insert((canonical, position));
+            }
+        }
         let mut specs: Vec<&RuleSpec> = mappings.rules.rules.iter().collect();
         specs.sort_by(|a, b| a.precedence.cmp(&b.precedence).then_with(|| a.id.cmp(&b.id)));
         let mut seen = HashSet::new();
@@ -31,6 +42,7 @@ impl RuleSet {
             by_tag_value: HashMap::new(),
             by_service: HashMap::new(),
             by_tag_key: HashMap::new(),
+            by_container: HashMap::new(),
             scanned: Vec::new(),
             regexes: RegexSet::empty(),
             regex_of: vec![None; rules.len()],
@@ -83,6 +95,17 @@ impl RuleSet {
                 for service in &rule.services {
                     self.by_service.entry(service.clone()).or_default().push(rank);
                 }
+            } else if let Some((dimension, values)) = [
+                (Dimension::Namespace, &rule.namespaces),
+                (Dimension::Workload, &rule.workloads),
+                (Dimension::Cluster, &rule.clusters),
+            ]
+            .into_iter()
+            .find(|(_, values)| !values.is_empty())
+            {
+                for value in values {
+                    self.by_container.entry((dimension, value.clone())).or_default().push(rank);
+                }
             } else if let Target::TeamFromTag(key) = &rule.target {
                 self.by_tag_key.entry(key.clone()).or_default().push(rank);
             } else {
@@ -100,6 +123,12 @@ impl RuleSet {
             .chain(self.team_keys.iter().map(String::as_str))
             .collect();
         self.keys_read = canonical_read.iter().map(|key| key.to_string()).collect();
+        // A container condition reads the tags that name a line's cluster, namespace, workload.
+        if rules.iter().any(Rule::has_container_condition) {
+            for key in CLUSTER_TAGS.iter().chain(&NAMESPACE_TAGS).chain(&WORKLOAD_TAGS) {
+                self.keys_read.insert(key.to_string());
+            }
+        }
         for (alias, (canonical, _)) in &self.aliases {
             if canonical_read.contains(canonical.as_str()) {
                 self.keys_read.insert(alias.clone());
@@ -195,9 +224,15 @@ fn compile_rule(
         || spec.resource_glob.is_some()
         || !spec.resource_groups.is_empty()
         || spec.resource_regex.is_some()
+        || !spec.clusters.is_empty()
+        || !spec.namespaces.is_empty()
+        || spec.namespace_glob.is_some()
+        || spec.namespace_regex.is_some()
+        || !spec.workloads.is_empty()
+        || !spec.k8s_labels.is_empty()
         || matches!(target, Target::TeamFromTag(_));
     if !has_condition && !spec.everything {
-        return Err(error("no condition: give accounts, billing_accounts, services, regions, charge_categories, tags, resource_* or everything = true".to_string()));
+        return Err(error("no condition: give accounts, billing_accounts, services, regions, charge_categories, tags, resource_*, clusters, namespaces, namespace_*, workloads, k8s_labels or everything = true".to_string()));
     }
     if has_condition && spec.everything {
         return Err(error("`everything = true` cannot be combined with conditions".to_string()));
@@ -215,11 +250,23 @@ fn compile_rule(
         Some(r) => Some(Regex::new(r).map_err(|e| error(format!("bad resource_regex: {e}")))?),
         None => None,
     };
-    let tags = spec
-        .tags
-        .iter()
-        .map(|(k, v)| (canonical_key(aliases, k), v.values().iter().map(|v| v.to_lowercase()).collect()))
-        .collect();
+    let namespace_glob = match &spec.namespace_glob {
+        Some(g) => Some(glob::Pattern::new(&g.to_lowercase()).map_err(|e| error(format!("bad namespace_glob: {e}")))?),
+        None => None,
+    };
+    let namespace_regex = match &spec.namespace_regex {
+        Some(r) => Some(Regex::new(r).map_err(|e| error(format!("bad namespace_regex: {e}")))?),
+        None => None,
+    };
+    let lowercase = |values: &[String]| values.iter().map(|v| v.to_lowercase()).collect::<HashSet<String>>();
+    let mut tags: Vec<(String, HashSet<String>)> = Vec::new();
+    for (key, values) in spec.tags.iter().chain(&spec.k8s_labels) {
+        let key = canonical_key(aliases, key);
+        if tags.iter().any(|(k, _)| *k == key) {
+            return Err(error(format!("tag `{key}` is given twice (tags and k8s_labels)")));
+        }
+        tags.push((key, values.values().iter().map(|v| v.to_lowercase()).collect()));
+    }
     Ok(Rule {
         id: spec.id.clone(),
         precedence: spec.precedence,
@@ -234,6 +281,11 @@ fn compile_rule(
         resource_glob,
         resource_groups: spec.resource_groups.iter().map(|g| g.to_lowercase()).collect(),
         resource_regex,
+        clusters: lowercase(&spec.clusters),
+        namespaces: lowercase(&spec.namespaces),
+        namespace_glob,
+        namespace_regex,
+        workloads: lowercase(&spec.workloads),
         from: spec.from,
         until: spec.until,
     })

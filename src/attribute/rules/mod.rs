@@ -41,6 +41,13 @@ pub struct Rule {
     /// Lowercased.
     pub(super) resource_groups: HashSet<String>,
     pub(super) resource_regex: Option<Regex>,
+    /// Containers, lowercased: a line matches when its cluster, namespace or workload is one
+    /// of these ([`LineView::cluster`]).
+    pub(super) clusters: HashSet<String>,
+    pub(super) namespaces: HashSet<String>,
+    pub(super) namespace_glob: Option<glob::Pattern>,
+    pub(super) namespace_regex: Option<Regex>,
+    pub(super) workloads: HashSet<String>,
     pub(super) from: Option<NaiveDate>,
     pub(super) until: Option<NaiveDate>,
 }
@@ -57,13 +64,42 @@ pub struct LineView<'a> {
     pub charge_category: Option<&'a str>,
     pub resource_id: Option<&'a str>,
     pub resource_group: Option<&'a str>,
+    /// `x_Cluster`, `x_Namespace`, `x_Workload` as ingested (see [`LineView::cluster`]).
+    pub cluster: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+    pub workload: Option<&'a str>,
     pub tags: Vec<(&'a str, Cow<'a, str>)>,
     pub date: NaiveDate,
 }
 
+pub use crate::schema::containers::{CLUSTER_TAGS, NAMESPACE_TAGS, WORKLOAD_TAGS};
+
 impl LineView<'_> {
     pub fn tag(&self, key: &str) -> Option<&str> {
         self.tags.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_ref())
+    }
+
+    fn column_or_tag<'s>(&'s self, column: Option<&'s str>, tags: &[&str]) -> Option<Cow<'s, str>> {
+        match column {
+            Some(value) if value.chars().any(char::is_uppercase) => Some(Cow::Owned(value.to_lowercase())),
+            Some(value) => Some(Cow::Borrowed(value)),
+            None => tags.iter().find_map(|key| self.tag(key)).map(Cow::Borrowed),
+        }
+    }
+
+    /// The line's container cluster, lowercased: `x_Cluster`, else the tag that names it.
+    pub fn cluster(&self) -> Option<Cow<'_, str>> {
+        self.column_or_tag(self.cluster, &CLUSTER_TAGS)
+    }
+
+    /// The line's Kubernetes namespace, lowercased (GKE's `kube:unallocated` included).
+    pub fn namespace(&self) -> Option<Cow<'_, str>> {
+        self.column_or_tag(self.namespace, &NAMESPACE_TAGS)
+    }
+
+    /// The line's workload (Deployment, StatefulSet, ECS service...), lowercased.
+    pub fn workload(&self) -> Option<Cow<'_, str>> {
+        self.column_or_tag(self.workload, &WORKLOAD_TAGS)
     }
 }
 
@@ -83,6 +119,14 @@ pub enum Decision {
     Unallocated { reason: String },
 }
 
+/// Which container dimension a rule is indexed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Dimension {
+    Cluster,
+    Namespace,
+    Workload,
+}
+
 pub struct RuleSet {
     /// Sorted by (precedence, id): a rule's index is its rank.
     pub rules: Vec<Rule>,
@@ -94,6 +138,8 @@ pub struct RuleSet {
     by_tag_value: HashMap<String, HashMap<String, Vec<usize>>>,
     by_service: HashMap<String, Vec<usize>>,
     by_tag_key: HashMap<String, Vec<usize>>,
+    /// (cluster | namespace | workload, lowercased value) -> ranks.
+    by_container: HashMap<(Dimension, String), Vec<usize>>,
     scanned: Vec<usize>,
     /// Every rule's `resource_regex` in one automaton: one pass over a
     /// ResourceId answers all of them, however many regex rules there are.
@@ -167,6 +213,18 @@ impl RuleSet {
         }
         for service in [line.service_name, line.service_code].into_iter().flatten() {
             out.extend(self.by_service.get(service).into_iter().flatten());
+        }
+        if !self.by_container.is_empty() {
+            let dimensions = [
+                (Dimension::Cluster, line.cluster()),
+                (Dimension::Namespace, line.namespace()),
+                (Dimension::Workload, line.workload()),
+            ];
+            for (dimension, value) in dimensions {
+                if let Some(value) = value {
+                    out.extend(self.by_container.get(&(dimension, value.into_owned())).into_iter().flatten());
+                }
+            }
         }
         for (key, value) in &line.tags {
             if let Some(ranks) = self.by_tag_value.get(*key).and_then(|values| values.get(value.as_ref())) {
@@ -374,6 +432,19 @@ impl Rule {
         if let Some(regex) = &self.resource_regex {
             parts.push(format!("resource regex {}", regex.as_str()));
         }
+        for (name, set) in
+            [("clusters", &self.clusters), ("namespaces", &self.namespaces), ("workloads", &self.workloads)]
+        {
+            if !set.is_empty() {
+                parts.push(format!("{name} {}", list(set)));
+            }
+        }
+        if let Some(glob) = &self.namespace_glob {
+            parts.push(format!("namespace glob {}", glob.as_str()));
+        }
+        if let Some(regex) = &self.namespace_regex {
+            parts.push(format!("namespace regex {}", regex.as_str()));
+        }
         if let Target::TeamFromTag(key) = &self.target {
             parts.push(format!("tag {key} names a team"));
         }
@@ -405,6 +476,29 @@ impl Rule {
             && (self.resource_groups.is_empty()
                 || line.resource_group.is_some_and(|g| self.resource_groups.contains(&g.to_lowercase())))
             && self.resource_glob.as_ref().is_none_or(|g| resource.is_some_and(|r| g.matches(r)))
+            && self.containers_hold(line)
+    }
+
+    fn has_container_condition(&self) -> bool {
+        !self.clusters.is_empty()
+            || !self.namespaces.is_empty()
+            || self.namespace_glob.is_some()
+            || self.namespace_regex.is_some()
+            || !self.workloads.is_empty()
+    }
+
+    /// The cluster, namespace and workload conditions (none given: they hold).
+    fn containers_hold(&self, line: &LineView) -> bool {
+        if !self.has_container_condition() {
+            return true;
+        }
+        let namespace = line.namespace();
+        let namespace = namespace.as_deref();
+        (self.clusters.is_empty() || line.cluster().is_some_and(|c| self.clusters.contains(c.as_ref())))
+            && (self.namespaces.is_empty() || namespace.is_some_and(|n| self.namespaces.contains(n)))
+            && self.namespace_glob.as_ref().is_none_or(|g| namespace.is_some_and(|n| g.matches(n)))
+            && self.namespace_regex.as_ref().is_none_or(|r| namespace.is_some_and(|n| r.is_match(n)))
+            && (self.workloads.is_empty() || line.workload().is_some_and(|w| self.workloads.contains(w.as_ref())))
     }
 }
 

@@ -1,0 +1,250 @@
+//! Shared container clusters: a node's cost split by the pods the bill says ran on it, and the
+//! node's idle (unused) capacity as a share of its own, owned by the cluster's policy.
+//!
+//! AWS split cost allocation data gives every pod (or ECS task) on an EC2 instance a row of
+//! its own, per hour or day: no cost of its own (the instance's line keeps that, so the lake
+//! holds the cluster's cost once), but `x_SplitCost`, the part of the instance it used, and
+//! `x_SplitUnusedCost`, its part of what nobody used. Attribution decides each pod row by the
+//! rules (namespaces, workloads, labels...), then splits the instance's line over the pods'
+//! owners by those amounts, largest remainder, so the shares add back to the line exactly.
+//!
+//! `clusters.toml` says, per cluster, who owns the idle part:
+//!
+//! ```toml
+//! idle = "proportional"          # default for clusters not listed below
+//!
+//! [[cluster]]
+//! name = "acme-prod"             # aws:eks:cluster-name (x_Cluster)
+//! idle = "owner"                 # proportional | owner | unallocated
+//! owner = "k8s-platform"         # the team that owns the idle part (idle = "owner")
+//! idle_alert = "25%"             # a finding when a week's idle share is above this
+//! ```
+//!
+//! - `proportional`: each pod's owner also takes the idle part AWS gave that pod (in proportion
+//!   to its usage), as a share of its own, so a team sees what it used and what it idled;
+//! - `owner`: the whole idle part to the cluster's owning team;
+//! - `unallocated`: the idle part stays unallocated, with the reason "idle capacity of cluster X".
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::mappings::{MappingError, Mappings};
+use super::org::Org;
+use crate::money::Percent;
+
+pub const FILE: &str = "clusters.toml";
+
+/// Who owns a cluster's idle capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum IdlePolicy {
+    #[default]
+    Proportional,
+    Owner,
+    Unallocated,
+}
+
+impl IdlePolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            IdlePolicy::Proportional => "proportional",
+            IdlePolicy::Owner => "owner",
+            IdlePolicy::Unallocated => "unallocated",
+        }
+    }
+}
+
+/// `clusters.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClustersFile {
+    #[serde(default)]
+    pub idle: IdlePolicy,
+    #[serde(default, rename = "cluster")]
+    pub clusters: Vec<ClusterSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub idle: Option<IdlePolicy>,
+    pub owner: Option<String>,
+    pub idle_alert: Option<Percent>,
+}
+
+/// One cluster's policy, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Cluster {
+    pub idle: IdlePolicy,
+    pub owner: Option<String>,
+    pub idle_alert: Option<Percent>,
+}
+
+/// Every cluster's policy (names lowercased, as x_Cluster is compared).
+#[derive(Debug, Default)]
+pub struct Clusters {
+    default: Cluster,
+    by_name: HashMap<String, Cluster>,
+}
+
+impl Clusters {
+    pub fn compile(mappings: &Mappings, org: &Org) -> Result<Clusters, MappingError> {
+        let Some(file) = &mappings.clusters else { return Ok(Clusters::default()) };
+        let mut by_name = HashMap::new();
+        for (index, spec) in file.clusters.iter().enumerate() {
+            let error = |message: String| {
+                mappings.error_at(FILE, &["cluster"], Some(index), format!("cluster `{}`: {message}", spec.name))
+            };
+            let idle = spec.idle.unwrap_or(file.idle);
+            match (&spec.owner, idle) {
+                (None, IdlePolicy::Owner) => {
+                    return Err(error("idle = \"owner\" needs owner = \"<team>\"".to_string()));
+                }
+                (Some(owner), _) if !org.is_team(owner) => {
+                    return Err(error(format!("unknown team `{owner}` (not in org.toml)")));
+                }
+                _ => {}
+            }
+            let cluster = Cluster { idle, owner: spec.owner.clone(), idle_alert: spec.idle_alert };
+            if by_name.insert(spec.name.to_lowercase(), cluster).is_some() {
+                return Err(error("listed twice".to_string()));
+            }
+        }
+        Ok(Clusters { default: Cluster { idle: file.idle, ..Cluster::default() }, by_name })
+    }
+
+    /// The policy of cluster `name` (the default for one not listed).
+    pub fn get(&self, name: &str) -> &Cluster {
+        self.by_name.get(&name.to_lowercase()).unwrap_or(&self.default)
+    }
+}
+
+/// One pod owner's part of a node's line: the line key deciding its pod rows, the namespace
+/// and workload it ran as, and the bill's used and unused (idle) amounts, at the money scale.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub key: u32,
+    pub namespace: Option<Box<str>>,
+    pub workload: Option<Box<str>>,
+    pub used: i128,
+    pub idle: i128,
+}
+
+/// The pods of one node for one charge period, with the words its shares carry.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub cluster: Box<str>,
+    pub members: Vec<Member>,
+    /// `cluster:<name>` and `cluster:<name> > idle`: the pool column of its shares.
+    pub pool: Vec<String>,
+    pub idle_pool: Vec<String>,
+    pub pool_chain: Box<str>,
+    pub idle_chain: Box<str>,
+    /// `idle capacity of cluster <name>`.
+    pub idle_reason: Box<str>,
+}
+
+impl Group {
+    fn new(cluster: &str) -> Group {
+        let pool = format!("cluster:{cluster}");
+        Group {
+            cluster: cluster.into(),
+            members: Vec::new(),
+            pool: vec![pool.clone()],
+            idle_pool: vec![pool.clone(), "idle".to_string()],
+            pool_chain: pool.clone().into(),
+            idle_chain: format!("{pool} > idle").into(),
+            idle_reason: format!("idle capacity of cluster {cluster}").into(),
+        }
+    }
+}
+
+/// Every node line with pods in a period: (parent resource id, charge period start) -> group.
+#[derive(Debug, Default)]
+pub struct Splits {
+    by_parent: HashMap<Box<str>, HashMap<i64, usize>>,
+    pub groups: Vec<Group>,
+}
+
+impl Splits {
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// Adds one pod row: `used` and `idle` are its x_SplitCost and x_SplitUnusedCost (negative
+    /// values count as 0: a weight is never below nothing).
+    #[allow(clippy::too_many_arguments)]
+    pub fn add(
+        &mut self,
+        parent: &str,
+        start: i64,
+        cluster: &str,
+        key: u32,
+        namespace: Option<&str>,
+        workload: Option<&str>,
+        used: i128,
+        idle: i128,
+    ) -> Result<(), String> {
+        let next = self.groups.len();
+        let index = *self.by_parent.entry(parent.into()).or_default().entry(start).or_insert(next);
+        if index == next {
+            self.groups.push(Group::new(cluster));
+        }
+        let group = &mut self.groups[index];
+        let same =
+            |m: &&mut Member| m.key == key && m.namespace.as_deref() == namespace && m.workload.as_deref() == workload;
+        let member = match group.members.iter_mut().find(same) {
+            Some(member) => member,
+            None => {
+                group.members.push(Member {
+                    key,
+                    namespace: namespace.map(Into::into),
+                    workload: workload.map(Into::into),
+                    used: 0,
+                    idle: 0,
+                });
+                group.members.last_mut().expect("just pushed")
+            }
+        };
+        let overflow = |e: crate::money::Overflow| format!("summing the split costs of {parent}: the {e}");
+        crate::money::add(&mut member.used, used.max(0)).map_err(overflow)?;
+        crate::money::add(&mut member.idle, idle.max(0)).map_err(overflow)
+    }
+
+    /// The group of a node line: its ResourceId and ChargePeriodStart (micros).
+    pub fn group_of(&self, resource: Option<&str>, start: Option<i64>) -> Option<&Group> {
+        let index = self.by_parent.get(resource?)?.get(&start?)?;
+        Some(&self.groups[*index])
+    }
+}
+
+/// A part of a node line's split, before it is given to its owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    /// What member `i` used.
+    Used(usize),
+    /// Member `i`'s part of the idle capacity (proportional).
+    IdleOf(usize),
+    /// All the idle capacity, to the cluster's owner.
+    IdleToOwner,
+    /// All the idle capacity, unallocated.
+    IdleUnallocated,
+}
+
+/// The parts of `group` under `policy` with their weights, in a fixed order (members as they
+/// first appeared, then idle); `None` when every weight is zero (the bill split nothing).
+pub fn parts(group: &Group, policy: IdlePolicy) -> Option<Vec<(Part, i128)>> {
+    let mut parts: Vec<(Part, i128)> = group.members.iter().enumerate().map(|(i, m)| (Part::Used(i), m.used)).collect();
+    let idle: i128 = group.members.iter().map(|m| m.idle).sum();
+    match policy {
+        IdlePolicy::Proportional => {
+            parts.extend(group.members.iter().enumerate().map(|(i, m)| (Part::IdleOf(i), m.idle)));
+        }
+        IdlePolicy::Owner => parts.push((Part::IdleToOwner, idle)),
+        IdlePolicy::Unallocated => parts.push((Part::IdleUnallocated, idle)),
+    }
+    parts.retain(|(_, weight)| *weight > 0);
+    (!parts.is_empty()).then_some(parts)
+}

@@ -1,0 +1,191 @@
+//! Shared Kubernetes clusters from the bill itself: AWS split cost allocation data (legacy CUR
+//! and CUR 2.0, `fixtures/make_split_cost_fixtures.py`, built from AWS's documentation), rules on
+//! clusters, namespaces, workloads and labels, and each idle policy. Every figure is re-derived
+//! from the CUR file by `split_cost_check.py` (Python decimal, DuckDB), not by tally.
+
+use std::path::Path;
+
+use crate::{Lake, tally};
+
+const ORG: &str = r#"
+[nodes.acme]
+[teams.payments]
+parent = "acme"
+[teams.search]
+parent = "acme"
+[teams.platform]
+parent = "acme"
+[teams.ml]
+parent = "acme"
+[teams.k8s]
+parent = "acme"
+"#;
+
+const RULES: &str = r#"
+[[rule]]
+id = "payments-namespace"
+precedence = 10
+namespaces = ["payments"]
+team = "payments"
+
+[[rule]]
+id = "search-label"
+precedence = 20
+k8s_labels = { app = "search" }
+team = "search"
+
+[[rule]]
+id = "system-namespaces"
+precedence = 30
+namespace_glob = "kube-*"
+team = "platform"
+
+[[rule]]
+id = "trainer"
+precedence = 35
+workloads = ["trainer"]
+team = "ml"
+
+[[rule]]
+id = "team-tag"
+precedence = 40
+team_from_tag = "team"
+
+[[rule]]
+id = "cluster"
+precedence = 50
+clusters = ["acme-eks"]
+team = "k8s"
+"#;
+
+const LEGACY: &str = "aws-cur/split-cost-allocation-2026-08.csv";
+const CUR2: &str = "aws-cur2/split-cost-allocation-2026-08.parquet";
+
+fn clusters_toml(policy: &str) -> String {
+    format!("[[cluster]]\nname = \"acme-eks\"\nidle = \"{policy}\"\nowner = \"k8s\"\nidle_alert = \"20%\"\n")
+}
+
+/// The fixture ingested, and the mappings with `policy` for the cluster's idle capacity.
+fn setup(source: &str, policy: &str) -> (Lake, tempfile::TempDir) {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&crate::fixture(source)], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let clusters = clusters_toml(policy);
+    crate::support::write_mappings(
+        &dir.path().join("mappings"),
+        &[("org.toml", ORG), ("rules.toml", RULES), ("clusters.toml", &clusters)],
+    );
+    (lake, dir)
+}
+
+fn attribute(lake: &Lake, dir: &Path) -> crate::Run {
+    let mappings = dir.join("mappings");
+    tally(&["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap()])
+}
+
+fn check(lake: &Lake, policy: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/split_cost_check.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args([&crate::fixture(LEGACY), lake.arg(), policy, "k8s"])
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout.trim().to_string()
+}
+
+#[test]
+fn pods_split_their_node_by_the_bill_and_each_idle_policy_owns_the_rest() {
+    // The m5.xlarge hour: three pods' used parts, and idle per policy; the GPU node: the
+    // trainer's GPU, vCPU and memory, and the idle half of its vCPU and memory.
+    for (policy, shares) in [("proportional", 8), ("owner", 6), ("unallocated", 6)] {
+        let (lake, dir) = setup(LEGACY, policy);
+        let run = attribute(&lake, dir.path());
+        assert_eq!(run.code, 0, "{policy}: {}{}", run.stdout, run.stderr);
+        assert_eq!(check(&lake, policy), format!("ok {shares} shares"), "{policy}");
+    }
+}
+
+#[test]
+fn the_cluster_costs_once_and_rules_read_its_dimensions() {
+    let (lake, dir) = setup(LEGACY, "unallocated");
+    // Ingest: pod rows carry no cost of their own, the node lines all of it. Their split and
+    // unused costs, summed by Python's decimal from the CSV's text, come to 1.1979999999999999986:
+    // the nodes' 0.192 + 1.006 as AWS's doubles print it, which is why tally splits the node
+    // line's own exact cost by them rather than adding them up.
+    assert_eq!(
+        lake.rows(
+            r#"SELECT "x_Cluster", coalesce("x_Namespace", '-'), coalesce("x_Workload", '-'), count(*),
+                      sum("EffectiveCost"), sum("x_SplitCost") + sum("x_SplitUnusedCost")
+               FROM line_items WHERE "x_SplitParentResourceId" IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"#
+        ),
+        vec![
+            "acme-eks,kube-system,coredns,2,0,0.0242637362637362636",
+            "acme-eks,ml,trainer,3,0,1.006",
+            "acme-eks,payments,payments-api,2,0,0.097054945054945054",
+            "acme-eks,search,search-indexer,2,0,0.070681318681318681",
+        ]
+    );
+    assert_eq!(attribute(&lake, dir.path()).code, 0);
+    // The hour the node ran no pods keeps its own owner (its team tag); the control plane goes
+    // by `clusters`; a bucket by its tag.
+    assert_eq!(
+        lake.rows(
+            r#"SELECT "x_SourceRow", team, rule_id, method, coalesce("x_Cluster", '-'), "EffectiveCost"
+               FROM attributed WHERE "x_SourceRow" IN (12, 13, 14) ORDER BY 1"#
+        ),
+        vec![
+            "12,platform,team-tag,direct,acme-eks,0.192",
+            "13,k8s,cluster,direct,acme-eks,0.1",
+            "14,search,team-tag,direct,-,0.0345"
+        ]
+    );
+    // Idle capacity, per cluster: the m5's unused vCPU and memory (0.018 + 0.009) and the GPU
+    // node's (0.0755 + 0.025), unallocated with their reason: 0.1275 in exact arithmetic, and
+    // 0.1274999999999999988 as the largest-remainder split over the bill's doubles gives it (the
+    // same split in Python, split_cost_check.py's `split`, over the CSV's text).
+    assert_eq!(
+        lake.rows(
+            r#"SELECT unallocated_reason, sum("EffectiveCost") FROM attributed
+               WHERE pool = 'cluster:acme-eks > idle' GROUP BY 1"#
+        ),
+        vec!["idle capacity of cluster acme-eks,0.1274999999999999988"]
+    );
+}
+
+#[test]
+fn cur_2_0_parquet_splits_the_same_as_legacy_csv() {
+    let columns = r#"SELECT "x_SourceRow", team, method, coalesce(pool, '-'), coalesce("x_Namespace", '-'),
+                            coalesce("x_Workload", '-'), "BilledCost", "EffectiveCost", share
+                     FROM attributed ORDER BY "x_SourceRow", team, pool, "x_Namespace""#;
+    let (legacy, dir) = setup(LEGACY, "proportional");
+    assert_eq!(attribute(&legacy, dir.path()).code, 0);
+    let (cur2, dir2) = setup(CUR2, "proportional");
+    let run = attribute(&cur2, dir2.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(cur2.rows(columns), legacy.rows(columns));
+}
+
+#[test]
+fn a_cluster_policy_that_cannot_work_is_refused_with_its_line() {
+    let (lake, dir) = setup(LEGACY, "owner");
+    let mappings = dir.path().join("mappings");
+    std::fs::write(mappings.join("clusters.toml"), "idle = \"owner\"\n\n[[cluster]]\nname = \"acme-eks\"\n").unwrap();
+    let run = attribute(&lake, dir.path());
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:3: cluster `acme-eks`: idle = \"owner\" needs owner = \"<team>\"",
+            mappings.join("clusters.toml").display()
+        )),
+        "{}",
+        run.stderr
+    );
+    std::fs::write(mappings.join("clusters.toml"), "[[cluster]]\nname = \"acme-eks\"\nowner = \"k8s-team\"\n").unwrap();
+    let run = attribute(&lake, dir.path());
+    assert!(run.stderr.contains("cluster `acme-eks`: unknown team `k8s-team` (not in org.toml)"), "{}", run.stderr);
+    std::fs::write(mappings.join("clusters.toml"), "[[cluster]]\nname = \"acme-eks\"\nidle = \"spread\"\n").unwrap();
+    let run = attribute(&lake, dir.path());
+    assert!(run.stderr.contains("unknown variant `spread`"), "{}", run.stderr);
+}
