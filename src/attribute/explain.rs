@@ -11,7 +11,7 @@ use tabled::settings::Style;
 
 use super::owners::{Method, Owners};
 use super::rules::{Decision, LineView, Scratch, Verdict};
-use super::scan::{Input, read_batches};
+use super::scan::{Input, has_split_rows, read_batches};
 use super::{Compiled, WHOLE};
 use crate::lake::Lake;
 use crate::lake::line_items::period_files;
@@ -37,6 +37,8 @@ struct Found {
     workload: Option<String>,
     raw_tags: Vec<(String, String)>,
     date: NaiveDate,
+    /// ChargePeriodStart (micros): with the ResourceId, what a node's pods name as their parent.
+    start: Option<i64>,
     currency: String,
     billed: i128,
     effective: i128,
@@ -63,6 +65,7 @@ impl Found {
             workload: owned("x_Workload"),
             raw_tags: input.tags(row).into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             date: input.date(row),
+            start: input.start_micros(row),
             currency: owned("BillingCurrency").unwrap_or_default(),
             billed: input.billed.value(row),
             effective: input.effective.value(row),
@@ -134,8 +137,13 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
             Decision::Pool { .. }
         );
         let owners = owners_by_period.entry(line.period.clone()).or_insert_with(|| Owners::new(compiled));
-        if pooled && passed.insert(line.period.clone()) {
-            let files: Vec<_> = period_files(lake, Some(&line.period)).into_iter().map(|(_, f)| f).collect();
+        let files: Vec<_> = period_files(lake, Some(&line.period)).into_iter().map(|(_, f)| f).collect();
+        // A node line can be split by its pods: their rows are in the same period.
+        let mut pods = false;
+        for file in &files {
+            pods |= has_split_rows(file)?;
+        }
+        if (pooled || pods) && passed.insert(line.period.clone()) {
             owners.first_pass(&files)?;
         }
         explain_line(&mut text, line, compiled, owners);
@@ -248,6 +256,9 @@ fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, owners_of:
         }
     }
 
+    if explain_node(text, line, compiled, owners_of) {
+        return;
+    }
     let owners = owners_of.assign(&decision, view.date, [line.billed, line.effective, WHOLE]);
     let direct = owners_of.direct();
     match (&decision, owners.first()) {
@@ -304,4 +315,47 @@ fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, owners_of:
             let _ = writeln!(text, "    shares are largest-remainder splits: they add back to the line exactly");
         }
     }
+}
+
+/// A node line its pods split (AWS split cost allocation data): each share with the pods'
+/// namespace and workload, and the idle part by the cluster's policy. `false` for any other line.
+fn explain_node(text: &mut String, line: &Found, compiled: &Compiled, owners_of: &mut Owners) -> bool {
+    let resource = line.resource_id.as_deref();
+    let Some(cluster) = owners_of.node_split(resource, line.start) else { return false };
+    let policy = compiled.clusters.get(&cluster).idle.name();
+    let _ = writeln!(
+        text,
+        "\n  owner: split by the pods that ran on it in cluster {cluster} (AWS split cost allocation data), \
+         idle capacity by the cluster's policy: {policy} (clusters.toml); the rules above decide its hours without pods"
+    );
+    let money = |v: i128| format(v, SCALE as u32);
+    let mut table = Builder::default();
+    table.push_record(["team", "namespace", "workload", "via", "share", "BilledCost", "EffectiveCost"]);
+    let amounts = [line.billed, line.effective, WHOLE];
+    let _ = owners_of.line_shares(0, resource, line.start, line.date, amounts, |share| -> Result<(), ()> {
+        let who = match share.unallocated_reason {
+            Some(reason) => format!("unallocated: {reason}"),
+            None => share.team.to_string(),
+        };
+        table.push_record([
+            who,
+            share.namespace.unwrap_or("").to_string(),
+            share.workload.unwrap_or("").to_string(),
+            share.pool_chain.unwrap_or("").to_string(),
+            money(share.amounts[2]),
+            money(share.amounts[0]),
+            money(share.amounts[1]),
+        ]);
+        Ok(())
+    });
+    let mut table = table.build();
+    table.with(Style::sharp());
+    for row in table.to_string().lines() {
+        let _ = writeln!(text, "    {row}");
+    }
+    let _ = writeln!(
+        text,
+        "    shares are largest-remainder splits by the pods' split and unused costs: they add back to the line exactly"
+    );
+    true
 }

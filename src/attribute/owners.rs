@@ -483,6 +483,14 @@ impl<'c> Owners<'c> {
         self.shares(owner, date, amounts, each)
     }
 
+    /// The cluster of a node line its pods split (see [`Owners::line_shares`]), after
+    /// [`Owners::first_pass`]; `None` for any other line.
+    pub fn node_split(&self, resource: Option<&str>, start: Option<i64>) -> Option<String> {
+        let group = self.splits.group_of(resource, start)?;
+        let policy = self.compiled.ownership.clusters.get(&group.cluster).idle;
+        clusters::parts(group, policy).map(|_| group.cluster.to_string())
+    }
+
     /// A node line split over `parts` of its pods' `group` (largest remainder per amount), each
     /// part given to its owner ([`Owners::shares`]: a pod's pool splits further) and marked with
     /// the cluster (`pool` = `cluster:<name>`, idle parts `cluster:<name> > idle`).

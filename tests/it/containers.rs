@@ -155,6 +155,28 @@ fn the_cluster_costs_once_and_rules_read_its_dimensions() {
 }
 
 #[test]
+fn explain_shows_a_node_split_by_its_pods_and_the_hour_it_ran_none() {
+    let (lake, dir) = setup(LEGACY, "owner");
+    assert_eq!(attribute(&lake, dir.path()).code, 0);
+    let mappings = dir.path().join("mappings");
+    let run = crate::tally_ok(&["explain", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap(), "i-0a1"]);
+    let (pods_hour, empty_hour) = run.stdout.split_once("line item li-split-012").expect("both hours");
+    assert!(pods_hour.contains("owner: split by the pods that ran on it in cluster acme-eks"), "{}", run.stdout);
+    assert!(pods_hour.contains("idle capacity by the cluster's policy: owner (clusters.toml)"), "{}", run.stdout);
+    // The same shares as the lake's, row by row.
+    let shares = lake.rows(
+        r#"SELECT team, coalesce("x_Namespace", ''), pool, "EffectiveCost" FROM attributed WHERE "x_SourceRow" = 1"#,
+    );
+    for share in &shares {
+        let cells: Vec<&str> = share.split(',').collect();
+        let shown = pods_hour.lines().find(|l| l.contains(&format!("│ {} ", cells[0]))).unwrap_or_default();
+        assert!(shown.contains(cells[1]) && shown.contains(cells[2]) && shown.contains(cells[3]), "{share}: {shown}");
+    }
+    assert_eq!(shares.len(), 4, "{shares:?}");
+    assert!(empty_hour.contains("owner: platform (acme/platform), direct"), "{}", run.stdout);
+}
+
+#[test]
 fn cur_2_0_parquet_splits_the_same_as_legacy_csv() {
     let columns = r#"SELECT "x_SourceRow", team, method, coalesce(pool, '-'), coalesce("x_Namespace", '-'),
                             coalesce("x_Workload", '-'), "BilledCost", "EffectiveCost", share
