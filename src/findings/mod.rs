@@ -22,7 +22,7 @@
 //! | `status` | `open`, or for `realized_savings`: `verified` / `not_realized` / `too_early` |
 //!
 //! Added columns (after those): `subkind` (`idle`: `load_balancer`, `nat_gateway`,
-//! `unattached_volume`, `old_snapshot`; `commitment`: `coverage`, `utilization`;
+//! `unattached_volume`, `old_snapshot`, `cluster` (a container cluster's idle capacity); `commitment`: `coverage`, `utilization`;
 //! `storage_tiering`: the suggested class), `savings_low` / `savings_high` (the 95%
 //! band of a measured realized saving), `savings_per_dev_day`, `rank` (1 = the best
 //! monthly savings per dev-day among open recommendations; null for anomalies and
@@ -45,6 +45,7 @@
 //! ```
 
 pub mod anomaly;
+pub mod clusters;
 pub mod commitments;
 pub mod config;
 mod query;
@@ -239,6 +240,7 @@ pub async fn compute(
     findings.extend(anomaly::find(&cx).await?);
     findings.extend(unused::orphans(&cx).await?);
     findings.extend(unused::idle(&cx).await?);
+    findings.extend(clusters::find(&cx).await?);
     findings.extend(commitments::find(&cx).await?);
     findings.extend(tiering::find(&cx).await?);
     findings.extend(realized::find(&cx, metrics.is_some()).await?);

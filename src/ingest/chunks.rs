@@ -363,6 +363,12 @@ fn write_in_order(
                 };
                 if let (Some((first, first_row)), Some((other, row))) = (&first_period, stray) {
                     let month = crate::calendar::year_month;
+                    // Two starts in one month still differ: show them whole then.
+                    let shown = |micros: i64| match month(micros) == month(*first) && month(other) == month(*first) {
+                        true => chrono::DateTime::from_timestamp_micros(micros)
+                            .map_or_else(|| month(micros), |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()),
+                        false => month(micros),
+                    };
                     return Err(file_error(
                         name,
                         format!(
@@ -370,8 +376,8 @@ fn write_in_order(
                              AWS delivers each billing period in its own files, so this row is a stray that would \
                              replace all of {} for its account. Remove it, or split the file by billing period",
                             column.name,
-                            month(other),
-                            month(*first),
+                            shown(other),
+                            shown(*first),
                             month(other)
                         ),
                     ));

@@ -211,3 +211,89 @@ fn a_cluster_policy_that_cannot_work_is_refused_with_its_line() {
     let run = attribute(&lake, dir.path());
     assert!(run.stderr.contains("unknown variant `spread`"), "{}", run.stderr);
 }
+
+/// The fixture's hours, and the same hours a week later (new line item ids): two weeks of a
+/// cluster idling 10.6% of its nodes' cost.
+fn two_weeks(dir: &Path) -> String {
+    let mut reader = csv::Reader::from_path(crate::fixture(LEGACY)).unwrap();
+    let header = reader.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let path = dir.join("two-weeks.csv");
+    let mut writer = csv::Writer::from_path(&path).unwrap();
+    writer.write_record(&header).unwrap();
+    for shift in [false, true] {
+        for row in &rows {
+            let cells: Vec<String> = header
+                .iter()
+                .zip(row)
+                .map(|(column, cell)| match (shift, column) {
+                    (true, "identity/LineItemId") => cell.replace("li-split-", "li-split-w2-"),
+                    (true, "identity/TimeInterval" | "lineItem/UsageStartDate" | "lineItem/UsageEndDate") => {
+                        cell.replace("2026-08-01T", "2026-08-08T")
+                    }
+                    _ => cell.to_string(),
+                })
+                .collect();
+            writer.write_record(&cells).unwrap();
+        }
+    }
+    writer.flush().unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn a_cluster_idling_above_its_alert_both_weeks_is_a_finding_with_the_savings_of_right_sizing() {
+    let lake = Lake::new();
+    let dir = tempfile::tempdir().unwrap();
+    lake.ingest_ok(&[&two_weeks(dir.path())], &[]);
+    let clusters = "[[cluster]]\nname = \"acme-eks\"\nidle = \"owner\"\nowner = \"k8s\"\nidle_alert = \"10%\"\n";
+    let mappings = dir.path().join("mappings");
+    crate::support::write_mappings(&mappings, &[("org.toml", ORG), ("rules.toml", RULES), ("clusters.toml", clusters)]);
+    assert_eq!(attribute(&lake, dir.path()).code, 0);
+    let run = crate::tally_ok(&[
+        "findings",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--kind",
+        "idle",
+        "--format",
+        "csv",
+    ]);
+    let rows: Vec<Vec<String>> = csv::Reader::from_reader(run.stdout.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 1, "{}", run.stdout);
+    let row = &rows[0];
+    // Each week: idle 0.1274999999999999988 of the nodes' 1.198 (10.6%). Monthly (x 30/7, 20
+    // places half away from zero, Python decimal): idle 0.54642857142857142343 of
+    // 5.13428571428571428571; to 10%: S = (I - 0.1 T) / 0.9 = 0.03666666666666666095.
+    assert_eq!(
+        (row[1].as_str(), row[3].as_str(), row[8].as_str(), row[18].as_str()),
+        ("idle", "k8s", "acme-eks", "cluster")
+    );
+    assert_eq!((row[13].as_str(), row[14].as_str()), ("5.13428571428571428571", "0.03666666666666666095"));
+    assert_eq!(row[10], "Cluster acme-eks idles 10.6% of its nodes' cost: right-sizing to 10.0% saves $0.04 a month");
+    assert!(
+        row[11].starts_with("idle share 10.6% in the 7 days to 2026-08-08 and 10.6% the week before"),
+        "{}",
+        row[11]
+    );
+
+    // Under the alert (10.6% < 11%): nothing.
+    std::fs::write(mappings.join("clusters.toml"), clusters.replace("10%", "11%")).unwrap();
+    let run = crate::tally_ok(&[
+        "findings",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--kind",
+        "idle",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+}

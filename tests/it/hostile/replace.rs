@@ -34,6 +34,27 @@ fn a_stray_row_of_another_month_stops_the_file_naming_the_row() {
     assert_eq!(lake.value(r#"SELECT count(*), sum("BilledCost") FROM line_items"#), "20,60");
 }
 
+/// A row whose billing period starts on another day of the same month is a stray too, and the
+/// message shows the two starts (their months alone would read "2026-10 differs from 2026-10").
+#[test]
+fn a_stray_start_in_the_same_month_is_shown_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut october: Vec<String> = (1..=5).map(|d| cur_row(&format!("oct-{d}"), "2026-10", d, "7", "web")).collect();
+    october[2] = october[2].replacen("2026-10-01T00:00:00Z", "2026-10-15T00:00:00Z", 1);
+    let file = cur_file(dir.path(), "oct.csv", &october);
+    let lake = Lake::new();
+    let run = lake.ingest(&[&file], &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: {file}: row 3, column bill/BillingPeriodStartDate: billing period 2026-10-15T00:00:00Z differs \
+             from the file's 2026-10-01T00:00:00Z (row 1)"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn one_part_of_a_month_alone_is_refused_unless_allowed() {
     let dir = tempfile::tempdir().unwrap();
