@@ -15,7 +15,9 @@
 -- Rust: tally::queries::week_drivers fills both; tally::nudge::drivers reads typed rows.
 --
 -- dimension: service ("ServiceName"), account ("SubAccountId"), region ("RegionId"),
--- resource ("ResourceId"); key is the value, '' where the line has none (tax, support...).
+-- resource ("ResourceId"); key is the value, '' where the line has none (tax, support...);
+-- and workload, for spend in a container cluster ("x_Cluster"): `cluster/namespace/workload`
+-- (a node's shares carry their pods' namespace and workload), no row outside clusters.
 -- org_path is the team's current path (org_path_current), so a team that moved during
 -- the two weeks is one row, not a spurious driver. Unallocated spend is team 'unallocated'.
 -- Rows that are zero in both weeks are left out. Order: team, org_path, currency,
@@ -28,6 +30,8 @@ WITH spend AS (
            coalesce("SubAccountId", '') AS account,
            coalesce("RegionId", '') AS region,
            coalesce("ResourceId", '') AS resource,
+           CASE WHEN "x_Cluster" IS NULL THEN ''
+                ELSE "x_Cluster" || '/' || coalesce("x_Namespace", '') || '/' || coalesce("x_Workload", '') END AS workload,
            CASE WHEN CAST("ChargePeriodStart" AS DATE) > CAST(DATE '{as_of}' - INTERVAL '7' DAY AS DATE)
                 THEN "EffectiveCost" ELSE 0 END AS this_week,
            CASE WHEN CAST("ChargePeriodStart" AS DATE) <= CAST(DATE '{as_of}' - INTERVAL '7' DAY AS DATE)
@@ -53,6 +57,10 @@ drivers AS (
     SELECT team, org_path, currency, 'resource' AS dimension, resource AS key,
            sum(this_week) AS this_week, sum(prior_week) AS prior_week
     FROM spend GROUP BY team, org_path, currency, resource
+    UNION ALL
+    SELECT team, org_path, currency, 'workload' AS dimension, workload AS key,
+           sum(this_week) AS this_week, sum(prior_week) AS prior_week
+    FROM spend WHERE workload <> '' GROUP BY team, org_path, currency, workload
 )
 SELECT team, org_path, currency, dimension, key, this_week, prior_week,
        this_week - prior_week AS change

@@ -35,6 +35,20 @@ pub fn billing_currencies(currency: &str, as_of: NaiveDate) -> String {
         .replace("{since_period}", &Month::of(from).to_string())
 }
 
+/// `queries/cluster_idle.sql`: each container cluster's node cost and idle part, this week and
+/// the week before.
+pub const CLUSTER_IDLE_SQL: &str = include_str!("../queries/cluster_idle.sql");
+
+/// [`CLUSTER_IDLE_SQL`] for the weeks ending on `as_of`.
+pub fn cluster_idle(as_of: NaiveDate) -> String {
+    let from = as_of - Duration::days(13);
+    let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+    CLUSTER_IDLE_SQL
+        .replace("{as_of}", &day(as_of))
+        .replace("{from}", &day(from))
+        .replace("{since_period}", &Month::of(from).to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,19 +4,16 @@
 //! it to that share: removing node capacity worth `S` leaves idle `I - S` of `T - S`, so
 //! `S = (I - t*T) / (1 - t)` brings the share to `t` (the pods' usage assumed unchanged).
 
-use super::query::{self, date_param};
+use super::query;
 use super::{Context, Finding, FindingsError, Kind, finding_id};
 use crate::money::{PERCENT_WHOLE, Percent, div_round};
-
-const CLUSTER_IDLE: &str = include_str!("../../queries/findings_cluster_idle.sql");
 
 /// The idle share that makes a finding where clusters.toml gives none.
 pub const DEFAULT_IDLE_ALERT: Percent = Percent(300_000);
 
 pub async fn find(cx: &Context) -> Result<Vec<Finding>, FindingsError> {
-    let prior_start = cx.as_of - chrono::Days::new(13);
-    let params = vec![date_param(prior_start), date_param(cx.as_of)];
-    let rows = query::rows(&cx.ctx, "findings_cluster_idle.sql", CLUSTER_IDLE, params).await?;
+    let sql = crate::queries::cluster_idle(cx.as_of);
+    let rows = query::rows(&cx.ctx, "cluster_idle.sql", &sql, vec![]).await?;
     let mut findings = Vec::new();
     for row in &rows {
         let cluster = row.text("cluster");

@@ -247,6 +247,14 @@ impl Draft<'_> {
             if let Some(d) = resource {
                 week_lines.push(driver_line("largest resource move: ", d, currency));
             }
+            // Spend in a shared cluster: the workload (cluster/namespace/workload) that moved most.
+            let workload = rows
+                .iter()
+                .filter(|d| d.dimension == "workload" && d.change != 0)
+                .max_by(|a, b| a.change.abs().cmp(&b.change.abs()).then(b.key.cmp(&a.key)));
+            if let Some(d) = workload {
+                week_lines.push(driver_line("largest workload move: ", d, currency));
+            }
         }
         if !week_lines.is_empty() {
             self.sections.push(Section { heading: "This week".into(), lines: week_lines });

@@ -43,7 +43,7 @@ pub const ORGS_DIR: &str = "orgs";
 const TREND_WEEKS: i64 = 13;
 /// Items per dimension in a page's drivers table.
 const DRIVERS_PER_DIMENSION: usize = 3;
-const DRIVER_DIMENSIONS: [&str; 3] = ["service", "account", "resource"];
+const DRIVER_DIMENSIONS: [&str; 4] = ["service", "account", "resource", "workload"];
 
 /// A team's page, relative to the report's folder: what a nudge links to. Ids hold no `/`
 /// ([`crate::attribute::org::valid_id`]), so the page is always directly in `teams/`.
@@ -370,7 +370,7 @@ fn drivers_section(cx: &Context, inputs: &Inputs, team: &str) -> Section {
         format!("{team}'s spend did not change from the week before.")
     } else {
         format!(
-            "The {} services, accounts and resources whose spend changed most for {team} this week.",
+            "The {} services, accounts, resources and cluster workloads (cluster/namespace/workload) whose spend changed most for {team} this week.",
             DRIVERS_PER_DIMENSION
         )
     };

@@ -249,6 +249,11 @@ pub async fn build(cx: &Context) -> anyhow::Result<Document> {
     // Coverage.
     sections.push(coverage(cx, &rows, &total).await?);
 
+    // Shared clusters' idle capacity, when the lake has any.
+    if let Some(section) = clusters(cx).await? {
+        sections.push(section);
+    }
+
     // Budgets.
     sections.push(budgets(cx).await?);
 
@@ -515,6 +520,62 @@ async fn coverage(cx: &Context, rows: &[TeamSpend], total: &[i128; 4]) -> anyhow
         tables: vec![table, reasons_table],
         ..Default::default()
     })
+}
+
+/// Each shared container cluster's node cost this week, what of it no pod used (idle), and its
+/// idle share this week and the week before, with who owns idle (clusters.toml); `None` when the
+/// lake has no cluster split (no AWS split cost allocation data).
+async fn clusters(cx: &Context) -> anyhow::Result<Option<Section>> {
+    let cur = cx.currency.as_str();
+    let rows = query::run(&cx.ctx, "cluster_idle.sql", &crate::queries::cluster_idle(cx.windows.as_of), &[]).await?;
+    let rows: Vec<_> = rows.iter().filter(|r| r[1].text() == cur).collect();
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut table = Table::new(
+        "weekly_cluster_idle",
+        "Shared clusters: idle capacity",
+        vec![
+            col("cluster", "Cluster", Kind::Text),
+            col("week_cost", "Nodes this week", Kind::Money),
+            col("week_idle", "Idle this week", Kind::Money),
+            col("week_idle_pct", "Idle %", Kind::Percent),
+            col("prior_idle_pct", "Idle % week before", Kind::Percent),
+            col("idle_owner", "Idle goes to", Kind::Text),
+        ],
+        cur,
+    );
+    let share =
+        |idle: i128, cost: i128| if cost == 0 { Cell::Null } else { crate::money::div_round(idle * 1000, cost).into() };
+    for r in rows {
+        let cluster = r[0].text();
+        let policy = cx.options.mappings.clusters.get(&cluster);
+        let owner = match (policy.idle, &policy.owner) {
+            (crate::attribute::clusters::IdlePolicy::Owner, Some(owner)) => owner.clone(),
+            (idle, _) => idle.name().to_string(),
+        };
+        let (week_cost, week_idle, prior_cost, prior_idle) = (r[2].money(), r[3].money(), r[4].money(), r[5].money());
+        table.push(vec![
+            cluster.into(),
+            week_cost.into(),
+            week_idle.into(),
+            share(week_idle, week_cost),
+            share(prior_idle, prior_cost),
+            owner.into(),
+        ]);
+    }
+    Ok(Some(Section {
+        id: "clusters",
+        title: "Shared clusters".into(),
+        paragraphs: vec![
+            "Nodes split by the pods that ran on them (AWS split cost allocation data): what no pod used is idle, owned by the \
+             cluster's policy in clusters.toml (proportional to the pods, the cluster's owner, or unallocated). \
+             tally findings flags a cluster idling above its idle_alert two weeks running."
+                .into(),
+        ],
+        tables: vec![table],
+        ..Default::default()
+    }))
 }
 
 async fn budgets(cx: &Context) -> anyhow::Result<Section> {

@@ -282,6 +282,34 @@ fn a_cluster_idling_above_its_alert_both_weeks_is_a_finding_with_the_savings_of_
         row[11]
     );
 
+    // The weekly report's clusters table: the same week, from the lake (DuckDB).
+    let out = dir.path().join("reports");
+    crate::tally_ok(&[
+        "report",
+        "weekly",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let weekly = std::fs::read_to_string(out.join("weekly.html")).unwrap();
+    assert_eq!(
+        crate::support::html_table(&weekly, "weekly_cluster_idle"),
+        vec![vec!["acme-eks", "$1.20", "$0.13", "10.6%", "10.6%", "k8s"]]
+    );
+    let exact = crate::support::duckdb(&format!(
+        r#"SELECT CAST(sum("EffectiveCost") AS VARCHAR), CAST(sum(CASE WHEN pool LIKE '% > idle' THEN "EffectiveCost" END) AS VARCHAR)
+           FROM read_parquet('{}/attributed/*/*.parquet') WHERE pool LIKE 'cluster:%' AND CAST("ChargePeriodStart" AS DATE) = DATE '2026-08-08'"#,
+        lake.path.display()
+    ));
+    let csv = std::fs::read_to_string(out.join("weekly_cluster_idle.csv")).unwrap();
+    assert!(
+        csv.contains(&format!("acme-eks,{},{}", exact[0][0].trim_end_matches('0'), exact[0][1].trim_end_matches('0'))),
+        "{csv}\n{exact:?}"
+    );
+
     // Under the alert (10.6% < 11%): nothing.
     std::fs::write(mappings.join("clusters.toml"), clusters.replace("10%", "11%")).unwrap();
     let run = crate::tally_ok(&[
@@ -296,4 +324,36 @@ fn a_cluster_idling_above_its_alert_both_weeks_is_a_finding_with_the_savings_of_
         "csv",
     ]);
     assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+}
+
+/// A team's spend in a cluster moves by workload: its page and its nudge name the
+/// cluster/namespace/workload among what moved (the week before had none of it).
+#[test]
+fn a_teams_cluster_spend_is_among_its_drivers_by_workload() {
+    let (lake, dir) = setup(LEGACY, "proportional");
+    assert_eq!(attribute(&lake, dir.path()).code, 0);
+    let mappings = dir.path().join("mappings");
+    let out = dir.path().join("reports");
+    crate::tally_ok(&[
+        "report",
+        "weekly",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let page = std::fs::read_to_string(out.join("teams/payments.html")).unwrap();
+    // payments' used and idle shares of the node's hour: 0.084 + 0.0130549450549450541, by DuckDB.
+    let spend = crate::support::duckdb(&format!(
+        r#"SELECT CAST(round(sum("EffectiveCost"), 2) AS VARCHAR) FROM read_parquet('{}/attributed/*/*.parquet')
+           WHERE team = 'payments' AND "x_Workload" = 'payments-api'"#,
+        lake.path.display()
+    ));
+    assert_eq!(spend[0][0], "0.10");
+    let drivers = crate::support::html_table(&page, "team_drivers");
+    // (HTML escapes the slashes.)
+    let expected = ["workload", "acme-eks&#x2f;payments&#x2f;payments-api", "$0.10", "$0.00", "+$0.10"];
+    assert!(drivers.iter().any(|row| row.iter().map(String::as_str).eq(expected)), "{drivers:?}");
 }
