@@ -175,8 +175,21 @@ pub struct PoolSpec {
     pub weights: BTreeMap<String, u64>,
     /// For `proportional`: only teams under this org node (default: all teams).
     pub scope: Option<String>,
-    /// For `telemetry`: a CSV (`date,team,units`) relative to the mappings folder.
+    /// For `telemetry`: a CSV (`date,team,units`) relative to the mappings folder, or with
+    /// `telemetry_format = "opencost"` OpenCost's allocation export (CSV or Parquet).
     pub telemetry: Option<String>,
+    pub telemetry_format: Option<TelemetryFormat>,
+}
+
+/// What a pool's telemetry file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelemetryFormat {
+    /// `date,team,units`.
+    Tally,
+    /// OpenCost's allocation export: rows per namespace (or pod) and window, with their cost;
+    /// the rules decide each row's team as they decide a pod's.
+    Opencost,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

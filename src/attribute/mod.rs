@@ -12,6 +12,7 @@ pub mod currency;
 pub mod diff;
 pub mod explain;
 pub mod mappings;
+pub mod opencost;
 pub mod org;
 pub mod owners;
 mod period;
@@ -125,8 +126,9 @@ impl Compiled {
         let mappings = Mappings::load(dir)?;
         let org = Org::compile(&mappings)?;
         // Pools before rules, so a folder with both broken reports the pool first, as always.
-        let pools = Pools::compile(&mappings, &org)?;
+        let mut pools = Pools::compile(&mappings, &org)?;
         let ownership = Arc::new(Ownership::compile(mappings, org)?);
+        pools.resolve(&ownership);
         Ok(Compiled { ownership, pools })
     }
 }

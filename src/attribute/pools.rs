@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::NaiveDate;
 
-use super::mappings::{MappingError, Mappings, SplitKind};
+use super::mappings::{MappingError, Mappings, SplitKind, TelemetryFormat};
 use super::org::Org;
 use crate::money;
 use crate::money::split::split;
@@ -37,6 +37,8 @@ pub struct Pool {
     /// Telemetry: units per day and per month (`YYYY-MM`), by team.
     daily: HashMap<NaiveDate, BTreeMap<String, i128>>,
     monthly: HashMap<String, BTreeMap<String, i128>>,
+    /// OpenCost telemetry as read, until [`Pools::resolve`] turns it into team units.
+    opencost: Vec<super::opencost::Row>,
 }
 
 /// One piece of a split line item: who gets it, through which pools, and its
@@ -101,7 +103,13 @@ impl Pools {
             {
                 return Err(error(format!("scope `{scope}` is not in org.toml")));
             }
+            let format = spec.telemetry_format.unwrap_or(TelemetryFormat::Tally);
+            let mut opencost = Vec::new();
             let (daily, monthly) = match (spec.split, &spec.telemetry) {
+                (SplitKind::Telemetry, Some(path)) if format == TelemetryFormat::Opencost => {
+                    opencost = super::opencost::read(&mappings.dir.join(path)).map_err(&error)?;
+                    Default::default()
+                }
                 (SplitKind::Telemetry, Some(path)) => read_telemetry(mappings, path, org).map_err(&error)?,
                 (SplitKind::Telemetry, None) => {
                     return Err(error("split = \"telemetry\" needs telemetry = \"telemetry/<file>.csv\"".to_string()));
@@ -110,7 +118,15 @@ impl Pools {
             };
             pools.insert(
                 spec.id.clone(),
-                Pool { id: spec.id.clone(), kind: spec.split, fixed, scope: spec.scope.clone(), daily, monthly },
+                Pool {
+                    id: spec.id.clone(),
+                    kind: spec.split,
+                    fixed,
+                    scope: spec.scope.clone(),
+                    daily,
+                    monthly,
+                    opencost,
+                },
             );
         }
         let compiled = Pools { pools };
@@ -136,6 +152,14 @@ impl Pools {
         }
         stack.pop();
         Ok(())
+    }
+
+    /// Turns OpenCost telemetry into team units: the rules (compiled after the pools) decide
+    /// each allocation's team ([`super::opencost::units`]).
+    pub fn resolve(&mut self, ownership: &super::Ownership) {
+        for pool in self.pools.values_mut().filter(|p| !p.opencost.is_empty()) {
+            (pool.daily, pool.monthly) = super::opencost::units(&pool.opencost, ownership);
+        }
     }
 
     pub fn get(&self, id: &str) -> &Pool {
@@ -348,7 +372,7 @@ impl Pool {
     }
 }
 
-type Telemetry = (HashMap<NaiveDate, BTreeMap<String, i128>>, HashMap<String, BTreeMap<String, i128>>);
+pub(super) type Telemetry = (HashMap<NaiveDate, BTreeMap<String, i128>>, HashMap<String, BTreeMap<String, i128>>);
 
 /// `date,team,units` (header required; units are exact decimals, e.g. CPU-hours).
 fn read_telemetry(mappings: &Mappings, relative: &str, org: &Org) -> Result<Telemetry, String> {

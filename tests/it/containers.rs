@@ -357,3 +357,81 @@ fn a_teams_cluster_spend_is_among_its_drivers_by_workload() {
     let expected = ["workload", "acme-eks&#x2f;payments&#x2f;payments-api", "$0.10", "$0.00", "+$0.10"];
     assert!(drivers.iter().any(|row| row.iter().map(String::as_str).eq(expected)), "{drivers:?}");
 }
+
+/// A self-managed cluster the bill does not split: OpenCost's allocation export
+/// (`fixtures/opencost/allocation-2026-08.csv`, the API's JSON flattened as OpenCost's exporters
+/// write it) is the pool's telemetry; the same rules decide each namespace's team, and the idle
+/// allocation goes to the cluster's owner. Expected shares: Python decimal, largest remainder
+/// at 20 places over the teams in name order (the pool's order).
+#[test]
+fn opencost_allocations_split_a_self_managed_clusters_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = format!("{}\n", crate::support::FOCUS_HEADER);
+    for day in [1, 2] {
+        csv.push_str(&format!(
+            "payer,acct-k8s,USD,2026-08-01T00:00:00Z,2026-09-01T00:00:00Z,2026-08-0{day}T00:00:00Z,2026-08-0{}T00:00:00Z,\
+             Usage,10.00,10.00,Compute,i-onprem-1,{{}}\n",
+            day + 1
+        ));
+    }
+    let file = dir.path().join("onprem.csv");
+    std::fs::write(&file, csv).unwrap();
+    let lake = Lake::new();
+    lake.ingest_ok(&[file.to_str().unwrap()], &[]);
+    let rules = format!(
+        "{RULES}\n[[rule]]\nid = \"onprem-nodes\"\nprecedence = 5\nresource_prefix = \"i-onprem\"\npool = \"onprem\"\n"
+    );
+    let pools = "[[pool]]\nid = \"onprem\"\nsplit = \"telemetry\"\ntelemetry = \"opencost/allocation.csv\"\ntelemetry_format = \"opencost\"\n";
+    let clusters = "[[cluster]]\nname = \"onprem-k8s\"\nidle = \"owner\"\nowner = \"k8s\"\n";
+    let opencost = std::fs::read_to_string(crate::fixture("opencost/allocation-2026-08.csv")).unwrap();
+    let mappings = dir.path().join("mappings");
+    crate::support::write_mappings(
+        &mappings,
+        &[
+            ("org.toml", ORG),
+            ("rules.toml", &rules),
+            ("pools.toml", pools),
+            ("clusters.toml", clusters),
+            ("opencost/allocation.csv", &opencost),
+        ],
+    );
+    let run = attribute(&lake, dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lake.rows(
+            r#"SELECT CAST("ChargePeriodStart" AS DATE), team, pool, split, "EffectiveCost" FROM attributed ORDER BY 1, 2"#
+        ),
+        vec![
+            // Day 1: payments 2.2, search 1.7, kube-system 0.5 (platform, by namespace_glob), idle 0.71 (k8s).
+            "2026-08-01,k8s,onprem,telemetry,1.3894324853228962818",
+            "2026-08-01,payments,onprem,telemetry,4.3052837573385518591",
+            "2026-08-01,platform,onprem,telemetry,0.9784735812133072407",
+            "2026-08-01,search,onprem,telemetry,3.3268101761252446184",
+            // Day 2: payments 2.99, search 1.305, idle 0.315.
+            "2026-08-02,k8s,onprem,telemetry,0.68329718004338394794",
+            "2026-08-02,payments,onprem,telemetry,6.48590021691973969631",
+            "2026-08-02,search,onprem,telemetry,2.83080260303687635575",
+        ]
+    );
+    // The same allocations as Parquet (DuckDB's types: doubles and timestamps), the same split.
+    let expected = lake.rows(r#"SELECT team, "EffectiveCost" FROM attributed ORDER BY "ChargePeriodStart", team"#);
+    let parquet = mappings.join("opencost/allocation.parquet");
+    crate::support::duckdb(&format!(
+        "COPY (SELECT * FROM read_csv('{}')) TO '{}' (FORMAT PARQUET)",
+        mappings.join("opencost/allocation.csv").display(),
+        parquet.display()
+    ));
+    std::fs::write(mappings.join("pools.toml"), pools.replace("allocation.csv", "allocation.parquet")).unwrap();
+    assert_eq!(attribute(&lake, dir.path()).code, 0);
+    assert_eq!(
+        lake.rows(r#"SELECT team, "EffectiveCost" FROM attributed ORDER BY "ChargePeriodStart", team"#),
+        expected
+    );
+
+    // A column the export must have, named.
+    std::fs::write(mappings.join("pools.toml"), pools).unwrap();
+    std::fs::write(mappings.join("opencost/allocation.csv"), "name,totalCost\nx,1\n").unwrap();
+    let run = attribute(&lake, dir.path());
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("opencost/allocation.csv: no `window.start` column"), "{}", run.stderr);
+}
