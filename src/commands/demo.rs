@@ -41,7 +41,7 @@ pub struct DemoArgs {
 }
 
 /// The demo company's ownership mappings, written to DIR/mappings.
-const MAPPINGS: [(&str, &str); 10] = [
+const MAPPINGS: [(&str, &str); 11] = [
     ("org.toml", include_str!("../../fixtures/demo-mappings/org.toml")),
     ("rules.toml", include_str!("../../fixtures/demo-mappings/rules.toml")),
     ("pools.toml", include_str!("../../fixtures/demo-mappings/pools.toml")),
@@ -51,6 +51,7 @@ const MAPPINGS: [(&str, &str); 10] = [
     ("initiatives.toml", include_str!("../../fixtures/demo-mappings/initiatives.toml")),
     ("chat.toml", include_str!("../../fixtures/demo-mappings/chat.toml")),
     ("currency.toml", include_str!("../../fixtures/demo-mappings/currency.toml")),
+    ("clusters.toml", include_str!("../../fixtures/demo-mappings/clusters.toml")),
     ("telemetry/eks-cpu-hours.csv", include_str!("../../fixtures/demo-mappings/telemetry/eks-cpu-hours.csv")),
 ];
 

@@ -118,9 +118,23 @@ fn demo_company_is_ingested_reconciled_and_reproducible() {
     // The shipped mappings lint clean against their own data: no dead or never-winning rules.
     let mappings = out.join("mappings");
     let check = tally_ok(&["check", "--mappings", mappings.to_str().unwrap(), "--lake", lake.arg()]);
-    assert_eq!(check.stdout, "0 error(s), 0 warning(s) in 10 rule(s), 24 team(s), 3 pool(s)\n");
-    // The shared EKS cluster is split by CPU-hours, not left with the teams that tag its nodes.
+    assert_eq!(check.stdout, "0 error(s), 0 warning(s) in 11 rule(s), 24 team(s), 3 pool(s)\n");
+    // The shared EKS cluster's nodes are split by their pods (split cost allocation data in the
+    // CUR), not left with the teams that tag its nodes; what the pods left idle goes to
+    // k8s-platform (clusters.toml); the rest of the cluster by CPU-hours.
     assert_eq!(lake.value("SELECT count(*) > 0 FROM attributed WHERE pool = 'shared-eks'"), "true");
+    assert_eq!(
+        lake.rows(
+            "SELECT DISTINCT CASE WHEN pool LIKE '% > idle' THEN team ELSE 'tenant' END FROM attributed
+             WHERE pool LIKE 'cluster:acme-shared-eks%' ORDER BY 1"
+        ),
+        vec!["k8s-platform", "tenant"]
+    );
+    // Pods carry no cost; the nodes all of it, and every node line with pods adds back exactly.
+    assert_eq!(
+        lake.value(r#"SELECT sum("EffectiveCost") FROM line_items WHERE "x_SplitParentResourceId" IS NOT NULL"#),
+        "0"
+    );
 
     // Same seed, same bytes: the CUR files anywhere, and the lake on a re-run
     // (its lineage columns name the source files, so the folder must match).

@@ -203,6 +203,12 @@ impl Plan {
                     let archetype = &self.catalog.archetypes[usize::from(resource.archetype)];
                     let negations = u64::from(resource.commitment == Commitment::SavingsPlan);
                     rows += days * (archetype.meters.len() as u64 + negations);
+                    // A cluster node's pods (split cost allocation data).
+                    for (index, meter) in archetype.meters.iter().enumerate() {
+                        if super::report::pods::is_node(resource, meter, index) {
+                            rows += days * super::report::pods::PODS * super::report::pods::ROWS_PER_POD;
+                        }
+                    }
                     let used = products_per_account.entry(resource.account).or_default();
                     for meter in &archetype.meters {
                         used[meter.product.index()] = true;

@@ -4,6 +4,7 @@
 //! and taxes.
 
 mod naming;
+pub(super) mod pods;
 
 use std::path::Path;
 
@@ -65,7 +66,7 @@ pub fn write_report(
 
 /// The writer plus what the month-end lines need: net charges per account
 /// and product (taxes, credits and the support fee are based on them).
-struct Report<'p> {
+pub(super) struct Report<'p> {
     writer: ReportWriter,
     charges: Vec<[Fixed; Product::ALL.len()]>,
     unreported_rows: u64,
@@ -92,11 +93,11 @@ impl Report<'_> {
 }
 
 /// One day of the month, as the usage lines of that day need it.
-struct Day {
-    start: String,
-    end: String,
+pub(super) struct Day {
+    pub start: String,
+    pub end: String,
     /// Days since the start of the generated period.
-    global: u32,
+    pub global: u32,
     weekend: bool,
 }
 
@@ -221,6 +222,18 @@ fn write_usage(
     };
     // Commitments cover the first meter only (instance hours, not storage or transfer).
     let commitment = if meter_index == 0 { resource.commitment } else { Commitment::OnDemand };
+    if pods::is_node(resource, meter, meter_index) {
+        // The node's amortized cost that day, as split cost allocation data splits it.
+        let effective = match commitment {
+            Commitment::OnDemand => cost,
+            Commitment::Reservation(_) => archetype
+                .reserved
+                .as_ref()
+                .map_or(cost, |p| usage.mul_exact(p.recurring_hourly + p.amortized_upfront_hourly)),
+            Commitment::SavingsPlan => archetype.savings_plan_rate.map_or(cost, |rate| usage.mul_exact(rate)),
+        };
+        pods::write(report, report.writer.seed_key(), resource, &scratch.resource_id, day, effective)?;
+    }
     match commitment {
         Commitment::OnDemand => {
             report.write(account, meter.product, &on_demand)?;

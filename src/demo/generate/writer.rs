@@ -15,7 +15,7 @@ use super::decimal::Fixed;
 use super::ids::{mix64, push_hex};
 
 /// The header of every file, in order.
-pub const COLUMNS: [&str; 49] = [
+pub const COLUMNS: [&str; 56] = [
     "identity/LineItemId",
     "identity/TimeInterval",
     "bill/InvoiceId",
@@ -65,6 +65,13 @@ pub const COLUMNS: [&str; 49] = [
     "resourceTags/user:env",
     "resourceTags/user:cost-center",
     "resourceTags/user:service",
+    "splitLineItem/ParentResourceId",
+    "splitLineItem/SplitUsage",
+    "splitLineItem/SplitCost",
+    "splitLineItem/UnusedCost",
+    "resourceTags/aws:eks:cluster-name",
+    "resourceTags/aws:eks:namespace",
+    "resourceTags/aws:eks:deployment",
 ];
 
 /// Fixed gzip level: output bytes depend on it, and 6 is gzip's own default.
@@ -107,6 +114,20 @@ pub struct LineItem<'a> {
     pub total_commitment_to_date: Option<Fixed>,
     pub used_commitment: Option<Fixed>,
     pub tags: Tags<'a>,
+    /// A pod's row (split cost allocation data): its node, usage, used and unused cost.
+    pub split: Option<PodSplit<'a>>,
+}
+
+/// What a pod row adds: the `splitLineItem/*` columns and the `aws:eks:*` tags.
+#[derive(Clone, Copy)]
+pub struct PodSplit<'a> {
+    pub parent: &'a str,
+    pub usage: Fixed,
+    pub cost: Fixed,
+    pub unused: Fixed,
+    pub cluster: &'a str,
+    pub namespace: &'a str,
+    pub deployment: &'a str,
 }
 
 /// The `resourceTags/user:*` columns.
@@ -170,6 +191,11 @@ impl ReportWriter {
             record: ByteRecord::with_capacity(1024, COLUMNS.len()),
             scratch: String::with_capacity(64),
         })
+    }
+
+    /// The key line item ids are hashed with (for other stable ids in this report).
+    pub fn seed_key(&self) -> u64 {
+        self.bill.seed_key
     }
 
     pub fn write(&mut self, item: &LineItem) -> Result<()> {
@@ -289,6 +315,18 @@ impl ReportWriter {
         let tags = &item.tags;
         for text in [tags.team, tags.team_capitalised, tags.owner_team, tags.env, tags.cost_center, tags.service] {
             record.push_field(text.as_bytes());
+        }
+        match &item.split {
+            Some(split) => {
+                record.push_field(split.parent.as_bytes());
+                for amount in [split.usage, split.cost, split.unused] {
+                    push_amount(record, scratch, Some(amount));
+                }
+                for text in [split.cluster, split.namespace, split.deployment] {
+                    record.push_field(text.as_bytes());
+                }
+            }
+            None => (0..7).for_each(|_| record.push_field(b"")),
         }
         debug_assert_eq!(record.len(), COLUMNS.len());
     }
