@@ -132,11 +132,12 @@ pub struct Member {
     pub idle: i128,
 }
 
-/// The pods of one node for one charge period, with the words its shares carry.
-#[derive(Debug, Clone, Default)]
-pub struct Group {
-    pub cluster: Box<str>,
-    pub members: Vec<Member>,
+/// A cluster as its node lines' shares name it, built once per cluster and period: its policy,
+/// and the words its shares carry.
+#[derive(Debug, Clone)]
+pub struct ClusterLabels {
+    pub name: Box<str>,
+    pub policy: Cluster,
     /// `cluster:<name>` and `cluster:<name> > idle`: the pool column of its shares.
     pub pool: Vec<String>,
     pub idle_pool: Vec<String>,
@@ -146,19 +147,27 @@ pub struct Group {
     pub idle_reason: Box<str>,
 }
 
-impl Group {
-    fn new(cluster: &str) -> Group {
-        let pool = format!("cluster:{cluster}");
-        Group {
-            cluster: cluster.into(),
-            members: Vec::new(),
+impl ClusterLabels {
+    fn new(name: &str, policy: Cluster) -> ClusterLabels {
+        let pool = format!("cluster:{name}");
+        ClusterLabels {
+            name: name.into(),
+            policy,
             pool: vec![pool.clone()],
             idle_pool: vec![pool.clone(), "idle".to_string()],
             pool_chain: pool.clone().into(),
             idle_chain: format!("{pool} > idle").into(),
-            idle_reason: format!("idle capacity of cluster {cluster}").into(),
+            idle_reason: format!("idle capacity of cluster {name}").into(),
         }
     }
+}
+
+/// The pods of one node for one charge period.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    /// Index into [`Splits::clusters`].
+    pub cluster: usize,
+    pub members: Vec<Member>,
 }
 
 /// Every node line with pods in a period: (parent resource id, charge period start) -> group.
@@ -166,6 +175,8 @@ impl Group {
 pub struct Splits {
     by_parent: HashMap<Box<str>, HashMap<i64, usize>>,
     pub groups: Vec<Group>,
+    pub clusters: Vec<ClusterLabels>,
+    cluster_index: HashMap<Box<str>, usize>,
 }
 
 impl Splits {
@@ -173,14 +184,16 @@ impl Splits {
         self.groups.is_empty()
     }
 
-    /// Adds one pod row: `used` and `idle` are its x_SplitCost and x_SplitUnusedCost (negative
-    /// values count as 0: a weight is never below nothing).
+    /// Adds one pod row of cluster `cluster` (its policy from `policies`): `used` and `idle` are
+    /// its x_SplitCost and x_SplitUnusedCost (negative values count as 0: a weight is never
+    /// below nothing).
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
         parent: &str,
         start: i64,
         cluster: &str,
+        policies: &Clusters,
         key: u32,
         namespace: Option<&str>,
         workload: Option<&str>,
@@ -190,7 +203,15 @@ impl Splits {
         let next = self.groups.len();
         let index = *self.by_parent.entry(parent.into()).or_default().entry(start).or_insert(next);
         if index == next {
-            self.groups.push(Group::new(cluster));
+            let labels = match self.cluster_index.get(cluster) {
+                Some(at) => *at,
+                None => {
+                    self.clusters.push(ClusterLabels::new(cluster, policies.get(cluster).clone()));
+                    self.cluster_index.insert(cluster.into(), self.clusters.len() - 1);
+                    self.clusters.len() - 1
+                }
+            };
+            self.groups.push(Group { cluster: labels, members: Vec::new() });
         }
         let group = &mut self.groups[index];
         let same =
@@ -213,10 +234,11 @@ impl Splits {
         crate::money::add(&mut member.idle, idle.max(0)).map_err(overflow)
     }
 
-    /// The group of a node line: its ResourceId and ChargePeriodStart (micros).
-    pub fn group_of(&self, resource: Option<&str>, start: Option<i64>) -> Option<&Group> {
+    /// The group of a node line (its ResourceId and ChargePeriodStart, micros) and its cluster.
+    pub fn group_of(&self, resource: Option<&str>, start: Option<i64>) -> Option<(&Group, &ClusterLabels)> {
         let index = self.by_parent.get(resource?)?.get(&start?)?;
-        Some(&self.groups[*index])
+        let group = &self.groups[*index];
+        Some((group, &self.clusters[group.cluster]))
     }
 }
 

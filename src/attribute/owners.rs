@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::Compiled;
-use super::clusters::{self, Cluster, Group, Member, Part, Splits};
+use super::clusters::{self, ClusterLabels, Group, Member, Part, Splits};
 use super::org::UNALLOCATED;
 use super::pools::Plan;
 use super::rules::{self, Decision};
@@ -299,6 +299,7 @@ impl<'c> Owners<'c> {
                             parent,
                             input.start_micros(row).unwrap_or(0),
                             cluster.as_deref().unwrap_or("(unnamed)"),
+                            &self.compiled.ownership.clusters,
                             key,
                             view.namespace().as_deref(),
                             view.workload().as_deref(),
@@ -473,11 +474,10 @@ impl<'c> Owners<'c> {
         each: impl FnMut(Share<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let splits = Arc::clone(&self.splits);
-        if let Some(group) = splits.group_of(resource, start) {
-            let cluster = self.compiled.ownership.clusters.get(&group.cluster).clone();
-            if let Some(parts) = clusters::parts(group, cluster.idle) {
-                return self.cluster_shares(group, &cluster, &parts, date, amounts, each);
-            }
+        if let Some((group, cluster)) = splits.group_of(resource, start)
+            && let Some(parts) = clusters::parts(group, cluster.policy.idle)
+        {
+            return self.cluster_shares(group, cluster, &parts, date, amounts, each);
         }
         let owner = self.decided(key);
         self.shares(owner, date, amounts, each)
@@ -486,9 +486,8 @@ impl<'c> Owners<'c> {
     /// The cluster of a node line its pods split (see [`Owners::line_shares`]), after
     /// [`Owners::first_pass`]; `None` for any other line.
     pub fn node_split(&self, resource: Option<&str>, start: Option<i64>) -> Option<String> {
-        let group = self.splits.group_of(resource, start)?;
-        let policy = self.compiled.ownership.clusters.get(&group.cluster).idle;
-        clusters::parts(group, policy).map(|_| group.cluster.to_string())
+        let (group, cluster) = self.splits.group_of(resource, start)?;
+        clusters::parts(group, cluster.policy.idle).map(|_| cluster.name.to_string())
     }
 
     /// A node line split over `parts` of its pods' `group` (largest remainder per amount), each
@@ -497,7 +496,7 @@ impl<'c> Owners<'c> {
     fn cluster_shares<E>(
         &mut self,
         group: &Group,
-        cluster: &Cluster,
+        cluster: &ClusterLabels,
         parts: &[(Part, i128)],
         date: NaiveDate,
         amounts: [i128; 3],
@@ -515,15 +514,16 @@ impl<'c> Owners<'c> {
                     let member = &group.members[*m];
                     let idle = matches!(part, Part::IdleOf(_));
                     let owner = self.decided(member.key);
-                    self.shares(owner, date, piece, |share| decorated(share, group, member, idle, &mut each))?;
+                    self.shares(owner, date, piece, |share| decorated(share, cluster, member, idle, &mut each))?;
                 }
                 Part::IdleToOwner => {
-                    let owner = cluster.owner.as_deref().expect("checked when compiled: idle = owner has an owner");
+                    let owner =
+                        cluster.policy.owner.as_deref().expect("checked when compiled: idle = owner has an owner");
                     let team_id = self.teams.ids[owner];
-                    each(idle_share(group, team_id, owner, Method::Shared, None, piece))?;
+                    each(idle_share(cluster, team_id, owner, Method::Shared, None, piece))?;
                 }
                 Part::IdleUnallocated => {
-                    each(idle_share(group, 0, UNALLOCATED, Method::Unallocated, Some(&group.idle_reason), piece))?;
+                    each(idle_share(cluster, 0, UNALLOCATED, Method::Unallocated, Some(&cluster.idle_reason), piece))?;
                 }
             }
         }
@@ -544,7 +544,7 @@ impl<'c> Owners<'c> {
 
 /// The idle part of a node line as one share: to the cluster's owner, or unallocated.
 fn idle_share<'g>(
-    group: &'g Group,
+    group: &'g ClusterLabels,
     team_id: u32,
     team: &'g str,
     method: Method,
@@ -561,7 +561,7 @@ fn idle_share<'g>(
         split: Some("kubernetes > idle"),
         unallocated_reason: reason,
         amounts,
-        cluster: Some(&group.cluster),
+        cluster: Some(&group.name),
         namespace: None,
         workload: None,
     }
@@ -572,7 +572,7 @@ fn idle_share<'g>(
 /// the pod's namespace and workload.
 fn decorated<E>(
     share: Share<'_>,
-    group: &Group,
+    group: &ClusterLabels,
     member: &Member,
     idle: bool,
     each: &mut impl FnMut(Share<'_>) -> Result<(), E>,
@@ -586,7 +586,7 @@ fn decorated<E>(
         pools: if share.pools.is_empty() { if idle { &group.idle_pool } else { &group.pool } } else { share.pools },
         pool_chain: Some(chain.as_deref().unwrap_or(base)),
         split: Some(split.as_deref().unwrap_or(kind)),
-        cluster: Some(&group.cluster),
+        cluster: Some(&group.name),
         namespace: member.namespace.as_deref(),
         workload: member.workload.as_deref(),
         ..share

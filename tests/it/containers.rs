@@ -83,6 +83,14 @@ fn attribute(lake: &Lake, dir: &Path) -> crate::Run {
     tally(&["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap()])
 }
 
+/// `tally report weekly` into `<dir>/reports`, which it returns.
+fn weekly(lake: &Lake, mappings: &Path, dir: &Path) -> std::path::PathBuf {
+    let out = dir.join("reports");
+    let args = ["report", "weekly", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap(), "--out"];
+    crate::tally_ok(&[&args[..], &[out.to_str().unwrap()]].concat());
+    out
+}
+
 fn check(lake: &Lake, policy: &str) -> String {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/split_cost_check.py");
     let out = std::process::Command::new("python3")
@@ -283,17 +291,7 @@ fn a_cluster_idling_above_its_alert_both_weeks_is_a_finding_with_the_savings_of_
     );
 
     // The weekly report's clusters table: the same week, from the lake (DuckDB).
-    let out = dir.path().join("reports");
-    crate::tally_ok(&[
-        "report",
-        "weekly",
-        "--lake",
-        lake.arg(),
-        "--mappings",
-        mappings.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = weekly(&lake, &mappings, dir.path());
     let weekly = std::fs::read_to_string(out.join("weekly.html")).unwrap();
     assert_eq!(
         crate::support::html_table(&weekly, "weekly_cluster_idle"),
@@ -333,17 +331,7 @@ fn a_teams_cluster_spend_is_among_its_drivers_by_workload() {
     let (lake, dir) = setup(LEGACY, "proportional");
     assert_eq!(attribute(&lake, dir.path()).code, 0);
     let mappings = dir.path().join("mappings");
-    let out = dir.path().join("reports");
-    crate::tally_ok(&[
-        "report",
-        "weekly",
-        "--lake",
-        lake.arg(),
-        "--mappings",
-        mappings.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let out = weekly(&lake, &mappings, dir.path());
     let page = std::fs::read_to_string(out.join("teams/payments.html")).unwrap();
     // payments' used and idle shares of the node's hour: 0.084 + 0.0130549450549450541, by DuckDB.
     let spend = crate::support::duckdb(&format!(
