@@ -262,14 +262,16 @@ pub mod containers {
         "goog-k8s-cluster-name",
     ];
     pub const NAMESPACE_TAGS: [&str; 3] = ["aws:eks:namespace", "aws:eks_namespace", "k8s-namespace"];
-    /// The Deployment behind a ReplicaSet first, then the workload itself, then an ECS service.
-    pub const WORKLOAD_TAGS: [&str; 6] = [
+    /// The Deployment behind a ReplicaSet first, then the workload itself, then an ECS service,
+    /// then GKE's workload.
+    pub const WORKLOAD_TAGS: [&str; 7] = [
         "aws:eks:deployment",
         "aws:eks_deployment",
         "aws:eks:workload-name",
         "aws:eks_workload_name",
         "aws:ecs:service-name",
         "aws:ecs_service_name",
+        "k8s-workload-name",
     ];
 }
 

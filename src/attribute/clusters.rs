@@ -24,6 +24,14 @@
 //!   to its usage), as a share of its own, so a team sees what it used and what it idled;
 //! - `owner`: the whole idle part to the cluster's owning team;
 //! - `unallocated`: the idle part stays unallocated, with the reason "idle capacity of cluster X".
+//!
+//! GKE cost allocation splits the bill itself: a node's cost arrives as one row per namespace
+//! (labels `goog-k8s-cluster-name`, `k8s-namespace`, `k8s-workload-name`, `k8s-label/<key>`), and
+//! what no pod requested as rows in namespace `kube:unallocated`. The rules decide the namespace
+//! rows; an idle row goes by the same policy: `owner`, `unallocated`, or `proportional` (over the
+//! teams of the cluster's namespace rows in the same hour, by their EffectiveCost; by the rules
+//! when that hour has none). `kube:system-overhead` (what the node reserves for Kubernetes
+//! itself) and GKE's other buckets go by the rules, like any line.
 
 use std::collections::HashMap;
 
@@ -121,6 +129,33 @@ impl Clusters {
     }
 }
 
+/// GKE's namespace for a cluster's capacity no pod requested.
+pub const IDLE_NAMESPACE: &str = "kube:unallocated";
+
+/// A GKE allocation bucket rather than a namespace pods run in (`kube:unallocated`,
+/// `kube:system-overhead`, `goog-k8s-unknown`, `goog-k8s-unsupported-sku`): never a weight.
+fn is_bucket(namespace: &str) -> bool {
+    namespace.starts_with("kube:") || namespace.starts_with("goog-k8s-")
+}
+
+/// Where a line ran, as far as a cluster split asks: its resource and hour (a node line's pods
+/// name them as their parent), and its cluster and namespace (GKE's idle rows).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Site<'a> {
+    pub resource: Option<&'a str>,
+    /// ChargePeriodStart, micros.
+    pub start: Option<i64>,
+    pub cluster: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+}
+
+impl Site<'_> {
+    /// The cluster of a GKE idle row (namespace `kube:unallocated`).
+    fn idle_cluster(&self) -> Option<&str> {
+        self.namespace.filter(|ns| ns.eq_ignore_ascii_case(IDLE_NAMESPACE)).and(self.cluster)
+    }
+}
+
 /// One pod owner's part of a node's line: the line key deciding its pod rows, the namespace
 /// and workload it ran as, and the bill's used and unused (idle) amounts, at the money scale.
 #[derive(Debug, Clone)]
@@ -162,7 +197,7 @@ impl ClusterLabels {
     }
 }
 
-/// The pods of one node for one charge period.
+/// The pods of one node for one charge period (or, for GKE, a cluster's namespace rows).
 #[derive(Debug, Clone, Default)]
 pub struct Group {
     /// Index into [`Splits::clusters`].
@@ -170,10 +205,46 @@ pub struct Group {
     pub members: Vec<Member>,
 }
 
-/// Every node line with pods in a period: (parent resource id, charge period start) -> group.
+impl Group {
+    /// Adds `used` and `idle` (each at least 0: a weight is never below nothing) to the member
+    /// of line key `key` as `namespace`/`workload`; `what` names the sum in an overflow.
+    fn add(
+        &mut self,
+        key: u32,
+        namespace: Option<&str>,
+        workload: Option<&str>,
+        used: i128,
+        idle: i128,
+        what: &str,
+    ) -> Result<(), String> {
+        let same =
+            |m: &&mut Member| m.key == key && m.namespace.as_deref() == namespace && m.workload.as_deref() == workload;
+        let member = match self.members.iter_mut().find(same) {
+            Some(member) => member,
+            None => {
+                self.members.push(Member {
+                    key,
+                    namespace: namespace.map(Into::into),
+                    workload: workload.map(Into::into),
+                    used: 0,
+                    idle: 0,
+                });
+                self.members.last_mut().expect("just pushed")
+            }
+        };
+        let overflow = |e: crate::money::Overflow| format!("summing {what}: the {e}");
+        crate::money::add(&mut member.used, used.max(0)).map_err(overflow)?;
+        crate::money::add(&mut member.idle, idle.max(0)).map_err(overflow)
+    }
+}
+
+/// Every node line with pods in a period: (parent resource id, charge period start) -> group;
+/// and every GKE cluster hour with an idle row: (cluster, charge period start) -> its namespace
+/// rows as a group.
 #[derive(Debug, Default)]
 pub struct Splits {
     by_parent: HashMap<Box<str>, HashMap<i64, usize>>,
+    by_cluster_hour: HashMap<(usize, i64), usize>,
     pub groups: Vec<Group>,
     pub clusters: Vec<ClusterLabels>,
     cluster_index: HashMap<Box<str>, usize>,
@@ -181,12 +252,21 @@ pub struct Splits {
 
 impl Splits {
     pub fn is_empty(&self) -> bool {
-        self.groups.is_empty()
+        self.groups.is_empty() && self.clusters.is_empty()
+    }
+
+    /// The index of cluster `name` in [`Splits::clusters`], added (with its policy) if new.
+    fn cluster(&mut self, name: &str, policies: &Clusters) -> usize {
+        if let Some(at) = self.cluster_index.get(name) {
+            return *at;
+        }
+        self.clusters.push(ClusterLabels::new(name, policies.get(name).clone()));
+        self.cluster_index.insert(name.into(), self.clusters.len() - 1);
+        self.clusters.len() - 1
     }
 
     /// Adds one pod row of cluster `cluster` (its policy from `policies`): `used` and `idle` are
-    /// its x_SplitCost and x_SplitUnusedCost (negative values count as 0: a weight is never
-    /// below nothing).
+    /// its x_SplitCost and x_SplitUnusedCost.
     #[allow(clippy::too_many_arguments)]
     pub fn add(
         &mut self,
@@ -203,35 +283,43 @@ impl Splits {
         let next = self.groups.len();
         let index = *self.by_parent.entry(parent.into()).or_default().entry(start).or_insert(next);
         if index == next {
-            let labels = match self.cluster_index.get(cluster) {
-                Some(at) => *at,
-                None => {
-                    self.clusters.push(ClusterLabels::new(cluster, policies.get(cluster).clone()));
-                    self.cluster_index.insert(cluster.into(), self.clusters.len() - 1);
-                    self.clusters.len() - 1
-                }
-            };
-            self.groups.push(Group { cluster: labels, members: Vec::new() });
+            let cluster = self.cluster(cluster, policies);
+            self.groups.push(Group { cluster, members: Vec::new() });
         }
-        let group = &mut self.groups[index];
-        let same =
-            |m: &&mut Member| m.key == key && m.namespace.as_deref() == namespace && m.workload.as_deref() == workload;
-        let member = match group.members.iter_mut().find(same) {
-            Some(member) => member,
-            None => {
-                group.members.push(Member {
-                    key,
-                    namespace: namespace.map(Into::into),
-                    workload: workload.map(Into::into),
-                    used: 0,
-                    idle: 0,
-                });
-                group.members.last_mut().expect("just pushed")
-            }
-        };
-        let overflow = |e: crate::money::Overflow| format!("summing the split costs of {parent}: the {e}");
-        crate::money::add(&mut member.used, used.max(0)).map_err(overflow)?;
-        crate::money::add(&mut member.idle, idle.max(0)).map_err(overflow)
+        self.groups[index].add(key, namespace, workload, used, idle, &format!("the split costs of {parent}"))
+    }
+
+    /// Adds one GKE row of cluster `cluster` in the hour starting `start` (micros), decided as
+    /// line key `key`, with `cost` (its EffectiveCost): an idle row (`kube:unallocated`) marks
+    /// the cluster as having idle rows; a namespace row is a weight for spreading them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_namespace_row(
+        &mut self,
+        cluster: &str,
+        start: i64,
+        policies: &Clusters,
+        key: u32,
+        namespace: &str,
+        workload: Option<&str>,
+        cost: i128,
+    ) -> Result<(), String> {
+        let at = self.cluster(cluster, policies);
+        if is_bucket(namespace) {
+            return Ok(());
+        }
+        let next = self.groups.len();
+        let index = *self.by_cluster_hour.entry((at, start)).or_insert(next);
+        if index == next {
+            self.groups.push(Group { cluster: at, members: Vec::new() });
+        }
+        self.groups[index].add(
+            key,
+            Some(namespace),
+            workload,
+            cost,
+            0,
+            &format!("the namespace costs of cluster {cluster}"),
+        )
     }
 
     /// The group of a node line (its ResourceId and ChargePeriodStart, micros) and its cluster.
@@ -239,6 +327,14 @@ impl Splits {
         let index = self.by_parent.get(resource?)?.get(&start?)?;
         let group = &self.groups[*index];
         Some((group, &self.clusters[group.cluster]))
+    }
+
+    /// For a GKE idle row: its cluster, and the cluster's namespace rows in its hour (`None`
+    /// when it has none). `None` for any other line, and for a period without such rows.
+    pub fn idle_of(&self, site: &Site) -> Option<(Option<&Group>, &ClusterLabels)> {
+        let at = *self.cluster_index.get(site.idle_cluster()?)?;
+        let group = site.start.and_then(|start| self.by_cluster_hour.get(&(at, start))).map(|i| &self.groups[*i]);
+        Some((group, &self.clusters[at]))
     }
 }
 
@@ -269,4 +365,20 @@ pub fn parts(group: &Group, policy: IdlePolicy) -> Option<Vec<(Part, i128)>> {
     }
     parts.retain(|(_, weight)| *weight > 0);
     (!parts.is_empty()).then_some(parts)
+}
+
+/// The parts of a GKE idle row under `policy`: all of it to the owner or unallocated, or
+/// spread over the hour's namespace rows (`group`) by their cost; `None` when `proportional`
+/// has nothing to spread over (the rules decide the row).
+pub fn idle_parts(group: Option<&Group>, policy: IdlePolicy) -> Option<Vec<(Part, i128)>> {
+    match policy {
+        IdlePolicy::Owner => Some(vec![(Part::IdleToOwner, 1)]),
+        IdlePolicy::Unallocated => Some(vec![(Part::IdleUnallocated, 1)]),
+        IdlePolicy::Proportional => {
+            let members = group?.members.iter().enumerate();
+            let parts: Vec<(Part, i128)> =
+                members.map(|(i, m)| (Part::IdleOf(i), m.used)).filter(|(_, weight)| *weight > 0).collect();
+            (!parts.is_empty()).then_some(parts)
+        }
+    }
 }

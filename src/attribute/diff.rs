@@ -111,8 +111,7 @@ fn owners(owners: &mut Owners, input: &Input, row: usize, amounts: [i128; 3]) ->
     let date = input.date(row);
     let key = owners.key(input, row, date);
     let mut out = Vec::new();
-    let (resource, start) = (input.text("ResourceId", row), input.start_micros(row));
-    owners.line_shares(key, resource, start, date, amounts, |share| -> Result<(), String> {
+    owners.line_shares(key, input.site(row), date, amounts, |share| -> Result<(), String> {
         out.push(Assignment::from(share));
         Ok(())
     })?;

@@ -9,9 +9,10 @@ use chrono::NaiveDate;
 use tabled::builder::Builder;
 use tabled::settings::Style;
 
+use super::clusters::{self, Site};
 use super::owners::{Method, Owners};
 use super::rules::{Decision, LineView, Scratch, Verdict};
-use super::scan::{Input, has_split_rows, read_batches};
+use super::scan::{ClusterRows, Input, read_batches};
 use super::{Compiled, WHOLE};
 use crate::lake::Lake;
 use crate::lake::line_items::period_files;
@@ -138,12 +139,13 @@ pub fn explain(lake: &Lake, compiled: &Compiled, id: &str, periods: &[String], l
         );
         let owners = owners_by_period.entry(line.period.clone()).or_insert_with(|| Owners::new(compiled));
         let files: Vec<_> = period_files(lake, Some(&line.period)).into_iter().map(|(_, f)| f).collect();
-        // A node line can be split by its pods: their rows are in the same period.
-        let mut pods = false;
+        // A node line can be split by its pods, a GKE idle row spread over the cluster's
+        // namespaces: their rows are in the same period.
+        let mut rows = ClusterRows::default();
         for file in &files {
-            pods |= has_split_rows(file)?;
+            rows = rows.or(ClusterRows::of(file)?);
         }
-        if (pooled || pods) && passed.insert(line.period.clone()) {
+        if (pooled || rows.any()) && passed.insert(line.period.clone()) {
             owners.first_pass(&files)?;
         }
         explain_line(&mut text, line, compiled, owners);
@@ -317,22 +319,38 @@ fn explain_line(text: &mut String, line: &Found, compiled: &Compiled, owners_of:
     }
 }
 
-/// A node line its pods split (AWS split cost allocation data): each share with the pods'
-/// namespace and workload, and the idle part by the cluster's policy. `false` for any other line.
+/// A node line its pods split (AWS split cost allocation data), or a GKE idle row spread by its
+/// cluster's policy: each share with the pods' (namespaces') namespace and workload, and the idle
+/// part by the policy. `false` for any other line.
 fn explain_node(text: &mut String, line: &Found, compiled: &Compiled, owners_of: &mut Owners) -> bool {
-    let resource = line.resource_id.as_deref();
-    let Some(cluster) = owners_of.node_split(resource, line.start) else { return false };
+    let site = Site {
+        resource: line.resource_id.as_deref(),
+        start: line.start,
+        cluster: line.cluster.as_deref(),
+        namespace: line.namespace.as_deref(),
+    };
+    let Some((cluster, gke_idle)) = owners_of.cluster_split(&site) else { return false };
     let policy = compiled.clusters.get(&cluster).idle.name();
-    let _ = writeln!(
-        text,
-        "\n  owner: split by the pods that ran on it in cluster {cluster} (AWS split cost allocation data), \
-         idle capacity by the cluster's policy: {policy} (clusters.toml); the rules above decide its hours without pods"
-    );
+    let _ = if gke_idle {
+        writeln!(
+            text,
+            "\n  owner: idle capacity of cluster {cluster} (GKE cost allocation, namespace {}), by the cluster's \
+             policy: {policy} (clusters.toml); proportional spreads it over the cluster's namespace rows of the \
+             same hour by their EffectiveCost",
+            clusters::IDLE_NAMESPACE
+        )
+    } else {
+        writeln!(
+            text,
+            "\n  owner: split by the pods that ran on it in cluster {cluster} (AWS split cost allocation data), \
+             idle capacity by the cluster's policy: {policy} (clusters.toml); the rules above decide its hours without pods"
+        )
+    };
     let money = |v: i128| format(v, SCALE as u32);
     let mut table = Builder::default();
     table.push_record(["team", "namespace", "workload", "via", "share", "BilledCost", "EffectiveCost"]);
     let amounts = [line.billed, line.effective, WHOLE];
-    let _ = owners_of.line_shares(0, resource, line.start, line.date, amounts, |share| -> Result<(), ()> {
+    let _ = owners_of.line_shares(0, site, line.date, amounts, |share| -> Result<(), ()> {
         let who = match share.unallocated_reason {
             Some(reason) => format!("unallocated: {reason}"),
             None => share.team.to_string(),
@@ -355,7 +373,8 @@ fn explain_node(text: &mut String, line: &Found, compiled: &Compiled, owners_of:
     }
     let _ = writeln!(
         text,
-        "    shares are largest-remainder splits by the pods' split and unused costs: they add back to the line exactly"
+        "    shares are largest-remainder splits (by the pods' split and unused costs, or the namespaces' costs): \
+         they add back to the line exactly"
     );
     true
 }

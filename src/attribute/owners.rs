@@ -19,11 +19,11 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use super::Compiled;
-use super::clusters::{self, ClusterLabels, Group, Member, Part, Splits};
+use super::clusters::{self, ClusterLabels, Group, Member, Part, Site, Splits};
 use super::org::UNALLOCATED;
 use super::pools::Plan;
 use super::rules::{self, Decision};
-use super::scan::{INPUT_COLUMNS, Input, SplitInput, has_split_rows, input_column, read_columns};
+use super::scan::{ClusterRows, INPUT_COLUMNS, Input, SplitInput, input_column, read_columns};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Method {
@@ -153,6 +153,8 @@ impl Hasher for FxHasher {
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The text columns a rule can look at, besides tags and date (`LineView`).
+const WORKLOAD: usize = input_column("x_Workload");
+
 const KEY_TEXT: [usize; 11] = [
     input_column("BillingAccountId"),
     input_column("SubAccountId"),
@@ -218,7 +220,8 @@ pub struct Owners<'c> {
     direct: HashMap<String, i128>,
     plans: Plans,
     pieces: Vec<(usize, [i128; 3])>,
-    /// Node lines split by their pods (AWS split cost allocation data), from the first pass.
+    /// Node lines split by their pods (AWS split cost allocation data) and GKE clusters' idle
+    /// rows, from the first pass.
     splits: Arc<Splits>,
 }
 
@@ -257,24 +260,26 @@ impl<'c> Owners<'c> {
 
     /// When a proportional pool needs it (each team's direct EffectiveCost in the period), or
     /// the period has pod rows (AWS split cost allocation data: which node lines their pods
-    /// split), decides every line of the period's `files` once; returns each line's key, in
-    /// file order, so a second pass decides nothing. `None` when neither is needed.
+    /// split) or GKE idle rows (the cluster's namespace rows they spread over), decides every
+    /// line of the period's `files` once; returns each line's key, in file order, so a second
+    /// pass decides nothing. `None` when none of that is needed.
     pub fn first_pass(&mut self, files: &[PathBuf]) -> Result<Option<Vec<u32>>, String> {
         let proportional = self.compiled.pools.needs_direct_spend();
-        let mut split = false;
+        let mut rows = ClusterRows::default();
         for file in files {
-            split |= has_split_rows(file)?;
+            rows = rows.or(ClusterRows::of(file)?);
         }
-        if !proportional && !split {
+        if !proportional && !rows.any() {
             return Ok(None);
         }
         let mut columns = Owners::first_pass_columns();
-        if split {
+        if rows.pods {
             columns.extend(SplitInput::COLUMNS);
         }
         let mut keys = Vec::new();
         let mut spend: Vec<Option<i128>> = Vec::new();
         let mut splits = Splits::default();
+        let policies = &self.compiled.ownership.clusters;
         for file in files {
             for batch in read_columns(file, &columns)? {
                 let batch = batch?;
@@ -290,6 +295,7 @@ impl<'c> Owners<'c> {
                         crate::money::add(spend[team as usize].get_or_insert(0), input.effective.value(row))
                             .map_err(|e| format!("summing direct EffectiveCost of a team: the {e}"))?;
                     }
+                    let start = input.start_micros(row).unwrap_or(0);
                     if let Some(pods) = &pods
                         && let Some(parent) = pods.parent(row)
                     {
@@ -297,15 +303,21 @@ impl<'c> Owners<'c> {
                         let cluster = view.cluster();
                         splits.add(
                             parent,
-                            input.start_micros(row).unwrap_or(0),
+                            start,
                             cluster.as_deref().unwrap_or("(unnamed)"),
-                            &self.compiled.ownership.clusters,
+                            policies,
                             key,
                             view.namespace().as_deref(),
                             view.workload().as_deref(),
                             pods.used(row),
                             pods.idle(row),
                         )?;
+                    } else if rows.gke_idle
+                        && let Site { cluster: Some(cluster), namespace: Some(namespace), .. } = input.site(row)
+                    {
+                        let workload = input.text_at(WORKLOAD, row);
+                        let cost = input.effective.value(row);
+                        splits.add_namespace_row(cluster, start, policies, key, namespace, workload, cost)?;
                     }
                 }
             }
@@ -460,34 +472,34 @@ impl<'c> Owners<'c> {
         }
     }
 
-    /// The shares of a line decided as `key`, with `amounts`, charged on `date`: a node line
-    /// its pods split (its ResourceId and ChargePeriodStart are their parent's) goes to the
-    /// pods' owners and the cluster's idle policy; any other line to its own owner. The one path
-    /// attribution, `diff` and `explain` all take.
+    /// The shares of a line decided as `key`, with `amounts`, charged on `date`, that ran at
+    /// `site`: a node line its pods split (its ResourceId and ChargePeriodStart are their
+    /// parent's) goes to the pods' owners and the cluster's idle policy, a GKE idle row by the
+    /// policy; any other line to its own owner. The one path attribution, `diff` and `explain`
+    /// all take.
     pub fn line_shares<E>(
         &mut self,
         key: u32,
-        resource: Option<&str>,
-        start: Option<i64>,
+        site: Site<'_>,
         date: NaiveDate,
         amounts: [i128; 3],
         each: impl FnMut(Share<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
         let splits = Arc::clone(&self.splits);
-        if let Some((group, cluster)) = splits.group_of(resource, start)
-            && let Some(parts) = clusters::parts(group, cluster.policy.idle)
-        {
+        if let Some((group, cluster, parts)) = cluster_split(&splits, &site) {
             return self.cluster_shares(group, cluster, &parts, date, amounts, each);
         }
         let owner = self.decided(key);
         self.shares(owner, date, amounts, each)
     }
 
-    /// The cluster of a node line its pods split (see [`Owners::line_shares`]), after
-    /// [`Owners::first_pass`]; `None` for any other line.
-    pub fn node_split(&self, resource: Option<&str>, start: Option<i64>) -> Option<String> {
-        let (group, cluster) = self.splits.group_of(resource, start)?;
-        clusters::parts(group, cluster.policy.idle).map(|_| cluster.name.to_string())
+    /// How a line at `site` is split as part of a cluster (see [`Owners::line_shares`]), after
+    /// [`Owners::first_pass`]: its cluster, and whether it is a GKE idle row (else a node line
+    /// its pods split); `None` for any other line.
+    pub fn cluster_split(&self, site: &Site) -> Option<(String, bool)> {
+        let (_, cluster, parts) = cluster_split(&self.splits, site)?;
+        let idle = parts.iter().all(|(part, _)| !matches!(part, Part::Used(_)));
+        Some((cluster.name.to_string(), idle && self.splits.group_of(site.resource, site.start).is_none()))
     }
 
     /// A node line split over `parts` of its pods' `group` (largest remainder per amount), each
@@ -540,6 +552,25 @@ impl<'c> Owners<'c> {
         });
         out
     }
+}
+
+/// A line's group, its cluster, and the weighted parts it splits into.
+type ClusterSplit<'s> = (&'s Group, &'s ClusterLabels, Vec<(Part, i128)>);
+
+/// No pods: a GKE idle row whose hour has no namespace rows.
+static NO_MEMBERS: Group = Group { cluster: 0, members: Vec::new() };
+
+/// The group, cluster and parts a line at `site` splits into: a node line by its pods, a GKE
+/// idle row by its cluster's policy; `None` for any other line (or when the bill split nothing).
+fn cluster_split<'s>(splits: &'s Splits, site: &Site) -> Option<ClusterSplit<'s>> {
+    if let Some((group, cluster)) = splits.group_of(site.resource, site.start)
+        && let Some(parts) = clusters::parts(group, cluster.policy.idle)
+    {
+        return Some((group, cluster, parts));
+    }
+    let (group, cluster) = splits.idle_of(site)?;
+    let parts = clusters::idle_parts(group, cluster.policy.idle)?;
+    Some((group.unwrap_or(&NO_MEMBERS), cluster, parts))
 }
 
 /// The idle part of a node line as one share: to the cluster's owner, or unallocated.

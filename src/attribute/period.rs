@@ -95,7 +95,6 @@ pub(super) fn attribute_period(
     let passed_through: Vec<(usize, usize)> =
         attributed::copied_from_line_item().map(|(name, index)| (input_column(name), index)).collect();
     let currency_at = input_column("BillingCurrency");
-    let resource_at = input_column("ResourceId");
     let source_file_at = input_column("x_SourceFile");
     let latest = compiled.org.latest_move();
     let mut path_cache = Paths::default();
@@ -148,8 +147,7 @@ pub(super) fn attribute_period(
 
                 let coverage = entry(&mut outcome.coverage, currency);
                 let mut sum = [0i128; 3];
-                let (resource, start) = (input.text_at(resource_at, row), input.start_micros(row));
-                owners.line_shares(key, resource, start, date, amounts, |share| -> Result<(), AttributeError> {
+                owners.line_shares(key, input.site(row), date, amounts, |share| -> Result<(), AttributeError> {
                     coverage
                         .count(share.method, share.amounts)
                         .map_err(|e| overflowed(period, share.method.name(), e))?;

@@ -13,6 +13,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::clusters::Site;
 use super::rules::{LineView, RuleSet};
 
 /// The columns attribution reads from `line_items`.
@@ -78,20 +79,52 @@ pub fn read_columns(
     Ok(reader.map(move |b| b.map_err(|e| format!("{shown}: {e}"))))
 }
 
-/// Whether `path` holds pod rows (AWS split cost allocation data): any x_SplitParentResourceId,
-/// by the Parquet statistics (no statistics: assume so), without reading the rows.
-pub fn has_split_rows(path: &Path) -> Result<bool, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
-    let metadata = builder.metadata();
-    let schema = metadata.file_metadata().schema_descr();
-    let Some(column) = (0..schema.num_columns()).find(|i| schema.column(*i).name() == "x_SplitParentResourceId") else {
-        return Ok(false);
-    };
-    Ok(metadata.row_groups().iter().any(|group| {
-        let nulls = group.column(column).statistics().and_then(|s| s.null_count_opt());
-        nulls.is_none_or(|nulls| nulls < group.num_rows() as u64)
-    }))
+/// What of a cluster split a period file may hold, by its Parquet statistics (no statistics:
+/// assume so), without reading the rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClusterRows {
+    /// Pod rows (AWS split cost allocation data): any x_SplitParentResourceId.
+    pub pods: bool,
+    /// GKE idle rows: an x_Namespace range that holds `kube:unallocated`.
+    pub gke_idle: bool,
+}
+
+impl ClusterRows {
+    pub fn any(self) -> bool {
+        self.pods || self.gke_idle
+    }
+
+    pub fn or(self, other: ClusterRows) -> ClusterRows {
+        ClusterRows { pods: self.pods || other.pods, gke_idle: self.gke_idle || other.gke_idle }
+    }
+
+    pub fn of(path: &Path) -> Result<ClusterRows, String> {
+        let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+        let metadata = builder.metadata();
+        let schema = metadata.file_metadata().schema_descr();
+        let column = |name: &str| (0..schema.num_columns()).find(|i| schema.column(*i).name() == name);
+        let groups = metadata.row_groups();
+        let pods = column("x_SplitParentResourceId").is_some_and(|at| {
+            groups.iter().any(|group| {
+                let nulls = group.column(at).statistics().and_then(|s| s.null_count_opt());
+                nulls.is_none_or(|nulls| nulls < group.num_rows() as u64)
+            })
+        });
+        // Case-insensitive: every spelling sorts between the upper- and the lowercase one.
+        let lower = crate::attribute::clusters::IDLE_NAMESPACE;
+        let upper = lower.to_ascii_uppercase();
+        let gke_idle = column("x_Namespace").is_some_and(|at| {
+            groups.iter().any(|group| match group.column(at).statistics() {
+                Some(stats) => match (stats.min_bytes_opt(), stats.max_bytes_opt()) {
+                    (Some(min), Some(max)) => min <= lower.as_bytes() && max >= upper.as_bytes(),
+                    _ => stats.null_count_opt().is_none_or(|nulls| nulls < group.num_rows() as u64),
+                },
+                None => true,
+            })
+        });
+        Ok(ClusterRows { pods, gke_idle })
+    }
 }
 
 /// A batch's split cost allocation columns: which node a pod row ran on, and what of it the
@@ -150,6 +183,10 @@ const _: () = {
         i += 1;
     }
 };
+
+const RESOURCE_ID: usize = input_column("ResourceId");
+const CLUSTER: usize = input_column("x_Cluster");
+const NAMESPACE: usize = input_column("x_Namespace");
 
 /// Position of a column in `INPUT_COLUMNS`, for `Input::text_at`.
 pub const fn input_column(name: &str) -> usize {
@@ -216,6 +253,16 @@ impl<'b> Input<'b> {
             let values = values?;
             (!values.is_null(i)).then(|| (keys.expect("with values").value(i), values.value(i)))
         })
+    }
+
+    /// Where row `row` ran, for a cluster split ([`Site`]).
+    pub fn site(&self, row: usize) -> Site<'b> {
+        Site {
+            resource: self.text_at(RESOURCE_ID, row),
+            start: self.start_micros(row),
+            cluster: self.text_at(CLUSTER, row),
+            namespace: self.text_at(NAMESPACE, row),
+        }
     }
 
     pub fn start_micros(&self, row: usize) -> Option<i64> {

@@ -423,3 +423,115 @@ fn opencost_allocations_split_a_self_managed_clusters_nodes() {
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("opencost/allocation.csv: no `window.start` column"), "{}", run.stderr);
 }
+
+const GKE: &str = "gcp/gke-cost-allocation-2026-08.json";
+
+const GKE_ORG: &str = r#"
+[nodes.shop]
+[teams.checkout]
+parent = "shop"
+[teams.search]
+parent = "shop"
+[teams.platform]
+parent = "shop"
+[teams.k8s]
+parent = "shop"
+"#;
+
+const GKE_RULES: &str = r#"
+[[rule]]
+id = "checkout-namespace"
+precedence = 10
+namespaces = ["checkout"]
+team = "checkout"
+
+[[rule]]
+id = "search-label"
+precedence = 20
+k8s_labels = { app = "search" }
+team = "search"
+
+[[rule]]
+id = "system"
+precedence = 30
+namespace_glob = "kube-*"
+team = "platform"
+
+[[rule]]
+id = "overhead"
+precedence = 31
+namespaces = ["kube:system-overhead"]
+team = "platform"
+
+[[rule]]
+id = "team-tag"
+precedence = 40
+team_from_tag = "team"
+
+[[rule]]
+id = "cluster"
+precedence = 50
+clusters = ["shop-gke"]
+team = "k8s"
+"#;
+
+/// GKE cost allocation (`fixtures/make_gke_fixtures.py`, from Google's documentation): the
+/// export already bills the node per namespace; its `kube:unallocated` rows are the cluster's
+/// idle capacity and go by the cluster's policy. Every share re-derived by gke_idle_check.py.
+#[test]
+fn gke_idle_rows_go_by_the_clusters_policy_and_the_rest_by_the_rules() {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&crate::fixture(GKE)], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path().join("mappings");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/gke_idle_check.py");
+    // Proportional: the 10:00 idle rows over checkout, search and kube-system by their cost, the
+    // 11:00 one all to checkout (the only namespace then), the 12:00 one by the rules (none ran).
+    for (policy, shares) in [("proportional", 10), ("owner", 5), ("unallocated", 5)] {
+        let clusters = format!("[[cluster]]\nname = \"shop-gke\"\nidle = \"{policy}\"\nowner = \"k8s\"\n");
+        crate::support::write_mappings(
+            &mappings,
+            &[("org.toml", GKE_ORG), ("rules.toml", GKE_RULES), ("clusters.toml", &clusters)],
+        );
+        let run = attribute(&lake, dir.path());
+        assert_eq!(run.code, 0, "{policy}: {}{}", run.stdout, run.stderr);
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .args([&crate::fixture(GKE), lake.arg(), policy, "k8s"])
+            .output()
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{policy}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout.trim(), format!("ok {shares} idle shares"), "{policy}");
+    }
+
+    // The clusters table (last policy: unallocated): the cluster's rows cost 3.52066 after
+    // credits, its kube:unallocated rows 2.0382401 of it, 57.9% (Python decimal over the JSON).
+    let out = weekly(&lake, &mappings, dir.path());
+    let weekly = std::fs::read_to_string(out.join("weekly.html")).unwrap();
+    assert_eq!(
+        crate::support::html_table(&weekly, "weekly_cluster_idle"),
+        vec![vec!["shop-gke", "$3.52", "$2.04", "57.9%", "–", "unallocated"]]
+    );
+    let csv = std::fs::read_to_string(out.join("weekly_cluster_idle.csv")).unwrap();
+    assert!(csv.contains("shop-gke,3.52066,2.0382401,"), "{csv}");
+
+    let run = crate::tally_ok(&[
+        "explain",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/instances/gke-shop-gke-pool-1-a1b2",
+        "--limit",
+        "20",
+    ]);
+    assert!(
+        run.stdout.contains(
+            "owner: idle capacity of cluster shop-gke (GKE cost allocation, namespace kube:unallocated), \
+             by the cluster's policy: unallocated (clusters.toml)"
+        ),
+        "{}",
+        run.stdout
+    );
+}
