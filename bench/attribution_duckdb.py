@@ -15,6 +15,9 @@ by precedence, then id, as tally does), then per line item:
     and aliases); the line's rule is min(rank) over all of them;
   * pools: each team's direct EffectiveCost per period gives proportional weights; pools
     feeding pools are flattened by a recursive CTE into (period, pool, team, fraction);
+  * node lines of a shared cluster (AWS split cost allocation data: the line's ResourceId and
+    ChargePeriodStart are pod rows' parent): split over the pods by their split and unused
+    costs (idle policy `proportional`, tally's default), each part owned as its pod is;
   * writes one row per line item or share to OUT/billing_period=*/ (Parquet), like
     tally's `attributed` table (fewer columns: no org paths, no unallocated reasons).
 
@@ -22,8 +25,9 @@ Simplifications (the generated mappings avoid what they would get wrong): shares
 `amount * fraction` in DOUBLE cast back to DECIMAL(38,20), not tally's exact largest
 remainder at 20 decimals, so team totals agree to the cent, not to the last digit; a
 proportional pool's scope is evaluated on the org without its dated moves; a pool whose
-sub-pool has nothing to split by is not detected. Supported rule conditions: accounts,
-services, charge_categories, tags, resource_regex, from/until, team_from_tag.
+sub-pool has nothing to split by is not detected; a clusters.toml is refused (only the default
+idle policy). Supported rule conditions: accounts, services, charge_categories, tags,
+resource_regex, from/until, team_from_tag.
 """
 import json
 import os
@@ -68,6 +72,8 @@ def load(mappings):
     if os.path.exists(pools_path):
         with open(pools_path, "rb") as f:
             pools = tomllib.load(f)
+    if os.path.exists(os.path.join(mappings, "clusters.toml")):
+        sys.exit("clusters.toml is not supported by this SQL peer (only the default idle policy, proportional)")
     return org, rules, pools
 
 
@@ -201,8 +207,11 @@ def main():
 CREATE TEMP TABLE li AS
 SELECT row_number() OVER () AS line_id, billing_period, coalesce("ChargePeriodStart"::DATE, DATE '1970-01-01') AS day,
        "SubAccountId", "ServiceName", "x_ServiceCode", "ChargeCategory", "ResourceId",
-       "BilledCost", "EffectiveCost", "x_SourceFile", "x_SourceRow"{tag_cols}
-FROM read_parquet({q(os.path.join(lake, 'line_items', '**', '*.parquet'))}, hive_partitioning = true)""")
+       "BilledCost", "EffectiveCost", "x_SourceFile", "x_SourceRow", "ChargePeriodStart",
+       nullif("x_SplitParentResourceId", '') AS parent, "x_SplitCost", "x_SplitUnusedCost",
+       "x_Namespace", "x_Workload"{tag_cols}
+FROM read_parquet({q(os.path.join(lake, 'line_items', '**', '*.parquet'))}, hive_partitioning = true,
+                  union_by_name = true)""")
     date_ok = '(r."from" IS NULL OR l.day >= r."from") AND (r."until" IS NULL OR l.day < r."until")'
     other_ok = f"""{date_ok}
         AND (r.accounts IS NULL OR list_contains(r.accounts, l."SubAccountId"))
@@ -246,15 +255,43 @@ FROM read_parquet({q(os.path.join(lake, 'line_items', '**', '*.parquet'))}, hive
     union = " UNION ALL ".join(f"SELECT * FROM candidate_{name}" for name in classes)
     con.execute(f"CREATE TEMP TABLE best AS SELECT line_id, min(rank) AS rank FROM ({union}) GROUP BY line_id")
 
-    # Each line's decision: a team (direct), a pool, or nothing.
+    # Each line's own decision: a team (direct), a pool, or nothing.
     con.execute("""
-CREATE TEMP TABLE decided AS
-SELECT l.line_id, l.billing_period, l.day, l."x_SourceFile", l."x_SourceRow", l."BilledCost", l."EffectiveCost",
-       r.id AS rule_id, r.kind,
+CREATE TEMP TABLE own AS
+SELECT l.line_id, l.billing_period, r.id AS rule_id, r.kind,
        CASE r.kind WHEN 'team' THEN r.target WHEN 'from_tag' THEN f.team END AS team,
-       CASE WHEN r.kind = 'pool' THEN r.target END AS pool
+       CASE WHEN r.kind = 'pool' THEN r.target END AS pool, l."EffectiveCost"
 FROM li l LEFT JOIN best b ON b.line_id = l.line_id LEFT JOIN rule r ON r.rank = b.rank
 LEFT JOIN from_tag f ON f.line_id = l.line_id AND f.rank = b.rank""")
+
+    # Node lines split by their pods: a pod (its ResourceId, namespace and workload, on one
+    # node and hour) weighs its split plus unused cost (each row's at least 0), and its part of
+    # the node is owned as its first row is decided.
+    con.execute("""
+CREATE TEMP TABLE node_part AS
+WITH member AS (
+  SELECT parent, "ChargePeriodStart" AS start, min(line_id) AS decider,
+         sum(greatest(coalesce("x_SplitCost", 0), 0) + greatest(coalesce("x_SplitUnusedCost", 0), 0)) AS weight
+  FROM li WHERE parent IS NOT NULL GROUP BY parent, "ChargePeriodStart", "ResourceId", "x_Namespace", "x_Workload"
+),
+total AS (SELECT parent, start, sum(weight) AS total FROM member GROUP BY ALL HAVING sum(weight) > 0)
+SELECT l.line_id, m.decider, m.weight::DOUBLE / t.total::DOUBLE AS fraction
+FROM li l JOIN total t ON t.parent = l."ResourceId" AND t.start = l."ChargePeriodStart"
+JOIN member m ON m.parent = t.parent AND m.start = t.start WHERE m.weight > 0""")
+
+    # Each line's parts (one, or a node's pods) and who decides each.
+    con.execute("""
+CREATE TEMP TABLE decided AS
+WITH part AS (
+  SELECT line_id, line_id AS decider, 1::DOUBLE AS fraction FROM li
+  WHERE line_id NOT IN (SELECT line_id FROM node_part)
+  UNION ALL SELECT * FROM node_part
+)
+SELECT l.line_id, l.billing_period, l.day, l."x_SourceFile", l."x_SourceRow", p.fraction,
+       CASE WHEN p.fraction = 1 THEN l."BilledCost" ELSE (l."BilledCost"::DOUBLE * p.fraction)::DECIMAL(38, 20) END AS "BilledCost",
+       CASE WHEN p.fraction = 1 THEN l."EffectiveCost" ELSE (l."EffectiveCost"::DOUBLE * p.fraction)::DECIMAL(38, 20) END AS "EffectiveCost",
+       o.rule_id, o.kind, o.team, o.pool
+FROM part p JOIN li l ON l.line_id = p.line_id JOIN own o ON o.line_id = p.decider""")
 
     # Pool fractions per period: proportional by direct spend (scoped), fixed by weights;
     # pools feeding pools flattened (fractions multiply along the chain).
@@ -262,7 +299,8 @@ LEFT JOIN from_tag f ON f.line_id = l.line_id AND f.rank = b.rank""")
 CREATE TEMP TABLE pool_fraction AS
 WITH RECURSIVE
 direct AS (
-  SELECT billing_period, team, sum("EffectiveCost") AS spend FROM decided WHERE team IS NOT NULL GROUP BY ALL
+  -- Each line's own decision, as tally's first pass sums it (a node line's too).
+  SELECT billing_period, team, sum("EffectiveCost") AS spend FROM own WHERE team IS NOT NULL GROUP BY ALL
 ),
 ancestry AS (
   SELECT id AS team, id AS node FROM org_parent WHERE id IN (SELECT team FROM team)
@@ -291,16 +329,16 @@ FROM flat WHERE recipient NOT LIKE 'pool:%' GROUP BY ALL""")
     con.execute(f"""
 COPY (
   SELECT billing_period, "x_SourceFile", "x_SourceRow", team, rule_id, 'direct' AS method, NULL AS pool,
-         1::DECIMAL(38, 20) AS share, "BilledCost", "EffectiveCost"
+         fraction::DECIMAL(38, 20) AS share, "BilledCost", "EffectiveCost"
   FROM decided WHERE team IS NOT NULL
   UNION ALL
   SELECT d.billing_period, d."x_SourceFile", d."x_SourceRow", pf.team, d.rule_id, 'shared', d.pool,
-         pf.fraction::DECIMAL(38, 20), ("BilledCost"::DOUBLE * pf.fraction)::DECIMAL(38, 20),
+         (d.fraction * pf.fraction)::DECIMAL(38, 20), ("BilledCost"::DOUBLE * pf.fraction)::DECIMAL(38, 20),
          ("EffectiveCost"::DOUBLE * pf.fraction)::DECIMAL(38, 20)
   FROM decided d JOIN pool_fraction pf ON pf.billing_period = d.billing_period AND pf.pool = d.pool
   UNION ALL
   SELECT billing_period, "x_SourceFile", "x_SourceRow", 'unallocated', rule_id, 'unallocated', pool,
-         1::DECIMAL(38, 20), "BilledCost", "EffectiveCost"
+         fraction::DECIMAL(38, 20), "BilledCost", "EffectiveCost"
   FROM decided d
   WHERE team IS NULL AND (pool IS NULL OR NOT EXISTS
         (SELECT 1 FROM pool_fraction pf WHERE pf.billing_period = d.billing_period AND pf.pool = d.pool))

@@ -38,6 +38,11 @@ pub struct DemoArgs {
     /// Only write the CUR files (e.g. for benchmarks), do not ingest them
     #[arg(long)]
     no_ingest: bool,
+    /// Pods on each node of the shared EKS cluster per day, each billed as a vCPU and a memory
+    /// row of split cost allocation data (16: a cluster-heavy bill, about 30% of its line items
+    /// pod rows at 1M line items; bench/attribution.py --pods-per-node)
+    #[arg(long, value_name = "N", default_value_t = DemoConfig::default().pods_per_node)]
+    pods_per_node: u64,
 }
 
 /// The demo company's ownership mappings, written to DIR/mappings.
@@ -63,6 +68,7 @@ pub async fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         months: args.months,
         target_rows: args.rows,
         rows_per_file: args.rows_per_file,
+        pods_per_node: args.pods_per_node,
         ..DemoConfig::default()
     };
     let cur_dir = args.out.join("cur");

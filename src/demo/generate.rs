@@ -53,11 +53,21 @@ pub struct DemoConfig {
     pub target_rows: u64,
     /// A payer's monthly report is split into parts of at most this many rows.
     pub rows_per_file: u64,
+    /// Pods on each node of the shared EKS cluster per day (each a vCPU and a memory row of
+    /// split cost allocation data).
+    pub pods_per_node: u64,
 }
 
 impl Default for DemoConfig {
     fn default() -> Self {
-        DemoConfig { seed: 42, first_month: (2026, 8), months: 3, target_rows: 60_000, rows_per_file: 1_000_000 }
+        DemoConfig {
+            seed: 42,
+            first_month: (2026, 8),
+            months: 3,
+            target_rows: 60_000,
+            rows_per_file: 1_000_000,
+            pods_per_node: 3,
+        }
     }
 }
 
@@ -84,6 +94,9 @@ pub struct GeneratedFile {
 pub fn generate_cur(out_dir: &Path, config: &DemoConfig, on_rows: &mut dyn FnMut(u64)) -> Result<Vec<GeneratedFile>> {
     if config.rows_per_file == 0 {
         bail!("rows_per_file must be at least 1");
+    }
+    if !(1..=200).contains(&config.pods_per_node) {
+        bail!("pods_per_node must be between 1 and 200, got {}", config.pods_per_node);
     }
     let plan = Plan::build(config)?;
     std::fs::create_dir_all(out_dir)?;

@@ -117,6 +117,8 @@ pub struct PayerPlan {
 
 pub struct Plan {
     pub seed: u64,
+    /// Pods per node of the shared cluster and day ([`DemoConfig::pods_per_node`]).
+    pub pods_per_node: u64,
     pub catalog: Catalog,
     pub months: Vec<Month>,
     pub vocabularies: Vec<TeamVocabulary>,
@@ -137,7 +139,8 @@ impl Plan {
         let mut resources = (target / total_days).max(1);
         let mut best: Option<(u64, Plan)> = None;
         for _ in 0..6 {
-            let plan = Plan::with_resources(config.seed, months.clone(), resources)?;
+            let mut plan = Plan::with_resources(config.seed, months.clone(), resources)?;
+            plan.pods_per_node = config.pods_per_node;
             let rows = plan.estimated_rows().max(1);
             let miss = rows.abs_diff(target);
             if best.as_ref().is_none_or(|(best_miss, _)| miss < *best_miss) {
@@ -185,7 +188,7 @@ impl Plan {
             buy_commitments(&mut payer, &months, seed);
             payers.push(payer);
         }
-        Ok(Plan { seed, catalog, months, vocabularies, payers })
+        Ok(Plan { seed, pods_per_node: 3, catalog, months, vocabularies, payers })
     }
 
     /// Rows the plan will write: exact for usage and commitment lines, and
@@ -206,7 +209,7 @@ impl Plan {
                     // A cluster node's pods (split cost allocation data).
                     for (index, meter) in archetype.meters.iter().enumerate() {
                         if super::report::pods::is_node(resource, meter, index) {
-                            rows += days * super::report::pods::PODS * super::report::pods::ROWS_PER_POD;
+                            rows += days * self.pods_per_node * super::report::pods::ROWS_PER_POD;
                         }
                     }
                     let used = products_per_account.entry(resource.account).or_default();

@@ -232,7 +232,8 @@ fn write_usage(
                 .map_or(cost, |p| usage.mul_exact(p.recurring_hourly + p.amortized_upfront_hourly)),
             Commitment::SavingsPlan => archetype.savings_plan_rate.map_or(cost, |rate| usage.mul_exact(rate)),
         };
-        pods::write(report, report.writer.seed_key(), resource, &scratch.resource_id, day, effective)?;
+        let pods = plan.pods_per_node;
+        pods::write(report, report.writer.seed_key(), pods, resource, &scratch.resource_id, day, effective)?;
     }
     match commitment {
         Commitment::OnDemand => {

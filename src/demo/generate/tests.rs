@@ -75,9 +75,47 @@ fn rejects_invalid_configs() {
         DemoConfig { rows_per_file: 0, ..DemoConfig::default() },
         DemoConfig { first_month: (2026, 13), ..DemoConfig::default() },
         DemoConfig { months: 0, ..DemoConfig::default() },
+        DemoConfig { pods_per_node: 0, ..DemoConfig::default() },
+        DemoConfig { pods_per_node: 201, ..DemoConfig::default() },
     ] {
         assert!(generate_cur(dir.path(), &config, &mut |_| {}).is_err(), "{config:?}");
     }
+}
+
+/// `pods_per_node` pods on every node and day of the shared cluster, each a vCPU and a memory
+/// row with no cost of its own and a positive split cost.
+#[test]
+fn a_cluster_heavy_company_puts_pods_per_node_on_every_node_day() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = DemoConfig { target_rows: 12_000, months: 1, pods_per_node: 16, ..DemoConfig::default() };
+    let files = generate_cur(dir.path(), &config, &mut |_| {}).unwrap();
+    let mut pods: HashMap<(String, String), Vec<i128>> = HashMap::new();
+    let mut rows = 0;
+    for file in &files {
+        let (header, records) = read_rows(&file.path);
+        let at = |name: &str| header.iter().position(|h| h == name).unwrap();
+        let (parent, start, split, unused, cost) = (
+            at("splitLineItem/ParentResourceId"),
+            at("lineItem/UsageStartDate"),
+            at("splitLineItem/SplitCost"),
+            at("splitLineItem/UnusedCost"),
+            at("lineItem/UnblendedCost"),
+        );
+        for row in &records {
+            rows += 1;
+            if !row[parent].is_empty() {
+                assert_eq!(exact(&row[cost]), 0, "a pod row has no cost of its own");
+                assert!(exact(&row[split]) > 0 && exact(&row[unused]) >= 0, "{row:?}");
+                pods.entry((row[parent].to_string(), row[start].to_string())).or_default().push(exact(&row[split]));
+            }
+        }
+    }
+    assert!(!pods.is_empty());
+    for (node, split) in &pods {
+        assert_eq!(split.len(), 32, "{node:?}: 16 pods, a vCPU and a memory row each");
+    }
+    let pod_rows: usize = pods.values().map(Vec::len).sum();
+    assert!(pod_rows * 100 / rows > 10, "{pod_rows} pod rows of {rows}");
 }
 
 /// One default-sized data set, checked from every angle.

@@ -1,7 +1,8 @@
 //! The shared EKS cluster: the instances the platform teams run in `acme-shared-platform` are
 //! its nodes, and each node-day is billed with split cost allocation data, as AWS writes it
 //! (fixtures/make_split_cost_fixtures.py names the documentation): three tenant teams' pods on
-//! the node, each a vCPU row and a memory row with no cost of its own, `splitLineItem/SplitCost`
+//! the node (`tally demo --pods-per-node` more), each a vCPU row and a memory row with no cost of
+//! its own, `splitLineItem/SplitCost`
 //! for its reserved share of the node's amortized cost (75% vCPU, 25% memory) and
 //! `splitLineItem/UnusedCost` for its part of what no pod reserved, spread by usage. A pod's
 //! Kubernetes label `team` arrives as the tag `team`; its namespace is its team.
@@ -24,8 +25,7 @@ const NODE_ACCOUNT: &str = "acme-shared-platform";
 /// The cluster's tenants (the teams whose services run in it).
 const TENANTS: [&str; 8] =
     ["payments-api", "checkout", "orders", "catalog", "search", "user-profile", "notifications", "growth-web"];
-/// Pods per node and day, and rows per pod (vCPU, memory).
-pub const PODS: u64 = 3;
+/// Rows per pod (vCPU, memory).
 pub const ROWS_PER_POD: u64 = 2;
 
 /// Whether this meter of `resource` is a node's instance hours.
@@ -36,10 +36,11 @@ pub fn is_node(resource: &Resource, meter: &Meter, meter_index: usize) -> bool {
         && usize::from(resource.account) == account_index(NODE_ACCOUNT)
 }
 
-/// The pods of node `node_id` on `day`, whose amortized cost that day is `effective`.
+/// The `pods` pods of node `node_id` on `day`, whose amortized cost that day is `effective`.
 pub fn write(
     report: &mut Report,
     seed_key: u64,
+    pods: u64,
     resource: &Resource,
     node_id: &str,
     day: &Day,
@@ -49,10 +50,15 @@ pub fn write(
     let region = usize::from(resource.region);
     let h = mix64(seed_key ^ (u64::from(resource.serial) << 20) ^ u64::from(day.global));
     let first = (h % 8) as usize;
-    let tenants = [TENANTS[first], TENANTS[(first + 3) % 8], TENANTS[(first + 5) % 8]];
-    // Reserved shares of the node, basis points: vCPU 10-30%, memory 8-30%.
-    let cpu: Vec<i128> = (0..3).map(|k| 1_000 + ((h >> (24 + 8 * k)) % 2_000) as i128).collect();
-    let memory: Vec<i128> = (0..3).map(|k| 800 + ((h >> (44 + 6 * k)) % 2_200) as i128).collect();
+    // Three pods: three tenants, each reserving 10-30% of the vCPU and 8-30% of the memory
+    // (basis points); more pods share the node as three would, each a 3/pods part of that.
+    let tenants: Vec<&str> =
+        (0..pods as usize).map(|k| TENANTS[(first + [0, 3, 5].get(k).copied().unwrap_or(k)) % 8]).collect();
+    let bits = |k: u64| if k < 3 { h } else { mix64(h ^ (k << 32)) };
+    let scaled = |bp: i128| bp * 3 / pods as i128;
+    let cpu: Vec<i128> = (0..pods).map(|k| scaled(1_000 + ((bits(k) >> (24 + 8 * (k % 3))) % 2_000) as i128)).collect();
+    let memory: Vec<i128> =
+        (0..pods).map(|k| scaled(800 + ((bits(k) >> (44 + 6 * (k % 3))) % 2_200) as i128)).collect();
     let cpu_part = effective.mul_div_round(3, 4, 10);
     let memory_part = effective - cpu_part;
     let prefix = REGIONS[region].prefix;
@@ -72,7 +78,7 @@ pub fn write(
                 &pod[pod.len() - 5..]
             );
             let usage_type = format!("{prefix}-EKS-EC2-{resource_name}-Hours");
-            let deployment = format!("{tenant}-api");
+            let deployment = if k < 3 { format!("{tenant}-api") } else { format!("{tenant}-worker-{}", k / 8) };
             let usage = Fixed::whole(24 * capacity).mul_div_round(shares[k], 10_000, 4);
             let line = LineItem {
                 usage_account_id: ACCOUNTS[account].id,
