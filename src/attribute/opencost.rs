@@ -9,9 +9,10 @@
 //! and CSV written from the API's JSON): `window.start` (or `start`), `name`,
 //! `properties.cluster`, `properties.namespace`, `properties.controller`, `properties.labels.<key>`
 //! and `totalCost` (or the sum of `cpuCost`, `gpuCost`, `ramCost`, `pvCost`, `networkCost`,
-//! `loadBalancerCost` when it has no total). The idle allocation (`__idle__`) goes to the
-//! cluster's owner when its policy is `owner` (clusters.toml), and is otherwise spread over the
-//! teams with the rest (a telemetry pool has no unallocated share).
+//! `loadBalancerCost` when it has no total). The idle allocation (`__idle__`) goes by the
+//! cluster's policy (clusters.toml): to its owner (`owner`), unallocated with the reason "idle
+//! capacity of cluster X" (`unallocated`), or spread over the teams with the rest
+//! (`proportional`).
 
 use std::path::Path;
 
@@ -165,8 +166,12 @@ pub fn units(rows: &[Row], ownership: &Ownership) -> super::pools::Telemetry {
     for row in rows {
         let team = if row.name == IDLE || row.namespace.as_deref() == Some(IDLE) {
             let cluster = ownership.clusters.get(row.cluster.as_deref().unwrap_or(""));
+            let name = row.cluster.as_deref().unwrap_or("(unnamed)");
             match (cluster.idle, &cluster.owner) {
                 (IdlePolicy::Owner, Some(owner)) => Some(owner.clone()),
+                (IdlePolicy::Unallocated, _) => {
+                    Some(format!("{}idle capacity of cluster {name}", super::pools::UNALLOCATED_KEY))
+                }
                 _ => None,
             }
         } else {

@@ -449,15 +449,16 @@ impl<'c> Owners<'c> {
                     Ok((plan, ids)) => {
                         for (leaf, part) in pieces.iter() {
                             let leaf_info = &plan.leaves[*leaf];
+                            let reason = leaf_info.reason.as_deref();
                             each(Share {
                                 team_id: ids[*leaf],
                                 team: &leaf_info.team,
                                 rule_id: Some(rule_id(rule)),
-                                method: Method::Shared,
+                                method: if reason.is_some() { Method::Unallocated } else { Method::Shared },
                                 pools: &leaf_info.pools,
                                 pool_chain: Some(&leaf_info.chain),
                                 split: Some(&leaf_info.kinds),
-                                unallocated_reason: None,
+                                unallocated_reason: reason,
                                 amounts: *part,
                                 cluster: None,
                                 namespace: None,

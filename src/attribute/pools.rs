@@ -15,7 +15,14 @@ use crate::money::split::split;
 pub enum Recipient {
     Team(String),
     Pool(String),
+    /// No team: the part stays unallocated with this reason (an OpenCost idle allocation of a
+    /// cluster whose policy is `idle = "unallocated"`).
+    Unallocated(String),
 }
+
+/// A telemetry key that names no team but an unallocated part with the reason after it
+/// ([`Recipient::Unallocated`]); team ids never start with a control character.
+pub(super) const UNALLOCATED_KEY: &str = "\u{1}unallocated:";
 
 impl Recipient {
     pub fn parse(text: &str) -> Recipient {
@@ -216,10 +223,16 @@ impl Pools {
         let mut node = Node { parts: Vec::with_capacity(weights.len()), weights: Vec::with_capacity(weights.len()) };
         for (recipient, weight) in weights {
             let part = match recipient {
-                Recipient::Team(team) => {
+                Recipient::Team(_) | Recipient::Unallocated(_) => {
                     let kinds: Vec<&str> = chain.iter().map(|p| self.pools[p].kind.name()).collect();
+                    let (team, reason) = match recipient {
+                        Recipient::Unallocated(reason) => (super::org::UNALLOCATED.to_string(), Some(reason)),
+                        Recipient::Team(team) => (team, None),
+                        Recipient::Pool(_) => unreachable!("matched above"),
+                    };
                     leaves.push(Leaf {
                         team,
+                        reason,
                         pools: chain.clone(),
                         chain: chain.join(" > "),
                         kinds: kinds.join(" > "),
@@ -246,6 +259,8 @@ pub struct Plan {
 
 pub struct Leaf {
     pub team: String,
+    /// For a part left unallocated (`team` is `unallocated`): why.
+    pub reason: Option<String>,
     /// Outermost first.
     pub pools: Vec<String>,
     /// `pools` joined with ` > `, and how each of them splits, joined the same way.
@@ -314,6 +329,7 @@ impl Pool {
                 let name = match recipient {
                     Recipient::Team(team) => team,
                     Recipient::Pool(pool) => format!("pool:{pool}"),
+                    Recipient::Unallocated(reason) => format!("unallocated: {reason}"),
                 };
                 (name, if scaled { money::format(weight, money::SCALE as u32) } else { weight.to_string() })
             })
@@ -338,7 +354,7 @@ impl Pool {
                         .iter()
                         .filter_map(|(r, _)| match r {
                             Recipient::Team(t) => Some(t.clone()),
-                            Recipient::Pool(_) => None,
+                            Recipient::Pool(_) | Recipient::Unallocated(_) => None,
                         })
                         .collect()
                 };
@@ -358,7 +374,13 @@ impl Pool {
                     .get(&date)
                     .or_else(|| self.monthly.get(&month))
                     .ok_or_else(|| format!("pool {}: no telemetry for {date} or its month", self.id))?;
-                units.iter().map(|(t, u)| (Recipient::Team(t.clone()), *u)).collect()
+                units
+                    .iter()
+                    .map(|(key, u)| match key.strip_prefix(UNALLOCATED_KEY) {
+                        Some(reason) => (Recipient::Unallocated(reason.to_string()), *u),
+                        None => (Recipient::Team(key.clone()), *u),
+                    })
+                    .collect()
             }
         };
         let weights: Vec<_> = weights.into_iter().filter(|(_, w)| *w > 0).collect();

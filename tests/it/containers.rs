@@ -416,6 +416,24 @@ fn opencost_allocations_split_a_self_managed_clusters_nodes() {
         expected
     );
 
+    // idle = "unallocated": the idle allocation's part of the nodes stays unallocated, named
+    // (the same amounts k8s took under `owner`), the teams' parts unchanged.
+    std::fs::write(mappings.join("clusters.toml"), "[[cluster]]\nname = \"onprem-k8s\"\nidle = \"unallocated\"\n")
+        .unwrap();
+    assert_eq!(attribute(&lake, dir.path()).code, 0);
+    assert_eq!(
+        lake.rows(
+            r#"SELECT CAST("ChargePeriodStart" AS DATE), team, method, coalesce(unallocated_reason, '-'), "EffectiveCost"
+               FROM attributed WHERE team IN ('unallocated', 'payments') ORDER BY 1, 2"#
+        ),
+        vec![
+            "2026-08-01,payments,shared,-,4.3052837573385518591",
+            "2026-08-01,unallocated,unallocated,idle capacity of cluster onprem-k8s,1.3894324853228962818",
+            "2026-08-02,payments,shared,-,6.48590021691973969631",
+            "2026-08-02,unallocated,unallocated,idle capacity of cluster onprem-k8s,0.68329718004338394794",
+        ]
+    );
+
     // A column the export must have, named.
     std::fs::write(mappings.join("pools.toml"), pools).unwrap();
     std::fs::write(mappings.join("opencost/allocation.csv"), "name,totalCost\nx,1\n").unwrap();
