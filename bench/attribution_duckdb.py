@@ -299,8 +299,9 @@ FROM part p JOIN li l ON l.line_id = p.line_id JOIN own o ON o.line_id = p.decid
 CREATE TEMP TABLE pool_fraction AS
 WITH RECURSIVE
 direct AS (
-  -- Each line's own decision, as tally's first pass sums it (a node line's too).
-  SELECT billing_period, team, sum("EffectiveCost") AS spend FROM own WHERE team IS NOT NULL GROUP BY ALL
+  -- Each line's own decision, but for node lines their pods split (no team's direct spend).
+  SELECT billing_period, team, sum("EffectiveCost") AS spend FROM own
+  WHERE team IS NOT NULL AND line_id NOT IN (SELECT line_id FROM node_part) GROUP BY ALL
 ),
 ancestry AS (
   SELECT id AS team, id AS node FROM org_parent WHERE id IN (SELECT team FROM team)

@@ -11,12 +11,14 @@
 //! ids (team, rule, pool, reason), not strings; a pool's split is worked out
 //! once per pool and day.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::TimestampMicrosecondType;
 
 use super::Compiled;
 use super::clusters::{self, ClusterLabels, Group, Member, Part, Site, Splits};
@@ -154,6 +156,7 @@ pub type FxBuild = BuildHasherDefault<FxHasher>;
 
 /// The text columns a rule can look at, besides tags and date (`LineView`).
 const WORKLOAD: usize = input_column("x_Workload");
+const RESOURCE_ID: usize = input_column("ResourceId");
 
 const KEY_TEXT: [usize; 11] = [
     input_column("BillingAccountId"),
@@ -280,6 +283,11 @@ impl<'c> Owners<'c> {
         let mut spend: Vec<Option<i128>> = Vec::new();
         let mut splits = Splits::default();
         let policies = &self.compiled.ownership.clusters;
+        // A node line its pods split is not its own rule's team's direct spend: known before
+        // the pass (pod rows may come after their node), and summed aside in case the pods
+        // split nothing after all (then the line does go to its own owner).
+        let parents = if rows.pods { pod_parents(files)? } else { HashMap::new() };
+        let mut held_back: Vec<(Box<str>, i64, u32, i128)> = Vec::new();
         for file in files {
             for batch in read_columns(file, &columns)? {
                 let batch = batch?;
@@ -288,14 +296,16 @@ impl<'c> Owners<'c> {
                 for row in 0..batch.num_rows() {
                     let key = self.key(&input, row, input.date(row));
                     keys.push(key);
-                    if let Owner::Team { team, .. } = self.decided[key as usize] {
-                        if spend.len() <= team as usize {
-                            spend.resize(team as usize + 1, None);
-                        }
-                        crate::money::add(spend[team as usize].get_or_insert(0), input.effective.value(row))
-                            .map_err(|e| format!("summing direct EffectiveCost of a team: the {e}"))?;
-                    }
                     let start = input.start_micros(row).unwrap_or(0);
+                    if let Owner::Team { team, .. } = self.decided[key as usize] {
+                        let effective = input.effective.value(row);
+                        match input.text_at(RESOURCE_ID, row) {
+                            Some(node) if parents.get(node).is_some_and(|hours| hours.contains(&start)) => {
+                                held_back.push((node.into(), start, team, effective));
+                            }
+                            _ => add_spend(&mut spend, team, effective)?,
+                        }
+                    }
                     if let Some(pods) = &pods
                         && let Some(parent) = pods.parent(row)
                     {
@@ -320,6 +330,14 @@ impl<'c> Owners<'c> {
                         splits.add_namespace_row(cluster, start, policies, key, namespace, workload, cost)?;
                     }
                 }
+            }
+        }
+        for (node, start, team, effective) in held_back {
+            let split = splits
+                .group_of(Some(&node), Some(start))
+                .is_some_and(|(group, cluster)| clusters::parts(group, cluster.policy.idle).is_some());
+            if !split {
+                add_spend(&mut spend, team, effective)?;
             }
         }
         self.direct = spend
@@ -553,6 +571,37 @@ impl<'c> Owners<'c> {
         });
         out
     }
+}
+
+/// Adds `effective` to team `team`'s direct spend.
+fn add_spend(spend: &mut Vec<Option<i128>>, team: u32, effective: i128) -> Result<(), String> {
+    if spend.len() <= team as usize {
+        spend.resize(team as usize + 1, None);
+    }
+    crate::money::add(spend[team as usize].get_or_insert(0), effective)
+        .map_err(|e| format!("summing direct EffectiveCost of a team: the {e}"))
+}
+
+/// Every (parent resource, charge period start) pod rows name in `files`: the node lines
+/// their pods split.
+fn pod_parents(files: &[PathBuf]) -> Result<HashMap<Box<str>, HashSet<i64>>, String> {
+    let mut parents: HashMap<Box<str>, HashSet<i64>> = HashMap::new();
+    for file in files {
+        for batch in read_columns(file, &["x_SplitParentResourceId", "ChargePeriodStart"])? {
+            let batch = batch?;
+            let Some(pods) = SplitInput::new(&batch) else { continue };
+            let starts = batch
+                .column_by_name("ChargePeriodStart")
+                .and_then(|c| c.as_primitive_opt::<TimestampMicrosecondType>());
+            for row in 0..batch.num_rows() {
+                if let Some(parent) = pods.parent(row) {
+                    let start = starts.filter(|s| !s.is_null(row)).map_or(0, |s| s.value(row));
+                    parents.entry(parent.into()).or_default().insert(start);
+                }
+            }
+        }
+    }
+    Ok(parents)
 }
 
 /// A line's group, its cluster, and the weighted parts it splits into.

@@ -553,3 +553,27 @@ fn gke_idle_rows_go_by_the_clusters_policy_and_the_rest_by_the_rules() {
         run.stdout
     );
 }
+
+/// A node line its pods split is not its own rule's team's direct spend: a proportional pool
+/// (the control plane's) weighs platform by the node's hour without pods only (0.192, row 12),
+/// not the hour its pods took (row 1), and not k8s by the GPU node its trainer took (row 8).
+#[test]
+fn a_node_line_its_pods_split_is_no_teams_direct_spend_for_proportional_pools() {
+    let (lake, dir) = setup(LEGACY, "owner");
+    let mappings = dir.path().join("mappings");
+    let rules = format!(
+        "{RULES}\n[[rule]]\nid = \"control-plane\"\nprecedence = 1\n\
+         resource_prefix = \"arn:aws:eks:us-east-1:444455556666:cluster/\"\npool = \"control-plane\"\n"
+    );
+    std::fs::write(mappings.join("rules.toml"), rules).unwrap();
+    std::fs::write(mappings.join("pools.toml"), "[[pool]]\nid = \"control-plane\"\nsplit = \"proportional\"\n")
+        .unwrap();
+    let run = attribute(&lake, dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // Direct spend: platform 0.192, search 0.0345 (the bucket, row 14); 0.1 split by them,
+    // largest remainder at 20 places (Python decimal).
+    assert_eq!(
+        lake.rows(r#"SELECT team, "EffectiveCost" FROM attributed WHERE "x_SourceRow" = 13 ORDER BY team"#),
+        vec!["platform,0.08476821192052980132", "search,0.01523178807947019868"]
+    );
+}
