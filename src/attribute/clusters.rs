@@ -149,9 +149,9 @@ pub struct Site<'a> {
     pub namespace: Option<&'a str>,
 }
 
-impl Site<'_> {
+impl<'a> Site<'a> {
     /// The cluster of a GKE idle row (namespace `kube:unallocated`).
-    fn idle_cluster(&self) -> Option<&str> {
+    pub fn idle_cluster(&self) -> Option<&'a str> {
         self.namespace.filter(|ns| ns.eq_ignore_ascii_case(IDLE_NAMESPACE)).and(self.cluster)
     }
 }

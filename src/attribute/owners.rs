@@ -154,10 +154,9 @@ impl Hasher for FxHasher {
 
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 
-/// The text columns a rule can look at, besides tags and date (`LineView`).
 const WORKLOAD: usize = input_column("x_Workload");
-const RESOURCE_ID: usize = input_column("ResourceId");
 
+/// The text columns a rule can look at, besides tags and date (`LineView`).
 const KEY_TEXT: [usize; 11] = [
     input_column("BillingAccountId"),
     input_column("SubAccountId"),
@@ -283,11 +282,12 @@ impl<'c> Owners<'c> {
         let mut spend: Vec<Option<i128>> = Vec::new();
         let mut splits = Splits::default();
         let policies = &self.compiled.ownership.clusters;
-        // A node line its pods split is not its own rule's team's direct spend: known before
-        // the pass (pod rows may come after their node), and summed aside in case the pods
-        // split nothing after all (then the line does go to its own owner).
+        // A node line its pods split, or a GKE idle row its cluster's policy owns, is not its
+        // own rule's team's direct spend. Node lines are known before the pass (pod rows may
+        // come after their node); both are summed aside in case the cluster split nothing
+        // after all (then the line does go to its own owner).
         let parents = if rows.pods { pod_parents(files)? } else { HashMap::new() };
-        let mut held_back: Vec<(Box<str>, i64, u32, i128)> = Vec::new();
+        let mut held_back: Vec<(Held, i64, u32, i128)> = Vec::new();
         for file in files {
             for batch in read_columns(file, &columns)? {
                 let batch = batch?;
@@ -299,9 +299,13 @@ impl<'c> Owners<'c> {
                     let start = input.start_micros(row).unwrap_or(0);
                     if let Owner::Team { team, .. } = self.decided[key as usize] {
                         let effective = input.effective.value(row);
-                        match input.text_at(RESOURCE_ID, row) {
-                            Some(node) if parents.get(node).is_some_and(|hours| hours.contains(&start)) => {
-                                held_back.push((node.into(), start, team, effective));
+                        let site = input.site(row);
+                        match (site.resource, site.idle_cluster()) {
+                            (Some(node), _) if parents.get(node).is_some_and(|hours| hours.contains(&start)) => {
+                                held_back.push((Held::Node(node.into()), start, team, effective));
+                            }
+                            (_, Some(cluster)) if rows.gke_idle => {
+                                held_back.push((Held::Idle(cluster.into()), start, team, effective));
                             }
                             _ => add_spend(&mut spend, team, effective)?,
                         }
@@ -332,11 +336,17 @@ impl<'c> Owners<'c> {
                 }
             }
         }
-        for (node, start, team, effective) in held_back {
-            let split = splits
-                .group_of(Some(&node), Some(start))
-                .is_some_and(|(group, cluster)| clusters::parts(group, cluster.policy.idle).is_some());
-            if !split {
+        for (held, start, team, effective) in held_back {
+            let site = match &held {
+                Held::Node(node) => Site { resource: Some(node), start: Some(start), ..Site::default() },
+                Held::Idle(cluster) => Site {
+                    start: Some(start),
+                    cluster: Some(cluster),
+                    namespace: Some(clusters::IDLE_NAMESPACE),
+                    ..Site::default()
+                },
+            };
+            if cluster_split(&splits, &site).is_none() {
                 add_spend(&mut spend, team, effective)?;
             }
         }
@@ -571,6 +581,13 @@ impl<'c> Owners<'c> {
         });
         out
     }
+}
+
+/// A line the first pass holds back from its team's direct spend until the cluster splits are
+/// known: a node line (its ResourceId), or a GKE idle row (its cluster).
+enum Held {
+    Node(Box<str>),
+    Idle(Box<str>),
 }
 
 /// Adds `effective` to team `team`'s direct spend.

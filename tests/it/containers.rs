@@ -554,6 +554,36 @@ fn gke_idle_rows_go_by_the_clusters_policy_and_the_rest_by_the_rules() {
     );
 }
 
+/// A GKE idle row its cluster's policy owns is not its rule's team's direct spend: with
+/// `idle = "owner"`, k8s (whose `cluster` rule would take the idle rows) weighs nothing in a
+/// proportional pool; checkout 1.0455967, platform 0.1146 and search 0.3222232 do (their
+/// namespace rows' EffectiveCost, Python decimal over the JSON).
+#[test]
+fn a_gke_idle_row_the_policy_owns_is_no_teams_direct_spend() {
+    let lake = Lake::new();
+    lake.ingest_ok(&[&crate::fixture(GKE)], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let mappings = dir.path().join("mappings");
+    let rules = format!(
+        "{GKE_RULES}\n[[rule]]\nid = \"storage\"\nprecedence = 1\nservices = [\"Cloud Storage\"]\npool = \"shared\"\n"
+    );
+    crate::support::write_mappings(
+        &mappings,
+        &[
+            ("org.toml", GKE_ORG),
+            ("rules.toml", &rules),
+            ("pools.toml", "[[pool]]\nid = \"shared\"\nsplit = \"proportional\"\n"),
+            ("clusters.toml", "[[cluster]]\nname = \"shop-gke\"\nidle = \"owner\"\nowner = \"k8s\"\n"),
+        ],
+    );
+    let run = attribute(&lake, dir.path());
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        lake.rows(r#"SELECT team, "EffectiveCost" FROM attributed WHERE "x_SourceRow" = 12 ORDER BY team"#),
+        vec!["checkout,0.02348752206442992299", "platform,0.00257429086050450348", "search,0.00723818707506557353"]
+    );
+}
+
 /// A node line its pods split is not its own rule's team's direct spend: a proportional pool
 /// (the control plane's) weighs platform by the node's hour without pods only (0.192, row 12),
 /// not the hour its pods took (row 1), and not k8s by the GPU node its trainer took (row 8).
