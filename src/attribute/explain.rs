@@ -334,9 +334,9 @@ fn explain_node(text: &mut String, line: &Found, compiled: &Compiled, owners_of:
     let _ = if gke_idle {
         writeln!(
             text,
-            "\n  owner: idle capacity of cluster {cluster} (GKE cost allocation, namespace {}), by the cluster's \
-             policy: {policy} (clusters.toml); proportional spreads it over the cluster's namespace rows of the \
-             same hour by their EffectiveCost",
+            "\n  owner: idle capacity of cluster {cluster} (GKE cost allocation, namespace {}): the cluster's \
+             policy decides it, not the rules above: {policy} (clusters.toml); proportional spreads it over the \
+             cluster's namespace rows of the same hour by their EffectiveCost",
             clusters::IDLE_NAMESPACE
         )
     } else {

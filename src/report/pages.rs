@@ -502,8 +502,25 @@ fn why(cx: &Context, r: &Resource) -> String {
         None if r.rule_id.is_empty() => "no rule".to_string(),
         None => format!("rule {} (no longer in the mappings)", r.rule_id),
     };
-    match r.method.as_str() {
-        "shared" => format!("a share of pool {}, which {decided} sends there", r.pool),
+    match (r.method.as_str(), r.pool.strip_prefix("cluster:")) {
+        // A node split by its pods (or a GKE cluster's idle capacity): `cluster:<name>`, then
+        // ` > idle` for the idle part, then any pool the pods' rule sent them to.
+        ("shared", Some(rest)) => {
+            let (cluster, idle) = match rest.split_once(" > ") {
+                Some((cluster, after)) => (cluster, after == "idle" || after.starts_with("idle >")),
+                None => (rest, false),
+            };
+            match (idle, r.rule_id.is_empty()) {
+                (false, _) => format!("its pods' part of a node in cluster {cluster}; the pods are its by {decided}"),
+                (true, true) => {
+                    format!("idle capacity of cluster {cluster}, its by the cluster's policy (clusters.toml)")
+                }
+                (true, false) => format!(
+                    "its pods' part of cluster {cluster}'s idle capacity (clusters.toml); the pods are its by {decided}"
+                ),
+            }
+        }
+        ("shared", None) => format!("a share of pool {}, which {decided} sends there", r.pool),
         _ => decided,
     }
 }

@@ -310,7 +310,8 @@ async fn top_movers(cx: &Context, teams: &BTreeMap<String, ([i128; 4], String)>)
         teams.iter().map(|(t, (s, _))| (t, s)).filter(|(_, s)| s[0] != s[1]).collect();
     movers.sort_by(|a, b| (b.1[0] - b.1[1]).abs().cmp(&(a.1[0] - a.1[1]).abs()).then_with(|| a.0.cmp(b.0)));
     movers.truncate(TOP_MOVERS);
-    let dimensions = ["service", "account", "region", "resource"];
+    // `workload` is `cluster/namespace/workload`, for spend in shared Kubernetes clusters.
+    let dimensions = ["service", "account", "region", "resource", "workload"];
     let mut table = Table::new(
         "weekly_top_movers",
         "Top movers, week over week",
@@ -324,6 +325,7 @@ async fn top_movers(cx: &Context, teams: &BTreeMap<String, ([i128; 4], String)>)
             col("top_account", "Account", Kind::Text),
             col("top_region", "Region", Kind::Text),
             col("top_resource", "Resource", Kind::Text),
+            col("top_workload", "Workload", Kind::Text),
         ],
         cur,
     );

@@ -344,6 +344,19 @@ fn a_teams_cluster_spend_is_among_its_drivers_by_workload() {
     // (HTML escapes the slashes.)
     let expected = ["workload", "acme-eks&#x2f;payments&#x2f;payments-api", "$0.10", "$0.00", "+$0.10"];
     assert!(drivers.iter().any(|row| row.iter().map(String::as_str).eq(expected)), "{drivers:?}");
+    // Why the node is payments': its pods' part, by the namespace rule; and their part of idle.
+    let resources = crate::support::html_table(&page, "team_top_resources");
+    let why: Vec<&str> = resources.iter().filter(|r| r[0] == "i-0a1").map(|r| r[3].as_str()).collect();
+    assert_eq!(
+        why,
+        vec![
+            "its pods&#x27; part of a node in cluster acme-eks; the pods are its by rule payments-namespace \
+             (precedence 10) when namespaces payments",
+            "its pods&#x27; part of cluster acme-eks&#x27;s idle capacity (clusters.toml); the pods are its by rule \
+             payments-namespace (precedence 10) when namespaces payments",
+        ],
+        "{resources:?}"
+    );
 }
 
 /// A self-managed cluster the bill does not split: OpenCost's allocation export
@@ -546,8 +559,8 @@ fn gke_idle_rows_go_by_the_clusters_policy_and_the_rest_by_the_rules() {
     ]);
     assert!(
         run.stdout.contains(
-            "owner: idle capacity of cluster shop-gke (GKE cost allocation, namespace kube:unallocated), \
-             by the cluster's policy: unallocated (clusters.toml)"
+            "owner: idle capacity of cluster shop-gke (GKE cost allocation, namespace kube:unallocated): \
+             the cluster's policy decides it, not the rules above: unallocated (clusters.toml)"
         ),
         "{}",
         run.stdout

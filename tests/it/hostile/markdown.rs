@@ -130,7 +130,7 @@ fn report_markdown_shows_billing_values_as_text() {
     assert!(weekly.contains(&bullet), "{bullet}\nnot in:\n{weekly}");
     assert!(
         weekly.contains(&format!(
-            "| \\_ops\\_ | $350.00 | $70.00 | +$280.00 | +400.0% | {service} (+$280.00) | 222 (+$280.00) | (none) (+$280.00) | {resource} (+$280.00) |\n"
+            "| \\_ops\\_ | $350.00 | $70.00 | +$280.00 | +400.0% | {service} (+$280.00) | 222 (+$280.00) | (none) (+$280.00) | {resource} (+$280.00) | – |\n"
         )),
         "{weekly}"
     );
