@@ -215,7 +215,7 @@ impl Group {
         workload: Option<&str>,
         used: i128,
         idle: i128,
-        what: &str,
+        what: impl Fn() -> String,
     ) -> Result<(), String> {
         let same =
             |m: &&mut Member| m.key == key && m.namespace.as_deref() == namespace && m.workload.as_deref() == workload;
@@ -232,7 +232,7 @@ impl Group {
                 self.members.last_mut().expect("just pushed")
             }
         };
-        let overflow = |e: crate::money::Overflow| format!("summing {what}: the {e}");
+        let overflow = |e: crate::money::Overflow| format!("summing {}: the {e}", what());
         crate::money::add(&mut member.used, used.max(0)).map_err(overflow)?;
         crate::money::add(&mut member.idle, idle.max(0)).map_err(overflow)
     }
@@ -286,7 +286,7 @@ impl Splits {
             let cluster = self.cluster(cluster, policies);
             self.groups.push(Group { cluster, members: Vec::new() });
         }
-        self.groups[index].add(key, namespace, workload, used, idle, &format!("the split costs of {parent}"))
+        self.groups[index].add(key, namespace, workload, used, idle, || format!("the split costs of {parent}"))
     }
 
     /// Adds one GKE row of cluster `cluster` in the hour starting `start` (micros), decided as
@@ -312,14 +312,8 @@ impl Splits {
         if index == next {
             self.groups.push(Group { cluster: at, members: Vec::new() });
         }
-        self.groups[index].add(
-            key,
-            Some(namespace),
-            workload,
-            cost,
-            0,
-            &format!("the namespace costs of cluster {cluster}"),
-        )
+        self.groups[index]
+            .add(key, Some(namespace), workload, cost, 0, || format!("the namespace costs of cluster {cluster}"))
     }
 
     /// The group of a node line (its ResourceId and ChargePeriodStart, micros) and its cluster.
