@@ -6,7 +6,7 @@
 //! Structural problems (unknown teams, dangling parents, pool cycles, bad
 //! regexes) already stop `Compiled::load`; `check` reports that error too.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -259,6 +259,9 @@ pub struct Usage {
     pub counts: Vec<(u64, u64)>,
     /// Per rule rank: the rule that most often beat it.
     pub beaten_by: Vec<HashMap<usize, u64>>,
+    /// The container clusters the line items name (lowercased, as rules and clusters.toml
+    /// compare them).
+    pub clusters: BTreeSet<String>,
 }
 
 /// Replays the rules over the lake's line items in `periods`.
@@ -280,6 +283,11 @@ pub fn usage(lake: &Lake, compiled: &Compiled, periods: &[String]) -> Result<Usa
                 for row in 0..batch.num_rows() {
                     usage.line_items += 1;
                     let view = input.line_view(row, rules);
+                    if let Some(cluster) = view.cluster()
+                        && !usage.clusters.contains(cluster.as_ref())
+                    {
+                        usage.clusters.insert(cluster.into_owned());
+                    }
                     let matches = rules.all_matches(&view, &compiled.org, &mut scratch);
                     let Some((winner, _)) = matches.first() else { continue };
                     usage.counts[*winner].1 += 1;
@@ -324,6 +332,22 @@ pub fn usage_findings(compiled: &Compiled, usage: &Usage) -> Vec<Finding> {
             file: "rules.toml",
             line: rule_line(compiled, &rule.id),
             message,
+        });
+    }
+    // A cluster policy for a name no line item has (a typo, a renamed cluster) does nothing.
+    let listed = compiled.mappings.clusters.iter().flat_map(|file| &file.clusters);
+    for spec in listed.filter(|spec| !usage.clusters.contains(&spec.name.to_lowercase())) {
+        let seen: Vec<&str> = usage.clusters.iter().map(String::as_str).take(5).collect();
+        let seen = if seen.is_empty() { "none".to_string() } else { seen.join(", ") };
+        findings.push(Finding {
+            severity: Severity::Warning,
+            kind: "unknown-cluster",
+            file: "clusters.toml",
+            line: compiled.mappings.locate(super::clusters::FILE, &format!("\"{}\"", spec.name)).1,
+            message: format!(
+                "cluster `{}` names no cluster of the {} line items in {span} (theirs: {seen}): its policy does nothing",
+                spec.name, usage.line_items
+            ),
         });
     }
     findings

@@ -620,3 +620,24 @@ fn a_node_line_its_pods_split_is_no_teams_direct_spend_for_proportional_pools() 
         vec!["platform,0.08476821192052980132", "search,0.01523178807947019868"]
     );
 }
+
+/// `tally check` over the lake: a clusters.toml policy for a cluster no line item names (a
+/// typo) is a warning with its line, and the clusters the lake does have.
+#[test]
+fn check_warns_of_a_cluster_policy_for_a_cluster_the_bill_does_not_have() {
+    let (lake, dir) = setup(LEGACY, "owner");
+    let mappings = dir.path().join("mappings");
+    let clusters = format!("{}\n[[cluster]]\nname = \"acme-eksx\"\nidle = \"unallocated\"\n", clusters_toml("owner"));
+    std::fs::write(mappings.join("clusters.toml"), clusters).unwrap();
+    let run = tally(&["check", "--mappings", mappings.to_str().unwrap(), "--lake", lake.arg()]);
+    assert_eq!(run.code, 0, "warnings only: {}{}", run.stdout, run.stderr);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        out.contains(
+            "warning[unknown-cluster] clusters.toml:8: cluster `acme-eksx` names no cluster of the 14 line items in \
+             2026-08 (theirs: acme-eks): its policy does nothing"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("cluster `acme-eks` names"), "{out}");
+}
