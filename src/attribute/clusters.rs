@@ -251,10 +251,6 @@ pub struct Splits {
 }
 
 impl Splits {
-    pub fn is_empty(&self) -> bool {
-        self.groups.is_empty() && self.clusters.is_empty()
-    }
-
     /// The index of cluster `name` in [`Splits::clusters`], added (with its policy) if new.
     fn cluster(&mut self, name: &str, policies: &Clusters) -> usize {
         if let Some(at) = self.cluster_index.get(name) {
