@@ -10,6 +10,7 @@ pub mod check;
 pub mod clusters;
 pub mod currency;
 pub mod diff;
+pub mod emit;
 pub mod explain;
 pub mod mappings;
 pub mod opencost;

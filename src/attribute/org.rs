@@ -219,6 +219,21 @@ impl Org {
         false
     }
 
+    /// Every date a node moves, sorted, once each: between two of them every path is fixed.
+    pub fn move_dates(&self) -> Vec<NaiveDate> {
+        let mut dates: Vec<NaiveDate> = self.nodes.values().flat_map(|n| n.moves.iter().map(|m| m.from)).collect();
+        dates.sort_unstable();
+        dates.dedup();
+        dates
+    }
+
+    /// Every lowercased team id and alias with the team it names, sorted.
+    pub fn aliases(&self) -> Vec<(&str, &str)> {
+        let mut aliases: Vec<(&str, &str)> = self.by_alias.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
+        aliases.sort_unstable();
+        aliases
+    }
+
     /// The last date any node moves: paths as of then are the current org ("as is").
     pub fn latest_move(&self) -> NaiveDate {
         self.nodes.values().flat_map(|n| n.moves.iter().map(|m| m.from)).max().unwrap_or(NaiveDate::MIN)

@@ -39,11 +39,11 @@ pub struct Pool {
     pub kind: SplitKind,
     /// Fixed recipients with their weights (even: 1 each); empty for
     /// proportional without `to` and for telemetry.
-    fixed: Vec<(Recipient, i128)>,
-    scope: Option<String>,
+    pub(super) fixed: Vec<(Recipient, i128)>,
+    pub(super) scope: Option<String>,
     /// Telemetry: units per day and per month (`YYYY-MM`), by team.
-    daily: HashMap<NaiveDate, BTreeMap<String, i128>>,
-    monthly: HashMap<String, BTreeMap<String, i128>>,
+    pub(super) daily: HashMap<NaiveDate, BTreeMap<String, i128>>,
+    pub(super) monthly: HashMap<String, BTreeMap<String, i128>>,
     /// OpenCost telemetry as read, until [`Pools::resolve`] turns it into team units.
     opencost: Vec<super::opencost::Row>,
 }
@@ -167,6 +167,11 @@ impl Pools {
         for pool in self.pools.values_mut().filter(|p| !p.opencost.is_empty()) {
             (pool.daily, pool.monthly) = super::opencost::units(&pool.opencost, ownership);
         }
+    }
+
+    /// Every pool, by id.
+    pub fn all(&self) -> impl Iterator<Item = &Pool> {
+        self.pools.values()
     }
 
     pub fn get(&self, id: &str) -> &Pool {

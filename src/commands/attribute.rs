@@ -28,11 +28,17 @@ EffectiveCost converted (x_ReportingCurrency, x_ExchangeRate, x_ReportingBilledC
 missing rate stops the run before anything is written, naming every pair and month. Reports,
 budgets and nudges then show the reporting currency. A locked month keeps the rates it had.
 
+--emit-sql DIR writes the same attribution as SQL instead (DIR/attribute.sql and a README.txt):
+run where the data is, it reads the lake's line items and writes attributed/ in DIR with the rows,
+shares and decimals `tally attribute` writes. DuckDB today; a currency.toml, and lakes with
+Kubernetes split rows, are refused with the reason rather than attributed differently.
+
 Examples:
   tally attribute --lake lake --mappings mappings
   tally attribute --lake lake --mappings mappings --period 2026-08
   tally attribute --lake lake --mappings mappings --since 2026-01
   tally attribute --lake lake --mappings mappings --period 2026-08 --restate -m 'fraud moved to data, FIN-123'
+  tally attribute --lake lake --mappings mappings --emit-sql attribution-sql --dialect duckdb
   tally sql --lake lake 'SELECT team, sum(\"EffectiveCost\") FROM attributed GROUP BY 1 ORDER BY 2 DESC'";
 
 pub const COVERAGE_SQL: &str = include_str!("../../queries/coverage.sql");
@@ -59,6 +65,13 @@ pub struct AttributeArgs {
     /// Who restates [default: $TALLY_USER, else $USER]
     #[arg(long, value_name = "NAME")]
     by: Option<String>,
+    /// Write the mappings as SQL into DIR instead of attributing: DIR/attribute.sql turns the
+    /// lake's line items into the attributed table on another engine (see --dialect)
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["restate", "message", "by"])]
+    emit_sql: Option<std::path::PathBuf>,
+    /// The engine the emitted SQL is for
+    #[arg(long, value_enum, default_value = "duckdb", requires = "emit_sql")]
+    dialect: attribute::emit::Dialect,
 }
 
 pub fn parse_period(text: &str) -> Result<String, String> {
@@ -71,6 +84,9 @@ pub fn parse_period(text: &str) -> Result<String, String> {
 
 pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
+    if let Some(dir) = &args.emit_sql {
+        return emit_sql(&lake, &args, dir, quiet);
+    }
     let _lock = crate::commands::lock_lake(lake.root(), "tally attribute", false)?;
     let compiled = Compiled::load(&args.mappings.mappings)?;
     let mut periods = select_periods(&lake, &args.period, args.since.as_deref())?;
@@ -110,6 +126,27 @@ pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             compiled.version
         );
         print_coverage(&lake, &periods).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--emit-sql DIR`: the mappings as SQL for another engine; the lake is only read for its
+/// periods (nothing is attributed, nothing locked).
+fn emit_sql(lake: &Lake, args: &AttributeArgs, dir: &std::path::Path, quiet: bool) -> anyhow::Result<ExitCode> {
+    let compiled = Compiled::load(&args.mappings.mappings)?;
+    let periods = select_periods(lake, &args.period, args.since.as_deref())?;
+    let emitted = attribute::emit::emit(&compiled, lake.root(), &periods, args.dialect, dir)?;
+    if !quiet {
+        println!(
+            "wrote {} ({} rule(s), {} pool(s), mappings {}, period(s) {}); run it from its folder: \
+             cd {} && duckdb < attribute.sql",
+            emitted.sql.display(),
+            emitted.rules,
+            emitted.pools,
+            compiled.version,
+            periods.join(", "),
+            dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,8 @@
 //! kind in random precedence, pools of every fixed kind feeding each
 //! other), attribution succeeds and, checked here independently of tally's
 //! own checks, every line's shares add to exactly 1 and its pieces to its
-//! exact costs, and the totals per currency equal the generated amounts.
+//! exact costs, and the totals per currency equal the generated amounts; and the mappings
+//! emitted as SQL (`--emit-sql`) give the same rows on DuckDB, to the last decimal.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -155,6 +156,25 @@ fn check_case(lines: &[Line], rules: &[RuleGen]) -> Result<(), TestCaseError> {
     lake.ingest_ok(&files.iter().map(String::as_str).collect::<Vec<_>>(), &["-q"]);
     let run = tally(&["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap(), "-q"]);
     prop_assert_eq!(run.code, 0, "{}\n{}", run.stderr, mappings_text(rules));
+
+    // The same mappings emitted as SQL and run on DuckDB give the same rows, to the last decimal.
+    let sql = dir.path().join("sql");
+    let emitted = tally(&[
+        "attribute",
+        "--lake",
+        lake.arg(),
+        "--mappings",
+        mappings.to_str().unwrap(),
+        "--emit-sql",
+        sql.to_str().unwrap(),
+        "-q",
+    ]);
+    prop_assert_eq!(emitted.code, 0, "{}", emitted.stderr);
+    if let Err(e) = crate::emit_sql::run_emitted(&sql) {
+        return Err(TestCaseError::fail(format!("emitted SQL failed: {e}\n{}", mappings_text(rules))));
+    }
+    let diff = crate::emit_sql::differences(&lake.path.join("attributed"), &sql.join("attributed"));
+    prop_assert!(diff.is_empty(), "emitted SQL disagrees:\n{}\n{}", diff, mappings_text(rules));
 
     let bad_lines = lake.value(
         r#"SELECT count(*) FROM (SELECT "x_SourceFile", "x_SourceRow" FROM attributed GROUP BY 1, 2

@@ -9,6 +9,7 @@ mod budget;
 mod containers;
 mod currency;
 mod demo;
+mod emit_sql;
 mod export_attributed;
 mod export_focus;
 mod findings;

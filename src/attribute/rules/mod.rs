@@ -187,6 +187,16 @@ impl RuleSet {
         best.into_iter().map(|(k, _, v)| (k, v)).collect()
     }
 
+    /// Raw tag key -> (canonical key, its place among the spellings: lowest wins).
+    pub fn tag_aliases(&self) -> &HashMap<String, (String, usize)> {
+        &self.aliases
+    }
+
+    /// Canonical keys whose value names a team, in the order unallocated reasons try them.
+    pub fn team_keys(&self) -> &[String] {
+        &self.team_keys
+    }
+
     /// Whether a tag with this (raw) key can change what any rule decides.
     pub fn reads_tag(&self, key: &str) -> bool {
         self.keys_read.contains(key)

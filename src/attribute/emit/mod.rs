@@ -1,0 +1,188 @@
+//! `tally attribute --emit-sql`: the mappings compiled to SQL that turns a lake's `line_items`
+//! into the `attributed` table on an engine the company already runs, with the same rows,
+//! shares and decimals as `tally attribute`.
+//!
+//! The rules become one `CASE` in rank order (the first rule whose conditions hold on the
+//! charge date wins, as [`crate::attribute::rules::RuleSet::decide`]); the org, pools and
+//! telemetry become small tables ([`tables`]); shares are tally's largest remainder, exact:
+//! amounts as integers at the money scale, each product divided by long division in base
+//! 10^4 so no intermediate leaves 128 bits ([`query`]).
+//!
+//! What the SQL cannot yet do is refused when emitting (a currency.toml) or when run
+//! (a lake with Kubernetes split rows), never answered differently.
+
+mod query;
+mod tables;
+
+use std::path::{Path, PathBuf};
+
+use super::Compiled;
+
+/// The engines the SQL is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dialect {
+    /// DuckDB 1.1 or later: `cd DIR && duckdb < attribute.sql`.
+    Duckdb,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("{path}: {source}")]
+    Write { path: String, source: std::io::Error },
+}
+
+/// What was emitted, for the command's summary.
+#[derive(Debug)]
+pub struct Emitted {
+    pub sql: PathBuf,
+    pub rules: usize,
+    pub pools: usize,
+}
+
+/// Writes `dir/attribute.sql` and `dir/README.txt`: SQL that reads `lake`'s line items of
+/// `periods` and writes `attributed` as Parquet into `dir/attributed/`, by `compiled`.
+pub fn emit(
+    compiled: &Compiled,
+    lake: &Path,
+    periods: &[String],
+    dialect: Dialect,
+    dir: &Path,
+) -> Result<Emitted, EmitError> {
+    if compiled.mappings.currency.is_some() {
+        return Err(EmitError::Unsupported(format!(
+            "{}: the emitted SQL does not convert into a reporting currency yet; \
+             emit from a mappings folder without currency.toml, or run `tally attribute`",
+            compiled.mappings.dir.join(super::currency::FILE).display()
+        )));
+    }
+    let lake = std::path::absolute(lake).map_err(|source| write_error(lake, source))?;
+    let sql = match dialect {
+        Dialect::Duckdb => query::duckdb(compiled, &lake, periods),
+    };
+    std::fs::create_dir_all(dir).map_err(|source| write_error(dir, source))?;
+    let path = dir.join("attribute.sql");
+    std::fs::write(&path, sql).map_err(|source| write_error(&path, source))?;
+    let readme = dir.join("README.txt");
+    std::fs::write(&readme, readme_text(compiled, &lake, periods)).map_err(|source| write_error(&readme, source))?;
+    Ok(Emitted { sql: path, rules: compiled.rules.rules.len(), pools: compiled.pools.all().count() })
+}
+
+fn write_error(path: &Path, source: std::io::Error) -> EmitError {
+    EmitError::Write { path: path.display().to_string(), source }
+}
+
+fn readme_text(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
+    format!(
+        "Emitted by `tally attribute --emit-sql` (tally {}), mappings {} ({}).\n\n\
+         attribute.sql turns the line items of {} (billing periods {}) into the `attributed`\n\
+         table, as `tally attribute` would write it, into attributed/ in this folder (Parquet,\n\
+         one folder per billing period). Run it with this folder as the working directory:\n\n\
+         \x20   duckdb < attribute.sql\n\n\
+         or from Python: duckdb.connect().execute(open('attribute.sql').read())\n\n\
+         Amounts are exact: integers at 20 decimals (HUGEINT), shares by largest remainder in\n\
+         base-10^4 long division; a split whose weights add to 10^33 or more (10 trillion in\n\
+         the billing currency) stops with an error instead of rounding.\n",
+        env!("CARGO_PKG_VERSION"),
+        compiled.version,
+        compiled.mappings.dir.display(),
+        lake.display(),
+        periods.join(", "),
+    )
+}
+
+/// A SQL string literal.
+pub(crate) fn quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A `glob` pattern (the glob crate's syntax, default options: `*` crosses `/`) as an anchored
+/// RE2/Rust regex for `regexp_full_match`.
+pub(crate) fn glob_to_regex(glob: &str) -> String {
+    let mut out = String::from("(?s)");
+    let chars: Vec<char> = glob.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '*' => {
+                while i + 1 < chars.len() && chars[i + 1] == '*' {
+                    i += 1;
+                }
+                out.push_str(".*");
+            }
+            '?' => out.push('.'),
+            '[' => match class_end(&chars, i) {
+                Some(end) => {
+                    let mut j = i + 1;
+                    out.push('[');
+                    if chars[j] == '!' {
+                        out.push('^');
+                        j += 1;
+                    }
+                    while j < end {
+                        let c = chars[j];
+                        if matches!(c, '\\' | '[' | ']' | '^') {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                        j += 1;
+                    }
+                    out.push(']');
+                    i = end;
+                }
+                None => out.push_str("\\["),
+            },
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The index of the `]` closing the class that opens at `start`, as the glob crate reads it:
+/// a `]` right after `[` or `[!` is a member, not the end.
+fn class_end(chars: &[char], start: usize) -> Option<usize> {
+    let mut j = start + 1;
+    if chars.get(j) == Some(&'!') {
+        j += 1;
+    }
+    if chars.get(j) == Some(&']') {
+        j += 1;
+    }
+    while j < chars.len() {
+        if chars[j] == ']' {
+            return Some(j);
+        }
+        j += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_become_anchored_regexes_that_match_as_the_glob_crate_does() {
+        let cases = [
+            ("ns-*", "ns-a/b", true),
+            ("ns-*", "xns-a", false),
+            ("team-?", "team-1", true),
+            ("team-?", "team-12", false),
+            ("[ab]-x", "a-x", true),
+            ("[!ab]-x", "a-x", false),
+            ("[!ab]-x", "c-x", true),
+            ("[]]x", "]x", true),
+            ("a.b+c", "a.b+c", true),
+            ("a.b+c", "aXb+c", false),
+            ("[a-c]*", "b-anything", true),
+        ];
+        for (glob, text, expected) in cases {
+            let pattern = glob::Pattern::new(glob).unwrap();
+            assert_eq!(pattern.matches(text), expected, "glob crate, {glob} on {text}");
+            let re = regex::Regex::new(&format!("^(?:{})$", glob_to_regex(glob))).unwrap();
+            assert_eq!(re.is_match(text), expected, "{glob} as {}", glob_to_regex(glob));
+        }
+    }
+}

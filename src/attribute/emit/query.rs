@@ -1,0 +1,560 @@
+//! The SQL text: line items in, `attributed` out. Statement by statement, as attribution
+//! runs: decide each line by the rules, sum each team's direct spend, work out every pool's
+//! weights per charge day, split pooled lines stage by stage (a pool feeding a pool is one
+//! more stage), then write the shares with their org paths.
+//!
+//! Exactness: amounts are HUGEINT units of 10^-20. A part is `floor(|amount| * w / total)`
+//! plus one unit for the parts with the largest remainders (ties to the recipient tally puts
+//! first), as [`crate::money::split::split`]. The product needs up to 76 digits, so it is
+//! never formed: the amount is read in base-10^4 limbs, high first, and each step divides
+//! `remainder * 10^4 + limb * w` by the total, which stays below 2 * 10^37 while the total is
+//! below 10^33 (checked: the SQL stops with an error past it).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write;
+use std::path::Path;
+
+use super::tables::{self, Table};
+use super::{glob_to_regex, quote};
+use crate::attribute::Compiled;
+use crate::attribute::pools::Recipient;
+use crate::attribute::rules::{CLUSTER_TAGS, NAMESPACE_TAGS, Rule, Target, WORKLOAD_TAGS};
+use crate::lake::attributed::{Origin, TEXT_COLUMNS};
+
+/// Limbs of an amount in base 10^4: 40 digits cover any DECIMAL(38,20) in units.
+const LIMBS: u32 = 10;
+
+/// The whitespace Rust's `str::trim` removes (Unicode White_Space), as a SQL expression.
+fn whitespace() -> String {
+    let points = [
+        0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006,
+        0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
+    ];
+    points.iter().map(|p| format!("chr({p})")).collect::<Vec<_>>().join(" || ")
+}
+
+fn hugeint(power_of_ten: u32) -> String {
+    format!("CAST('1{}' AS HUGEINT)", "0".repeat(power_of_ten as usize))
+}
+
+/// The canonical tag keys the SQL reads, each with its column and the raw spellings that
+/// give its value, lowest position first (as `RuleSet::canonical_tags` picks).
+struct TagColumns {
+    keys: Vec<String>,
+    column: HashMap<String, String>,
+}
+
+impl TagColumns {
+    fn plan(compiled: &Compiled, containers: bool) -> TagColumns {
+        let rules = &compiled.rules;
+        let mut keys: Vec<String> = Vec::new();
+        let mut add = |key: &str| {
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_string());
+            }
+        };
+        for rule in &rules.rules {
+            for (key, _) in &rule.tags {
+                add(key);
+            }
+        }
+        for key in rules.team_keys() {
+            add(key);
+        }
+        if containers {
+            for key in CLUSTER_TAGS.iter().chain(&NAMESPACE_TAGS).chain(&WORKLOAD_TAGS) {
+                add(key);
+            }
+        }
+        let column = keys.iter().enumerate().map(|(i, k)| (k.clone(), format!("tag_{i}"))).collect();
+        TagColumns { keys, column }
+    }
+
+    fn col(&self, key: &str) -> &str {
+        &self.column[key]
+    }
+
+    /// `coalesce(...) AS tag_N` for every key: trimmed, lowercased, empty as absent.
+    fn select(&self, compiled: &Compiled) -> Vec<String> {
+        let aliases = compiled.rules.tag_aliases();
+        let ws = whitespace();
+        self.keys
+            .iter()
+            .map(|key| {
+                let mut spellings: Vec<(usize, &str)> = aliases
+                    .iter()
+                    .filter(|(_, (canonical, _))| canonical == key)
+                    .map(|(raw, (_, position))| (*position, raw.as_str()))
+                    .collect();
+                if !aliases.contains_key(key) {
+                    spellings.push((0, key));
+                }
+                spellings.sort();
+                let values: Vec<String> = spellings
+                    .iter()
+                    .map(|(_, raw)| format!("nullif(lower(trim(\"Tags\"[{}], {ws})), '')", quote(raw)))
+                    .collect();
+                let value = match values.len() {
+                    0 => "CAST(NULL AS VARCHAR)".to_string(),
+                    1 => values[0].clone(),
+                    _ => format!("coalesce({})", values.join(", ")),
+                };
+                format!("{value} AS {}", self.col(key))
+            })
+            .collect()
+    }
+}
+
+fn list(values: &std::collections::HashSet<String>) -> String {
+    let sorted: BTreeSet<&String> = values.iter().collect();
+    sorted.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ")
+}
+
+fn has_container_condition(rule: &Rule) -> bool {
+    !rule.clusters.is_empty()
+        || !rule.namespaces.is_empty()
+        || rule.namespace_glob.is_some()
+        || rule.namespace_regex.is_some()
+        || !rule.workloads.is_empty()
+}
+
+/// The SQL condition under which `rule` decides a line (in effect on its charge date, every
+/// condition holding, a tag-named team existing).
+fn condition(rule: &Rule, tags: &TagColumns, team_via: &HashMap<String, String>) -> String {
+    let mut parts = Vec::new();
+    let mut within = |column: &str, set: &std::collections::HashSet<String>| {
+        if !set.is_empty() {
+            parts.push(format!("{column} IN ({})", list(set)));
+        }
+    };
+    within("\"SubAccountId\"", &rule.accounts);
+    within("\"BillingAccountId\"", &rule.billing_accounts);
+    within("\"RegionId\"", &rule.regions);
+    within("\"ChargeCategory\"", &rule.charge_categories);
+    within("lower(\"x_ResourceGroup\")", &rule.resource_groups);
+    within("k_cluster", &rule.clusters);
+    within("k_namespace", &rule.namespaces);
+    within("k_workload", &rule.workloads);
+    if !rule.services.is_empty() {
+        let services = list(&rule.services);
+        parts.push(format!("(\"ServiceName\" IN ({services}) OR \"x_ServiceCode\" IN ({services}))"));
+    }
+    for (key, values) in &rule.tags {
+        parts.push(format!("{} IN ({})", tags.col(key), list(values)));
+    }
+    if let Some(prefix) = &rule.resource_prefix {
+        parts.push(format!("starts_with(\"ResourceId\", {})", quote(prefix)));
+    }
+    if let Some(glob) = &rule.resource_glob {
+        parts.push(format!("regexp_full_match(\"ResourceId\", {})", quote(&glob_to_regex(glob.as_str()))));
+    }
+    if let Some(regex) = &rule.resource_regex {
+        parts.push(format!("regexp_matches(\"ResourceId\", {})", quote(regex.as_str())));
+    }
+    if let Some(glob) = &rule.namespace_glob {
+        parts.push(format!("regexp_full_match(k_namespace, {})", quote(&glob_to_regex(glob.as_str()))));
+    }
+    if let Some(regex) = &rule.namespace_regex {
+        parts.push(format!("regexp_matches(k_namespace, {})", quote(regex.as_str())));
+    }
+    let (from, until) = rule.dates();
+    if let Some(from) = from {
+        parts.push(format!("day >= DATE '{from}'"));
+    }
+    if let Some(until) = until {
+        parts.push(format!("day < DATE '{until}'"));
+    }
+    if let Target::TeamFromTag(key) = &rule.target {
+        parts.push(format!("{} IS NOT NULL", team_via[key]));
+    }
+    if parts.is_empty() { "TRUE".to_string() } else { parts.join(" AND ") }
+}
+
+/// How many pools deep a chain of pools feeding pools can go (1: no pool feeds another).
+fn pool_depth(compiled: &Compiled) -> usize {
+    fn depth(compiled: &Compiled, id: &str) -> usize {
+        let pool = compiled.pools.get(id);
+        1 + pool
+            .fixed
+            .iter()
+            .filter_map(|(r, _)| match r {
+                Recipient::Pool(next) => Some(depth(compiled, next)),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    compiled.pools.all().map(|p| depth(compiled, &p.id)).max().unwrap_or(0)
+}
+
+/// The whole script for DuckDB.
+pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
+    let mut sql = String::new();
+    let out = &mut sql;
+    let _ = writeln!(
+        out,
+        "-- Emitted by `tally attribute --emit-sql --dialect duckdb` (tally {}), mappings {}.\n\
+         -- Reads the line items of {} (periods {}) and writes the `attributed` table into attributed/.\n\
+         -- Run from this folder: duckdb < attribute.sql",
+        env!("CARGO_PKG_VERSION"),
+        compiled.version,
+        lake.display(),
+        periods.join(", ")
+    );
+    out.push_str("SET TimeZone = 'UTC';\n\n-- The mappings, as tables.\n");
+    let tables: [Table; 7] = [
+        tables::rules(compiled),
+        tables::team_aliases(compiled),
+        tables::team_paths(compiled),
+        tables::pools(compiled),
+        tables::fixed_weights(compiled),
+        tables::proportional_candidates(compiled),
+        tables::telemetry_units(compiled),
+    ];
+    for table in &tables {
+        table.create(out);
+    }
+
+    let rules = &compiled.rules.rules;
+    let containers = rules.iter().any(has_container_condition);
+    let tags = TagColumns::plan(compiled, containers);
+    let team_via: HashMap<String, String> =
+        compiled.rules.team_keys().iter().enumerate().map(|(i, k)| (k.clone(), format!("team_via_{i}"))).collect();
+
+    // Line items, with amounts as integer units.
+    let units = |column: &str| {
+        format!("CAST(replace(CAST(CAST(\"{column}\" AS DECIMAL(38, 20)) AS VARCHAR), '.', '') AS HUGEINT)")
+    };
+    let passed: Vec<String> = TEXT_COLUMNS
+        .iter()
+        .filter(|(_, origin)| *origin == Origin::LineItem)
+        .map(|(name, _)| format!("\"{name}\""))
+        .collect();
+    let files = lake.join("line_items").join("provider=*").join("billing_period=*").join("*.parquet");
+    let period_list: Vec<String> = periods.iter().map(|p| quote(p)).collect();
+    let _ = writeln!(
+        out,
+        "\n-- Line items of the periods, amounts as integer units of 10^-20.
+CREATE TEMP TABLE li AS
+SELECT row_number() OVER () AS line_id, provider, billing_period, {passed},
+       \"ChargePeriodStart\", \"x_SourceRow\", \"Tags\", \"x_SplitParentResourceId\",
+       coalesce(CAST(\"ChargePeriodStart\" AS DATE), DATE '1970-01-01') AS day,
+       {billed} AS billed_u, {effective} AS effective_u
+FROM read_parquet({files}, hive_partitioning = true, union_by_name = true,
+                  hive_types = {{'provider': VARCHAR, 'billing_period': VARCHAR}})
+WHERE billing_period IN ({period_list});
+
+-- Not yet in the SQL: Kubernetes node lines split by their pods (AWS split cost allocation
+-- data) and GKE idle rows. A lake with them stops here rather than attributing differently.
+CREATE TEMP TABLE guard_clusters AS
+SELECT CASE WHEN count(*) > 0 THEN error('the lake has Kubernetes split rows (x_SplitParentResourceId) or GKE idle rows; \
+the emitted SQL does not split clusters yet: run `tally attribute`') END AS refused
+FROM li WHERE \"x_SplitParentResourceId\" IS NOT NULL OR (lower(\"x_Namespace\") = 'kube:unallocated' AND \"x_Cluster\" IS NOT NULL);",
+        passed = passed.join(", "),
+        billed = units("BilledCost"),
+        effective = units("EffectiveCost"),
+        files = quote(&files.display().to_string()),
+        period_list = if period_list.is_empty() { "NULL".to_string() } else { period_list.join(", ") },
+    );
+
+    // Decisions.
+    let mut view_columns = tags.select(compiled);
+    if containers {
+        for (name, column, keys) in [
+            ("k_cluster", "x_Cluster", &CLUSTER_TAGS[..]),
+            ("k_namespace", "x_Namespace", &NAMESPACE_TAGS[..]),
+            ("k_workload", "x_Workload", &WORKLOAD_TAGS[..]),
+        ] {
+            let fallbacks: Vec<&str> = keys.iter().map(|k| tags.col(k)).collect();
+            view_columns.push(format!("coalesce(lower(\"{column}\"), {}) AS {name}", fallbacks.join(", ")));
+        }
+    }
+    let view_select = if view_columns.is_empty() { String::new() } else { format!(", {}", view_columns.join(", ")) };
+    let mut joins = String::new();
+    let mut via_select = String::new();
+    for (i, key) in compiled.rules.team_keys().iter().enumerate() {
+        let _ = write!(joins, "\n  LEFT JOIN m_team_alias a{i} ON a{i}.value = v.{}", tags.col(key));
+        let _ = write!(via_select, ", a{i}.team AS team_via_{i}");
+    }
+    let mut case = String::from("CASE");
+    for (rank, rule) in rules.iter().enumerate() {
+        let _ = write!(case, "\n    WHEN {} THEN {rank}", condition(rule, &tags, &team_via));
+    }
+    case.push_str("\n  END");
+    let rank_expr = if rules.is_empty() { "CAST(NULL AS INTEGER)".to_string() } else { case };
+    let from_tag: Vec<String> = rules
+        .iter()
+        .enumerate()
+        .filter_map(|(rank, rule)| match &rule.target {
+            Target::TeamFromTag(key) => Some(format!("WHEN {rank} THEN {}", team_via[key])),
+            _ => None,
+        })
+        .collect();
+    let from_tag_team =
+        if from_tag.is_empty() { "NULL".to_string() } else { format!("CASE x.rank {} END", from_tag.join(" ")) };
+    let reason = unallocated_reason(compiled, &tags, &team_via);
+    let _ = writeln!(
+        out,
+        "
+-- Each line's decision: the first rule (precedence, then id) whose conditions hold.
+CREATE TEMP TABLE decided AS
+WITH v AS (SELECT l.*{view_select} FROM li l),
+w AS (SELECT v.*{via_select} FROM v{joins}),
+x AS (SELECT w.*, {rank_expr} AS rank FROM w)
+SELECT x.line_id, x.billing_period, x.day, x.billed_u, x.effective_u, x.rank, r.id AS rule_id,
+       CASE r.kind WHEN 'team' THEN r.target WHEN 'from_tag' THEN {from_tag_team} END AS team,
+       CASE WHEN r.kind = 'pool' THEN r.target END AS pool,
+       CASE WHEN x.rank IS NULL THEN {reason} END AS reason
+FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
+    );
+
+    // Pool weights per (period, charge day, pool).
+    let _ = writeln!(
+        out,
+        "
+-- Each team's direct EffectiveCost in the period: what proportional pools split by.
+CREATE TEMP TABLE direct AS
+SELECT billing_period, team, sum(effective_u) AS spend FROM decided WHERE team IS NOT NULL GROUP BY billing_period, team;
+
+CREATE TEMP TABLE plan_day AS SELECT DISTINCT billing_period, day FROM decided WHERE pool IS NOT NULL;
+
+-- Every recipient of every pool on every charge day a pooled line has, with its weight.
+CREATE TEMP TABLE plan_weight AS
+SELECT * FROM (
+  SELECT d.billing_period, d.day, f.pool, f.idx, f.rkind, f.recipient, f.weight AS w
+  FROM plan_day d CROSS JOIN m_pool_fixed f
+  UNION ALL
+  SELECT d.billing_period, d.day, c.pool, c.idx, 'team', c.team, CASE WHEN s.spend > 0 THEN s.spend ELSE 0 END
+  FROM plan_day d JOIN m_pool_candidate c ON d.day >= c.valid_from AND d.day < c.valid_until
+  LEFT JOIN direct s ON s.billing_period = d.billing_period AND s.team = c.team
+  UNION ALL
+  -- Telemetry: the day's units, else the month's.
+  SELECT d.billing_period, d.day, u.pool, u.idx, u.rkind, u.recipient, u.units
+  FROM plan_day d JOIN m_pool_units u
+    ON u.day = d.day
+    OR (u.day IS NULL AND u.month = strftime(d.day, '%Y-%m')
+        AND NOT EXISTS (SELECT 1 FROM m_pool_units x WHERE x.pool = u.pool AND x.day = d.day))
+) t WHERE w > 0;
+
+CREATE TEMP TABLE plan_total AS
+SELECT billing_period, day, pool,
+       CASE WHEN sum(w) >= {limit} THEN error('pool ' || pool || ': weights add to 10^33 units or more on ' ||
+            strftime(day, '%Y-%m-%d') || '; the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
+FROM plan_weight GROUP BY billing_period, day, pool;
+
+-- Pools that cannot split on a day, and why (the lines reaching them stay unallocated).
+CREATE TEMP TABLE plan_error AS
+SELECT d.billing_period, d.day, k.pool,
+       CASE WHEN k.kind = 'proportional' THEN 'pool ' || k.pool || ': no team has direct spend to split by'
+            WHEN k.kind = 'telemetry' AND NOT EXISTS (
+                 SELECT 1 FROM m_pool_units u WHERE u.pool = k.pool
+                 AND (u.day = d.day OR (u.day IS NULL AND u.month = strftime(d.day, '%Y-%m'))))
+            THEN 'pool ' || k.pool || ': no telemetry for ' || strftime(d.day, '%Y-%m-%d') || ' or its month'
+            ELSE 'pool ' || k.pool || ': all weights are zero' END AS reason
+FROM plan_day d CROSS JOIN m_pool k
+WHERE NOT EXISTS (SELECT 1 FROM plan_total t WHERE t.billing_period = d.billing_period AND t.day = d.day AND t.pool = k.pool);",
+        limit = hugeint(33),
+    );
+
+    // Splits, one stage per pool level.
+    let _ = writeln!(
+        out,
+        "
+-- Pooled lines: the whole line is the first piece, split by its rule's pool.
+CREATE TEMP TABLE piece_0 AS
+SELECT d.line_id, d.billing_period, d.day, '' AS ord, d.pool, d.pool AS chain, k.kind AS kinds,
+       d.billed_u AS a0, d.effective_u AS a1, {whole} AS a2
+FROM decided d JOIN m_pool k ON k.pool = d.pool;",
+        whole = hugeint(20),
+    );
+    let depth = pool_depth(compiled);
+    for stage in 0..depth {
+        split_stage(out, stage);
+    }
+    let stages: Vec<usize> = (0..depth).collect();
+    let union = |make: &dyn Fn(usize) -> String| -> String {
+        stages.iter().map(|s| make(*s)).collect::<Vec<_>>().join("\n  UNION ALL\n  ")
+    };
+    let failures = if depth == 0 {
+        "SELECT CAST(NULL AS BIGINT) AS line_id, '' AS ord, '' AS reason WHERE false".to_string()
+    } else {
+        union(&|s| {
+            format!(
+                "SELECT p.line_id, p.ord, e.reason FROM piece_{s} p JOIN plan_error e \
+                 ON e.billing_period = p.billing_period AND e.day = p.day AND e.pool = p.pool"
+            )
+        })
+    };
+    let leaves = if depth == 0 {
+        "SELECT CAST(NULL AS BIGINT) AS line_id, '' AS rkind, '' AS recipient, '' AS chain, '' AS kinds, \
+         CAST(0 AS HUGEINT) AS b0, CAST(0 AS HUGEINT) AS b1, CAST(0 AS HUGEINT) AS b2 WHERE false"
+            .to_string()
+    } else {
+        union(&|s| {
+            format!(
+                "SELECT line_id, rkind, recipient, chain, kinds, b0, b1, b2 FROM part_{s} \
+                 WHERE rkind <> 'pool' AND NOT (b0 = 0 AND b1 = 0 AND b2 = 0)"
+            )
+        })
+    };
+    let version = quote(&compiled.version);
+    let whole = hugeint(20);
+    let _ = writeln!(
+        out,
+        "
+-- A line whose pieces reach a pool that cannot split stays whole, unallocated, with the
+-- first such pool's reason (in recipient order).
+CREATE TEMP TABLE failed AS
+SELECT line_id, reason FROM (
+  SELECT line_id, reason, row_number() OVER (PARTITION BY line_id ORDER BY ord) AS n FROM (
+  {failures}) f
+) t WHERE n = 1;
+
+-- Every share: direct lines, unallocated lines, pool leaves, lines no pool could split.
+CREATE TEMP TABLE shares AS
+SELECT line_id, team, rule_id, 'direct' AS method, CAST(NULL AS VARCHAR) AS pool, CAST(NULL AS VARCHAR) AS split,
+       CAST(NULL AS VARCHAR) AS reason, billed_u AS b0, effective_u AS b1, {whole} AS b2
+FROM decided WHERE team IS NOT NULL
+UNION ALL
+SELECT line_id, 'unallocated', NULL, 'unallocated', NULL, NULL, reason, billed_u, effective_u, {whole}
+FROM decided WHERE rank IS NULL
+UNION ALL
+SELECT d.line_id, 'unallocated', d.rule_id, 'unallocated', d.pool, NULL, f.reason, d.billed_u, d.effective_u, {whole}
+FROM decided d JOIN failed f ON f.line_id = d.line_id
+UNION ALL
+SELECT p.line_id, CASE p.rkind WHEN 'team' THEN p.recipient ELSE 'unallocated' END, d.rule_id,
+       CASE p.rkind WHEN 'team' THEN 'shared' ELSE 'unallocated' END, p.chain, p.kinds,
+       CASE p.rkind WHEN 'team' THEN NULL ELSE p.recipient END, p.b0, p.b1, p.b2
+FROM (
+  {leaves}) p
+JOIN decided d ON d.line_id = p.line_id
+WHERE p.line_id NOT IN (SELECT line_id FROM failed);"
+    );
+
+    // The attributed table, in tally's column order.
+    let money =
+        |column: &str| format!("CAST({column} AS DECIMAL(38, 0)) * CAST(0.00000000000000000001 AS DECIMAL(38, 20))");
+    let mut columns: Vec<String> = TEXT_COLUMNS
+        .iter()
+        .map(|(name, origin)| {
+            let value = match (*name, origin) {
+                (_, Origin::LineItem) => format!("l.\"{name}\""),
+                ("provider", _) => "l.provider".to_string(),
+                ("team", _) => "s.team".to_string(),
+                ("org_path", _) => "coalesce(p.path, 'unallocated')".to_string(),
+                ("org_path_current", _) => "coalesce(p.path_current, 'unallocated')".to_string(),
+                ("rule_id", _) => "s.rule_id".to_string(),
+                ("method", _) => "s.method".to_string(),
+                ("pool", _) => "s.pool".to_string(),
+                ("split", _) => "s.split".to_string(),
+                ("unallocated_reason", _) => "s.reason".to_string(),
+                ("mappings_version", _) => version.clone(),
+                _ => "CAST(NULL AS VARCHAR)".to_string(),
+            };
+            format!("{value} AS \"{name}\"")
+        })
+        .collect();
+    columns.extend([
+        "l.\"ChargePeriodStart\"".to_string(),
+        "l.\"x_SourceRow\"".to_string(),
+        format!("{} AS \"share\"", money("s.b2")),
+        format!("{} AS \"BilledCost\"", money("s.b0")),
+        format!("{} AS \"EffectiveCost\"", money("s.b1")),
+        "CAST(NULL AS DECIMAL(38, 12)) AS \"x_ExchangeRate\"".to_string(),
+        "CAST(NULL AS DATE) AS \"x_ExchangeRateDate\"".to_string(),
+        "CAST(NULL AS DECIMAL(38, 20)) AS \"x_ReportingBilledCost\"".to_string(),
+        "CAST(NULL AS DECIMAL(38, 20)) AS \"x_ReportingEffectiveCost\"".to_string(),
+        "l.billing_period".to_string(),
+    ]);
+    let _ = writeln!(
+        out,
+        "
+COPY (
+  SELECT {columns}
+  FROM shares s JOIN li l ON l.line_id = s.line_id
+  LEFT JOIN m_team_path p ON p.team = s.team AND l.day >= p.valid_from AND l.day < p.valid_until
+) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE_OR_IGNORE true);",
+        columns = columns.join(",\n         ")
+    );
+    sql
+}
+
+/// Why a line no rule took is unallocated, as `RuleSet::unallocated_reason` words it.
+fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap<String, String>) -> String {
+    let keys = compiled.rules.team_keys();
+    let Some(first) = keys.first() else { return "'no rule matched'".to_string() };
+    let mut case = String::from("CASE");
+    for key in keys {
+        let tag = tags.col(key);
+        let _ = write!(
+            case,
+            " WHEN {tag} IS NOT NULL AND {via} IS NULL THEN {unknown} || {tag} || '`'",
+            via = team_via[key],
+            unknown = quote(&format!("unknown {key} tag value `")),
+        );
+    }
+    let _ = write!(
+        case,
+        " ELSE {} || coalesce(\"SubAccountId\", '(none)') END",
+        quote(&format!("no {first} tag and no rule for account "))
+    );
+    case
+}
+
+/// Stage `s`: splits `piece_s` by its pools' weights into `part_s` (exact largest remainder
+/// per amount column), and passes the parts that go to a further pool on as `piece_{s+1}`.
+fn split_stage(out: &mut String, s: usize) {
+    let mut levels = String::new();
+    for j in 0..LIMBS {
+        let shift = hugeint(4 * (LIMBS - 1 - j));
+        let mut cols = Vec::new();
+        for k in 0..3 {
+            let limb = format!("((m{k} // {shift}) % 10000)");
+            if j == 0 {
+                cols.push(format!("({limb} * w) % total AS r{k}_0, ({limb} * w) // total AS q{k}_0"));
+            } else {
+                let t = format!("(r{k}_{p} * 10000 + {limb} * w)", p = j - 1);
+                cols.push(format!("{t} % total AS r{k}_{j}, q{k}_{p} * 10000 + {t} // total AS q{k}_{j}", p = j - 1));
+            }
+        }
+        let from = if j == 0 { "joined".to_string() } else { format!("level_{}", j - 1) };
+        let _ = write!(levels, ",\nlevel_{j} AS (SELECT *, {} FROM {from})", cols.join(", "));
+    }
+    let last = LIMBS - 1;
+    let mut ranked = Vec::new();
+    let mut parts = Vec::new();
+    for k in 0..3 {
+        ranked.push(format!(
+            "m{k} - sum(q{k}_{last}) OVER (PARTITION BY line_id, ord) AS left{k}, \
+             row_number() OVER (PARTITION BY line_id, ord ORDER BY r{k}_{last} DESC, idx) AS place{k}"
+        ));
+        parts.push(format!(
+            "CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * (q{k}_{last} + CASE WHEN place{k} <= left{k} THEN 1 ELSE 0 END) AS b{k}"
+        ));
+    }
+    let _ = writeln!(
+        out,
+        "
+-- Stage {s}: each piece split over its pool's recipients that day.
+CREATE TEMP TABLE part_{s} AS
+WITH joined AS (
+  SELECT p.line_id, p.billing_period, p.day, p.ord, p.chain, p.kinds, p.a0, p.a1, p.a2,
+         abs(p.a0) AS m0, abs(p.a1) AS m1, abs(p.a2) AS m2, w.idx, w.rkind, w.recipient, w.w, t.total
+  FROM piece_{s} p
+  JOIN plan_weight w ON w.billing_period = p.billing_period AND w.day = p.day AND w.pool = p.pool
+  JOIN plan_total t ON t.billing_period = p.billing_period AND t.day = p.day AND t.pool = p.pool
+){levels},
+ranked AS (SELECT *, {ranked} FROM level_{last})
+SELECT line_id, billing_period, day, ord, chain, kinds, idx, rkind, recipient, {parts}
+FROM ranked;
+
+CREATE TEMP TABLE piece_{next} AS
+SELECT p.line_id, p.billing_period, p.day, p.ord || lpad(CAST(p.idx AS VARCHAR), 6, '0') AS ord, p.recipient AS pool,
+       p.chain || ' > ' || p.recipient AS chain, p.kinds || ' > ' || k.kind AS kinds, p.b0 AS a0, p.b1 AS a1, p.b2 AS a2
+FROM part_{s} p JOIN m_pool k ON k.pool = p.recipient
+WHERE p.rkind = 'pool' AND NOT (p.b0 = 0 AND p.b1 = 0 AND p.b2 = 0);",
+        ranked = ranked.join(",\n       "),
+        parts = parts.join(",\n       "),
+        next = s + 1,
+    );
+}
