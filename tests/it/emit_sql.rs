@@ -131,6 +131,32 @@ resource_regex = "^vol-[0-9]+x$"
 team = "beta"
 
 [[rule]]
+id = "ns"
+precedence = 33
+namespaces = ["payments"]
+clusters = ["Prod-EKS"]
+team = "alpha"
+
+[[rule]]
+id = "ns-glob"
+precedence = 34
+namespace_glob = "ml-*"
+pool = "overhead"
+
+[[rule]]
+id = "ns-regex"
+precedence = 35
+namespace_regex = "^batch-[0-9]+$"
+workloads = ["nightly"]
+team = "gamma"
+
+[[rule]]
+id = "label"
+precedence = 36
+k8s_labels = { app = "search" }
+team = "beta"
+
+[[rule]]
 id = "billing"
 precedence = 40
 billing_accounts = ["other-payer"]
@@ -207,6 +233,28 @@ fn month() -> August {
         ("999", 11, "Usage", "5.0", "Amazon EC2", "i-10", "{}"),
         ("333", 16, "Usage", "8.0", "Amazon EC2", "i-11", "{}"),
         ("111", 16, "Credit", "-2.5", "Amazon EC2", "i-1", "{}"),
+        // Containers, named by their tags (no split rows): cluster and namespace, a namespace
+        // glob, a regex with a workload, a GKE label.
+        (
+            "999",
+            17,
+            "Usage",
+            "1.25",
+            "Amazon EC2",
+            "pod-1",
+            r#"{"aws:eks:cluster-name":"prod-eks","aws:eks:namespace":"Payments"}"#,
+        ),
+        ("999", 17, "Usage", "1.25", "Amazon EC2", "pod-2", r#"{"k8s-namespace":"ml-train"}"#),
+        (
+            "999",
+            17,
+            "Usage",
+            "1.25",
+            "Amazon EC2",
+            "pod-3",
+            r#"{"aws:eks:namespace":"batch-7","aws:eks:workload-name":"Nightly"}"#,
+        ),
+        ("999", 17, "Usage", "1.25", "Amazon EC2", "pod-4", r#"{"k8s-label/app":"search"}"#),
     ];
     for (account, day, category, billed, service, resource, tags) in charges {
         august.push(Charge { account, day: *day, category, billed, effective: billed, service, resource, tags });
@@ -233,8 +281,8 @@ fn setup() -> (Lake, tempfile::TempDir) {
 fn the_emitted_sql_attributes_every_rule_and_pool_kind_as_tally_does() {
     let (lake, dir) = setup();
     let rows = assert_sql_agrees(&lake, &dir.path().join("mappings"), &[]);
-    // Every kind of outcome is in the table (counted by hand from the charges above): 8 lines
-    // direct; the two Tax lines over 3 teams (even); the 222 lines of the 12th (3 teams under
+    // Every kind of outcome is in the table (counted by hand from the charges above): 11 lines
+    // direct; the two Tax lines and the ml-train pod over 3 teams (even); the 222 lines of the 12th (3 teams under
     // eng) and 20th (2: gamma has moved to ops-org); 2 weights lines to alpha, beta and
     // platform's 3 (the 2e-20 line's billed part to platform is 0, its share is not); the
     // telemetry lines of the 3rd (its day) and 5th (the month's units); 6 unallocated.
@@ -243,8 +291,8 @@ fn the_emitted_sql_attributes_every_rule_and_pool_kind_as_tally_does() {
     assert_eq!(
         outcomes,
         [
-            "direct,-,8",
-            "shared,even,6",
+            "direct,-,11",
+            "shared,even,9",
             "shared,proportional,5",
             "shared,telemetry,6",
             "shared,weights,4",
