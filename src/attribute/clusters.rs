@@ -123,6 +123,18 @@ impl Clusters {
         Ok(Clusters { default: Cluster { idle: file.idle, ..Cluster::default() }, by_name })
     }
 
+    /// The policy of clusters not listed.
+    pub fn default_policy(&self) -> &Cluster {
+        &self.default
+    }
+
+    /// Every listed cluster (lowercased name) with its policy, by name.
+    pub fn listed(&self) -> Vec<(&str, &Cluster)> {
+        let mut listed: Vec<(&str, &Cluster)> = self.by_name.iter().map(|(n, c)| (n.as_str(), c)).collect();
+        listed.sort_unstable_by_key(|(name, _)| *name);
+        listed
+    }
+
     /// The policy of cluster `name` (the default for one not listed).
     pub fn get(&self, name: &str) -> &Cluster {
         self.by_name.get(&name.to_lowercase()).unwrap_or(&self.default)

@@ -157,7 +157,7 @@ pub type FxBuild = BuildHasherDefault<FxHasher>;
 const WORKLOAD: usize = input_column("x_Workload");
 
 /// The text columns a rule can look at, besides tags and date (`LineView`).
-const KEY_TEXT: [usize; 11] = [
+pub(super) const KEY_TEXT: [usize; 11] = [
     input_column("BillingAccountId"),
     input_column("SubAccountId"),
     input_column("ServiceName"),

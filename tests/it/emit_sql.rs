@@ -366,3 +366,80 @@ fn a_currency_toml_is_refused_with_the_file_named() {
     assert!(run.stderr.contains("currency.toml") && run.stderr.contains("reporting currency"), "{}", run.stderr);
     assert!(!out.exists(), "nothing is written when refused");
 }
+
+/// The split cost allocation fixtures' cluster (see `containers.rs`), with a pod namespace
+/// sent to a pool and no catch-all, so node parts go direct, through a pool, and unallocated.
+const K8S_ORG: &str = r#"
+[nodes.acme]
+[teams.payments]
+parent = "acme"
+[teams.search]
+parent = "acme"
+[teams.platform]
+parent = "acme"
+[teams.ml]
+parent = "acme"
+[teams.k8s]
+parent = "acme"
+"#;
+
+const K8S_RULES: &str = r#"
+[[rule]]
+id = "payments-namespace"
+precedence = 10
+namespaces = ["payments"]
+team = "payments"
+
+[[rule]]
+id = "search-label"
+precedence = 20
+k8s_labels = { app = "search" }
+team = "search"
+
+[[rule]]
+id = "system-namespaces"
+precedence = 30
+namespace_glob = "kube-*"
+pool = "cluster-services"
+
+[[rule]]
+id = "trainer"
+precedence = 35
+workloads = ["trainer"]
+team = "ml"
+"#;
+
+const K8S_POOLS: &str = r#"
+[[pool]]
+id = "cluster-services"
+split = "weights"
+weights = { platform = 2, k8s = 1 }
+"#;
+
+#[test]
+fn the_emitted_sql_splits_nodes_by_their_pods_under_each_idle_policy_as_tally_does() {
+    for source in ["aws-cur/split-cost-allocation-2026-08.csv", "aws-cur2/split-cost-allocation-2026-08.parquet"] {
+        let lake = Lake::new();
+        lake.ingest_ok(&[&crate::fixture(source)], &["-q"]);
+        for policy in ["proportional", "owner", "unallocated"] {
+            let dir = tempfile::tempdir().unwrap();
+            let mappings = dir.path().join("mappings");
+            let clusters = format!("[[cluster]]\nname = \"acme-eks\"\nidle = \"{policy}\"\nowner = \"k8s\"\n");
+            write_mappings(
+                &mappings,
+                &[
+                    ("org.toml", K8S_ORG),
+                    ("rules.toml", K8S_RULES),
+                    ("pools.toml", K8S_POOLS),
+                    ("clusters.toml", &clusters),
+                ],
+            );
+            assert_sql_agrees(&lake, &mappings, &[]);
+            // The split is really there: node shares by pod namespace, idle by the policy.
+            let kinds = lake.rows("SELECT DISTINCT coalesce(split, '-') FROM attributed ORDER BY 1");
+            assert!(kinds.iter().any(|k| k == "kubernetes"), "{source} {policy}: {kinds:?}");
+            assert!(kinds.iter().any(|k| k == "kubernetes > weights"), "{source} {policy}: {kinds:?}");
+            assert!(kinds.iter().any(|k| k.starts_with("kubernetes > idle")), "{source} {policy}: {kinds:?}");
+        }
+    }
+}

@@ -17,8 +17,10 @@ use std::path::Path;
 use super::tables::{self, Table};
 use super::{glob_to_regex, quote};
 use crate::attribute::Compiled;
+use crate::attribute::owners::KEY_TEXT;
 use crate::attribute::pools::Recipient;
 use crate::attribute::rules::{CLUSTER_TAGS, NAMESPACE_TAGS, Rule, Target, WORKLOAD_TAGS};
+use crate::attribute::scan::INPUT_COLUMNS;
 use crate::lake::attributed::{Origin, TEXT_COLUMNS};
 
 /// Limbs of an amount in base 10^4: 40 digits cover any DECIMAL(38,20) in units.
@@ -45,7 +47,7 @@ struct TagColumns {
 }
 
 impl TagColumns {
-    fn plan(compiled: &Compiled, containers: bool) -> TagColumns {
+    fn plan(compiled: &Compiled) -> TagColumns {
         let rules = &compiled.rules;
         let mut keys: Vec<String> = Vec::new();
         let mut add = |key: &str| {
@@ -61,10 +63,9 @@ impl TagColumns {
         for key in rules.team_keys() {
             add(key);
         }
-        if containers {
-            for key in CLUSTER_TAGS.iter().chain(&NAMESPACE_TAGS).chain(&WORKLOAD_TAGS) {
-                add(key);
-            }
+        // The container columns are always worked out: a node's pods are its parts by them.
+        for key in CLUSTER_TAGS.iter().chain(&NAMESPACE_TAGS).chain(&WORKLOAD_TAGS) {
+            add(key);
         }
         let column = keys.iter().enumerate().map(|(i, k)| (k.clone(), format!("tag_{i}"))).collect();
         TagColumns { keys, column }
@@ -108,14 +109,6 @@ impl TagColumns {
 fn list(values: &std::collections::HashSet<String>) -> String {
     let sorted: BTreeSet<&String> = values.iter().collect();
     sorted.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ")
-}
-
-fn has_container_condition(rule: &Rule) -> bool {
-    !rule.clusters.is_empty()
-        || !rule.namespaces.is_empty()
-        || rule.namespace_glob.is_some()
-        || rule.namespace_regex.is_some()
-        || !rule.workloads.is_empty()
 }
 
 /// The SQL condition under which `rule` decides a line (in effect on its charge date, every
@@ -202,7 +195,7 @@ pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
         periods.join(", ")
     );
     out.push_str("SET TimeZone = 'UTC';\n\n-- The mappings, as tables.\n");
-    let tables: [Table; 7] = [
+    let tables: [Table; 8] = [
         tables::rules(compiled),
         tables::team_aliases(compiled),
         tables::team_paths(compiled),
@@ -210,14 +203,14 @@ pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
         tables::fixed_weights(compiled),
         tables::proportional_candidates(compiled),
         tables::telemetry_units(compiled),
+        tables::clusters(compiled),
     ];
     for table in &tables {
         table.create(out);
     }
 
     let rules = &compiled.rules.rules;
-    let containers = rules.iter().any(has_container_condition);
-    let tags = TagColumns::plan(compiled, containers);
+    let tags = TagColumns::plan(compiled);
     let team_via: HashMap<String, String> =
         compiled.rules.team_keys().iter().enumerate().map(|(i, k)| (k.clone(), format!("team_via_{i}"))).collect();
 
@@ -232,25 +225,31 @@ pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
         .collect();
     let files = lake.join("line_items").join("provider=*").join("billing_period=*").join("*.parquet");
     let period_list: Vec<String> = periods.iter().map(|p| quote(p)).collect();
+    let split_units = |column: &str| format!("coalesce({}, 0)", units(column));
     let _ = writeln!(
         out,
-        "\n-- Line items of the periods, amounts as integer units of 10^-20.
+        "\n-- Line items of the periods, amounts as integer units of 10^-20, numbered in tally's order
+-- (files by path, rows in file order: a node's pods are its parts in the order they appear).
 CREATE TEMP TABLE li AS
-SELECT row_number() OVER () AS line_id, provider, billing_period, {passed},
-       \"ChargePeriodStart\", \"x_SourceRow\", \"Tags\", \"x_SplitParentResourceId\",
+SELECT row_number() OVER (ORDER BY filename, file_row_number) AS line_id, provider, billing_period, {passed},
+       \"ChargePeriodStart\", \"x_SourceRow\", \"Tags\",
+       nullif(\"x_SplitParentResourceId\", '') AS parent, epoch_us(\"ChargePeriodStart\") AS start_us,
+       {used} AS used_u, {idle} AS idle_u,
        coalesce(CAST(\"ChargePeriodStart\" AS DATE), DATE '1970-01-01') AS day,
        {billed} AS billed_u, {effective} AS effective_u
-FROM read_parquet({files}, hive_partitioning = true, union_by_name = true,
+FROM read_parquet({files}, hive_partitioning = true, union_by_name = true, filename = true, file_row_number = true,
                   hive_types = {{'provider': VARCHAR, 'billing_period': VARCHAR}})
 WHERE billing_period IN ({period_list});
 
--- Not yet in the SQL: Kubernetes node lines split by their pods (AWS split cost allocation
--- data) and GKE idle rows. A lake with them stops here rather than attributing differently.
-CREATE TEMP TABLE guard_clusters AS
-SELECT CASE WHEN count(*) > 0 THEN error('the lake has Kubernetes split rows (x_SplitParentResourceId) or GKE idle rows; \
-the emitted SQL does not split clusters yet: run `tally attribute`') END AS refused
-FROM li WHERE \"x_SplitParentResourceId\" IS NOT NULL OR (lower(\"x_Namespace\") = 'kube:unallocated' AND \"x_Cluster\" IS NOT NULL);",
+-- Not yet in the SQL: GKE idle rows (namespace kube:unallocated) and their cluster policy.
+-- A lake with them stops here rather than attributing differently.
+CREATE TEMP TABLE guard_gke_idle AS
+SELECT CASE WHEN count(*) > 0 THEN error('the lake has GKE idle rows (namespace kube:unallocated); \
+the emitted SQL does not apply cluster idle policies to them yet: run `tally attribute`') END AS refused
+FROM li WHERE lower(\"x_Namespace\") = 'kube:unallocated' AND \"x_Cluster\" IS NOT NULL;",
         passed = passed.join(", "),
+        used = split_units("x_SplitCost"),
+        idle = split_units("x_SplitUnusedCost"),
         billed = units("BilledCost"),
         effective = units("EffectiveCost"),
         files = quote(&files.display().to_string()),
@@ -259,17 +258,15 @@ FROM li WHERE \"x_SplitParentResourceId\" IS NOT NULL OR (lower(\"x_Namespace\")
 
     // Decisions.
     let mut view_columns = tags.select(compiled);
-    if containers {
-        for (name, column, keys) in [
-            ("k_cluster", "x_Cluster", &CLUSTER_TAGS[..]),
-            ("k_namespace", "x_Namespace", &NAMESPACE_TAGS[..]),
-            ("k_workload", "x_Workload", &WORKLOAD_TAGS[..]),
-        ] {
-            let fallbacks: Vec<&str> = keys.iter().map(|k| tags.col(k)).collect();
-            view_columns.push(format!("coalesce(lower(\"{column}\"), {}) AS {name}", fallbacks.join(", ")));
-        }
+    for (name, column, keys) in [
+        ("k_cluster", "x_Cluster", &CLUSTER_TAGS[..]),
+        ("k_namespace", "x_Namespace", &NAMESPACE_TAGS[..]),
+        ("k_workload", "x_Workload", &WORKLOAD_TAGS[..]),
+    ] {
+        let fallbacks: Vec<&str> = keys.iter().map(|k| tags.col(k)).collect();
+        view_columns.push(format!("coalesce(lower(\"{column}\"), {}) AS {name}", fallbacks.join(", ")));
     }
-    let view_select = if view_columns.is_empty() { String::new() } else { format!(", {}", view_columns.join(", ")) };
+    let view_select = format!(", {}", view_columns.join(", "));
     let mut joins = String::new();
     let mut via_select = String::new();
     for (i, key) in compiled.rules.team_keys().iter().enumerate() {
@@ -293,6 +290,9 @@ FROM li WHERE \"x_SplitParentResourceId\" IS NOT NULL OR (lower(\"x_Namespace\")
     let from_tag_team =
         if from_tag.is_empty() { "NULL".to_string() } else { format!("CASE x.rank {} END", from_tag.join(" ")) };
     let reason = unallocated_reason(compiled, &tags, &team_via);
+    let key_text: Vec<String> = KEY_TEXT.iter().map(|c| format!("\"{}\"", INPUT_COLUMNS[*c])).collect();
+    let key_text_of_li: Vec<String> = key_text.iter().map(|c| format!("l.{c}")).collect();
+    let (key_text, key_text_of_li) = (key_text.join(", "), key_text_of_li.join(", "));
     let _ = writeln!(
         out,
         "
@@ -304,19 +304,123 @@ x AS (SELECT w.*, {rank_expr} AS rank FROM w)
 SELECT x.line_id, x.billing_period, x.day, x.billed_u, x.effective_u, x.rank, r.id AS rule_id,
        CASE r.kind WHEN 'team' THEN r.target WHEN 'from_tag' THEN {from_tag_team} END AS team,
        CASE WHEN r.kind = 'pool' THEN r.target END AS pool,
-       CASE WHEN x.rank IS NULL THEN {reason} END AS reason
+       CASE WHEN x.rank IS NULL THEN {reason} END AS reason,
+       x.parent, x.start_us, x.used_u, x.idle_u, x.k_cluster, x.k_namespace, x.k_workload, x.\"ResourceId\"
 FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
+    );
+
+    // Kubernetes: node lines split by their pods (AWS split cost allocation data).
+    let read_keys: Vec<String> = compiled.rules.keys_read().into_iter().map(quote).collect();
+    let read_tags = if read_keys.is_empty() {
+        "CAST([] AS STRUCT(key VARCHAR, value VARCHAR)[])".to_string()
+    } else {
+        format!(
+            "coalesce(list_filter(map_entries(l.\"Tags\"), lambda e: e.key IN ({}) AND e.value IS NOT NULL), [])",
+            read_keys.join(", ")
+        )
+    };
+    let node_split = exact_split(
+        "SELECT d.line_id, '' AS ord, d.billed_u AS a0, d.effective_u AS a1, {WHOLE} AS a2, \
+         p.idx, p.w, t.total, p.part, p.decider, p.k_namespace, p.k_workload, g.cluster, g.owner
+         FROM decided d
+         JOIN node_total t ON t.billing_period = d.billing_period AND t.parent = d.\"ResourceId\" AND t.start_us = d.start_us
+         JOIN node_part p ON p.billing_period = t.billing_period AND p.parent = t.parent AND p.start_us = t.start_us
+         JOIN pod_group g ON g.billing_period = t.billing_period AND g.parent = t.parent AND g.start_us = t.start_us"
+            .replace("{WHOLE}", &hugeint(20))
+            .as_str(),
+        &["line_id", "idx", "part", "decider", "k_namespace", "k_workload", "cluster", "owner"],
+    );
+    let _ = writeln!(
+        out,
+        "
+-- A node's pods, one member per (decision key, namespace, workload) as tally keeps them: the
+-- KEY_TEXT columns and the tags a rule reads, raw. Its weights: what it used and left idle.
+CREATE TEMP TABLE pod AS
+SELECT d.line_id, d.billing_period, d.parent, coalesce(d.start_us, 0) AS start_us, d.k_cluster, d.k_namespace,
+       d.k_workload, d.used_u, d.idle_u, {key_text_of_li}, {read_tags} AS read_tags
+FROM decided d JOIN li l ON l.line_id = d.line_id WHERE d.parent IS NOT NULL;
+
+CREATE TEMP TABLE member AS
+SELECT billing_period, parent, start_us, min(line_id) AS decider, k_namespace, k_workload,
+       sum(CASE WHEN used_u > 0 THEN used_u ELSE 0 END) AS used, sum(CASE WHEN idle_u > 0 THEN idle_u ELSE 0 END) AS idle
+FROM pod GROUP BY billing_period, parent, start_us, {key_text}, read_tags, k_namespace, k_workload;
+
+-- Each node hour's cluster (its first pod's) and that cluster's idle policy.
+CREATE TEMP TABLE pod_group AS
+WITH first AS (
+  SELECT billing_period, parent, start_us, arg_min(coalesce(k_cluster, '(unnamed)'), line_id) AS cluster
+  FROM pod GROUP BY billing_period, parent, start_us
+)
+SELECT f.*, coalesce(c.idle, d.idle) AS idle, c.owner
+FROM first f LEFT JOIN m_cluster c ON c.name = lower(f.cluster)
+CROSS JOIN (SELECT idle FROM m_cluster WHERE name IS NULL) d;
+
+-- The parts of a node line: each member's use in order, then the idle capacity by policy
+-- (each member's own idle part, or all of it to the owner or unallocated); weights above 0.
+CREATE TEMP TABLE node_part AS
+WITH m AS (
+  SELECT *, row_number() OVER (PARTITION BY billing_period, parent, start_us ORDER BY decider) - 1 AS i,
+         count(*) OVER (PARTITION BY billing_period, parent, start_us) AS n
+  FROM member
+)
+SELECT m.billing_period, m.parent, m.start_us, m.i AS idx, 'used' AS part, m.decider, m.k_namespace, m.k_workload, m.used AS w
+FROM m WHERE m.used > 0
+UNION ALL
+SELECT m.billing_period, m.parent, m.start_us, m.n + m.i, 'idle_of', m.decider, m.k_namespace, m.k_workload, m.idle
+FROM m JOIN pod_group g ON g.billing_period = m.billing_period AND g.parent = m.parent AND g.start_us = m.start_us
+WHERE g.idle = 'proportional' AND m.idle > 0
+UNION ALL
+SELECT g.billing_period, g.parent, g.start_us, max(m.n), 'idle_' || g.idle, NULL, NULL, NULL, sum(m.idle)
+FROM m JOIN pod_group g ON g.billing_period = m.billing_period AND g.parent = m.parent AND g.start_us = m.start_us
+WHERE g.idle <> 'proportional' GROUP BY g.billing_period, g.parent, g.start_us, g.idle HAVING sum(m.idle) > 0;
+
+CREATE TEMP TABLE node_total AS
+SELECT billing_period, parent, start_us,
+       CASE WHEN sum(w) >= {limit} THEN error('the pods of ' || parent || ' weigh 10^33 units or more; \
+the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
+FROM node_part GROUP BY billing_period, parent, start_us;
+
+-- Node lines split over their parts (exact largest remainder).
+CREATE TEMP TABLE node_split AS
+{node_split};
+
+-- What each share decision applies to: a whole line, or a part of a node line (decorated with
+-- its cluster, pod namespace and workload; owned as its member's rows are decided, or by the
+-- cluster's idle policy).
+CREATE TEMP TABLE unit AS
+SELECT d.line_id, d.billing_period, d.day, '' AS unit_ord, d.rule_id, d.team, d.pool, d.reason,
+       d.billed_u AS a0, d.effective_u AS a1, {whole} AS a2, FALSE AS decorated,
+       CAST(NULL AS VARCHAR) AS prefix, CAST(NULL AS VARCHAR) AS kind_prefix,
+       CAST(NULL AS VARCHAR) AS cluster, CAST(NULL AS VARCHAR) AS namespace, CAST(NULL AS VARCHAR) AS workload
+FROM decided d WHERE d.line_id NOT IN (SELECT line_id FROM node_split)
+UNION ALL
+SELECT s.line_id, d.billing_period, d.day, lpad(CAST(s.idx AS VARCHAR), 6, '0'),
+       m.rule_id,
+       CASE s.part WHEN 'idle_owner' THEN s.owner WHEN 'idle_unallocated' THEN NULL ELSE m.team END,
+       CASE WHEN s.part IN ('used', 'idle_of') THEN m.pool END,
+       CASE s.part WHEN 'idle_unallocated' THEN 'idle capacity of cluster ' || s.cluster WHEN 'idle_owner' THEN NULL
+            ELSE m.reason END,
+       s.b0, s.b1, s.b2, TRUE,
+       CASE WHEN s.part = 'used' THEN 'cluster:' || s.cluster ELSE 'cluster:' || s.cluster || ' > idle' END,
+       CASE WHEN s.part = 'used' THEN 'kubernetes' ELSE 'kubernetes > idle' END,
+       s.cluster, s.k_namespace, s.k_workload
+FROM node_split s JOIN decided d ON d.line_id = s.line_id LEFT JOIN decided m ON m.line_id = s.decider
+WHERE NOT (s.b0 = 0 AND s.b1 = 0 AND s.b2 = 0);",
+        limit = hugeint(33),
+        whole = hugeint(20),
     );
 
     // Pool weights per (period, charge day, pool).
     let _ = writeln!(
         out,
         "
--- Each team's direct EffectiveCost in the period: what proportional pools split by.
+-- Each team's direct EffectiveCost in the period: what proportional pools split by (a node
+-- line its pods split is no team's direct spend).
 CREATE TEMP TABLE direct AS
-SELECT billing_period, team, sum(effective_u) AS spend FROM decided WHERE team IS NOT NULL GROUP BY billing_period, team;
+SELECT billing_period, team, sum(a1) AS spend FROM unit WHERE team IS NOT NULL AND NOT decorated
+GROUP BY billing_period, team;
 
-CREATE TEMP TABLE plan_day AS SELECT DISTINCT billing_period, day FROM decided WHERE pool IS NOT NULL;
+CREATE TEMP TABLE plan_day AS SELECT DISTINCT billing_period, day FROM unit WHERE pool IS NOT NULL;
 
 -- Every recipient of every pool on every charge day a pooled line has, with its weight.
 CREATE TEMP TABLE plan_weight AS
@@ -342,7 +446,7 @@ SELECT billing_period, day, pool,
             strftime(day, '%Y-%m-%d') || '; the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
 FROM plan_weight GROUP BY billing_period, day, pool;
 
--- Pools that cannot split on a day, and why (the lines reaching them stay unallocated).
+-- Pools that cannot split on a day, and why (what reaches them stays unallocated).
 CREATE TEMP TABLE plan_error AS
 SELECT d.billing_period, d.day, k.pool,
        CASE WHEN k.kind = 'proportional' THEN 'pool ' || k.pool || ': no team has direct spend to split by'
@@ -352,20 +456,16 @@ SELECT d.billing_period, d.day, k.pool,
             THEN 'pool ' || k.pool || ': no telemetry for ' || strftime(d.day, '%Y-%m-%d') || ' or its month'
             ELSE 'pool ' || k.pool || ': all weights are zero' END AS reason
 FROM plan_day d CROSS JOIN m_pool k
-WHERE NOT EXISTS (SELECT 1 FROM plan_total t WHERE t.billing_period = d.billing_period AND t.day = d.day AND t.pool = k.pool);",
-        limit = hugeint(33),
-    );
+WHERE NOT EXISTS (SELECT 1 FROM plan_total t WHERE t.billing_period = d.billing_period AND t.day = d.day AND t.pool = k.pool);
 
-    // Splits, one stage per pool level.
-    let _ = writeln!(
-        out,
-        "
--- Pooled lines: the whole line is the first piece, split by its rule's pool.
+-- Pooled units: the whole unit is the first piece, split by its pool.
 CREATE TEMP TABLE piece_0 AS
-SELECT d.line_id, d.billing_period, d.day, '' AS ord, d.pool, d.pool AS chain, k.kind AS kinds,
-       d.billed_u AS a0, d.effective_u AS a1, {whole} AS a2
-FROM decided d JOIN m_pool k ON k.pool = d.pool;",
-        whole = hugeint(20),
+SELECT u.line_id, u.billing_period, u.day, u.unit_ord, u.unit_ord AS ord, u.pool,
+       CASE WHEN u.prefix IS NULL THEN u.pool ELSE u.prefix || ' > ' || u.pool END AS chain,
+       CASE WHEN u.kind_prefix IS NULL THEN k.kind ELSE u.kind_prefix || ' > ' || k.kind END AS kinds,
+       u.a0, u.a1, u.a2
+FROM unit u JOIN m_pool k ON k.pool = u.pool;",
+        limit = hugeint(33),
     );
     let depth = pool_depth(compiled);
     for stage in 0..depth {
@@ -376,59 +476,63 @@ FROM decided d JOIN m_pool k ON k.pool = d.pool;",
         stages.iter().map(|s| make(*s)).collect::<Vec<_>>().join("\n  UNION ALL\n  ")
     };
     let failures = if depth == 0 {
-        "SELECT CAST(NULL AS BIGINT) AS line_id, '' AS ord, '' AS reason WHERE false".to_string()
+        "SELECT CAST(NULL AS BIGINT) AS line_id, '' AS unit_ord, '' AS ord, '' AS reason WHERE false".to_string()
     } else {
         union(&|s| {
             format!(
-                "SELECT p.line_id, p.ord, e.reason FROM piece_{s} p JOIN plan_error e \
+                "SELECT p.line_id, p.unit_ord, p.ord, e.reason FROM piece_{s} p JOIN plan_error e \
                  ON e.billing_period = p.billing_period AND e.day = p.day AND e.pool = p.pool"
             )
         })
     };
     let leaves = if depth == 0 {
-        "SELECT CAST(NULL AS BIGINT) AS line_id, '' AS rkind, '' AS recipient, '' AS chain, '' AS kinds, \
-         CAST(0 AS HUGEINT) AS b0, CAST(0 AS HUGEINT) AS b1, CAST(0 AS HUGEINT) AS b2 WHERE false"
+        "SELECT CAST(NULL AS BIGINT) AS line_id, '' AS unit_ord, '' AS rkind, '' AS recipient, '' AS chain, \
+         '' AS kinds, CAST(0 AS HUGEINT) AS b0, CAST(0 AS HUGEINT) AS b1, CAST(0 AS HUGEINT) AS b2 WHERE false"
             .to_string()
     } else {
         union(&|s| {
             format!(
-                "SELECT line_id, rkind, recipient, chain, kinds, b0, b1, b2 FROM part_{s} \
+                "SELECT line_id, unit_ord, rkind, recipient, chain, kinds, b0, b1, b2 FROM part_{s} \
                  WHERE rkind <> 'pool' AND NOT (b0 = 0 AND b1 = 0 AND b2 = 0)"
             )
         })
     };
     let version = quote(&compiled.version);
-    let whole = hugeint(20);
     let _ = writeln!(
         out,
         "
--- A line whose pieces reach a pool that cannot split stays whole, unallocated, with the
--- first such pool's reason (in recipient order).
+-- A unit whose pieces reach a pool that cannot split stays whole, unallocated, with the first
+-- such pool's reason (in recipient order).
 CREATE TEMP TABLE failed AS
-SELECT line_id, reason FROM (
-  SELECT line_id, reason, row_number() OVER (PARTITION BY line_id ORDER BY ord) AS n FROM (
+SELECT line_id, unit_ord, reason FROM (
+  SELECT line_id, unit_ord, reason, row_number() OVER (PARTITION BY line_id, unit_ord ORDER BY ord) AS n FROM (
   {failures}) f
 ) t WHERE n = 1;
 
--- Every share: direct lines, unallocated lines, pool leaves, lines no pool could split.
+-- Every share: units owned by a team, unallocated units, pool leaves, units no pool could split.
 CREATE TEMP TABLE shares AS
-SELECT line_id, team, rule_id, 'direct' AS method, CAST(NULL AS VARCHAR) AS pool, CAST(NULL AS VARCHAR) AS split,
-       CAST(NULL AS VARCHAR) AS reason, billed_u AS b0, effective_u AS b1, {whole} AS b2
-FROM decided WHERE team IS NOT NULL
+SELECT line_id, team, rule_id, CASE WHEN decorated THEN 'shared' ELSE 'direct' END AS method, prefix AS pool,
+       kind_prefix AS split, CAST(NULL AS VARCHAR) AS reason, a0 AS b0, a1 AS b1, a2 AS b2, decorated, cluster,
+       namespace, workload
+FROM unit WHERE team IS NOT NULL
 UNION ALL
-SELECT line_id, 'unallocated', NULL, 'unallocated', NULL, NULL, reason, billed_u, effective_u, {whole}
-FROM decided WHERE rank IS NULL
+SELECT line_id, 'unallocated', rule_id, 'unallocated', prefix, kind_prefix, reason, a0, a1, a2, decorated, cluster,
+       namespace, workload
+FROM unit WHERE team IS NULL AND pool IS NULL
 UNION ALL
-SELECT d.line_id, 'unallocated', d.rule_id, 'unallocated', d.pool, NULL, f.reason, d.billed_u, d.effective_u, {whole}
-FROM decided d JOIN failed f ON f.line_id = d.line_id
+SELECT u.line_id, 'unallocated', u.rule_id, 'unallocated',
+       CASE WHEN u.prefix IS NULL THEN u.pool ELSE u.prefix || ' > ' || u.pool END, u.kind_prefix, f.reason,
+       u.a0, u.a1, u.a2, u.decorated, u.cluster, u.namespace, u.workload
+FROM unit u JOIN failed f ON f.line_id = u.line_id AND f.unit_ord = u.unit_ord
 UNION ALL
-SELECT p.line_id, CASE p.rkind WHEN 'team' THEN p.recipient ELSE 'unallocated' END, d.rule_id,
+SELECT p.line_id, CASE p.rkind WHEN 'team' THEN p.recipient ELSE 'unallocated' END, u.rule_id,
        CASE p.rkind WHEN 'team' THEN 'shared' ELSE 'unallocated' END, p.chain, p.kinds,
-       CASE p.rkind WHEN 'team' THEN NULL ELSE p.recipient END, p.b0, p.b1, p.b2
+       CASE p.rkind WHEN 'team' THEN NULL ELSE p.recipient END, p.b0, p.b1, p.b2, u.decorated, u.cluster,
+       u.namespace, u.workload
 FROM (
   {leaves}) p
-JOIN decided d ON d.line_id = p.line_id
-WHERE p.line_id NOT IN (SELECT line_id FROM failed);"
+JOIN unit u ON u.line_id = p.line_id AND u.unit_ord = p.unit_ord
+WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_ord = p.unit_ord);"
     );
 
     // The attributed table, in tally's column order.
@@ -438,6 +542,10 @@ WHERE p.line_id NOT IN (SELECT line_id FROM failed);"
         .iter()
         .map(|(name, origin)| {
             let value = match (*name, origin) {
+                // A node's share split by its pods carries the pods' cluster, namespace, workload.
+                ("x_Cluster", _) => "CASE WHEN s.decorated THEN s.cluster ELSE l.\"x_Cluster\" END".to_string(),
+                ("x_Namespace", _) => "CASE WHEN s.decorated THEN s.namespace ELSE l.\"x_Namespace\" END".to_string(),
+                ("x_Workload", _) => "CASE WHEN s.decorated THEN s.workload ELSE l.\"x_Workload\" END".to_string(),
                 (_, Origin::LineItem) => format!("l.\"{name}\""),
                 ("provider", _) => "l.provider".to_string(),
                 ("team", _) => "s.team".to_string(),
@@ -501,15 +609,17 @@ fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap
     case
 }
 
-/// Stage `s`: splits `piece_s` by its pools' weights into `part_s` (exact largest remainder
-/// per amount column), and passes the parts that go to a further pool on as `piece_{s+1}`.
-fn split_stage(out: &mut String, s: usize) {
+/// A statement splitting every row group of `joined` exactly: `joined` has one row per
+/// (piece, recipient) with the piece's `line_id`, `ord` and amounts `a0..a2`, the recipient's
+/// `idx` (tally's order) and weight `w`, and the piece's `total`; the result has `carry` and
+/// each recipient's parts `b0..b2` (largest remainder per amount, as `money::split`).
+fn exact_split(joined: &str, carry: &[&str]) -> String {
     let mut levels = String::new();
     for j in 0..LIMBS {
         let shift = hugeint(4 * (LIMBS - 1 - j));
         let mut cols = Vec::new();
         for k in 0..3 {
-            let limb = format!("((m{k} // {shift}) % 10000)");
+            let limb = format!("((abs(a{k}) // {shift}) % 10000)");
             if j == 0 {
                 cols.push(format!("({limb} * w) % total AS r{k}_0, ({limb} * w) // total AS q{k}_0"));
             } else {
@@ -525,36 +635,47 @@ fn split_stage(out: &mut String, s: usize) {
     let mut parts = Vec::new();
     for k in 0..3 {
         ranked.push(format!(
-            "m{k} - sum(q{k}_{last}) OVER (PARTITION BY line_id, ord) AS left{k}, \
+            "abs(a{k}) - sum(q{k}_{last}) OVER (PARTITION BY line_id, ord) AS left{k}, \
              row_number() OVER (PARTITION BY line_id, ord ORDER BY r{k}_{last} DESC, idx) AS place{k}"
         ));
         parts.push(format!(
             "CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * (q{k}_{last} + CASE WHEN place{k} <= left{k} THEN 1 ELSE 0 END) AS b{k}"
         ));
     }
+    format!(
+        "WITH joined AS (\n  {joined}\n){levels},\nranked AS (SELECT *, {ranked} FROM level_{last})\nSELECT {carry}, {parts}\nFROM ranked",
+        ranked = ranked.join(",\n       "),
+        carry = carry.join(", "),
+        parts = parts.join(",\n       "),
+    )
+}
+
+/// Stage `s`: splits `piece_s` by its pools' weights into `part_s`, and passes the parts that
+/// go to a further pool on as `piece_{s+1}`.
+fn split_stage(out: &mut String, s: usize) {
+    let split = exact_split(
+        &format!(
+            "SELECT p.line_id, p.billing_period, p.day, p.unit_ord, p.ord, p.chain, p.kinds, p.a0, p.a1, p.a2,
+         w.idx, w.rkind, w.recipient, w.w, t.total
+  FROM piece_{s} p
+  JOIN plan_weight w ON w.billing_period = p.billing_period AND w.day = p.day AND w.pool = p.pool
+  JOIN plan_total t ON t.billing_period = p.billing_period AND t.day = p.day AND t.pool = p.pool"
+        ),
+        &["line_id", "billing_period", "day", "unit_ord", "ord", "chain", "kinds", "idx", "rkind", "recipient"],
+    );
     let _ = writeln!(
         out,
         "
 -- Stage {s}: each piece split over its pool's recipients that day.
 CREATE TEMP TABLE part_{s} AS
-WITH joined AS (
-  SELECT p.line_id, p.billing_period, p.day, p.ord, p.chain, p.kinds, p.a0, p.a1, p.a2,
-         abs(p.a0) AS m0, abs(p.a1) AS m1, abs(p.a2) AS m2, w.idx, w.rkind, w.recipient, w.w, t.total
-  FROM piece_{s} p
-  JOIN plan_weight w ON w.billing_period = p.billing_period AND w.day = p.day AND w.pool = p.pool
-  JOIN plan_total t ON t.billing_period = p.billing_period AND t.day = p.day AND t.pool = p.pool
-){levels},
-ranked AS (SELECT *, {ranked} FROM level_{last})
-SELECT line_id, billing_period, day, ord, chain, kinds, idx, rkind, recipient, {parts}
-FROM ranked;
+{split};
 
 CREATE TEMP TABLE piece_{next} AS
-SELECT p.line_id, p.billing_period, p.day, p.ord || lpad(CAST(p.idx AS VARCHAR), 6, '0') AS ord, p.recipient AS pool,
-       p.chain || ' > ' || p.recipient AS chain, p.kinds || ' > ' || k.kind AS kinds, p.b0 AS a0, p.b1 AS a1, p.b2 AS a2
+SELECT p.line_id, p.billing_period, p.day, p.unit_ord, p.ord || lpad(CAST(p.idx AS VARCHAR), 6, '0') AS ord,
+       p.recipient AS pool, p.chain || ' > ' || p.recipient AS chain, p.kinds || ' > ' || k.kind AS kinds,
+       p.b0 AS a0, p.b1 AS a1, p.b2 AS a2
 FROM part_{s} p JOIN m_pool k ON k.pool = p.recipient
 WHERE p.rkind = 'pool' AND NOT (p.b0 = 0 AND p.b1 = 0 AND p.b2 = 0);",
-        ranked = ranked.join(",\n       "),
-        parts = parts.join(",\n       "),
         next = s + 1,
     );
 }

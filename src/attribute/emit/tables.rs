@@ -264,3 +264,15 @@ pub fn telemetry_units(compiled: &Compiled) -> Table {
         rows,
     }
 }
+
+/// Container clusters' idle policies (clusters.toml): each listed cluster by lowercased name,
+/// and the default (`name` null) for the rest.
+pub fn clusters(compiled: &Compiled) -> Table {
+    let policies = &compiled.clusters;
+    let row = |name: Option<&str>, cluster: &crate::attribute::clusters::Cluster| {
+        vec![Cell::Text(name.map(str::to_string)), text(cluster.idle.name()), Cell::Text(cluster.owner.clone())]
+    };
+    let mut rows = vec![row(None, policies.default_policy())];
+    rows.extend(policies.listed().into_iter().map(|(name, cluster)| row(Some(name), cluster)));
+    Table { name: "m_cluster", columns: &[("name", "VARCHAR"), ("idle", "VARCHAR"), ("owner", "VARCHAR")], rows }
+}

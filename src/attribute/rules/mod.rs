@@ -197,6 +197,13 @@ impl RuleSet {
         &self.team_keys
     }
 
+    /// Every raw tag key a rule can read, sorted ([`RuleSet::reads_tag`]).
+    pub fn keys_read(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.keys_read.iter().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// Whether a tag with this (raw) key can change what any rule decides.
     pub fn reads_tag(&self, key: &str) -> bool {
         self.keys_read.contains(key)
