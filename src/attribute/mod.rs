@@ -42,6 +42,7 @@ use crate::money::SCALE;
 use mappings::{MappingError, Mappings};
 use org::Org;
 use owners::Method;
+pub use period::Rates;
 use pools::Pools;
 pub use restate::Restate;
 use rules::RuleSet;
@@ -248,11 +249,13 @@ pub async fn run(
 /// Each period's rate into the reporting currency, per billing currency its line items use;
 /// empty without currency.toml. Every missing rate is an error, all named at once, before
 /// anything is written.
-async fn period_rates(
+/// Each period's rate into the reporting currency for every billing currency it has (none
+/// without a currency.toml); an error listing every pair and month the rates file lacks.
+pub async fn period_rates(
     lake: &Lake,
     compiled: &Compiled,
     periods: &[String],
-) -> Result<BTreeMap<String, period::Rates>, AttributeError> {
+) -> Result<BTreeMap<String, Rates>, AttributeError> {
     let Some(currency) = &compiled.currency else { return Ok(BTreeMap::new()) };
     let ctx = lake.session().await?;
     let listed = periods.iter().map(|p| format!("'{}'", p.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
@@ -260,7 +263,7 @@ async fn period_rates(
         r#"SELECT DISTINCT billing_period, "BillingCurrency" FROM {} WHERE billing_period IN ({listed}) ORDER BY 1, 2"#,
         crate::lake::LINE_ITEMS
     );
-    let mut rates: BTreeMap<String, period::Rates> = BTreeMap::new();
+    let mut rates: BTreeMap<String, Rates> = BTreeMap::new();
     let mut missing = Vec::new();
     for batch in crate::lake::sql::query(&ctx, &sql).await?.collect().await? {
         let text = |i: usize| {

@@ -33,7 +33,8 @@ const NAMESPACE: usize = text_index("x_Namespace");
 const WORKLOAD: usize = text_index("x_Workload");
 
 /// A period's rate into the reporting currency, per billing currency.
-pub(super) type Rates = BTreeMap<String, super::currency::Rate>;
+/// A period's rate into the reporting currency, by billing currency.
+pub type Rates = BTreeMap<String, super::currency::Rate>;
 
 /// Days since 1970-01-01 (Arrow's Date32).
 fn days_since_epoch(day: NaiveDate) -> i32 {

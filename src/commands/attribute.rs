@@ -30,8 +30,8 @@ budgets and nudges then show the reporting currency. A locked month keeps the ra
 
 --emit-sql DIR writes the same attribution as SQL instead (DIR/attribute.sql and a README.txt):
 run where the data is, it reads the lake's line items and writes attributed/ in DIR with the rows,
-shares and decimals `tally attribute` writes. DuckDB today; a currency.toml, and lakes with
-Kubernetes split rows, are refused with the reason rather than attributed differently.
+shares and decimals `tally attribute` writes, reporting currency included. DuckDB today; a lake
+with GKE idle rows stops the SQL with the reason rather than being attributed differently.
 
 Examples:
   tally attribute --lake lake --mappings mappings
@@ -85,7 +85,7 @@ pub fn parse_period(text: &str) -> Result<String, String> {
 pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let lake = Lake::new(&args.lake.lake);
     if let Some(dir) = &args.emit_sql {
-        return emit_sql(&lake, &args, dir, quiet);
+        return emit_sql(&lake, &args, dir, quiet).await;
     }
     let _lock = crate::commands::lock_lake(lake.root(), "tally attribute", false)?;
     let compiled = Compiled::load(&args.mappings.mappings)?;
@@ -132,10 +132,14 @@ pub async fn run(args: AttributeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
 /// `--emit-sql DIR`: the mappings as SQL for another engine; the lake is only read for its
 /// periods (nothing is attributed, nothing locked).
-fn emit_sql(lake: &Lake, args: &AttributeArgs, dir: &std::path::Path, quiet: bool) -> anyhow::Result<ExitCode> {
+async fn emit_sql(lake: &Lake, args: &AttributeArgs, dir: &std::path::Path, quiet: bool) -> anyhow::Result<ExitCode> {
     let compiled = Compiled::load(&args.mappings.mappings)?;
     let periods = select_periods(lake, &args.period, args.since.as_deref())?;
-    let emitted = attribute::emit::emit(&compiled, lake.root(), &periods, args.dialect, dir)?;
+    // With a currency.toml the SQL carries each period's rates, worked out here as attribution
+    // would (a missing rate stops it now, naming every pair and month).
+    let rates = attribute::period_rates(lake, &compiled, &periods).await?;
+    let target = attribute::emit::Target { lake: lake.root(), periods: &periods, rates: &rates };
+    let emitted = attribute::emit::emit(&compiled, &target, args.dialect, dir)?;
     if !quiet {
         println!(
             "wrote {} ({} rule(s), {} pool(s), mappings {}, period(s) {}); run it from its folder: \

@@ -342,29 +342,25 @@ fn the_emitted_sql_agrees_for_one_period_of_several() {
 }
 
 #[test]
-fn a_currency_toml_is_refused_with_the_file_named() {
+fn the_emitted_sql_converts_into_the_reporting_currency_as_tally_does() {
     let (lake, dir) = setup();
     let mappings = dir.path().join("mappings");
-    write_mappings(
-        &mappings,
-        &[
-            ("currency.toml", "reporting = \"USD\"\nrates = \"rates.csv\"\npolicy = \"month-end\"\n"),
-            ("rates.csv", "Date,USD,\n2026-08-31,1.1793,\n"),
-        ],
-    );
-    let out = dir.path().join("sql");
-    let run = tally(&[
-        "attribute",
-        "--lake",
-        lake.arg(),
-        "--mappings",
-        mappings.to_str().unwrap(),
-        "--emit-sql",
-        out.to_str().unwrap(),
-    ]);
-    assert_ne!(run.code, 0, "{}", run.stdout);
-    assert!(run.stderr.contains("currency.toml") && run.stderr.contains("reporting currency"), "{}", run.stderr);
-    assert!(!out.exists(), "nothing is written when refused");
+    // Reporting in euros from a USD bill: the ECB quotes USD per EUR, so each month's rate is
+    // the inverse of its last quote (month-end) or of its quotes' average.
+    for policy in ["month-end", "monthly-average"] {
+        write_mappings(
+            &mappings,
+            &[
+                ("currency.toml", &format!("reporting = \"EUR\"\nrates = \"rates.csv\"\npolicy = \"{policy}\"\n")),
+                ("rates.csv", "Date,USD,\n2026-08-31,1.1793,\n2026-08-28,1.1801,\n2026-08-03,1.0711,\n"),
+            ],
+        );
+        assert_sql_agrees(&lake, &mappings, &[]);
+        let converted = lake.value(
+            "SELECT count(*) FROM attributed WHERE \"x_ReportingCurrency\" = 'EUR' AND \"x_ReportingEffectiveCost\" IS NOT NULL",
+        );
+        assert_eq!(converted, lake.value("SELECT count(*) FROM attributed"), "{policy}: every row converted");
+    }
 }
 
 /// The split cost allocation fixtures' cluster (see `containers.rs`), with a pod namespace

@@ -8,12 +8,13 @@
 //! amounts as integers at the money scale, each product divided by long division in base
 //! 10^4 so no intermediate leaves 128 bits ([`query`]).
 //!
-//! What the SQL cannot yet do is refused when emitting (a currency.toml) or when run
-//! (a lake with Kubernetes split rows), never answered differently.
+//! What the SQL cannot yet do (GKE idle rows) stops it when run, with the reason, rather than
+//! answering differently.
 
 mod query;
 mod tables;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::Compiled;
@@ -27,8 +28,6 @@ pub enum Dialect {
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
-    #[error("{0}")]
-    Unsupported(String),
     #[error("{path}: {source}")]
     Write { path: String, source: std::io::Error },
 }
@@ -41,25 +40,21 @@ pub struct Emitted {
     pub pools: usize,
 }
 
-/// Writes `dir/attribute.sql` and `dir/README.txt`: SQL that reads `lake`'s line items of
-/// `periods` and writes `attributed` as Parquet into `dir/attributed/`, by `compiled`.
-pub fn emit(
-    compiled: &Compiled,
-    lake: &Path,
-    periods: &[String],
-    dialect: Dialect,
-    dir: &Path,
-) -> Result<Emitted, EmitError> {
-    if compiled.mappings.currency.is_some() {
-        return Err(EmitError::Unsupported(format!(
-            "{}: the emitted SQL does not convert into a reporting currency yet; \
-             emit from a mappings folder without currency.toml, or run `tally attribute`",
-            compiled.mappings.dir.join(super::currency::FILE).display()
-        )));
-    }
-    let lake = std::path::absolute(lake).map_err(|source| write_error(lake, source))?;
+/// What the SQL is emitted for: the lake it reads, its periods, and (with a currency.toml)
+/// each period's rates for the billing currencies the lake has ([`super::period_rates`]).
+pub struct Target<'a> {
+    pub lake: &'a Path,
+    pub periods: &'a [String],
+    pub rates: &'a BTreeMap<String, super::Rates>,
+}
+
+/// Writes `dir/attribute.sql` and `dir/README.txt`: SQL that reads the target lake's line
+/// items of its periods and writes `attributed` as Parquet into `dir/attributed/`, by `compiled`.
+pub fn emit(compiled: &Compiled, target: &Target, dialect: Dialect, dir: &Path) -> Result<Emitted, EmitError> {
+    let lake = std::path::absolute(target.lake).map_err(|source| write_error(target.lake, source))?;
+    let periods = target.periods;
     let sql = match dialect {
-        Dialect::Duckdb => query::duckdb(compiled, &lake, periods),
+        Dialect::Duckdb => query::duckdb(compiled, &lake, periods, target.rates),
     };
     std::fs::create_dir_all(dir).map_err(|source| write_error(dir, source))?;
     let path = dir.join("attribute.sql");

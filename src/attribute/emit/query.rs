@@ -181,7 +181,12 @@ fn pool_depth(compiled: &Compiled) -> usize {
 }
 
 /// The whole script for DuckDB.
-pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
+pub fn duckdb(
+    compiled: &Compiled,
+    lake: &Path,
+    periods: &[String],
+    rates: &std::collections::BTreeMap<String, crate::attribute::Rates>,
+) -> String {
     let mut sql = String::new();
     let out = &mut sql;
     let _ = writeln!(
@@ -195,7 +200,7 @@ pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
         periods.join(", ")
     );
     out.push_str("SET TimeZone = 'UTC';\n\n-- The mappings, as tables.\n");
-    let tables: [Table; 8] = [
+    let tables: [Table; 9] = [
         tables::rules(compiled),
         tables::team_aliases(compiled),
         tables::team_paths(compiled),
@@ -204,6 +209,7 @@ pub fn duckdb(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
         tables::proportional_candidates(compiled),
         tables::telemetry_units(compiled),
         tables::clusters(compiled),
+        tables::rates(rates),
     ];
     for table in &tables {
         table.create(out);
@@ -557,6 +563,8 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
                 ("split", _) => "s.split".to_string(),
                 ("unallocated_reason", _) => "s.reason".to_string(),
                 ("mappings_version", _) => version.clone(),
+                ("x_ReportingCurrency", _) if compiled.currency.is_some() => "s.reporting".to_string(),
+                ("x_ExchangeRatePolicy", _) if compiled.currency.is_some() => "s.policy".to_string(),
                 _ => "CAST(NULL AS VARCHAR)".to_string(),
             };
             format!("{value} AS \"{name}\"")
@@ -568,18 +576,37 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
         format!("{} AS \"share\"", money("s.b2")),
         format!("{} AS \"BilledCost\"", money("s.b0")),
         format!("{} AS \"EffectiveCost\"", money("s.b1")),
-        "CAST(NULL AS DECIMAL(38, 12)) AS \"x_ExchangeRate\"".to_string(),
-        "CAST(NULL AS DATE) AS \"x_ExchangeRateDate\"".to_string(),
-        "CAST(NULL AS DECIMAL(38, 20)) AS \"x_ReportingBilledCost\"".to_string(),
-        "CAST(NULL AS DECIMAL(38, 20)) AS \"x_ReportingEffectiveCost\"".to_string(),
-        "l.billing_period".to_string(),
     ]);
+    if compiled.currency.is_some() {
+        columns.extend([
+            "CAST(s.rate AS DECIMAL(38, 0)) * CAST(0.000000000001 AS DECIMAL(38, 12)) AS \"x_ExchangeRate\""
+                .to_string(),
+            "s.rate_date AS \"x_ExchangeRateDate\"".to_string(),
+            format!("{} AS \"x_ReportingBilledCost\"", money("s.c0")),
+            format!("{} AS \"x_ReportingEffectiveCost\"", money("s.c1")),
+        ]);
+    } else {
+        columns.extend([
+            "CAST(NULL AS DECIMAL(38, 12)) AS \"x_ExchangeRate\"".to_string(),
+            "CAST(NULL AS DATE) AS \"x_ExchangeRateDate\"".to_string(),
+            "CAST(NULL AS DECIMAL(38, 20)) AS \"x_ReportingBilledCost\"".to_string(),
+            "CAST(NULL AS DECIMAL(38, 20)) AS \"x_ReportingEffectiveCost\"".to_string(),
+        ]);
+    }
+    columns.extend(["l.billing_period".to_string()]);
+    let source = match &compiled.currency {
+        None => "shares".to_string(),
+        Some(currency) => {
+            convert(out, currency.reporting);
+            "converted".to_string()
+        }
+    };
     let _ = writeln!(
         out,
         "
 COPY (
   SELECT {columns}
-  FROM shares s JOIN li l ON l.line_id = s.line_id
+  FROM {source} s JOIN li l ON l.line_id = s.line_id
   LEFT JOIN m_team_path p ON p.team = s.team AND l.day >= p.valid_from AND l.day < p.valid_until
 ) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE_OR_IGNORE true);",
         columns = columns.join(",\n         ")
@@ -609,16 +636,16 @@ fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap
     case
 }
 
-/// A statement splitting every row group of `joined` exactly: `joined` has one row per
-/// (piece, recipient) with the piece's `line_id`, `ord` and amounts `a0..a2`, the recipient's
-/// `idx` (tally's order) and weight `w`, and the piece's `total`; the result has `carry` and
-/// each recipient's parts `b0..b2` (largest remainder per amount, as `money::split`).
-fn exact_split(joined: &str, carry: &[&str]) -> String {
+/// `level_0` .. `level_9` over `joined`: for each amount `a{k}` (k below `amounts`), the
+/// quotient `q{k}_9` and remainder `r{k}_9` of `|a{k}| * w / total`, by long division over the
+/// amount's base-10^4 limbs, high first, so no intermediate reaches 2 * 10^37 while `w` and
+/// `total` stay below 10^33.
+fn long_division(amounts: usize) -> String {
     let mut levels = String::new();
     for j in 0..LIMBS {
         let shift = hugeint(4 * (LIMBS - 1 - j));
         let mut cols = Vec::new();
-        for k in 0..3 {
+        for k in 0..amounts {
             let limb = format!("((abs(a{k}) // {shift}) % 10000)");
             if j == 0 {
                 cols.push(format!("({limb} * w) % total AS r{k}_0, ({limb} * w) // total AS q{k}_0"));
@@ -630,6 +657,15 @@ fn exact_split(joined: &str, carry: &[&str]) -> String {
         let from = if j == 0 { "joined".to_string() } else { format!("level_{}", j - 1) };
         let _ = write!(levels, ",\nlevel_{j} AS (SELECT *, {} FROM {from})", cols.join(", "));
     }
+    levels
+}
+
+/// A statement splitting every row group of `joined` exactly: `joined` has one row per
+/// (piece, recipient) with the piece's `line_id`, `ord` and amounts `a0..a2`, the recipient's
+/// `idx` (tally's order) and weight `w`, and the piece's `total`; the result has `carry` and
+/// each recipient's parts `b0..b2` (largest remainder per amount, as `money::split`).
+fn exact_split(joined: &str, carry: &[&str]) -> String {
+    let levels = long_division(3);
     let last = LIMBS - 1;
     let mut ranked = Vec::new();
     let mut parts = Vec::new();
@@ -677,5 +713,44 @@ SELECT p.line_id, p.billing_period, p.day, p.unit_ord, p.ord || lpad(CAST(p.idx 
 FROM part_{s} p JOIN m_pool k ON k.pool = p.recipient
 WHERE p.rkind = 'pool' AND NOT (p.b0 = 0 AND p.b1 = 0 AND p.b2 = 0);",
         next = s + 1,
+    );
+}
+
+/// `converted`: every share with its period's rate into `reporting` and its BilledCost and
+/// EffectiveCost converted (`c0`, `c1`), rounded half away from zero at 20 decimals as
+/// [`crate::money::convert`]; a line whose currency has no rate stops the SQL.
+fn convert(out: &mut String, reporting: &str) {
+    let one = hugeint(12);
+    let levels = long_division(2);
+    let last = LIMBS - 1;
+    let converted: Vec<String> = (0..2)
+        .map(|k| {
+            format!(
+                "CASE WHEN w = total THEN a{k} ELSE CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * \
+                 (q{k}_{last} + CASE WHEN 2 * r{k}_{last} >= total THEN 1 ELSE 0 END) END AS c{k}"
+            )
+        })
+        .collect();
+    let dropped: Vec<String> =
+        (0..LIMBS).flat_map(|j| (0..2).flat_map(move |k| [format!("r{k}_{j}"), format!("q{k}_{j}")])).collect();
+    let _ = writeln!(
+        out,
+        "
+-- Each share in the reporting currency at its period's rate.
+CREATE TEMP TABLE converted AS
+WITH joined AS (
+  SELECT s.*, s.b0 AS a0, s.b1 AS a1, {one} AS total, {reporting} AS reporting, r.rate_date, r.policy,
+         CASE WHEN r.rate IS NULL THEN error('no exchange rate into {reporting_text} for ' ||
+              coalesce(l.\"BillingCurrency\", '(none)') || ' in ' || l.billing_period ||
+              ': emit the SQL again once the rates file has it') ELSE r.rate END AS w
+  FROM shares s JOIN li l ON l.line_id = s.line_id
+  LEFT JOIN m_rate r ON r.billing_period = l.billing_period AND r.currency = l.\"BillingCurrency\"
+){levels}
+SELECT * EXCLUDE (a0, a1, total, w, {dropped}), w AS rate, {converted}
+FROM level_{last};",
+        reporting = quote(reporting),
+        reporting_text = reporting.replace('\'', "''"),
+        converted = converted.join(",\n       "),
+        dropped = dropped.join(", "),
     );
 }

@@ -276,3 +276,32 @@ pub fn clusters(compiled: &Compiled) -> Table {
     rows.extend(policies.listed().into_iter().map(|(name, cluster)| row(Some(name), cluster)));
     Table { name: "m_cluster", columns: &[("name", "VARCHAR"), ("idle", "VARCHAR"), ("owner", "VARCHAR")], rows }
 }
+
+/// Each period's exchange rate into the reporting currency per billing currency (currency.toml,
+/// worked out by tally from the rates file for the lake's currencies when emitted), at 12
+/// decimals as integer units, with its day and policy.
+pub fn rates(rates: &std::collections::BTreeMap<String, crate::attribute::Rates>) -> Table {
+    let mut rows = Vec::new();
+    for (period, by_currency) in rates {
+        for (currency, rate) in by_currency {
+            rows.push(vec![
+                text(period),
+                text(currency),
+                Cell::Int(rate.rate),
+                rate.date.map_or(Cell::Text(None), Cell::Date),
+                text(rate.policy),
+            ]);
+        }
+    }
+    Table {
+        name: "m_rate",
+        columns: &[
+            ("billing_period", "VARCHAR"),
+            ("currency", "VARCHAR"),
+            ("rate", "HUGEINT"),
+            ("rate_date", "DATE"),
+            ("policy", "VARCHAR"),
+        ],
+        rows,
+    }
+}
