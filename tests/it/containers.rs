@@ -414,6 +414,8 @@ fn opencost_allocations_split_a_self_managed_clusters_nodes() {
             "2026-08-02,search,onprem,telemetry,2.83080260303687635575",
         ]
     );
+    // The mappings emitted as SQL split the same on DuckDB, telemetry from OpenCost included.
+    crate::emit_sql::assert_sql_agrees(&lake, &mappings, &[]);
     // The same allocations as Parquet (DuckDB's types: doubles and timestamps), the same split.
     let expected = lake.rows(r#"SELECT team, "EffectiveCost" FROM attributed ORDER BY "ChargePeriodStart", team"#);
     let parquet = mappings.join("opencost/allocation.parquet");
@@ -446,6 +448,8 @@ fn opencost_allocations_split_a_self_managed_clusters_nodes() {
             "2026-08-02,unallocated,unallocated,idle capacity of cluster onprem-k8s,0.68329718004338394794",
         ]
     );
+
+    crate::emit_sql::assert_sql_agrees(&lake, &mappings, &[]);
 
     // A column the export must have, named.
     std::fs::write(mappings.join("pools.toml"), pools).unwrap();
