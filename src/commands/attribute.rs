@@ -30,8 +30,8 @@ budgets and nudges then show the reporting currency. A locked month keeps the ra
 
 --emit-sql DIR writes the same attribution as SQL instead (DIR/attribute.sql and a README.txt):
 run where the data is, it reads the lake's line items and writes attributed/ in DIR with the rows,
-shares and decimals `tally attribute` writes, reporting currency included. DuckDB today; a lake
-with GKE idle rows stops the SQL with the reason rather than being attributed differently.
+shares and decimals `tally attribute` writes: every rule kind, pools, Kubernetes cluster splits
+and idle policies, the reporting currency. DuckDB today (`--dialect duckdb`).
 
 Examples:
   tally attribute --lake lake --mappings mappings

@@ -507,23 +507,49 @@ split = "proportional"
     assert_eq!(providers, "4", "{rows} rows");
 }
 
+/// The GKE cost allocation fixture (see `containers.rs`): namespace rows by the rules, one
+/// namespace through a pool, idle rows (`kube:unallocated`) by each policy.
+const GKE_RULES: &str = r#"
+[[rule]]
+id = "checkout-namespace"
+precedence = 10
+namespaces = ["checkout"]
+team = "alpha"
+
+[[rule]]
+id = "search-label"
+precedence = 20
+k8s_labels = { app = "search" }
+pool = "search-pool"
+
+[[rule]]
+id = "system"
+precedence = 30
+namespace_glob = "kube-*"
+team = "gamma"
+
+[[rule]]
+id = "cluster"
+precedence = 50
+clusters = ["shop-gke"]
+team = "beta"
+"#;
+
 #[test]
-fn gke_idle_rows_stop_the_emitted_sql_with_the_reason() {
+fn gke_idle_rows_go_by_each_policy_in_the_emitted_sql_as_in_tally() {
     let lake = Lake::new();
     lake.ingest_ok(&[&crate::fixture("gcp/gke-cost-allocation-2026-08.json")], &["-q"]);
-    let dir = tempfile::tempdir().unwrap();
-    let mappings = dir.path().join("mappings");
-    write_mappings(
-        &mappings,
-        &[
-            ("org.toml", ORG),
-            ("rules.toml", "[[rule]]\nid = \"all\"\nprecedence = 1\neverything = true\nteam = \"alpha\"\n"),
-        ],
-    );
-    let sql = dir.path().join("sql");
-    let args = ["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap(), "--emit-sql"];
-    tally_ok(&[&args[..], &[sql.to_str().unwrap()]].concat());
-    let error = run_emitted(&sql).expect_err("GKE idle rows are not split by the SQL yet");
-    assert!(error.contains("GKE idle rows (namespace kube:unallocated)"), "{error}");
-    assert!(!sql.join("attributed").exists(), "nothing is written");
+    for policy in ["proportional", "owner", "unallocated"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mappings = dir.path().join("mappings");
+        let clusters = format!("[[cluster]]\nname = \"shop-gke\"\nidle = \"{policy}\"\nowner = \"gamma\"\n");
+        let pools = "[[pool]]\nid = \"search-pool\"\nsplit = \"weights\"\nweights = { alpha = 1, beta = 2 }\n";
+        write_mappings(
+            &mappings,
+            &[("org.toml", ORG), ("rules.toml", GKE_RULES), ("pools.toml", pools), ("clusters.toml", &clusters)],
+        );
+        assert_sql_agrees(&lake, &mappings, &[]);
+        let idle = lake.value("SELECT count(*) FROM attributed WHERE split LIKE 'kubernetes > idle%'");
+        assert_ne!(idle, "0", "{policy}: idle rows split by the policy");
+    }
 }

@@ -8,8 +8,9 @@
 //! amounts as integers at the money scale, each product divided by long division in base
 //! 10^4 so no intermediate leaves 128 bits ([`query`]).
 //!
-//! What the SQL cannot yet do (GKE idle rows) stops it when run, with the reason, rather than
-//! answering differently.
+//! Kubernetes clusters split as attribution splits them (node lines by their pods, GKE idle rows
+//! by the cluster's policy), and with a currency.toml every share is converted at its period's
+//! rate. A split the integers cannot hold exactly stops the SQL with an error, never rounds.
 
 mod query;
 mod tables;

@@ -246,13 +246,7 @@ SELECT row_number() OVER (ORDER BY filename, file_row_number) AS line_id, provid
 FROM read_parquet({files}, hive_partitioning = true, union_by_name = true, filename = true, file_row_number = true,
                   hive_types = {{'provider': VARCHAR, 'billing_period': VARCHAR}})
 WHERE billing_period IN ({period_list});
-
--- Not yet in the SQL: GKE idle rows (namespace kube:unallocated) and their cluster policy.
--- A lake with them stops here rather than attributing differently.
-CREATE TEMP TABLE guard_gke_idle AS
-SELECT CASE WHEN count(*) > 0 THEN error('the lake has GKE idle rows (namespace kube:unallocated); \
-the emitted SQL does not apply cluster idle policies to them yet: run `tally attribute`') END AS refused
-FROM li WHERE lower(\"x_Namespace\") = 'kube:unallocated' AND \"x_Cluster\" IS NOT NULL;",
+",
         passed = passed.join(", "),
         used = split_units("x_SplitCost"),
         idle = split_units("x_SplitUnusedCost"),
@@ -326,15 +320,12 @@ FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
         )
     };
     let node_split = exact_split(
-        "SELECT d.line_id, '' AS ord, d.billed_u AS a0, d.effective_u AS a1, {WHOLE} AS a2, \
-         p.idx, p.w, t.total, p.part, p.decider, p.k_namespace, p.k_workload, g.cluster, g.owner
-         FROM decided d
-         JOIN node_total t ON t.billing_period = d.billing_period AND t.parent = d.\"ResourceId\" AND t.start_us = d.start_us
-         JOIN node_part p ON p.billing_period = t.billing_period AND p.parent = t.parent AND p.start_us = t.start_us
-         JOIN pod_group g ON g.billing_period = t.billing_period AND g.parent = t.parent AND g.start_us = t.start_us"
+        "SELECT p.line_id, '' AS ord, d.billed_u AS a0, d.effective_u AS a1, {WHOLE} AS a2, \
+         p.idx, p.w, t.total, p.part, p.decider, p.namespace, p.workload, p.cluster, p.owner
+         FROM line_part p JOIN line_total t ON t.line_id = p.line_id JOIN decided d ON d.line_id = p.line_id"
             .replace("{WHOLE}", &hugeint(20))
             .as_str(),
-        &["line_id", "idx", "part", "decider", "k_namespace", "k_workload", "cluster", "owner"],
+        &["line_id", "idx", "part", "decider", "namespace", "workload", "cluster", "owner"],
     );
     let _ = writeln!(
         out,
@@ -380,13 +371,54 @@ SELECT g.billing_period, g.parent, g.start_us, max(m.n), 'idle_' || g.idle, NULL
 FROM m JOIN pod_group g ON g.billing_period = m.billing_period AND g.parent = m.parent AND g.start_us = m.start_us
 WHERE g.idle <> 'proportional' GROUP BY g.billing_period, g.parent, g.start_us, g.idle HAVING sum(m.idle) > 0;
 
-CREATE TEMP TABLE node_total AS
-SELECT billing_period, parent, start_us,
-       CASE WHEN sum(w) >= {limit} THEN error('the pods of ' || parent || ' weigh 10^33 units or more; \
-the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
-FROM node_part GROUP BY billing_period, parent, start_us;
+-- GKE idle rows (namespace kube:unallocated) by their cluster's policy: to its owner, left
+-- unallocated, or spread over the cluster's namespace rows of the same hour by their
+-- EffectiveCost (members as for pods, by the raw namespace and workload; GKE's buckets never
+-- weigh); by the rules when that hour has none.
+CREATE TEMP TABLE gke_member AS
+SELECT d.billing_period, l.\"x_Cluster\" AS cluster, coalesce(d.start_us, 0) AS start_us, min(d.line_id) AS decider,
+       l.\"x_Namespace\" AS namespace, l.\"x_Workload\" AS workload,
+       sum(CASE WHEN d.effective_u > 0 THEN d.effective_u ELSE 0 END) AS used
+FROM decided d JOIN li l ON l.line_id = d.line_id
+WHERE d.parent IS NULL AND l.\"x_Cluster\" IS NOT NULL AND l.\"x_Namespace\" IS NOT NULL
+  AND NOT starts_with(l.\"x_Namespace\", 'kube:') AND NOT starts_with(l.\"x_Namespace\", 'goog-k8s-')
+  AND EXISTS (SELECT 1 FROM li i WHERE i.billing_period = d.billing_period AND lower(i.\"x_Namespace\") = 'kube:unallocated')
+GROUP BY d.billing_period, l.\"x_Cluster\", coalesce(d.start_us, 0), {key_text_of_li}, {read_tags}, l.\"x_Namespace\", l.\"x_Workload\";
 
--- Node lines split over their parts (exact largest remainder).
+CREATE TEMP TABLE gke_idle AS
+SELECT d.line_id, d.billing_period, d.start_us, l.\"x_Cluster\" AS cluster, coalesce(c.idle, dflt.idle) AS idle, c.owner
+FROM decided d JOIN li l ON l.line_id = d.line_id
+LEFT JOIN m_cluster c ON c.name = lower(l.\"x_Cluster\")
+CROSS JOIN (SELECT idle FROM m_cluster WHERE name IS NULL) dflt
+WHERE lower(l.\"x_Namespace\") = 'kube:unallocated' AND l.\"x_Cluster\" IS NOT NULL;
+
+-- Every part of every line a cluster splits: node lines by their pods (first), GKE idle rows.
+CREATE TEMP TABLE line_part AS
+WITH node AS (
+  SELECT d.line_id, p.idx, p.part, p.decider, p.k_namespace AS namespace, p.k_workload AS workload, g.cluster, g.owner, p.w
+  FROM decided d
+  JOIN (SELECT DISTINCT billing_period, parent, start_us FROM node_part) n
+    ON n.billing_period = d.billing_period AND n.parent = d.\"ResourceId\" AND n.start_us = d.start_us
+  JOIN node_part p ON p.billing_period = n.billing_period AND p.parent = n.parent AND p.start_us = n.start_us
+  JOIN pod_group g ON g.billing_period = n.billing_period AND g.parent = n.parent AND g.start_us = n.start_us
+),
+idle AS (SELECT * FROM gke_idle WHERE line_id NOT IN (SELECT line_id FROM node))
+SELECT * FROM node
+UNION ALL
+SELECT i.line_id, m.i, 'idle_of', m.decider, m.namespace, m.workload, i.cluster, i.owner, m.used
+FROM idle i JOIN (
+  SELECT *, row_number() OVER (PARTITION BY billing_period, cluster, start_us ORDER BY decider) - 1 AS i FROM gke_member
+) m ON m.billing_period = i.billing_period AND m.cluster = i.cluster AND m.start_us = i.start_us
+WHERE i.idle = 'proportional' AND m.used > 0
+UNION ALL
+SELECT line_id, 0, 'idle_' || idle, NULL, NULL, NULL, cluster, owner, CAST(1 AS HUGEINT) FROM idle WHERE idle <> 'proportional';
+
+CREATE TEMP TABLE line_total AS
+SELECT line_id, CASE WHEN sum(w) >= {limit} THEN error('the parts of a cluster line weigh 10^33 units or more; \
+the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
+FROM line_part GROUP BY line_id;
+
+-- Lines split over their parts (exact largest remainder).
 CREATE TEMP TABLE node_split AS
 {node_split};
 
@@ -409,7 +441,7 @@ SELECT s.line_id, d.billing_period, d.day, lpad(CAST(s.idx AS VARCHAR), 6, '0'),
        s.b0, s.b1, s.b2, TRUE,
        CASE WHEN s.part = 'used' THEN 'cluster:' || s.cluster ELSE 'cluster:' || s.cluster || ' > idle' END,
        CASE WHEN s.part = 'used' THEN 'kubernetes' ELSE 'kubernetes > idle' END,
-       s.cluster, s.k_namespace, s.k_workload
+       s.cluster, s.namespace, s.workload
 FROM node_split s JOIN decided d ON d.line_id = s.line_id LEFT JOIN decided m ON m.line_id = s.decider
 WHERE NOT (s.b0 = 0 AND s.b1 = 0 AND s.b2 = 0);",
         limit = hugeint(33),
