@@ -668,12 +668,22 @@ fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap
     case
 }
 
-/// `level_0` .. `level_9` over `joined`: for each amount `a{k}` (k below `amounts`), the
-/// quotient `q{k}_9` and remainder `r{k}_9` of `|a{k}| * w / total`, by long division over the
-/// amount's base-10^4 limbs, high first, so no intermediate reaches 2 * 10^37 while `w` and
-/// `total` stay below 10^33.
+/// CTEs after `joined` ending in `divided`: `joined` with, for each amount `a{k}` (k below
+/// `amounts`), the quotient `q{k}` and remainder `r{k}` of `|a{k}| * w / total`, exact. Where
+/// every product fits in 38 digits (most rows) it is taken directly; otherwise by long division
+/// over the amount's base-10^4 limbs, high first (`level_0` .. `level_9`), so no intermediate
+/// reaches 2 * 10^37 while `w` and `total` stay below 10^33.
 fn long_division(amounts: usize) -> String {
-    let mut levels = String::new();
+    let fits: Vec<String> = (0..amounts).map(|k| format!("abs(a{k}) <= bound")).collect();
+    let fits = fits.join(" AND ");
+    let direct: Vec<String> =
+        (0..amounts).map(|k| format!("(abs(a{k}) * w) // total AS q{k}, (abs(a{k}) * w) % total AS r{k}")).collect();
+    let mut levels = format!(
+        ",\nfit AS (SELECT *, {max} // w AS bound FROM joined),\n\
+         small AS (SELECT *, {direct} FROM fit WHERE {fits})",
+        max = format!("CAST('{}' AS HUGEINT)", "9".repeat(38)),
+        direct = direct.join(", "),
+    );
     for j in 0..LIMBS {
         let shift = hugeint(4 * (LIMBS - 1 - j));
         let mut cols = Vec::new();
@@ -686,9 +696,20 @@ fn long_division(amounts: usize) -> String {
                 cols.push(format!("{t} % total AS r{k}_{j}, q{k}_{p} * 10000 + {t} // total AS q{k}_{j}", p = j - 1));
             }
         }
-        let from = if j == 0 { "joined".to_string() } else { format!("level_{}", j - 1) };
+        let from = if j == 0 { format!("fit WHERE NOT ({fits})") } else { format!("level_{}", j - 1) };
         let _ = write!(levels, ",\nlevel_{j} AS (SELECT *, {} FROM {from})", cols.join(", "));
     }
+    let last = LIMBS - 1;
+    let dropped: Vec<String> =
+        (0..LIMBS).flat_map(|j| (0..amounts).flat_map(move |k| [format!("r{k}_{j}"), format!("q{k}_{j}")])).collect();
+    let renamed: Vec<String> = (0..amounts).map(|k| format!("q{k}_{last} AS q{k}, r{k}_{last} AS r{k}")).collect();
+    let _ = write!(
+        levels,
+        ",\nlarge AS (SELECT * EXCLUDE ({}), {} FROM level_{last}),\n\
+         divided AS (SELECT * FROM small UNION ALL BY NAME SELECT * FROM large)",
+        dropped.join(", "),
+        renamed.join(", ")
+    );
     levels
 }
 
@@ -698,20 +719,19 @@ fn long_division(amounts: usize) -> String {
 /// each recipient's parts `b0..b2` (largest remainder per amount, as `money::split`).
 fn exact_split(joined: &str, carry: &[&str]) -> String {
     let levels = long_division(3);
-    let last = LIMBS - 1;
     let mut ranked = Vec::new();
     let mut parts = Vec::new();
     for k in 0..3 {
         ranked.push(format!(
-            "abs(a{k}) - sum(q{k}_{last}) OVER (PARTITION BY line_id, ord) AS left{k}, \
-             row_number() OVER (PARTITION BY line_id, ord ORDER BY r{k}_{last} DESC, idx) AS place{k}"
+            "abs(a{k}) - sum(q{k}) OVER (PARTITION BY line_id, ord) AS left{k}, \
+             row_number() OVER (PARTITION BY line_id, ord ORDER BY r{k} DESC, idx) AS place{k}"
         ));
         parts.push(format!(
-            "CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * (q{k}_{last} + CASE WHEN place{k} <= left{k} THEN 1 ELSE 0 END) AS b{k}"
+            "CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * (q{k} + CASE WHEN place{k} <= left{k} THEN 1 ELSE 0 END) AS b{k}"
         ));
     }
     format!(
-        "WITH joined AS (\n  {joined}\n){levels},\nranked AS (SELECT *, {ranked} FROM level_{last})\nSELECT {carry}, {parts}\nFROM ranked",
+        "WITH joined AS (\n  {joined}\n){levels},\nranked AS (SELECT *, {ranked} FROM divided)\nSELECT {carry}, {parts}\nFROM ranked",
         ranked = ranked.join(",\n       "),
         carry = carry.join(", "),
         parts = parts.join(",\n       "),
@@ -754,35 +774,33 @@ WHERE p.rkind = 'pool' AND NOT (p.b0 = 0 AND p.b1 = 0 AND p.b2 = 0);",
 fn convert(out: &mut String, reporting: &str) {
     let one = hugeint(12);
     let levels = long_division(2);
-    let last = LIMBS - 1;
     let converted: Vec<String> = (0..2)
         .map(|k| {
             format!(
-                "CASE WHEN w = total THEN a{k} ELSE CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * \
-                 (q{k}_{last} + CASE WHEN 2 * r{k}_{last} >= total THEN 1 ELSE 0 END) END AS c{k}"
+                "CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * (q{k} + CASE WHEN 2 * r{k} >= total THEN 1 ELSE 0 END) AS c{k}"
             )
         })
         .collect();
-    let dropped: Vec<String> =
-        (0..LIMBS).flat_map(|j| (0..2).flat_map(move |k| [format!("r{k}_{j}"), format!("q{k}_{j}")])).collect();
     let _ = writeln!(
         out,
         "
--- Each share in the reporting currency at its period's rate.
+-- Each share in the reporting currency at its period's rate (a share billed in the reporting
+-- currency, rate 1, as it is).
 CREATE TEMP TABLE converted AS
-WITH joined AS (
-  SELECT s.*, s.b0 AS a0, s.b1 AS a1, {one} AS total, {reporting} AS reporting, r.rate_date, r.policy,
+WITH rated AS (
+  SELECT s.*, {reporting} AS reporting, r.rate_date, r.policy,
          CASE WHEN r.rate IS NULL THEN error('no exchange rate into {reporting_text} for ' ||
               coalesce(l.\"BillingCurrency\", '(none)') || ' in ' || l.billing_period ||
-              ': emit the SQL again once the rates file has it') ELSE r.rate END AS w
+              ': emit the SQL again once the rates file has it') ELSE r.rate END AS rate
   FROM shares s JOIN li l ON l.line_id = s.line_id
   LEFT JOIN m_rate r ON r.billing_period = l.billing_period AND r.currency = l.\"BillingCurrency\"
-){levels}
-SELECT * EXCLUDE (a0, a1, total, w, {dropped}), w AS rate, {converted}
-FROM level_{last};",
+),
+joined AS (SELECT *, b0 AS a0, b1 AS a1, rate AS w, {one} AS total FROM rated WHERE rate <> {one}){levels}
+SELECT * EXCLUDE (a0, a1, w, total, bound, q0, r0, q1, r1), {converted} FROM divided
+UNION ALL BY NAME
+SELECT *, b0 AS c0, b1 AS c1 FROM rated WHERE rate = {one};",
         reporting = quote(reporting),
         reporting_text = reporting.replace('\'', "''"),
         converted = converted.join(",\n       "),
-        dropped = dropped.join(", "),
     );
 }
