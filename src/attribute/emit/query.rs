@@ -678,10 +678,10 @@ fn long_division(amounts: usize) -> String {
     let fits = fits.join(" AND ");
     let direct: Vec<String> =
         (0..amounts).map(|k| format!("(abs(a{k}) * w) // total AS q{k}, (abs(a{k}) * w) % total AS r{k}")).collect();
+    let max = format!("CAST('{}' AS HUGEINT)", "9".repeat(38));
     let mut levels = format!(
         ",\nfit AS (SELECT *, {max} // w AS bound FROM joined),\n\
          small AS (SELECT *, {direct} FROM fit WHERE {fits})",
-        max = format!("CAST('{}' AS HUGEINT)", "9".repeat(38)),
         direct = direct.join(", "),
     );
     for j in 0..LIMBS {
