@@ -23,8 +23,19 @@ use super::Compiled;
 /// The engines the SQL is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dialect {
-    /// DuckDB 1.1 or later: `cd DIR && duckdb < attribute.sql`.
+    /// DuckDB 1.3 or later: `cd DIR && duckdb < attribute.sql`.
     Duckdb,
+    /// Apache Spark 4 SQL (Databricks, EMR, local): `spark-sql -f DIR/attribute.sql`.
+    Spark,
+}
+
+impl Dialect {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Duckdb => "duckdb",
+            Dialect::Spark => "spark",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,14 +65,13 @@ pub struct Target<'a> {
 pub fn emit(compiled: &Compiled, target: &Target, dialect: Dialect, dir: &Path) -> Result<Emitted, EmitError> {
     let lake = std::path::absolute(target.lake).map_err(|source| write_error(target.lake, source))?;
     let periods = target.periods;
-    let sql = match dialect {
-        Dialect::Duckdb => query::duckdb(compiled, &lake, periods, target.rates),
-    };
     std::fs::create_dir_all(dir).map_err(|source| write_error(dir, source))?;
+    let dir = &std::path::absolute(dir).map_err(|source| write_error(dir, source))?;
+    let sql = query::script(compiled, &lake, periods, target.rates, dialect, dir);
     let path = dir.join("attribute.sql");
     std::fs::write(&path, sql).map_err(|source| write_error(&path, source))?;
     let readme = dir.join("README.txt");
-    std::fs::write(&readme, readme_text(compiled, &lake, periods)).map_err(|source| write_error(&readme, source))?;
+    std::fs::write(&readme, readme_text(compiled, &lake, periods, dialect)).map_err(|source| write_error(&readme, source))?;
     Ok(Emitted { sql: path, rules: compiled.rules.rules.len(), pools: compiled.pools.all().count() })
 }
 
@@ -69,17 +79,26 @@ fn write_error(path: &Path, source: std::io::Error) -> EmitError {
     EmitError::Write { path: path.display().to_string(), source }
 }
 
-fn readme_text(compiled: &Compiled, lake: &Path, periods: &[String]) -> String {
+fn readme_text(compiled: &Compiled, lake: &Path, periods: &[String], dialect: Dialect) -> String {
+    let run = match dialect {
+        Dialect::Duckdb => "Run it with this folder as the working directory:\n\n    duckdb < attribute.sql\n\n\
+             or from Python: duckdb.connect().execute(open('attribute.sql').read())\n\n\
+             It writes attributed/ in this folder (Parquet, one folder per billing period)."
+            .to_string(),
+        Dialect::Spark => "Run it with Spark 4 (local, EMR, Databricks):\n\n    spark-sql -f attribute.sql\n\n\
+             or from PySpark: for s in open('attribute.sql').read().split(';\\n'): s.strip() and spark.sql(s)\n\n\
+             It writes attributed/ in this folder (the absolute path in its last statement; Parquet, one\n\
+             folder per billing period). The session settings it needs are SET at its top."
+            .to_string(),
+    };
     format!(
-        "Emitted by `tally attribute --emit-sql` (tally {}), mappings {} ({}).\n\n\
+        "Emitted by `tally attribute --emit-sql --dialect {}` (tally {}), mappings {} ({}).\n\n\
          attribute.sql turns the line items of {} (billing periods {}) into the `attributed`\n\
-         table, as `tally attribute` would write it, into attributed/ in this folder (Parquet,\n\
-         one folder per billing period). Run it with this folder as the working directory:\n\n\
-         \x20   duckdb < attribute.sql\n\n\
-         or from Python: duckdb.connect().execute(open('attribute.sql').read())\n\n\
-         Amounts are exact: integers at 20 decimals (HUGEINT), shares by largest remainder in\n\
-         base-10^4 long division; a split whose weights add to 10^33 or more (10 trillion in\n\
-         the billing currency) stops with an error instead of rounding.\n",
+         table, as `tally attribute` would write it.\n\n{run}\n\n\
+         Amounts are exact: integers at 20 decimals, shares by largest remainder with long division\n\
+         where a product would pass 38 digits; a split whose weights add to 10^33 units or more\n\
+         (10 trillion in the billing currency) stops with an error instead of rounding.\n",
+        dialect.name(),
         env!("CARGO_PKG_VERSION"),
         compiled.version,
         compiled.mappings.dir.display(),
@@ -93,10 +112,10 @@ pub(crate) fn quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// A `glob` pattern (the glob crate's syntax, default options: `*` crosses `/`) as an anchored
-/// RE2/Rust regex for `regexp_full_match`.
+/// A `glob` pattern (the glob crate's syntax, default options: `*` crosses `/`) as a regex
+/// anchored at both ends, the same in RE2 (DuckDB), Java (Spark) and Rust.
 pub(crate) fn glob_to_regex(glob: &str) -> String {
-    let mut out = String::from("(?s)");
+    let mut out = String::from("^(?s:");
     let chars: Vec<char> = glob.chars().collect();
     let mut i = 0;
     while i < chars.len() {
@@ -133,6 +152,7 @@ pub(crate) fn glob_to_regex(glob: &str) -> String {
         }
         i += 1;
     }
+    out.push_str(")\\z");
     out
 }
 
@@ -177,7 +197,7 @@ mod tests {
         for (glob, text, expected) in cases {
             let pattern = glob::Pattern::new(glob).unwrap();
             assert_eq!(pattern.matches(text), expected, "glob crate, {glob} on {text}");
-            let re = regex::Regex::new(&format!("^(?:{})$", glob_to_regex(glob))).unwrap();
+            let re = regex::Regex::new(&glob_to_regex(glob)).unwrap();
             assert_eq!(re.is_match(text), expected, "{glob} as {}", glob_to_regex(glob));
         }
     }

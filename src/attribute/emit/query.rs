@@ -15,7 +15,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::tables::{self, Table};
-use super::{glob_to_regex, quote};
+use super::{Dialect, glob_to_regex, quote};
 use crate::attribute::Compiled;
 use crate::attribute::owners::KEY_TEXT;
 use crate::attribute::pools::Recipient;
@@ -26,13 +26,106 @@ use crate::lake::attributed::{Origin, TEXT_COLUMNS};
 /// Limbs of an amount in base 10^4: 40 digits cover any DECIMAL(38,20) in units.
 const LIMBS: u32 = 10;
 
-/// The whitespace Rust's `str::trim` removes (Unicode White_Space), as a SQL expression.
-fn whitespace() -> String {
-    let points = [
+/// The whitespace Rust's `str::trim` removes (Unicode White_Space), as a SQL expression
+/// (Spark's `chr` takes one byte: the rest are decoded from UTF-8).
+fn whitespace(dialect: Dialect) -> String {
+    let points: [u32; 25] = [
         0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0x85, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006,
         0x2007, 0x2008, 0x2009, 0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000,
     ];
-    points.iter().map(|p| format!("chr({p})")).collect::<Vec<_>>().join(" || ")
+    let char_of = |p: u32| match dialect {
+        Dialect::Spark if p > 0xff => {
+            let mut bytes = [0u8; 4];
+            let text = char::from_u32(p).expect("a char").encode_utf8(&mut bytes);
+            let hex: String = text.bytes().map(|b| format!("{b:02X}")).collect();
+            format!("decode(unhex('{hex}'), 'UTF-8')")
+        }
+        _ => format!("chr({p})"),
+    };
+    points.iter().map(|p| char_of(*p)).collect::<Vec<_>>().join(" || ")
+}
+
+/// `text` trimmed of `chars` (an expression).
+fn trim(text: &str, chars: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Duckdb => format!("trim({text}, {chars})"),
+        Dialect::Spark => format!("trim(BOTH {chars} FROM {text})"),
+    }
+}
+
+/// Integer units (HUGEINT) at `scale` decimals as DECIMAL(38, scale). DuckDB multiplies
+/// exactly; Spark would cut the product's scale to 6, so it is built from its digits.
+fn decimal(units: &str, scale: u32, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Duckdb => format!(
+            "CAST({units} AS DECIMAL(38, 0)) * CAST(0.{}1 AS DECIMAL(38, {scale}))",
+            "0".repeat(scale as usize - 1)
+        ),
+        Dialect::Spark => {
+            let unit = hugeint(scale);
+            format!(
+                "CAST(concat(CASE WHEN {units} < 0 THEN '-' ELSE '' END, \
+                 CAST((abs({units}) - abs({units}) % {unit}) // {unit} AS VARCHAR), '.', \
+                 lpad(CAST(abs({units}) % {unit} AS VARCHAR), {scale}, '0')) AS DECIMAL(38, {scale}))"
+            )
+        }
+    }
+}
+
+/// Spark SQL from the script as written for DuckDB: type names and the few functions that are
+/// spelled otherwise, changed outside string literals and comments only.
+fn spark(sql: &str) -> String {
+    const WORDS: [(&str, &str); 7] = [
+        ("CREATE TEMP TABLE ", "CACHE TABLE "),
+        ("HUGEINT", "DECIMAL(38, 0)"),
+        ("VARCHAR", "STRING"),
+        (" // ", " div "),
+        ("error(", "raise_error("),
+        ("epoch_us(", "unix_micros("),
+        ("regexp_matches(", "regexp("),
+    ];
+    let mut out = String::with_capacity(sql.len() + sql.len() / 8);
+    let mut code = String::new();
+    let flush = |code: &mut String, out: &mut String| {
+        let mut text = std::mem::take(code);
+        for (from, to) in WORDS {
+            text = text.replace(from, to);
+        }
+        out.push_str(&text);
+    };
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                flush(&mut code, &mut out);
+                out.push(c);
+                // A literal runs to the next quote that is not doubled.
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    if c == '\'' {
+                        if chars.peek() == Some(&'\'') {
+                            out.push(chars.next().expect("peeked"));
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                flush(&mut code, &mut out);
+                out.push(c);
+                for c in chars.by_ref() {
+                    out.push(c);
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            _ => code.push(c),
+        }
+    }
+    flush(&mut code, &mut out);
+    out
 }
 
 fn hugeint(power_of_ten: u32) -> String {
@@ -76,9 +169,9 @@ impl TagColumns {
     }
 
     /// `coalesce(...) AS tag_N` for every key: trimmed, lowercased, empty as absent.
-    fn select(&self, compiled: &Compiled) -> Vec<String> {
+    fn select(&self, compiled: &Compiled, dialect: Dialect) -> Vec<String> {
         let aliases = compiled.rules.tag_aliases();
-        let ws = whitespace();
+        let ws = whitespace(dialect);
         self.keys
             .iter()
             .map(|key| {
@@ -93,7 +186,10 @@ impl TagColumns {
                 spellings.sort();
                 let values: Vec<String> = spellings
                     .iter()
-                    .map(|(_, raw)| format!("nullif(lower(trim(\"Tags\"[{}], {ws})), '')", quote(raw)))
+                    .map(|(_, raw)| {
+                        let value = format!("\"Tags\"[{}]", quote(raw));
+                        format!("nullif(lower({}), '')", trim(&value, &ws, dialect))
+                    })
                     .collect();
                 let value = match values.len() {
                     0 => "CAST(NULL AS VARCHAR)".to_string(),
@@ -136,16 +232,16 @@ fn condition(rule: &Rule, tags: &TagColumns, team_via: &HashMap<String, String>)
         parts.push(format!("{} IN ({})", tags.col(key), list(values)));
     }
     if let Some(prefix) = &rule.resource_prefix {
-        parts.push(format!("starts_with(\"ResourceId\", {})", quote(prefix)));
+        parts.push(format!("left(\"ResourceId\", {}) = {}", prefix.chars().count(), quote(prefix)));
     }
     if let Some(glob) = &rule.resource_glob {
-        parts.push(format!("regexp_full_match(\"ResourceId\", {})", quote(&glob_to_regex(glob.as_str()))));
+        parts.push(format!("regexp_matches(\"ResourceId\", {})", quote(&glob_to_regex(glob.as_str()))));
     }
     if let Some(regex) = &rule.resource_regex {
         parts.push(format!("regexp_matches(\"ResourceId\", {})", quote(regex.as_str())));
     }
     if let Some(glob) = &rule.namespace_glob {
-        parts.push(format!("regexp_full_match(k_namespace, {})", quote(&glob_to_regex(glob.as_str()))));
+        parts.push(format!("regexp_matches(k_namespace, {})", quote(&glob_to_regex(glob.as_str()))));
     }
     if let Some(regex) = &rule.namespace_regex {
         parts.push(format!("regexp_matches(k_namespace, {})", quote(regex.as_str())));
@@ -180,26 +276,43 @@ fn pool_depth(compiled: &Compiled) -> usize {
     compiled.pools.all().map(|p| depth(compiled, &p.id)).max().unwrap_or(0)
 }
 
-/// The whole script for DuckDB.
-pub fn duckdb(
+/// The whole script in `dialect`: reads `lake`'s line items of `periods`, writes `attributed`
+/// into `dir/attributed` (`dir` absolute; DuckDB writes it relative to its working folder).
+pub fn script(
     compiled: &Compiled,
     lake: &Path,
     periods: &[String],
     rates: &std::collections::BTreeMap<String, crate::attribute::Rates>,
+    dialect: Dialect,
+    dir: &Path,
 ) -> String {
     let mut sql = String::new();
     let out = &mut sql;
     let _ = writeln!(
         out,
-        "-- Emitted by `tally attribute --emit-sql --dialect duckdb` (tally {}), mappings {}.\n\
+        "-- Emitted by `tally attribute --emit-sql --dialect {}` (tally {}), mappings {}.\n\
          -- Reads the line items of {} (periods {}) and writes the `attributed` table into attributed/.\n\
-         -- Run from this folder: duckdb < attribute.sql",
+         -- How to run it: README.txt beside this file.",
+        dialect.name(),
         env!("CARGO_PKG_VERSION"),
         compiled.version,
         lake.display(),
         periods.join(", ")
     );
-    out.push_str("SET TimeZone = 'UTC';\n\n-- The mappings, as tables.\n");
+    out.push_str(match dialect {
+        Dialect::Duckdb => "SET TimeZone = 'UTC';\n",
+        // ANSI arithmetic (overflow is an error, never a wrap), double-quoted identifiers,
+        // literals taken as written (regexes keep their backslashes), partition values as text.
+        Dialect::Spark => {
+            "SET spark.sql.session.timeZone = UTC;\n\
+             SET spark.sql.ansi.enabled = true;\n\
+             SET spark.sql.ansi.doubleQuotedIdentifiers = true;\n\
+             SET spark.sql.parser.escapedStringLiterals = true;\n\
+             SET spark.sql.sources.partitionColumnTypeInference.enabled = false;\n\
+             SET spark.sql.parquet.outputTimestampType = TIMESTAMP_MICROS;\n"
+        }
+    });
+    out.push_str("\n-- The mappings, as tables.\n");
     let tables: [Table; 9] = [
         tables::rules(compiled),
         tables::team_aliases(compiled),
@@ -243,8 +356,7 @@ SELECT row_number() OVER (ORDER BY filename, file_row_number) AS line_id, provid
        {used} AS used_u, {idle} AS idle_u,
        coalesce(CAST(\"ChargePeriodStart\" AS DATE), DATE '1970-01-01') AS day,
        {billed} AS billed_u, {effective} AS effective_u
-FROM read_parquet({files}, hive_partitioning = true, union_by_name = true, filename = true, file_row_number = true,
-                  hive_types = {{'provider': VARCHAR, 'billing_period': VARCHAR}})
+FROM {source}
 WHERE billing_period IN ({period_list});
 ",
         passed = passed.join(", "),
@@ -252,12 +364,23 @@ WHERE billing_period IN ({period_list});
         idle = split_units("x_SplitUnusedCost"),
         billed = units("BilledCost"),
         effective = units("EffectiveCost"),
-        files = quote(&files.display().to_string()),
+        source = match dialect {
+            Dialect::Duckdb => format!(
+                "read_parquet({}, hive_partitioning = true, union_by_name = true, filename = true, \
+                 file_row_number = true,\n                  hive_types = {{'provider': VARCHAR, 'billing_period': VARCHAR}})",
+                quote(&files.display().to_string())
+            ),
+            Dialect::Spark => format!(
+                "(SELECT *, _metadata.file_path AS filename, _metadata.row_index AS file_row_number\n      \
+                 FROM parquet.`{}`)",
+                lake.join("line_items").display()
+            ),
+        },
         period_list = if period_list.is_empty() { "NULL".to_string() } else { period_list.join(", ") },
     );
 
     // Decisions.
-    let mut view_columns = tags.select(compiled);
+    let mut view_columns = tags.select(compiled, dialect);
     for (name, column, keys) in [
         ("k_cluster", "x_Cluster", &CLUSTER_TAGS[..]),
         ("k_namespace", "x_Namespace", &NAMESPACE_TAGS[..]),
@@ -311,13 +434,18 @@ FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
 
     // Kubernetes: node lines split by their pods (AWS split cost allocation data).
     let read_keys: Vec<String> = compiled.rules.keys_read().into_iter().map(quote).collect();
+    let no_tags = match dialect {
+        Dialect::Duckdb => "CAST([] AS STRUCT(key VARCHAR, value VARCHAR)[])",
+        Dialect::Spark => "CAST(array() AS ARRAY<STRUCT<key: STRING, value: STRING>>)",
+    };
     let read_tags = if read_keys.is_empty() {
-        "CAST([] AS STRUCT(key VARCHAR, value VARCHAR)[])".to_string()
+        no_tags.to_string()
     } else {
-        format!(
-            "coalesce(list_filter(map_entries(l.\"Tags\"), lambda e: e.key IN ({}) AND e.value IS NOT NULL), [])",
-            read_keys.join(", ")
-        )
+        let keep = format!("e.key IN ({}) AND e.value IS NOT NULL", read_keys.join(", "));
+        match dialect {
+            Dialect::Duckdb => format!("coalesce(list_filter(map_entries(l.\"Tags\"), lambda e: {keep}), {no_tags})"),
+            Dialect::Spark => format!("coalesce(filter(map_entries(l.\"Tags\"), e -> {keep}), {no_tags})"),
+        }
     };
     let node_split = exact_split(
         "SELECT p.line_id, '' AS ord, d.billed_u AS a0, d.effective_u AS a1, {WHOLE} AS a2, \
@@ -325,7 +453,12 @@ FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
          FROM line_part p JOIN line_total t ON t.line_id = p.line_id JOIN decided d ON d.line_id = p.line_id"
             .replace("{WHOLE}", &hugeint(20))
             .as_str(),
+        &[
+            "line_id", "ord", "a0", "a1", "a2", "idx", "w", "total", "part", "decider", "namespace", "workload", "cluster",
+            "owner",
+        ],
         &["line_id", "idx", "part", "decider", "namespace", "workload", "cluster", "owner"],
+        dialect,
     );
     let _ = writeln!(
         out,
@@ -345,7 +478,7 @@ FROM pod GROUP BY billing_period, parent, start_us, {key_text}, read_tags, k_nam
 -- Each node hour's cluster (its first pod's) and that cluster's idle policy.
 CREATE TEMP TABLE pod_group AS
 WITH first AS (
-  SELECT billing_period, parent, start_us, arg_min(coalesce(k_cluster, '(unnamed)'), line_id) AS cluster
+  SELECT billing_period, parent, start_us, min_by(coalesce(k_cluster, '(unnamed)'), line_id) AS cluster
   FROM pod GROUP BY billing_period, parent, start_us
 )
 SELECT f.*, coalesce(c.idle, d.idle) AS idle, c.owner
@@ -381,7 +514,7 @@ SELECT d.billing_period, l.\"x_Cluster\" AS cluster, coalesce(d.start_us, 0) AS 
        sum(CASE WHEN d.effective_u > 0 THEN d.effective_u ELSE 0 END) AS used
 FROM decided d JOIN li l ON l.line_id = d.line_id
 WHERE d.parent IS NULL AND l.\"x_Cluster\" IS NOT NULL AND l.\"x_Namespace\" IS NOT NULL
-  AND NOT starts_with(l.\"x_Namespace\", 'kube:') AND NOT starts_with(l.\"x_Namespace\", 'goog-k8s-')
+  AND left(l.\"x_Namespace\", 5) <> 'kube:' AND left(l.\"x_Namespace\", 9) <> 'goog-k8s-'
   AND EXISTS (SELECT 1 FROM li i WHERE i.billing_period = d.billing_period AND lower(i.\"x_Namespace\") = 'kube:unallocated')
 GROUP BY d.billing_period, l.\"x_Cluster\", coalesce(d.start_us, 0), {key_text_of_li}, {read_tags}, l.\"x_Namespace\", l.\"x_Workload\";
 
@@ -472,28 +605,31 @@ SELECT * FROM (
   UNION ALL
   -- Telemetry: the day's units, else the month's.
   SELECT d.billing_period, d.day, u.pool, u.idx, u.rkind, u.recipient, u.units
-  FROM plan_day d JOIN m_pool_units u
-    ON u.day = d.day
-    OR (u.day IS NULL AND u.month = strftime(d.day, '%Y-%m')
-        AND NOT EXISTS (SELECT 1 FROM m_pool_units x WHERE x.pool = u.pool AND x.day = d.day))
+  FROM plan_day d JOIN m_pool_units u ON u.day = d.day
+  UNION ALL
+  SELECT d.billing_period, d.day, u.pool, u.idx, u.rkind, u.recipient, u.units
+  FROM plan_day d JOIN m_pool_units u ON u.day IS NULL AND u.month = substr(CAST(d.day AS VARCHAR), 1, 7)
+  LEFT JOIN (SELECT DISTINCT pool, day FROM m_pool_units WHERE day IS NOT NULL) x ON x.pool = u.pool AND x.day = d.day
+  WHERE x.pool IS NULL
 ) t WHERE w > 0;
 
 CREATE TEMP TABLE plan_total AS
 SELECT billing_period, day, pool,
        CASE WHEN sum(w) >= {limit} THEN error('pool ' || pool || ': weights add to 10^33 units or more on ' ||
-            strftime(day, '%Y-%m-%d') || '; the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
+            CAST(day AS VARCHAR) || '; the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
 FROM plan_weight GROUP BY billing_period, day, pool;
 
 -- Pools that cannot split on a day, and why (what reaches them stays unallocated).
 CREATE TEMP TABLE plan_error AS
 SELECT d.billing_period, d.day, k.pool,
        CASE WHEN k.kind = 'proportional' THEN 'pool ' || k.pool || ': no team has direct spend to split by'
-            WHEN k.kind = 'telemetry' AND NOT EXISTS (
-                 SELECT 1 FROM m_pool_units u WHERE u.pool = k.pool
-                 AND (u.day = d.day OR (u.day IS NULL AND u.month = strftime(d.day, '%Y-%m'))))
-            THEN 'pool ' || k.pool || ': no telemetry for ' || strftime(d.day, '%Y-%m-%d') || ' or its month'
+            WHEN k.kind = 'telemetry' AND x.pool IS NULL AND y.pool IS NULL
+            THEN 'pool ' || k.pool || ': no telemetry for ' || CAST(d.day AS VARCHAR) || ' or its month'
             ELSE 'pool ' || k.pool || ': all weights are zero' END AS reason
 FROM plan_day d CROSS JOIN m_pool k
+LEFT JOIN (SELECT DISTINCT pool, day FROM m_pool_units WHERE day IS NOT NULL) x ON x.pool = k.pool AND x.day = d.day
+LEFT JOIN (SELECT DISTINCT pool, month FROM m_pool_units WHERE day IS NULL) y
+  ON y.pool = k.pool AND y.month = substr(CAST(d.day AS VARCHAR), 1, 7)
 WHERE NOT EXISTS (SELECT 1 FROM plan_total t WHERE t.billing_period = d.billing_period AND t.day = d.day AND t.pool = k.pool);
 
 -- Pooled units: the whole unit is the first piece, split by its pool.
@@ -507,7 +643,7 @@ FROM unit u JOIN m_pool k ON k.pool = u.pool;",
     );
     let depth = pool_depth(compiled);
     for stage in 0..depth {
-        split_stage(out, stage);
+        split_stage(out, stage, dialect);
     }
     let stages: Vec<usize> = (0..depth).collect();
     let union = |make: &dyn Fn(usize) -> String| -> String {
@@ -574,8 +710,7 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
     );
 
     // The attributed table, in tally's column order.
-    let money =
-        |column: &str| format!("CAST({column} AS DECIMAL(38, 0)) * CAST(0.00000000000000000001 AS DECIMAL(38, 20))");
+    let money = |column: &str| decimal(column, 20, dialect);
     let mut columns: Vec<String> = TEXT_COLUMNS
         .iter()
         .map(|(name, origin)| {
@@ -611,8 +746,7 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
     ]);
     if compiled.currency.is_some() {
         columns.extend([
-            "CAST(s.rate AS DECIMAL(38, 0)) * CAST(0.000000000001 AS DECIMAL(38, 12)) AS \"x_ExchangeRate\""
-                .to_string(),
+            format!("{} AS \"x_ExchangeRate\"", decimal("s.rate", 12, dialect)),
             "s.rate_date AS \"x_ExchangeRateDate\"".to_string(),
             format!("{} AS \"x_ReportingBilledCost\"", money("s.c0")),
             format!("{} AS \"x_ReportingEffectiveCost\"", money("s.c1")),
@@ -629,21 +763,31 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
     let source = match &compiled.currency {
         None => "shares".to_string(),
         Some(currency) => {
-            convert(out, currency.reporting);
+            convert(out, currency.reporting, dialect);
             "converted".to_string()
         }
     };
-    let _ = writeln!(
-        out,
-        "
-COPY (
-  SELECT {columns}
+    let select = format!(
+        "SELECT {columns}
   FROM {source} s JOIN li l ON l.line_id = s.line_id
-  LEFT JOIN m_team_path p ON p.team = s.team AND l.day >= p.valid_from AND l.day < p.valid_until
-) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE_OR_IGNORE true);",
+  LEFT JOIN m_team_path p ON p.team = s.team AND l.day >= p.valid_from AND l.day < p.valid_until",
         columns = columns.join(",\n         ")
     );
-    sql
+    let _ = match dialect {
+        Dialect::Duckdb => writeln!(
+            out,
+            "\nCOPY (\n  {select}\n) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE_OR_IGNORE true);"
+        ),
+        Dialect::Spark => writeln!(
+            out,
+            "\nCREATE TABLE tally_attributed USING parquet PARTITIONED BY (billing_period)\nLOCATION {}\nAS {select};",
+            quote(&format!("file:{}", dir.join("attributed").display()))
+        ),
+    };
+    match dialect {
+        Dialect::Duckdb => sql,
+        Dialect::Spark => spark(&sql),
+    }
 }
 
 /// Why a line no rule took is unallocated, as `RuleSet::unallocated_reason` words it.
@@ -668,57 +812,76 @@ fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap
     case
 }
 
-/// CTEs after `joined` ending in `divided`: `joined` with, for each amount `a{k}` (k below
-/// `amounts`), the quotient `q{k}` and remainder `r{k}` of `|a{k}| * w / total`, exact. Where
-/// every product fits in 38 digits (most rows) it is taken directly; otherwise by long division
-/// over the amount's base-10^4 limbs, high first (`level_0` .. `level_9`), so no intermediate
-/// reaches 2 * 10^37 while `w` and `total` stay below 10^33.
-fn long_division(amounts: usize) -> String {
+/// CTEs after `joined` (whose columns are `columns`) ending in `divided`: those columns and,
+/// for each amount `a{k}` (k below `amounts`), the quotient `q{k}` and remainder `r{k}` of
+/// `|a{k}| * w / total`, exact. In DuckDB a product that fits in 38 digits (most rows) is
+/// divided directly; the rest, and every row in Spark (whose integer division returns 64
+/// bits), by long division over the amount's base-10^4 limbs, high first (`level_0` ..
+/// `level_9`): no intermediate reaches 2 * 10^37 while `w` and `total` stay below 10^33, and
+/// every quotient taken is below 2 * 10^4.
+fn long_division(amounts: usize, columns: &[&str], dialect: Dialect) -> String {
+    let cols = columns.join(", ");
+    let fast = dialect == Dialect::Duckdb;
     let fits: Vec<String> = (0..amounts).map(|k| format!("abs(a{k}) <= bound")).collect();
     let fits = fits.join(" AND ");
-    let direct: Vec<String> =
-        (0..amounts).map(|k| format!("(abs(a{k}) * w) // total AS q{k}, (abs(a{k}) * w) % total AS r{k}")).collect();
-    let max = format!("CAST('{}' AS HUGEINT)", "9".repeat(38));
-    let mut levels = format!(
-        ",\nfit AS (SELECT *, {max} // w AS bound FROM joined),\n\
-         small AS (SELECT *, {direct} FROM fit WHERE {fits})",
-        direct = direct.join(", "),
-    );
+    let mut ctes = String::new();
+    if fast {
+        let max = format!("CAST('{}' AS HUGEINT)", "9".repeat(38));
+        let direct: Vec<String> = (0..amounts)
+            .map(|k| format!("(abs(a{k}) * w) // total AS q{k}, (abs(a{k}) * w) % total AS r{k}"))
+            .collect();
+        let _ = write!(
+            ctes,
+            ",\nfit AS (SELECT {cols}, {max} // w AS bound FROM joined),\n\
+             small AS (SELECT {cols}, {} FROM fit WHERE {fits})",
+            direct.join(", ")
+        );
+    }
     for j in 0..LIMBS {
-        let shift = hugeint(4 * (LIMBS - 1 - j));
-        let mut cols = Vec::new();
+        let (high, low) = (4 * (LIMBS - j), 4 * (LIMBS - 1 - j));
+        let mut new = Vec::new();
         for k in 0..amounts {
-            let limb = format!("((abs(a{k}) // {shift}) % 10000)");
-            if j == 0 {
-                cols.push(format!("({limb} * w) % total AS r{k}_0, ({limb} * w) // total AS q{k}_0"));
+            // The limb's digits, taken by remainders so no quotient is large.
+            let upper = if high > 38 { format!("abs(a{k})") } else { format!("(abs(a{k}) % {})", hugeint(high)) };
+            let limb = format!("CAST(({upper} - abs(a{k}) % {}) // {} AS HUGEINT)", hugeint(low), hugeint(low));
+            let t = if j == 0 { format!("({limb} * w)") } else { format!("(r{k}_{p} * 10000 + {limb} * w)", p = j - 1) };
+            let q = if j == 0 {
+                format!("CAST({t} // total AS HUGEINT)")
             } else {
-                let t = format!("(r{k}_{p} * 10000 + {limb} * w)", p = j - 1);
-                cols.push(format!("{t} % total AS r{k}_{j}, q{k}_{p} * 10000 + {t} // total AS q{k}_{j}", p = j - 1));
-            }
+                format!("q{k}_{p} * 10000 + CAST({t} // total AS HUGEINT)", p = j - 1)
+            };
+            new.push(format!("{t} % total AS r{k}_{j}, {q} AS q{k}_{j}"));
         }
-        let from = if j == 0 { format!("fit WHERE NOT ({fits})") } else { format!("level_{}", j - 1) };
-        let _ = write!(levels, ",\nlevel_{j} AS (SELECT *, {} FROM {from})", cols.join(", "));
+        let from = match (j, fast) {
+            (0, true) => format!("fit WHERE NOT ({fits})"),
+            (0, false) => "joined".to_string(),
+            _ => format!("level_{}", j - 1),
+        };
+        let _ = write!(ctes, ",\nlevel_{j} AS (SELECT {cols}, {} FROM {from})", new.join(", "));
     }
     let last = LIMBS - 1;
-    let dropped: Vec<String> =
-        (0..LIMBS).flat_map(|j| (0..amounts).flat_map(move |k| [format!("r{k}_{j}"), format!("q{k}_{j}")])).collect();
     let renamed: Vec<String> = (0..amounts).map(|k| format!("q{k}_{last} AS q{k}, r{k}_{last} AS r{k}")).collect();
-    let _ = write!(
-        levels,
-        ",\nlarge AS (SELECT * EXCLUDE ({}), {} FROM level_{last}),\n\
-         divided AS (SELECT * FROM small UNION ALL BY NAME SELECT * FROM large)",
-        dropped.join(", "),
-        renamed.join(", ")
-    );
-    levels
+    let quotients: Vec<String> = (0..amounts).map(|k| format!("q{k}, r{k}")).collect();
+    if fast {
+        let _ = write!(
+            ctes,
+            ",\nlarge AS (SELECT {cols}, {} FROM level_{last}),\n\
+             divided AS (SELECT {cols}, {q} FROM small UNION ALL SELECT {cols}, {q} FROM large)",
+            renamed.join(", "),
+            q = quotients.join(", "),
+        );
+    } else {
+        let _ = write!(ctes, ",\ndivided AS (SELECT {cols}, {} FROM level_{last})", renamed.join(", "));
+    }
+    ctes
 }
 
-/// A statement splitting every row group of `joined` exactly: `joined` has one row per
+/// A statement splitting every row group of `joined` (columns `columns`) exactly: one row per
 /// (piece, recipient) with the piece's `line_id`, `ord` and amounts `a0..a2`, the recipient's
 /// `idx` (tally's order) and weight `w`, and the piece's `total`; the result has `carry` and
 /// each recipient's parts `b0..b2` (largest remainder per amount, as `money::split`).
-fn exact_split(joined: &str, carry: &[&str]) -> String {
-    let levels = long_division(3);
+fn exact_split(joined: &str, columns: &[&str], carry: &[&str], dialect: Dialect) -> String {
+    let levels = long_division(3, columns, dialect);
     let mut ranked = Vec::new();
     let mut parts = Vec::new();
     for k in 0..3 {
@@ -740,7 +903,7 @@ fn exact_split(joined: &str, carry: &[&str]) -> String {
 
 /// Stage `s`: splits `piece_s` by its pools' weights into `part_s`, and passes the parts that
 /// go to a further pool on as `piece_{s+1}`.
-fn split_stage(out: &mut String, s: usize) {
+fn split_stage(out: &mut String, s: usize, dialect: Dialect) {
     let split = exact_split(
         &format!(
             "SELECT p.line_id, p.billing_period, p.day, p.unit_ord, p.ord, p.chain, p.kinds, p.a0, p.a1, p.a2,
@@ -749,7 +912,12 @@ fn split_stage(out: &mut String, s: usize) {
   JOIN plan_weight w ON w.billing_period = p.billing_period AND w.day = p.day AND w.pool = p.pool
   JOIN plan_total t ON t.billing_period = p.billing_period AND t.day = p.day AND t.pool = p.pool"
         ),
+        &[
+            "line_id", "billing_period", "day", "unit_ord", "ord", "chain", "kinds", "a0", "a1", "a2", "idx", "rkind",
+            "recipient", "w", "total",
+        ],
         &["line_id", "billing_period", "day", "unit_ord", "ord", "chain", "kinds", "idx", "rkind", "recipient"],
+        dialect,
     );
     let _ = writeln!(
         out,
@@ -771,9 +939,15 @@ WHERE p.rkind = 'pool' AND NOT (p.b0 = 0 AND p.b1 = 0 AND p.b2 = 0);",
 /// `converted`: every share with its period's rate into `reporting` and its BilledCost and
 /// EffectiveCost converted (`c0`, `c1`), rounded half away from zero at 20 decimals as
 /// [`crate::money::convert`]; a line whose currency has no rate stops the SQL.
-fn convert(out: &mut String, reporting: &str) {
+fn convert(out: &mut String, reporting: &str, dialect: Dialect) {
     let one = hugeint(12);
-    let levels = long_division(2);
+    const SHARE: [&str; 14] = [
+        "line_id", "team", "rule_id", "method", "pool", "split", "reason", "b0", "b1", "b2", "decorated", "cluster",
+        "namespace", "workload",
+    ];
+    let mut columns: Vec<&str> = SHARE.to_vec();
+    columns.extend(["reporting", "rate_date", "policy", "rate", "a0", "a1", "w", "total"]);
+    let levels = long_division(2, &columns, dialect);
     let converted: Vec<String> = (0..2)
         .map(|k| {
             format!(
@@ -781,6 +955,7 @@ fn convert(out: &mut String, reporting: &str) {
             )
         })
         .collect();
+    let kept = [&SHARE[..], &["reporting", "rate_date", "policy", "rate"]].concat().join(", ");
     let _ = writeln!(
         out,
         "
@@ -795,10 +970,10 @@ WITH rated AS (
   FROM shares s JOIN li l ON l.line_id = s.line_id
   LEFT JOIN m_rate r ON r.billing_period = l.billing_period AND r.currency = l.\"BillingCurrency\"
 ),
-joined AS (SELECT *, b0 AS a0, b1 AS a1, rate AS w, {one} AS total FROM rated WHERE rate <> {one}){levels}
-SELECT * EXCLUDE (a0, a1, w, total, bound, q0, r0, q1, r1), {converted} FROM divided
-UNION ALL BY NAME
-SELECT *, b0 AS c0, b1 AS c1 FROM rated WHERE rate = {one};",
+joined AS (SELECT {kept}, b0 AS a0, b1 AS a1, rate AS w, {one} AS total FROM rated WHERE rate <> {one}){levels}
+SELECT {kept}, {converted} FROM divided
+UNION ALL
+SELECT {kept}, b0 AS c0, b1 AS c1 FROM rated WHERE rate = {one};",
         reporting = quote(reporting),
         reporting_text = reporting.replace('\'', "''"),
         converted = converted.join(",\n       "),
