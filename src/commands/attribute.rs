@@ -31,7 +31,8 @@ budgets and nudges then show the reporting currency. A locked month keeps the ra
 --emit-sql DIR writes the same attribution as SQL instead (DIR/attribute.sql and a README.txt):
 run where the data is, it reads the lake's line items and writes attributed/ in DIR with the rows,
 shares and decimals `tally attribute` writes: every rule kind, pools, Kubernetes cluster splits
-and idle policies, the reporting currency. DuckDB today (`--dialect duckdb`).
+and idle policies, the reporting currency. --dialect duckdb (the default) or spark (Spark 4 SQL:
+Databricks, EMR, spark-sql).
 
 Examples:
   tally attribute --lake lake --mappings mappings
@@ -39,6 +40,7 @@ Examples:
   tally attribute --lake lake --mappings mappings --since 2026-01
   tally attribute --lake lake --mappings mappings --period 2026-08 --restate -m 'fraud moved to data, FIN-123'
   tally attribute --lake lake --mappings mappings --emit-sql attribution-sql --dialect duckdb
+  tally attribute --lake lake --mappings mappings --emit-sql attribution-spark --dialect spark
   tally sql --lake lake 'SELECT team, sum(\"EffectiveCost\") FROM attributed GROUP BY 1 ORDER BY 2 DESC'";
 
 pub const COVERAGE_SQL: &str = include_str!("../../queries/coverage.sql");
@@ -141,15 +143,19 @@ async fn emit_sql(lake: &Lake, args: &AttributeArgs, dir: &std::path::Path, quie
     let target = attribute::emit::Target { lake: lake.root(), periods: &periods, rates: &rates };
     let emitted = attribute::emit::emit(&compiled, &target, args.dialect, dir)?;
     if !quiet {
+        let run = match args.dialect {
+            attribute::emit::Dialect::Duckdb => format!("cd {} && duckdb < attribute.sql", dir.display()),
+            attribute::emit::Dialect::Spark => format!("spark-sql -f {}", emitted.sql.display()),
+        };
         println!(
-            "wrote {} ({} rule(s), {} pool(s), mappings {}, period(s) {}); run it from its folder: \
-             cd {} && duckdb < attribute.sql",
+            "wrote {} ({} rule(s), {} pool(s), mappings {}, period(s) {}) for {}; run it: {run} \
+             (README.txt beside it says more)",
             emitted.sql.display(),
             emitted.rules,
             emitted.pools,
             compiled.version,
             periods.join(", "),
-            dir.display()
+            args.dialect.name(),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -71,7 +71,8 @@ pub fn emit(compiled: &Compiled, target: &Target, dialect: Dialect, dir: &Path) 
     let path = dir.join("attribute.sql");
     std::fs::write(&path, sql).map_err(|source| write_error(&path, source))?;
     let readme = dir.join("README.txt");
-    std::fs::write(&readme, readme_text(compiled, &lake, periods, dialect)).map_err(|source| write_error(&readme, source))?;
+    std::fs::write(&readme, readme_text(compiled, &lake, periods, dialect))
+        .map_err(|source| write_error(&readme, source))?;
     Ok(Emitted { sql: path, rules: compiled.rules.rules.len(), pools: compiled.pools.all().count() })
 }
 

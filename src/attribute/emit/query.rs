@@ -75,8 +75,11 @@ fn decimal(units: &str, scale: u32, dialect: Dialect) -> String {
 /// Spark SQL from the script as written for DuckDB: type names and the few functions that are
 /// spelled otherwise, changed outside string literals and comments only.
 fn spark(sql: &str) -> String {
-    const WORDS: [(&str, &str); 7] = [
-        ("CREATE TEMP TABLE ", "CACHE TABLE "),
+    // Work tables are Parquet tables in their own database: a cached view would keep its whole
+    // lineage, and Spark re-plans it at every step (minutes, then out of memory).
+    static CREATE: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"CREATE TEMP TABLE (\w+) AS").expect("a regex"));
+    const WORDS: [(&str, &str); 6] = [
         ("HUGEINT", "DECIMAL(38, 0)"),
         ("VARCHAR", "STRING"),
         (" // ", " div "),
@@ -87,7 +90,9 @@ fn spark(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + sql.len() / 8);
     let mut code = String::new();
     let flush = |code: &mut String, out: &mut String| {
-        let mut text = std::mem::take(code);
+        let mut text =
+            CREATE.replace_all(code, "DROP TABLE IF EXISTS $1;\nCREATE TABLE $1 USING parquet AS").into_owned();
+        code.clear();
         for (from, to) in WORDS {
             text = text.replace(from, to);
         }
@@ -309,7 +314,9 @@ pub fn script(
              SET spark.sql.ansi.doubleQuotedIdentifiers = true;\n\
              SET spark.sql.parser.escapedStringLiterals = true;\n\
              SET spark.sql.sources.partitionColumnTypeInference.enabled = false;\n\
-             SET spark.sql.parquet.outputTimestampType = TIMESTAMP_MICROS;\n"
+             SET spark.sql.parquet.outputTimestampType = TIMESTAMP_MICROS;\n\
+             CREATE DATABASE IF NOT EXISTS tally_work;\n\
+             USE tally_work;\n"
         }
     });
     out.push_str("\n-- The mappings, as tables.\n");
@@ -448,13 +455,26 @@ FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
         }
     };
     let node_split = exact_split(
+        "node_split",
         "SELECT p.line_id, '' AS ord, d.billed_u AS a0, d.effective_u AS a1, {WHOLE} AS a2, \
          p.idx, p.w, t.total, p.part, p.decider, p.namespace, p.workload, p.cluster, p.owner
          FROM line_part p JOIN line_total t ON t.line_id = p.line_id JOIN decided d ON d.line_id = p.line_id"
             .replace("{WHOLE}", &hugeint(20))
             .as_str(),
         &[
-            "line_id", "ord", "a0", "a1", "a2", "idx", "w", "total", "part", "decider", "namespace", "workload", "cluster",
+            "line_id",
+            "ord",
+            "a0",
+            "a1",
+            "a2",
+            "idx",
+            "w",
+            "total",
+            "part",
+            "decider",
+            "namespace",
+            "workload",
+            "cluster",
             "owner",
         ],
         &["line_id", "idx", "part", "decider", "namespace", "workload", "cluster", "owner"],
@@ -535,7 +555,7 @@ WITH node AS (
   JOIN node_part p ON p.billing_period = n.billing_period AND p.parent = n.parent AND p.start_us = n.start_us
   JOIN pod_group g ON g.billing_period = n.billing_period AND g.parent = n.parent AND g.start_us = n.start_us
 ),
-idle AS (SELECT * FROM gke_idle WHERE line_id NOT IN (SELECT line_id FROM node))
+idle AS (SELECT * FROM gke_idle i WHERE NOT EXISTS (SELECT 1 FROM node n WHERE n.line_id = i.line_id))
 SELECT * FROM node
 UNION ALL
 SELECT i.line_id, m.i, 'idle_of', m.decider, m.namespace, m.workload, i.cluster, i.owner, m.used
@@ -552,8 +572,7 @@ the emitted SQL cannot split that exactly') ELSE sum(w) END AS total
 FROM line_part GROUP BY line_id;
 
 -- Lines split over their parts (exact largest remainder).
-CREATE TEMP TABLE node_split AS
-{node_split};
+{node_split}
 
 -- What each share decision applies to: a whole line, or a part of a node line (decorated with
 -- its cluster, pod namespace and workload; owned as its member's rows are decided, or by the
@@ -563,7 +582,7 @@ SELECT d.line_id, d.billing_period, d.day, '' AS unit_ord, d.rule_id, d.team, d.
        d.billed_u AS a0, d.effective_u AS a1, {whole} AS a2, FALSE AS decorated,
        CAST(NULL AS VARCHAR) AS prefix, CAST(NULL AS VARCHAR) AS kind_prefix,
        CAST(NULL AS VARCHAR) AS cluster, CAST(NULL AS VARCHAR) AS namespace, CAST(NULL AS VARCHAR) AS workload
-FROM decided d WHERE d.line_id NOT IN (SELECT line_id FROM node_split)
+FROM decided d WHERE NOT EXISTS (SELECT 1 FROM node_split n WHERE n.line_id = d.line_id)
 UNION ALL
 SELECT s.line_id, d.billing_period, d.day, lpad(CAST(s.idx AS VARCHAR), 6, '0'),
        m.rule_id,
@@ -778,9 +797,12 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
             out,
             "\nCOPY (\n  {select}\n) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE_OR_IGNORE true);"
         ),
+        // The work database goes at the end; the attributed files stay (an external location).
         Dialect::Spark => writeln!(
             out,
-            "\nCREATE TABLE tally_attributed USING parquet PARTITIONED BY (billing_period)\nLOCATION {}\nAS {select};",
+            "\nDROP TABLE IF EXISTS tally_attributed;\n\
+             CREATE TABLE tally_attributed USING parquet PARTITIONED BY (billing_period)\nLOCATION {}\nAS {select};\n\
+             USE default;\nDROP DATABASE tally_work CASCADE;",
             quote(&format!("file:{}", dir.join("attributed").display()))
         ),
     };
@@ -812,76 +834,118 @@ fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap
     case
 }
 
-/// CTEs after `joined` (whose columns are `columns`) ending in `divided`: those columns and,
+/// Named steps of one computation: DuckDB runs them as one statement's CTEs; Spark, whose
+/// optimizer would inline ten levels of long division into one exponential expression, gets
+/// each as a cached table of its own.
+struct Steps {
+    prefix: String,
+    steps: Vec<(String, String)>,
+}
+
+impl Steps {
+    fn new(prefix: &str) -> Steps {
+        Steps { prefix: prefix.to_string(), steps: Vec::new() }
+    }
+
+    /// The name step `name` is read by.
+    fn name(&self, name: &str) -> String {
+        format!("{}_{name}", self.prefix)
+    }
+
+    fn add(&mut self, name: &str, select: String) {
+        self.steps.push((self.name(name), select));
+    }
+
+    /// `CREATE TEMP TABLE target AS` the steps, then `last` (a SELECT over them).
+    fn create(&self, target: &str, last: &str, dialect: Dialect) -> String {
+        match dialect {
+            Dialect::Duckdb => {
+                let ctes: Vec<String> =
+                    self.steps.iter().map(|(name, select)| format!("{name} AS ({select})")).collect();
+                format!("CREATE TEMP TABLE {target} AS\nWITH {}\n{last};", ctes.join(",\n"))
+            }
+            Dialect::Spark => {
+                let mut out = String::new();
+                for (name, select) in &self.steps {
+                    let _ = writeln!(out, "CREATE TEMP TABLE {name} AS {select};");
+                }
+                let _ = write!(out, "CREATE TEMP TABLE {target} AS {last};");
+                out
+            }
+        }
+    }
+}
+
+/// Steps after `joined` (whose columns are `columns`) ending in `divided`: those columns and,
 /// for each amount `a{k}` (k below `amounts`), the quotient `q{k}` and remainder `r{k}` of
 /// `|a{k}| * w / total`, exact. In DuckDB a product that fits in 38 digits (most rows) is
 /// divided directly; the rest, and every row in Spark (whose integer division returns 64
 /// bits), by long division over the amount's base-10^4 limbs, high first (`level_0` ..
 /// `level_9`): no intermediate reaches 2 * 10^37 while `w` and `total` stay below 10^33, and
 /// every quotient taken is below 2 * 10^4.
-fn long_division(amounts: usize, columns: &[&str], dialect: Dialect) -> String {
+fn long_division(steps: &mut Steps, amounts: usize, columns: &[&str], dialect: Dialect) {
     let cols = columns.join(", ");
     let fast = dialect == Dialect::Duckdb;
     let fits: Vec<String> = (0..amounts).map(|k| format!("abs(a{k}) <= bound")).collect();
     let fits = fits.join(" AND ");
-    let mut ctes = String::new();
+    let joined = steps.name("joined");
     if fast {
         let max = format!("CAST('{}' AS HUGEINT)", "9".repeat(38));
         let direct: Vec<String> = (0..amounts)
             .map(|k| format!("(abs(a{k}) * w) // total AS q{k}, (abs(a{k}) * w) % total AS r{k}"))
             .collect();
-        let _ = write!(
-            ctes,
-            ",\nfit AS (SELECT {cols}, {max} // w AS bound FROM joined),\n\
-             small AS (SELECT {cols}, {} FROM fit WHERE {fits})",
-            direct.join(", ")
-        );
+        steps.add("fit", format!("SELECT {cols}, {max} // w AS bound FROM {joined}"));
+        let fit = steps.name("fit");
+        steps.add("small", format!("SELECT {cols}, {} FROM {fit} WHERE {fits}", direct.join(", ")));
     }
     for j in 0..LIMBS {
         let (high, low) = (4 * (LIMBS - j), 4 * (LIMBS - 1 - j));
         let mut new = Vec::new();
+        let mut kept = Vec::new();
         for k in 0..amounts {
             // The limb's digits, taken by remainders so no quotient is large.
             let upper = if high > 38 { format!("abs(a{k})") } else { format!("(abs(a{k}) % {})", hugeint(high)) };
             let limb = format!("CAST(({upper} - abs(a{k}) % {}) // {} AS HUGEINT)", hugeint(low), hugeint(low));
-            let t = if j == 0 { format!("({limb} * w)") } else { format!("(r{k}_{p} * 10000 + {limb} * w)", p = j - 1) };
+            let t =
+                if j == 0 { format!("({limb} * w)") } else { format!("(r{k}_{p} * 10000 + {limb} * w)", p = j - 1) };
             let q = if j == 0 {
                 format!("CAST({t} // total AS HUGEINT)")
             } else {
                 format!("q{k}_{p} * 10000 + CAST({t} // total AS HUGEINT)", p = j - 1)
             };
             new.push(format!("{t} % total AS r{k}_{j}, {q} AS q{k}_{j}"));
+            kept.push(format!("r{k}_{j}, q{k}_{j}"));
         }
         let from = match (j, fast) {
-            (0, true) => format!("fit WHERE NOT ({fits})"),
-            (0, false) => "joined".to_string(),
-            _ => format!("level_{}", j - 1),
+            (0, true) => format!("{} WHERE NOT ({fits})", steps.name("fit")),
+            (0, false) => joined.clone(),
+            _ => steps.name(&format!("level_{}", j - 1)),
         };
-        let _ = write!(ctes, ",\nlevel_{j} AS (SELECT {cols}, {} FROM {from})", new.join(", "));
+        steps.add(&format!("level_{j}"), format!("SELECT {cols}, {} FROM {from}", new.join(", ")));
     }
     let last = LIMBS - 1;
     let renamed: Vec<String> = (0..amounts).map(|k| format!("q{k}_{last} AS q{k}, r{k}_{last} AS r{k}")).collect();
     let quotients: Vec<String> = (0..amounts).map(|k| format!("q{k}, r{k}")).collect();
+    let level = steps.name(&format!("level_{last}"));
     if fast {
-        let _ = write!(
-            ctes,
-            ",\nlarge AS (SELECT {cols}, {} FROM level_{last}),\n\
-             divided AS (SELECT {cols}, {q} FROM small UNION ALL SELECT {cols}, {q} FROM large)",
-            renamed.join(", "),
-            q = quotients.join(", "),
-        );
+        steps.add("large", format!("SELECT {cols}, {} FROM {level}", renamed.join(", ")));
+        let (small, large) = (steps.name("small"), steps.name("large"));
+        let q = quotients.join(", ");
+        steps.add("divided", format!("SELECT {cols}, {q} FROM {small} UNION ALL SELECT {cols}, {q} FROM {large}"));
     } else {
-        let _ = write!(ctes, ",\ndivided AS (SELECT {cols}, {} FROM level_{last})", renamed.join(", "));
+        steps.add("divided", format!("SELECT {cols}, {} FROM {level}", renamed.join(", ")));
     }
-    ctes
 }
 
-/// A statement splitting every row group of `joined` (columns `columns`) exactly: one row per
-/// (piece, recipient) with the piece's `line_id`, `ord` and amounts `a0..a2`, the recipient's
-/// `idx` (tally's order) and weight `w`, and the piece's `total`; the result has `carry` and
-/// each recipient's parts `b0..b2` (largest remainder per amount, as `money::split`).
-fn exact_split(joined: &str, columns: &[&str], carry: &[&str], dialect: Dialect) -> String {
-    let levels = long_division(3, columns, dialect);
+/// `CREATE TEMP TABLE target` splitting every row group of `joined` (columns `columns`)
+/// exactly: one row per (piece, recipient) with the piece's `line_id`, `ord` and amounts
+/// `a0..a2`, the recipient's `idx` (tally's order) and weight `w`, and the piece's `total`;
+/// the result has `carry` and each recipient's parts `b0..b2` (largest remainder per amount,
+/// as `money::split`).
+fn exact_split(target: &str, joined: &str, columns: &[&str], carry: &[&str], dialect: Dialect) -> String {
+    let mut steps = Steps::new(&format!("{target}_by"));
+    steps.add("joined", joined.to_string());
+    long_division(&mut steps, 3, columns, dialect);
     let mut ranked = Vec::new();
     let mut parts = Vec::new();
     for k in 0..3 {
@@ -893,18 +957,17 @@ fn exact_split(joined: &str, columns: &[&str], carry: &[&str], dialect: Dialect)
             "CASE WHEN a{k} < 0 THEN -1 ELSE 1 END * (q{k} + CASE WHEN place{k} <= left{k} THEN 1 ELSE 0 END) AS b{k}"
         ));
     }
-    format!(
-        "WITH joined AS (\n  {joined}\n){levels},\nranked AS (SELECT *, {ranked} FROM divided)\nSELECT {carry}, {parts}\nFROM ranked",
-        ranked = ranked.join(",\n       "),
-        carry = carry.join(", "),
-        parts = parts.join(",\n       "),
-    )
+    let divided = steps.name("divided");
+    steps.add("ranked", format!("SELECT *, {} FROM {divided}", ranked.join(",\n       ")));
+    let last = format!("SELECT {}, {}\nFROM {}", carry.join(", "), parts.join(",\n       "), steps.name("ranked"));
+    steps.create(target, &last, dialect)
 }
 
 /// Stage `s`: splits `piece_s` by its pools' weights into `part_s`, and passes the parts that
 /// go to a further pool on as `piece_{s+1}`.
 fn split_stage(out: &mut String, s: usize, dialect: Dialect) {
     let split = exact_split(
+        &format!("part_{s}"),
         &format!(
             "SELECT p.line_id, p.billing_period, p.day, p.unit_ord, p.ord, p.chain, p.kinds, p.a0, p.a1, p.a2,
          w.idx, w.rkind, w.recipient, w.w, t.total
@@ -913,8 +976,21 @@ fn split_stage(out: &mut String, s: usize, dialect: Dialect) {
   JOIN plan_total t ON t.billing_period = p.billing_period AND t.day = p.day AND t.pool = p.pool"
         ),
         &[
-            "line_id", "billing_period", "day", "unit_ord", "ord", "chain", "kinds", "a0", "a1", "a2", "idx", "rkind",
-            "recipient", "w", "total",
+            "line_id",
+            "billing_period",
+            "day",
+            "unit_ord",
+            "ord",
+            "chain",
+            "kinds",
+            "a0",
+            "a1",
+            "a2",
+            "idx",
+            "rkind",
+            "recipient",
+            "w",
+            "total",
         ],
         &["line_id", "billing_period", "day", "unit_ord", "ord", "chain", "kinds", "idx", "rkind", "recipient"],
         dialect,
@@ -923,8 +999,7 @@ fn split_stage(out: &mut String, s: usize, dialect: Dialect) {
         out,
         "
 -- Stage {s}: each piece split over its pool's recipients that day.
-CREATE TEMP TABLE part_{s} AS
-{split};
+{split}
 
 CREATE TEMP TABLE piece_{next} AS
 SELECT p.line_id, p.billing_period, p.day, p.unit_ord, p.ord || lpad(CAST(p.idx AS VARCHAR), 6, '0') AS ord,
@@ -942,12 +1017,45 @@ WHERE p.rkind = 'pool' AND NOT (p.b0 = 0 AND p.b1 = 0 AND p.b2 = 0);",
 fn convert(out: &mut String, reporting: &str, dialect: Dialect) {
     let one = hugeint(12);
     const SHARE: [&str; 14] = [
-        "line_id", "team", "rule_id", "method", "pool", "split", "reason", "b0", "b1", "b2", "decorated", "cluster",
-        "namespace", "workload",
+        "line_id",
+        "team",
+        "rule_id",
+        "method",
+        "pool",
+        "split",
+        "reason",
+        "b0",
+        "b1",
+        "b2",
+        "decorated",
+        "cluster",
+        "namespace",
+        "workload",
     ];
-    let mut columns: Vec<&str> = SHARE.to_vec();
-    columns.extend(["reporting", "rate_date", "policy", "rate", "a0", "a1", "w", "total"]);
-    let levels = long_division(2, &columns, dialect);
+    let kept = [&SHARE[..], &["reporting", "rate_date", "policy", "rate"]].concat();
+    let mut columns = kept.clone();
+    columns.extend(["a0", "a1", "w", "total"]);
+    let kept = kept.join(", ");
+    let mut steps = Steps::new("converted_by");
+    steps.add(
+        "rated",
+        format!(
+            "SELECT s.*, {reporting} AS reporting, r.rate_date, r.policy,
+         CASE WHEN r.rate IS NULL THEN error('no exchange rate into {reporting_text} for ' ||
+              coalesce(l.\"BillingCurrency\", '(none)') || ' in ' || l.billing_period ||
+              ': emit the SQL again once the rates file has it') ELSE r.rate END AS rate
+  FROM shares s JOIN li l ON l.line_id = s.line_id
+  LEFT JOIN m_rate r ON r.billing_period = l.billing_period AND r.currency = l.\"BillingCurrency\"",
+            reporting = quote(reporting),
+            reporting_text = reporting.replace('\'', "''"),
+        ),
+    );
+    let rated = steps.name("rated");
+    steps.add(
+        "joined",
+        format!("SELECT {kept}, b0 AS a0, b1 AS a1, rate AS w, {one} AS total FROM {rated} WHERE rate <> {one}"),
+    );
+    long_division(&mut steps, 2, &columns, dialect);
     let converted: Vec<String> = (0..2)
         .map(|k| {
             format!(
@@ -955,27 +1063,17 @@ fn convert(out: &mut String, reporting: &str, dialect: Dialect) {
             )
         })
         .collect();
-    let kept = [&SHARE[..], &["reporting", "rate_date", "policy", "rate"]].concat().join(", ");
+    let last = format!(
+        "SELECT {kept}, {}\nFROM {}\nUNION ALL\nSELECT {kept}, b0 AS c0, b1 AS c1 FROM {rated} WHERE rate = {one}",
+        converted.join(",\n       "),
+        steps.name("divided"),
+    );
     let _ = writeln!(
         out,
         "
 -- Each share in the reporting currency at its period's rate (a share billed in the reporting
 -- currency, rate 1, as it is).
-CREATE TEMP TABLE converted AS
-WITH rated AS (
-  SELECT s.*, {reporting} AS reporting, r.rate_date, r.policy,
-         CASE WHEN r.rate IS NULL THEN error('no exchange rate into {reporting_text} for ' ||
-              coalesce(l.\"BillingCurrency\", '(none)') || ' in ' || l.billing_period ||
-              ': emit the SQL again once the rates file has it') ELSE r.rate END AS rate
-  FROM shares s JOIN li l ON l.line_id = s.line_id
-  LEFT JOIN m_rate r ON r.billing_period = l.billing_period AND r.currency = l.\"BillingCurrency\"
-),
-joined AS (SELECT {kept}, b0 AS a0, b1 AS a1, rate AS w, {one} AS total FROM rated WHERE rate <> {one}){levels}
-SELECT {kept}, {converted} FROM divided
-UNION ALL
-SELECT {kept}, b0 AS c0, b1 AS c1 FROM rated WHERE rate = {one};",
-        reporting = quote(reporting),
-        reporting_text = reporting.replace('\'', "''"),
-        converted = converted.join(",\n       "),
+{}",
+        steps.create("converted", &last, dialect)
     );
 }
