@@ -4,6 +4,7 @@
 
     cargo build --release
     python3 bench/emit_sql.py --rows 1000000 10000000 --out /tmp/emit-sql --tally target/release/tally
+    python3 bench/emit_sql.py --rows 1000000 --spark ...     # also Spark local[2] (pyspark)
 
 Per size:
   1. the demo company (`tally demo --rows N`: three months, a reorg, pools of every kind, the
@@ -13,7 +14,9 @@ Per size:
      `tally attribute --emit-sql` and DuckDB (PyPI) running the emitted attribute.sql with its
      folder as working directory, as a user would;
   3. checked (not timed): both `attributed` tables hold the same rows, every column to the
-     last decimal (DuckDB EXCEPT ALL, both ways).
+     last decimal (DuckDB EXCEPT ALL, both ways);
+  4. with --spark: the `--dialect spark` SQL run by Spark in local mode (tests/it/spark_run.py,
+     local[2]), timed the same way (its CPU seconds include the JVM), and checked the same way.
 Prints JSON per size: seconds, CPU seconds, peak RSS, the ratio tally / DuckDB, rows per second
 per core for the SQL, and the check. Never run from tests: timings are not assertions.
 """
@@ -34,8 +37,9 @@ SAME = """
 import duckdb, sys
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
+con.execute("SET enable_progress_bar = false")
 def table(root):
-    return f"(SELECT * FROM read_parquet('{root}/billing_period=*/*.parquet', hive_partitioning = true, hive_types = {{'billing_period': VARCHAR}}))"
+    return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{root}/billing_period=*/*.parquet', hive_partitioning = true, hive_types = {{'billing_period': VARCHAR}}))"
 a, b = table(sys.argv[1]), table(sys.argv[2])
 rows = con.execute(f"SELECT count(*) FROM {a}").fetchone()[0]
 only_a = con.execute(f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b})").fetchone()[0]
@@ -44,7 +48,7 @@ print(rows, only_a, only_b)
 """
 
 
-def one(size, out, tally):
+def one(size, out, tally, spark):
     base = os.path.join(out, f"rows-{size}")
     shutil.rmtree(base, ignore_errors=True)
     demo = os.path.join(base, "demo")
@@ -77,6 +81,21 @@ def one(size, out, tally):
         "rows_only_in_tally": only_tally,
         "rows_only_in_sql": only_sql,
     }
+    if spark:
+        spark_dir = os.path.join(base, "spark")
+        subprocess.run([tally, "attribute", "--lake", lake, "--mappings", mappings, "--emit-sql", spark_dir,
+                        "--dialect", "spark", "-q"], check=True)
+        runner = os.path.join(os.path.dirname(HERE), "tests", "it", "spark_run.py")
+        s_wall, s_rss, s_cpu = timed([sys.executable, runner, spark_dir])
+        _, only_tally, only_spark = map(int, subprocess.run(
+            [sys.executable, "-c", SAME, os.path.join(lake, "attributed"), os.path.join(spark_dir, "attributed")],
+            check=True, capture_output=True, text=True).stdout.split())
+        # The JVM is not a waited-for child of the runner: its CPU is not in /usr/bin/time's
+        # figures, so throughput is per core of local[2] over the wall time.
+        result["spark_local_2"] = {"seconds": round(s_wall, 2),
+                                   "line_items_per_core_second": round(items / (2 * s_wall)),
+                                   "same_rows": only_tally == 0 and only_spark == 0}
+        result["same_rows"] = result["same_rows"] and result["spark_local_2"]["same_rows"]
     shutil.rmtree(os.path.join(base, "demo", "cur"), ignore_errors=True)
     return result
 
@@ -86,12 +105,13 @@ def main():
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--out", default="/tmp/tally-emit-sql")
     parser.add_argument("--tally", default=os.path.join(os.path.dirname(HERE), "target/release/tally"))
+    parser.add_argument("--spark", action="store_true", help="also run the Spark SQL in local mode")
     args = parser.parse_args()
     tally = os.path.abspath(args.tally)
     os.makedirs(args.out, exist_ok=True)
     results = {}
     for size in args.rows:
-        results[str(size)] = one(size, os.path.abspath(args.out), tally)
+        results[str(size)] = one(size, os.path.abspath(args.out), tally, args.spark)
         print(json.dumps({str(size): results[str(size)]}, indent=2), flush=True)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)

@@ -24,6 +24,7 @@ pub fn differences(tally: &Path, emitted: &Path) -> String {
 import sys, duckdb
 con = duckdb.connect()
 con.execute("SET TimeZone = 'UTC'")
+con.execute("SET enable_progress_bar = false")
 # As text: Spark writes x_SourceRow (UINT64 in the lake) as DECIMAL(20,0); values must match.
 def table(root):
     return f"(SELECT COLUMNS(*)::VARCHAR FROM read_parquet('{root}/billing_period=*/*.parquet', hive_partitioning = true, hive_types = {{'billing_period': VARCHAR}}))"
