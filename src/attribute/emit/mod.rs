@@ -23,9 +23,9 @@ use super::Compiled;
 /// The engines the SQL is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Dialect {
-    /// DuckDB 1.3 or later: `cd DIR && duckdb < attribute.sql`.
+    /// DuckDB 1.3 or later (tested with 2.0): `cd DIR && duckdb < attribute.sql`.
     Duckdb,
-    /// Apache Spark 4 SQL (Databricks, EMR, local): `spark-sql -f DIR/attribute.sql`.
+    /// Apache Spark 4 SQL (tested with 4.3 local; Databricks, EMR): `spark-sql -f DIR/attribute.sql`.
     Spark,
 }
 
