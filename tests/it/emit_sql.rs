@@ -610,3 +610,18 @@ fn spark_spreads_gke_idle_rows_as_tally_does() {
     );
     assert_dialect_agrees(&lake, &mappings, &[], "spark");
 }
+
+#[test]
+fn running_the_emitted_sql_again_replaces_its_output() {
+    let (lake, dir) = setup();
+    let mappings = dir.path().join("mappings");
+    tally_ok(&["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap(), "-q"]);
+    let sql = dir.path().join("sql");
+    let args = ["attribute", "--lake", lake.arg(), "--mappings", mappings.to_str().unwrap(), "--emit-sql"];
+    tally_ok(&[&args[..], &[sql.to_str().unwrap(), "-q"]].concat());
+    for _ in 0..2 {
+        run_emitted(&sql).unwrap();
+    }
+    let diff = differences(&lake.path.join("attributed"), &sql.join("attributed"));
+    assert!(diff.is_empty(), "a second run must replace the first, not add to it:\n{diff}");
+}

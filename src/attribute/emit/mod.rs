@@ -84,12 +84,14 @@ fn readme_text(compiled: &Compiled, lake: &Path, periods: &[String], dialect: Di
     let run = match dialect {
         Dialect::Duckdb => "Run it with this folder as the working directory:\n\n    duckdb < attribute.sql\n\n\
              or from Python: duckdb.connect().execute(open('attribute.sql').read())\n\n\
-             It writes attributed/ in this folder (Parquet, one folder per billing period)."
+             It writes attributed/ in this folder (Parquet, one folder per billing period),\n\
+             replacing what an earlier run wrote there."
             .to_string(),
         Dialect::Spark => "Run it with Spark 4 (local, EMR, Databricks):\n\n    spark-sql -f attribute.sql\n\n\
              or from PySpark: for s in open('attribute.sql').read().split(';\\n'): s.strip() and spark.sql(s)\n\n\
              It writes attributed/ in this folder (the absolute path in its last statement; Parquet, one\n\
-             folder per billing period). The session settings it needs are SET at its top."
+             folder per billing period; delete it before running again: Spark will not write into\n\
+             a non-empty location). The session settings it needs are SET at its top."
             .to_string(),
     };
     format!(

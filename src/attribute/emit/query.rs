@@ -798,7 +798,7 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
     let _ = match dialect {
         Dialect::Duckdb => writeln!(
             out,
-            "\nCOPY (\n  {select}\n) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE_OR_IGNORE true);"
+            "\nCOPY (\n  {select}\n) TO 'attributed' (FORMAT parquet, PARTITION_BY (billing_period), OVERWRITE true);"
         ),
         // The work database goes at the end; the attributed files stay (an external location).
         Dialect::Spark => writeln!(
