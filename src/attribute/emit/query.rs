@@ -214,7 +214,12 @@ fn list(values: &std::collections::HashSet<String>) -> String {
 
 /// The SQL condition under which `rule` decides a line (in effect on its charge date, every
 /// condition holding, a tag-named team existing).
-fn condition(rule: &Rule, tags: &TagColumns, team_via: &HashMap<String, String>) -> String {
+fn condition(
+    rule: &Rule,
+    tags: &TagColumns,
+    team_via: &HashMap<String, String>,
+    breaks: &[chrono::NaiveDate],
+) -> String {
     let mut parts = Vec::new();
     let mut within = |column: &str, set: &std::collections::HashSet<String>| {
         if !set.is_empty() {
@@ -251,12 +256,14 @@ fn condition(rule: &Rule, tags: &TagColumns, team_via: &HashMap<String, String>)
     if let Some(regex) = &rule.namespace_regex {
         parts.push(format!("regexp_matches(k_namespace, {})", quote(regex.as_str())));
     }
+    // Dates as spans between the rules' dates: `span` counts the dates on or before the day.
+    let place = |date: chrono::NaiveDate| breaks.partition_point(|b| *b < date) + 1;
     let (from, until) = rule.dates();
     if let Some(from) = from {
-        parts.push(format!("day >= DATE '{from}'"));
+        parts.push(format!("span >= {}", place(from)));
     }
     if let Some(until) = until {
-        parts.push(format!("day < DATE '{until}'"));
+        parts.push(format!("span < {}", place(until)));
     }
     if let Target::TeamFromTag(key) = &rule.target {
         parts.push(format!("{} IS NOT NULL", team_via[key]));
@@ -403,12 +410,13 @@ FROM raw r JOIN files f ON f.filename = r.filename;
     let mut joins = String::new();
     let mut via_select = String::new();
     for (i, key) in compiled.rules.team_keys().iter().enumerate() {
-        let _ = write!(joins, "\n  LEFT JOIN m_team_alias a{i} ON a{i}.value = v.{}", tags.col(key));
+        let _ = write!(joins, "\n  LEFT JOIN m_team_alias a{i} ON a{i}.value = k.{}", tags.col(key));
         let _ = write!(via_select, ", a{i}.team AS team_via_{i}");
     }
+    let breaks = compiled.rules.date_breaks();
     let mut case = String::from("CASE");
     for (rank, rule) in rules.iter().enumerate() {
-        let _ = write!(case, "\n    WHEN {} THEN {rank}", condition(rule, &tags, &team_via));
+        let _ = write!(case, "\n    WHEN {} THEN {rank}", condition(rule, &tags, &team_via, &breaks));
     }
     case.push_str("\n  END");
     let rank_expr = if rules.is_empty() { "CAST(NULL AS INTEGER)".to_string() } else { case };
@@ -422,6 +430,17 @@ FROM raw r JOIN files f ON f.filename = r.filename;
         .collect();
     let from_tag_team =
         if from_tag.is_empty() { "NULL".to_string() } else { format!("CASE x.rank {} END", from_tag.join(" ")) };
+    // What a decision reads: the columns rules look at, the canonical tags, the containers.
+    let mut inputs: Vec<String> = KEY_TEXT.iter().map(|c| format!("\"{}\"", INPUT_COLUMNS[*c])).collect();
+    inputs.extend(tags.keys.iter().map(|key| tags.col(key).to_string()));
+    inputs.extend(["k_cluster", "k_namespace", "k_workload"].map(str::to_string));
+    let same: String = inputs.iter().map(|c| format!(" AND y.{c} IS NOT DISTINCT FROM v.{c}")).collect();
+    let inputs = inputs.join(", ");
+    let span = if breaks.is_empty() {
+        "0".to_string()
+    } else {
+        breaks.iter().map(|b| format!("CASE WHEN day >= DATE '{b}' THEN 1 ELSE 0 END")).collect::<Vec<_>>().join(" + ")
+    };
     let reason = unallocated_reason(compiled, &tags, &team_via);
     let key_text: Vec<String> = KEY_TEXT.iter().map(|c| format!("\"{}\"", INPUT_COLUMNS[*c])).collect();
     let key_text_of_li: Vec<String> = key_text.iter().map(|c| format!("l.{c}")).collect();
@@ -429,17 +448,21 @@ FROM raw r JOIN files f ON f.filename = r.filename;
     let _ = writeln!(
         out,
         "
--- Each line's decision: the first rule (precedence, then id) whose conditions hold.
+-- Each line's decision: the first rule (precedence, then id) whose conditions hold, decided
+-- once per distinct set of what the rules read (hourly lines repeat), then joined back.
 CREATE TEMP TABLE decided AS
-WITH v AS (SELECT l.*{view_select} FROM li l),
-w AS (SELECT v.*{via_select} FROM v{joins}),
-x AS (SELECT w.*, {rank_expr} AS rank FROM w)
-SELECT x.line_id, x.billing_period, x.day, x.billed_u, x.effective_u, x.rank, r.id AS rule_id,
-       CASE r.kind WHEN 'team' THEN r.target WHEN 'from_tag' THEN {from_tag_team} END AS team,
+WITH v AS (SELECT l.*{view_select}, {span} AS span FROM li l),
+k AS (SELECT DISTINCT span, {inputs} FROM v),
+w AS (SELECT k.*{via_select} FROM k{joins}),
+x AS (SELECT w.*, {rank_expr} AS rank, {reason} AS no_rule_reason FROM w),
+y AS (SELECT x.*, {from_tag_team} AS tag_team FROM x)
+SELECT v.line_id, v.billing_period, v.day, v.billed_u, v.effective_u, y.rank, r.id AS rule_id,
+       CASE r.kind WHEN 'team' THEN r.target WHEN 'from_tag' THEN y.tag_team END AS team,
        CASE WHEN r.kind = 'pool' THEN r.target END AS pool,
-       CASE WHEN x.rank IS NULL THEN {reason} END AS reason,
-       x.parent, x.start_us, x.used_u, x.idle_u, x.k_cluster, x.k_namespace, x.k_workload, x.\"ResourceId\"
-FROM x LEFT JOIN m_rule r ON r.rank = x.rank;"
+       CASE WHEN y.rank IS NULL THEN y.no_rule_reason END AS reason,
+       v.parent, v.start_us, v.used_u, v.idle_u, v.k_cluster, v.k_namespace, v.k_workload, v.\"ResourceId\"
+FROM v JOIN y ON y.span = v.span{same}
+LEFT JOIN m_rule r ON r.rank = y.rank;"
     );
 
     // Kubernetes: node lines split by their pods (AWS split cost allocation data).
