@@ -258,7 +258,7 @@ pub async fn period_rates(
 ) -> Result<BTreeMap<String, Rates>, AttributeError> {
     let Some(currency) = &compiled.currency else { return Ok(BTreeMap::new()) };
     let ctx = lake.session().await?;
-    let listed = periods.iter().map(|p| format!("'{}'", p.replace('\'', "''"))).collect::<Vec<_>>().join(", ");
+    let listed = periods.iter().map(|p| crate::lake::sql::string_literal(p)).collect::<Vec<_>>().join(", ");
     let sql = format!(
         r#"SELECT DISTINCT billing_period, "BillingCurrency" FROM {} WHERE billing_period IN ({listed}) ORDER BY 1, 2"#,
         crate::lake::LINE_ITEMS

@@ -20,6 +20,7 @@ use datafusion::parquet::arrow::ArrowWriter;
 use futures::StreamExt;
 
 use super::allocation::Allocation;
+use crate::lake::sql::string_literal;
 use crate::lake::{self, Lake};
 use crate::schema::TAGS;
 use crate::schema::focus::{COLUMNS_1_2 as FOCUS_1_2, INTRODUCED_IN_1_3 as ADDED_IN_1_3};
@@ -128,10 +129,6 @@ struct Fixes {
     categories: Vec<(String, String)>,
 }
 
-fn quoted(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 impl Fixes {
     async fn of(ctx: &datafusion::prelude::SessionContext, period: &str) -> Result<Fixes, ExportError> {
         let sql = format!(
@@ -165,8 +162,11 @@ impl Fixes {
         if self.categories.is_empty() {
             return "\"ServiceCategory\"".into();
         }
-        let cases: String =
-            self.categories.iter().map(|(n, c)| format!(" WHEN {} THEN {}", quoted(n), quoted(c))).collect();
+        let cases: String = self
+            .categories
+            .iter()
+            .map(|(n, c)| format!(" WHEN {} THEN {}", string_literal(n), string_literal(c)))
+            .collect();
         format!("(CASE \"ServiceName\"{cases} ELSE \"ServiceCategory\" END)")
     }
 }

@@ -12,6 +12,12 @@
 //! rewrites decimal `+ - *` into [`CheckedArithmetic`]: an overflow is an error
 //! naming the expression. Report SQL stays portable: it still says `sum(...)`.
 
+/// `text` as a SQL string literal: single quotes, a quote inside doubled. The one way
+/// tally writes a value into SQL text (DataFusion, DuckDB, Spark and Trino all read it so).
+pub fn string_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 use std::sync::Arc;
 
 use datafusion::arrow::array::{

@@ -22,7 +22,7 @@ impl Param {
     fn literal(&self) -> String {
         match self {
             Param::Date(d) => format!("DATE '{}'", d.format("%Y-%m-%d")),
-            Param::Text(s) => format!("'{}'", s.replace('\'', "''")),
+            Param::Text(s) => crate::lake::sql::string_literal(s),
         }
     }
 }

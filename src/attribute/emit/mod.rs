@@ -110,11 +110,6 @@ fn readme_text(compiled: &Compiled, lake: &Path, periods: &[String], dialect: Di
     )
 }
 
-/// A SQL string literal.
-pub(crate) fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
 /// A `glob` pattern (the glob crate's syntax, default options: `*` crosses `/`) as a regex
 /// anchored at both ends, the same in RE2 (DuckDB), Java (Spark) and Rust.
 pub(crate) fn glob_to_regex(glob: &str) -> String {

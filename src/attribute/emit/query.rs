@@ -15,13 +15,14 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::tables::{self, Table};
-use super::{Dialect, glob_to_regex, quote};
+use super::{Dialect, glob_to_regex};
 use crate::attribute::Compiled;
 use crate::attribute::owners::KEY_TEXT;
 use crate::attribute::pools::Recipient;
 use crate::attribute::rules::{CLUSTER_TAGS, NAMESPACE_TAGS, Rule, Target, WORKLOAD_TAGS};
 use crate::attribute::scan::INPUT_COLUMNS;
 use crate::lake::attributed::{Origin, TEXT_COLUMNS};
+use crate::lake::sql::string_literal;
 
 /// Limbs of an amount in base 10^4: 40 digits cover any DECIMAL(38,20) in units.
 const LIMBS: u32 = 10;
@@ -192,7 +193,7 @@ impl TagColumns {
                 let values: Vec<String> = spellings
                     .iter()
                     .map(|(_, raw)| {
-                        let value = format!("\"Tags\"[{}]", quote(raw));
+                        let value = format!("\"Tags\"[{}]", string_literal(raw));
                         format!("nullif(lower({}), '')", trim(&value, &ws, dialect))
                     })
                     .collect();
@@ -209,7 +210,7 @@ impl TagColumns {
 
 fn list(values: &std::collections::HashSet<String>) -> String {
     let sorted: BTreeSet<&String> = values.iter().collect();
-    sorted.iter().map(|v| quote(v)).collect::<Vec<_>>().join(", ")
+    sorted.iter().map(|v| string_literal(v)).collect::<Vec<_>>().join(", ")
 }
 
 /// The SQL condition under which `rule` decides a line (in effect on its charge date, every
@@ -242,19 +243,19 @@ fn condition(
         parts.push(format!("{} IN ({})", tags.col(key), list(values)));
     }
     if let Some(prefix) = &rule.resource_prefix {
-        parts.push(format!("left(\"ResourceId\", {}) = {}", prefix.chars().count(), quote(prefix)));
+        parts.push(format!("left(\"ResourceId\", {}) = {}", prefix.chars().count(), string_literal(prefix)));
     }
     if let Some(glob) = &rule.resource_glob {
-        parts.push(format!("regexp_matches(\"ResourceId\", {})", quote(&glob_to_regex(glob.as_str()))));
+        parts.push(format!("regexp_matches(\"ResourceId\", {})", string_literal(&glob_to_regex(glob.as_str()))));
     }
     if let Some(regex) = &rule.resource_regex {
-        parts.push(format!("regexp_matches(\"ResourceId\", {})", quote(regex.as_str())));
+        parts.push(format!("regexp_matches(\"ResourceId\", {})", string_literal(regex.as_str())));
     }
     if let Some(glob) = &rule.namespace_glob {
-        parts.push(format!("regexp_matches(k_namespace, {})", quote(&glob_to_regex(glob.as_str()))));
+        parts.push(format!("regexp_matches(k_namespace, {})", string_literal(&glob_to_regex(glob.as_str()))));
     }
     if let Some(regex) = &rule.namespace_regex {
-        parts.push(format!("regexp_matches(k_namespace, {})", quote(regex.as_str())));
+        parts.push(format!("regexp_matches(k_namespace, {})", string_literal(regex.as_str())));
     }
     // Dates as spans between the rules' dates: `span` counts the dates on or before the day.
     let place = |date: chrono::NaiveDate| breaks.partition_point(|b| *b < date) + 1;
@@ -357,7 +358,7 @@ pub fn script(
         .map(|(name, _)| format!("r.\"{name}\""))
         .collect();
     let files = lake.join("line_items").join("provider=*").join("billing_period=*").join("*.parquet");
-    let period_list: Vec<String> = periods.iter().map(|p| quote(p)).collect();
+    let period_list: Vec<String> = periods.iter().map(|p| string_literal(p)).collect();
     let split_units = |column: &str| format!("coalesce({}, 0)", units(column));
     let _ = writeln!(
         out,
@@ -385,7 +386,7 @@ FROM raw r JOIN files f ON f.filename = r.filename;
             Dialect::Duckdb => format!(
                 "read_parquet({}, hive_partitioning = true, union_by_name = true, filename = true, \
                  file_row_number = true,\n                  hive_types = {{'provider': VARCHAR, 'billing_period': VARCHAR}})",
-                quote(&files.display().to_string())
+                string_literal(&files.display().to_string())
             ),
             Dialect::Spark => format!(
                 "(SELECT *, _metadata.file_path AS filename, _metadata.row_index AS file_row_number\n      \
@@ -466,7 +467,7 @@ LEFT JOIN m_rule r ON r.rank = y.rank;"
     );
 
     // Kubernetes: node lines split by their pods (AWS split cost allocation data).
-    let read_keys: Vec<String> = compiled.rules.keys_read().into_iter().map(quote).collect();
+    let read_keys: Vec<String> = compiled.rules.keys_read().into_iter().map(string_literal).collect();
     let no_tags = match dialect {
         Dialect::Duckdb => "CAST([] AS STRUCT(key VARCHAR, value VARCHAR)[])",
         Dialect::Spark => "CAST(array() AS ARRAY<STRUCT<key: STRING, value: STRING>>)",
@@ -716,7 +717,7 @@ FROM unit u JOIN m_pool k ON k.pool = u.pool;",
             )
         })
     };
-    let version = quote(&compiled.version);
+    let version = string_literal(&compiled.version);
     let _ = writeln!(
         out,
         "
@@ -829,7 +830,7 @@ WHERE NOT EXISTS (SELECT 1 FROM failed f WHERE f.line_id = p.line_id AND f.unit_
             "\nDROP TABLE IF EXISTS tally_attributed;\n\
              CREATE TABLE tally_attributed USING parquet PARTITIONED BY (billing_period)\nLOCATION {}\nAS {select};\n\
              USE default;\nDROP DATABASE tally_work CASCADE;",
-            quote(&format!("file:{}", dir.join("attributed").display()))
+            string_literal(&format!("file:{}", dir.join("attributed").display()))
         ),
     };
     match dialect {
@@ -849,13 +850,13 @@ fn unallocated_reason(compiled: &Compiled, tags: &TagColumns, team_via: &HashMap
             case,
             " WHEN {tag} IS NOT NULL AND {via} IS NULL THEN {unknown} || {tag} || '`'",
             via = team_via[key],
-            unknown = quote(&format!("unknown {key} tag value `")),
+            unknown = string_literal(&format!("unknown {key} tag value `")),
         );
     }
     let _ = write!(
         case,
         " ELSE {} || coalesce(\"SubAccountId\", '(none)') END",
-        quote(&format!("no {first} tag and no rule for account "))
+        string_literal(&format!("no {first} tag and no rule for account "))
     );
     case
 }
@@ -1072,7 +1073,7 @@ fn convert(out: &mut String, reporting: &str, dialect: Dialect) {
               ': emit the SQL again once the rates file has it') ELSE r.rate END AS rate
   FROM shares s JOIN li l ON l.line_id = s.line_id
   LEFT JOIN m_rate r ON r.billing_period = l.billing_period AND r.currency = l.\"BillingCurrency\"",
-            reporting = quote(reporting),
+            reporting = string_literal(reporting),
             reporting_text = reporting.replace('\'', "''"),
         ),
     );

@@ -7,11 +7,11 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-use super::quote;
 use crate::attribute::Compiled;
 use crate::attribute::mappings::SplitKind;
 use crate::attribute::pools::{Recipient, UNALLOCATED_KEY};
 use crate::attribute::rules::Target;
+use crate::lake::sql::string_literal;
 
 /// A cell of a table: text or null, an integer, a date.
 pub enum Cell {
@@ -45,7 +45,7 @@ impl Table {
             let cells: Vec<String> = row
                 .iter()
                 .map(|cell| match cell {
-                    Cell::Text(Some(text)) => quote(text),
+                    Cell::Text(Some(text)) => string_literal(text),
                     Cell::Text(None) => "NULL".to_string(),
                     Cell::Int(n) => n.to_string(),
                     Cell::Date(d) => format!("DATE '{d}'"),
