@@ -7,7 +7,8 @@ use std::path::Path;
 
 use crate::{Lake, tally};
 
-const ORG: &str = r#"
+/// Teams of the split cost allocation fixtures' cluster (`emit_sql.rs` uses them too).
+pub const ORG: &str = r#"
 [nodes.acme]
 [teams.payments]
 parent = "acme"

@@ -384,20 +384,6 @@ fn the_emitted_sql_converts_into_the_reporting_currency_as_tally_does() {
 
 /// The split cost allocation fixtures' cluster (see `containers.rs`), with a pod namespace
 /// sent to a pool and no catch-all, so node parts go direct, through a pool, and unallocated.
-const K8S_ORG: &str = r#"
-[nodes.acme]
-[teams.payments]
-parent = "acme"
-[teams.search]
-parent = "acme"
-[teams.platform]
-parent = "acme"
-[teams.ml]
-parent = "acme"
-[teams.k8s]
-parent = "acme"
-"#;
-
 const K8S_RULES: &str = r#"
 [[rule]]
 id = "payments-namespace"
@@ -443,7 +429,7 @@ fn the_emitted_sql_splits_nodes_by_their_pods_under_each_idle_policy_as_tally_do
             write_mappings(
                 &mappings,
                 &[
-                    ("org.toml", K8S_ORG),
+                    ("org.toml", crate::containers::ORG),
                     ("rules.toml", K8S_RULES),
                     ("pools.toml", K8S_POOLS),
                     ("clusters.toml", &clusters),
